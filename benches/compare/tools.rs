@@ -1,0 +1,318 @@
+//! The three tools: how to find them, and the exact command line of each step for each.
+
+use std::env;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::fsutil;
+
+/// The passphrase restic and borg derive their keys from (mahavishnu-dr uses a generated key file).
+const PASSPHRASE: &str = "compare-bench-passphrase";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Mdr,
+    Restic,
+    Borg,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Mdr, Kind::Restic, Kind::Borg];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Mdr => "mahavishnu-dr",
+            Kind::Restic => "restic",
+            Kind::Borg => "borg",
+        }
+    }
+}
+
+/// Which backup of a repetition's chain a backup step makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupStep {
+    Initial,
+    NoChange,
+    Change,
+}
+
+impl BackupStep {
+    fn archive(self) -> &'static str {
+        match self {
+            BackupStep::Initial => "initial",
+            BackupStep::NoChange => "nochange",
+            BackupStep::Change => "change",
+        }
+    }
+}
+
+/// One installed tool, working in its own folder `<work>/tools/<name>` (repository, caches,
+/// settings), which `reset` wipes for every repetition.
+pub struct Tool {
+    pub kind: Kind,
+    pub bin: PathBuf,
+    pub version: String,
+    pub home: PathBuf,
+}
+
+/// A tool that was asked for but cannot run, and why.
+pub struct Skipped {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = env::var_os("PATH")?;
+    env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The mahavishnu-dr binary: MAHAVISHNU_DR_BIN, else the one cargo built beside this bench
+/// (`<target>/<profile>/mahavishnu-dr`; `cargo bench` builds it in `target/release/`), else
+/// `<manifest>/target/release/mahavishnu-dr`.
+fn find_mdr() -> Result<PathBuf, String> {
+    if let Some(p) = env::var_os("MAHAVISHNU_DR_BIN") {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("MAHAVISHNU_DR_BIN={} is not a file", p.display()))
+        };
+    }
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = option_env!("CARGO_BIN_EXE_mahavishnu-dr") {
+        candidates.push(PathBuf::from(p));
+    }
+    if let Ok(exe) = env::current_exe() {
+        // <target>/<profile>/deps/compare-<hash>
+        if let Some(profile_dir) = exe.parent().and_then(Path::parent) {
+            candidates.push(profile_dir.join("mahavishnu-dr"));
+        }
+    }
+    candidates.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("release")
+            .join("mahavishnu-dr"),
+    );
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        format!(
+            "binary not found (looked at {}); build it with `cargo build --release` or set MAHAVISHNU_DR_BIN",
+            candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+fn first_line_of(bin: &Path, args: &[&str]) -> String {
+    Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(|l| l.trim().to_string())
+        })
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| "unknown version".to_string())
+}
+
+/// Finds the requested tools (all three unless `only` names some), in the fixed order
+/// mahavishnu-dr, restic, borg.
+pub fn discover(work: &Path, only: Option<&[String]>) -> (Vec<Tool>, Vec<Skipped>) {
+    let mut tools = Vec::new();
+    let mut skipped = Vec::new();
+    for kind in Kind::ALL {
+        if only.is_some_and(|o| !o.iter().any(|n| n == kind.name())) {
+            continue;
+        }
+        let found = match kind {
+            Kind::Mdr => find_mdr(),
+            Kind::Restic => find_in_path("restic")
+                .ok_or_else(|| "not installed (apt-get install restic)".to_string()),
+            Kind::Borg => find_in_path("borg")
+                .ok_or_else(|| "not installed (apt-get install borgbackup)".to_string()),
+        };
+        match found {
+            Ok(bin) => {
+                let version = match kind {
+                    Kind::Mdr => first_line_of(&bin, &["--version"]),
+                    Kind::Restic => first_line_of(&bin, &["version"]),
+                    Kind::Borg => first_line_of(&bin, &["--version"]),
+                };
+                tools.push(Tool {
+                    kind,
+                    bin,
+                    version,
+                    home: work.join("tools").join(kind.name()),
+                });
+            }
+            Err(reason) => skipped.push(Skipped {
+                name: kind.name(),
+                reason,
+            }),
+        }
+    }
+    (tools, skipped)
+}
+
+fn yaml_str(p: &Path) -> String {
+    serde_json::Value::String(p.display().to_string()).to_string()
+}
+
+impl Tool {
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    pub fn repo(&self) -> PathBuf {
+        self.home.join("repo")
+    }
+
+    fn settings_file(&self) -> PathBuf {
+        self.home.join("settings").join("mahavishnu.yaml")
+    }
+
+    /// Wipes the tool's folder (repository, key, caches) and writes its settings.
+    pub fn reset(&self, dataset: &Path) -> io::Result<()> {
+        fsutil::remove_tree(&self.home)?;
+        fs::create_dir_all(&self.home)?;
+        if self.kind == Kind::Mdr {
+            fs::create_dir_all(self.home.join("settings"))?;
+            let yaml = format!(
+                "# Written by benches/compare.rs.\n\
+                 backup:\n  \
+                   directory: {repo}\n  \
+                   sources: [{src}]\n  \
+                   compression: {{ level: 3 }}\n  \
+                   encryption: {{ enabled: true, key_path: {key} }}\n  \
+                   validation: {{ verify_on_create: false, verify_on_restore: true }}\n",
+                repo = yaml_str(&self.repo()),
+                src = yaml_str(dataset),
+                key = yaml_str(&self.home.join("key")),
+            );
+            fs::write(self.settings_file(), yaml)?;
+        }
+        Ok(())
+    }
+
+    /// A command for this tool with a controlled environment: no MAHAVISHNU_* (the benchmark's
+    /// own variables would read as settings overrides), RESTIC_* or BORG_* from outside; the
+    /// passphrase and cache folders set.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        for (key, _) in env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("MAHAVISHNU_") || k.starts_with("RESTIC_") || k.starts_with("BORG_") {
+                cmd.env_remove(&key);
+            }
+        }
+        match self.kind {
+            Kind::Mdr => {
+                cmd.arg("--config").arg(self.settings_file());
+            }
+            Kind::Restic => {
+                cmd.env("RESTIC_PASSWORD", PASSPHRASE)
+                    .env("RESTIC_CACHE_DIR", self.home.join("cache"))
+                    .arg("--repo")
+                    .arg(self.repo());
+            }
+            Kind::Borg => {
+                cmd.env("BORG_PASSPHRASE", PASSPHRASE)
+                    .env("BORG_BASE_DIR", self.home.join("base"))
+                    .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
+                    .env("BORG_HOSTNAME_IS_UNIQUE", "yes");
+            }
+        }
+        cmd
+    }
+
+    fn borg_archive(&self, name: &str) -> String {
+        format!("{}::{name}", self.repo().display())
+    }
+
+    /// Creates an empty repository (untimed).
+    pub fn init(&self) -> Command {
+        let mut cmd = self.command();
+        match self.kind {
+            Kind::Mdr => cmd.args(["init", "--generate-key", "--json"]),
+            Kind::Restic => cmd.args(["init", "--repository-version", "2"]),
+            Kind::Borg => cmd
+                .args(["init", "--encryption=repokey-blake2"])
+                .arg(self.repo()),
+        };
+        cmd
+    }
+
+    pub fn backup(&self, dataset: &Path, step: BackupStep) -> Command {
+        let mut cmd = self.command();
+        match self.kind {
+            Kind::Mdr => {
+                let kind = if step == BackupStep::Initial {
+                    "full"
+                } else {
+                    "incremental"
+                };
+                cmd.args(["backup", "run", "--type", kind, "--json"]);
+            }
+            Kind::Restic => {
+                cmd.args(["backup", "--host", "compare-bench"]).arg(dataset);
+            }
+            Kind::Borg => {
+                cmd.args(["create", "--compression", "zstd,3"])
+                    .arg(self.borg_archive(step.archive()))
+                    .arg(dataset);
+            }
+        }
+        cmd
+    }
+
+    /// Restores the newest backup (the "1% change" one) into `target`, which must not exist yet.
+    /// Borg extracts into its working directory, so for borg `target` is created first.
+    pub fn restore(&self, target: &Path) -> io::Result<Command> {
+        let mut cmd = self.command();
+        match self.kind {
+            Kind::Mdr => {
+                cmd.args(["restore", "--backup-id", "latest", "--target"])
+                    .arg(target)
+                    .arg("--json");
+            }
+            Kind::Restic => {
+                cmd.args(["restore", "latest", "--target"]).arg(target);
+            }
+            Kind::Borg => {
+                fs::create_dir_all(target)?;
+                cmd.arg("extract")
+                    .arg(self.borg_archive(BackupStep::Change.archive()))
+                    .current_dir(target);
+            }
+        }
+        Ok(cmd)
+    }
+
+    /// Where the dataset lands under a restore target: all three keep the absolute source path
+    /// without its leading '/'.
+    pub fn restored_root(&self, target: &Path, dataset: &Path) -> PathBuf {
+        target.join(dataset.strip_prefix("/").unwrap_or(dataset))
+    }
+
+    /// Reads and authenticates every byte of every backup.
+    pub fn validate(&self) -> Command {
+        let mut cmd = self.command();
+        match self.kind {
+            Kind::Mdr => cmd.args(["backup", "validate", "--level", "full", "--json"]),
+            Kind::Restic => cmd.args(["check", "--read-data"]),
+            Kind::Borg => cmd.args(["check", "--verify-data"]).arg(self.repo()),
+        };
+        cmd
+    }
+}

@@ -1,0 +1,277 @@
+//! The command line: clap definitions, dispatch to `ops`, rendering (text or `--json`).
+
+mod progress_bar;
+mod render;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ops::backup::{BackupRequest, BackupStatus};
+use crate::ops::cleanup::CleanupRequest;
+use crate::ops::init::InitRequest;
+use crate::ops::restore::RestoreRequest;
+use crate::ops::status::ListRequest;
+use crate::ops::validate::{ValidateRequest, ValidationLevel};
+use crate::ops::{Cancel, Dr, NoProgress, Progress};
+use crate::repo::BackupType;
+use crate::settings;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mahavishnu-dr",
+    version,
+    about = "Encrypted, verified backups and measured disaster recovery for service state",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Settings file (default: ./settings/mahavishnu.yaml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print the result as JSON (a stable, documented shape) on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the repository named by the settings.
+    Init {
+        /// Write a new random key to backup.encryption.key_path (mode 0600) first.
+        #[arg(long)]
+        generate_key: bool,
+    },
+    /// Back up, validate, list, clean up.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Restore a backup into a folder.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TypeArg {
+    Full,
+    Incremental,
+    Archival,
+}
+
+impl From<TypeArg> for BackupType {
+    fn from(t: TypeArg) -> Self {
+        match t {
+            TypeArg::Full => BackupType::Full,
+            TypeArg::Incremental => BackupType::Incremental,
+            TypeArg::Archival => BackupType::Archival,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LevelArg {
+    Quick,
+    Checksum,
+    Full,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Make a backup now (creates the repository and key on first use).
+    #[command(alias = "run-immediate")]
+    Run {
+        /// full, incremental or archival.
+        #[arg(
+            long = "backup-type",
+            alias = "type",
+            value_enum,
+            default_value = "incremental"
+        )]
+        backup_type: TypeArg,
+        /// Mark the run as started by a schedule (cron).
+        #[arg(long)]
+        scheduled: bool,
+    },
+    /// Check backups: quick (structure), checksum (no key needed), full (every file).
+    #[command(alias = "validate-backups")]
+    Validate {
+        /// One backup and its chain (default: all).
+        #[arg(long)]
+        backup_id: Option<String>,
+        #[arg(long, value_enum, default_value = "quick")]
+        level: LevelArg,
+        /// Percentage of volumes to read at checksum and full level.
+        #[arg(long, value_name = "PERCENT", default_value_t = 100.0)]
+        sample: f64,
+    },
+    /// Backups newest first, latest per type, chains and next scheduled runs.
+    Status,
+    /// Backups newest first.
+    List {
+        /// At most N backups.
+        #[arg(long, default_value_t = 0)]
+        limit: i64,
+        #[arg(long = "backup-type", alias = "type", value_enum)]
+        backup_type: Option<TypeArg>,
+    },
+    /// Apply retention and remove orphans of unfinished backups.
+    #[command(alias = "cleanup-old")]
+    Cleanup {
+        /// Print the plan, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup id, or "latest".
+    #[arg(long, default_value = "latest")]
+    pub backup_id: String,
+    /// Folder to restore into (created if missing; must be empty unless --overwrite).
+    #[arg(long)]
+    pub target: PathBuf,
+    /// Restore only this stored path (repeatable).
+    #[arg(long = "path", value_name = "P")]
+    pub paths: Vec<String>,
+    /// Allow a non-empty target and replace files of the same name.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// What a command produced: its JSON, its text, and whether it found a problem.
+pub struct Outcome {
+    pub json: serde_json::Value,
+    pub text: String,
+    pub problem: bool,
+}
+
+fn outcome<T: Serialize>(value: &T, text: String, problem: bool) -> Result<Outcome> {
+    Ok(Outcome {
+        json: serde_json::to_value(value)
+            .map_err(|e| Error::internal(format!("cannot encode result: {e}")))?,
+        text,
+        problem,
+    })
+}
+
+/// Run a parsed command line; returns the process exit code.
+pub async fn run(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> i32 {
+    let json = cli.json;
+    match execute(cli, env, cancel).await {
+        Ok(o) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&o.json).unwrap_or_default()
+                );
+            } else {
+                println!("{}", o.text.trim_end());
+            }
+            i32::from(o.problem)
+        }
+        Err(e) => {
+            if json {
+                let v = serde_json::json!({ "error": e });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            }
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result<Outcome> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::io(format!("cannot read the current folder: {e}")))?;
+    let loaded = settings::load(cli.config.as_deref(), &cwd, &env)?;
+    let dr = Dr::new(loaded)?;
+    let show_bar = !cli.json && !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress: Arc<dyn Progress> = if show_bar {
+        Arc::new(progress_bar::Bar::new())
+    } else {
+        Arc::new(progress_bar::NoticesOnly)
+    };
+    let _ = NoProgress;
+    match cli.command {
+        Command::Init { generate_key } => {
+            let r = dr.init(&InitRequest { generate_key }).await?;
+            for w in &r.warnings {
+                progress.notice(w);
+            }
+            outcome(&r, render::init(&r), false)
+        }
+        Command::Backup(BackupCommand::Run {
+            backup_type,
+            scheduled,
+        }) => {
+            let req = BackupRequest {
+                backup_type: backup_type.into(),
+                scheduled,
+            };
+            let r = dr.backup(&req, progress.clone(), &cancel).await?;
+            for w in &r.warnings {
+                if r.initialized
+                    .as_ref()
+                    .is_none_or(|i| !i.warnings.contains(w))
+                {
+                    progress.notice(&format!("warning: {w}"));
+                }
+            }
+            let _ = r.status == BackupStatus::Skipped;
+            outcome(&r, render::backup(&r), false)
+        }
+        Command::Backup(BackupCommand::Validate {
+            backup_id,
+            level,
+            sample,
+        }) => {
+            let level = match level {
+                LevelArg::Quick => ValidationLevel::Quick,
+                LevelArg::Checksum => ValidationLevel::Checksum,
+                LevelArg::Full => ValidationLevel::Full,
+            };
+            let req = ValidateRequest {
+                backup_id,
+                level,
+                sample_percent: sample,
+            };
+            let r = dr.validate(&req, progress.clone(), &cancel).await?;
+            outcome(&r, render::validate(&r), !r.ok)
+        }
+        Command::Backup(BackupCommand::Status) => {
+            let r = dr.status().await?;
+            outcome(&r, render::status(&r), false)
+        }
+        Command::Backup(BackupCommand::List { limit, backup_type }) => {
+            let r = dr
+                .list(&ListRequest {
+                    limit,
+                    backup_type: backup_type.map(Into::into),
+                })
+                .await?;
+            outcome(&r, render::list(&r), false)
+        }
+        Command::Backup(BackupCommand::Cleanup { dry_run }) => {
+            let r = dr
+                .cleanup(&CleanupRequest { dry_run }, progress.clone())
+                .await?;
+            outcome(&r, render::cleanup(&r), false)
+        }
+        Command::Restore(a) => {
+            let req = RestoreRequest {
+                backup_id: a.backup_id,
+                target: a.target,
+                paths: a.paths,
+                overwrite: a.overwrite,
+            };
+            let r = dr.restore(&req, progress.clone(), &cancel).await?;
+            outcome(&r, render::restore(&r), false)
+        }
+    }
+}

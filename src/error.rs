@@ -1,0 +1,161 @@
+//! The boundary error: what went wrong (kind), what to do about it (guidance), and where (context).
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// What class of failure an [`Error`] is; decides the exit code and how a face presents it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The command line or tool arguments are wrong.
+    Usage,
+    /// A settings file or environment override is wrong.
+    Settings,
+    /// The encryption key is missing, unreadable or wrong.
+    Key,
+    /// Something asked for does not exist (backup id, repository, path).
+    NotFound,
+    /// Stored data failed a check: corrupt, truncated or missing volume, checksum mismatch.
+    Integrity,
+    /// The backing store failed (I/O, permissions, full disk, network).
+    Storage,
+    /// Local filesystem work failed (reading sources, writing a restore).
+    Io,
+    /// Another process holds a lock that this operation needs.
+    Locked,
+    /// The operation was cancelled.
+    Cancelled,
+    /// The operation refused to act (unsafe target, missing confirmation, disabled by settings).
+    Refused,
+    /// A broken invariant inside mahavishnu-dr: a bug.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Exit code for the CLI: 2 for usage, settings and key problems; 1 for everything else.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Usage | ErrorKind::Settings | ErrorKind::Key => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The one error type at the crate boundary.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Error {
+    pub kind: ErrorKind,
+    /// What went wrong, in one sentence.
+    pub message: String,
+    /// What to do next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<String>,
+    /// Where it happened, outermost last (file names, backup ids, volume names).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<String>,
+    /// A storage failure that may pass if tried again (the retry layer uses it).
+    #[serde(skip)]
+    pub transient: bool,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            guidance: None,
+            context: Vec::new(),
+            transient: false,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+    pub fn settings(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Settings, message)
+    }
+    pub fn key(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Key, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+    pub fn integrity(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Integrity, message)
+    }
+    pub fn storage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Storage, message)
+    }
+    pub fn io(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Io, message)
+    }
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Refused, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+
+    /// Wrap an OS error from local filesystem work, naming the path and the action.
+    pub fn from_io(action: &str, path: &std::path::Path, err: std::io::Error) -> Self {
+        let guidance = match err.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                Some("check the permissions of the path, or run as a user that may access it")
+            }
+            std::io::ErrorKind::NotFound => Some("check that the path exists"),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                Some("free space on that filesystem, then run the command again")
+            }
+            _ => None,
+        };
+        let mut e = Error::io(format!("cannot {action} {}: {err}", path.display()));
+        e.guidance = guidance.map(str::to_string);
+        e
+    }
+
+    pub fn with_guidance(mut self, guidance: impl Into<String>) -> Self {
+        self.guidance = Some(guidance.into());
+        self
+    }
+
+    /// Add a line of context (outermost last).
+    pub fn context(mut self, context: impl Into<String>) -> Self {
+        self.context.push(context.into());
+        self
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)?;
+        for c in &self.context {
+            write!(f, "\n  while {c}")?;
+        }
+        if let Some(g) = &self.guidance {
+            write!(f, "\n  what to do: {g}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Add context to any `Result<_, Error>`.
+pub trait ResultExt<T> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for Result<T> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| e.context(context()))
+    }
+}

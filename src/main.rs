@@ -1,0 +1,46 @@
+//! The `mahavishnu-dr` binary: parse arguments, run, map the outcome to an exit code.
+
+use clap::Parser;
+use mahavishnu_dr::cli::{Cli, run};
+use mahavishnu_dr::ops::Cancel;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MAHAVISHNU_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let code = runtime.block_on(async move {
+        let cancel = Cancel::new();
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupted: stopping; nothing partial is committed");
+                c2.cancel();
+            }
+        });
+        run(cli, env, cancel).await
+    });
+    std::process::exit(code);
+}

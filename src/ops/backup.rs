@@ -1,0 +1,784 @@
+//! `backup run`: full, incremental and archival backups, volumes built in parallel.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::init::{InitRequest, InitResponse};
+use super::scan::{self, ScanContext};
+use super::{Cancel, Dr, Progress, secs, with_lock};
+use crate::error::{Error, ErrorKind, Result};
+use crate::repo::catalog::Catalog;
+use crate::repo::locks::{LockMode, hostname};
+use crate::repo::manifest::{
+    Entry, EntryKind, Location, MANIFEST_VERSION, Manifest, ManifestSummary, Origin, Totals,
+    VolumeRecord,
+};
+use crate::repo::volume::{FileOutcome, VolumeInput, write_volume};
+use crate::repo::{BackupType, Repository, backup_key, new_backup_id, volume_name};
+use crate::storage::bridge::writer_pump;
+
+const MIB: u64 = 1 << 20;
+
+fn default_type() -> BackupType {
+    BackupType::Incremental
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct BackupRequest {
+    /// full, incremental (default) or archival.
+    #[serde(default = "default_type")]
+    pub backup_type: BackupType,
+    /// Started by a schedule (not by hand).
+    #[serde(default)]
+    pub scheduled: bool,
+}
+
+impl Default for BackupRequest {
+    fn default() -> Self {
+        BackupRequest {
+            backup_type: BackupType::Incremental,
+            scheduled: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupStatus {
+    Completed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct BackupResponse {
+    pub status: BackupStatus,
+    /// One line for people.
+    pub message: String,
+    pub backup_id: Option<String>,
+    /// What was made (an incremental with no full before it becomes a full).
+    pub backup_type: Option<BackupType>,
+    pub requested_type: BackupType,
+    /// Why the type differs from the request, when it does.
+    pub type_reason: Option<String>,
+    pub parent: Option<String>,
+    pub chain_length: u32,
+    pub started: Option<DateTime<Utc>>,
+    pub finished: Option<DateTime<Utc>>,
+    pub duration_seconds: f64,
+    pub totals: Totals,
+    pub volumes: u32,
+    /// The backup was read back and every stored file's SHA-256 checked before success.
+    pub verified: bool,
+    pub repository: String,
+    /// Set when this run created the repository (first use).
+    pub initialized: Option<InitResponse>,
+    pub warnings: Vec<String>,
+}
+
+struct Plan {
+    backup_type: BackupType,
+    reason: Option<String>,
+    parent: Option<ManifestSummary>,
+}
+
+fn choose_type(catalog: &Catalog, requested: BackupType, max_chain: u32) -> Plan {
+    let latest = catalog.latest().cloned();
+    if requested != BackupType::Incremental {
+        return Plan {
+            backup_type: requested,
+            reason: None,
+            parent: None,
+        };
+    }
+    let Some(latest) = latest else {
+        return Plan {
+            backup_type: BackupType::Full,
+            reason: Some("no full backup exists yet: this incremental was made as a full".into()),
+            parent: None,
+        };
+    };
+    if catalog.chain(&latest.backup_id).is_err() {
+        return Plan {
+            backup_type: BackupType::Full,
+            reason: Some(format!(
+                "the chain of the newest backup {} is broken: a new full was made",
+                latest.backup_id
+            )),
+            parent: None,
+        };
+    }
+    if latest.chain_length >= max_chain {
+        return Plan {
+            backup_type: BackupType::Full,
+            reason: Some(format!(
+                "the chain of {} reached max_chain_length {max_chain}: a new full was made",
+                latest.backup_id
+            )),
+            parent: None,
+        };
+    }
+    Plan {
+        backup_type: BackupType::Incremental,
+        reason: None,
+        parent: Some(latest),
+    }
+}
+
+pub(crate) fn is_sqlite(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map(|_| &head == b"SQLite format 3\0")
+        .unwrap_or(false)
+}
+
+/// Copy a live SQLite database consistently through SQLite's online backup API.
+pub(crate) fn sqlite_snapshot(src: &Path, dst: &Path) -> Result<()> {
+    use rusqlite::{Connection, OpenFlags};
+    let fail = |e: rusqlite::Error| {
+        Error::io(format!(
+            "SQLite online backup of {} failed: {e}",
+            src.display()
+        ))
+    };
+    let _ = std::fs::remove_file(dst);
+    let from = Connection::open_with_flags(
+        src,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(fail)?;
+    from.busy_timeout(Duration::from_secs(30)).map_err(fail)?;
+    let mut to = Connection::open(dst).map_err(fail)?;
+    {
+        let b = rusqlite::backup::Backup::new(&from, &mut to).map_err(fail)?;
+        // All pages in one step: one read transaction, so the copy is one consistent snapshot.
+        b.run_to_completion(-1, Duration::from_millis(50), None)
+            .map_err(fail)?;
+    }
+    to.close().map_err(|(_, e)| fail(e))?;
+    Ok(())
+}
+
+struct VolumeDone {
+    index: u32,
+    outcomes: Vec<FileOutcome>,
+    stored_bytes: u64,
+    sha256: String,
+    warnings: Vec<String>,
+    /// Entries whose SQLite snapshot failed and were stored as plain copies.
+    plain_copies: Vec<usize>,
+}
+
+impl Dr {
+    /// Make a backup. Creates the repository (and a key, when none exists) on first use.
+    pub async fn backup(
+        &self,
+        req: &BackupRequest,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<BackupResponse> {
+        let b = &self.settings.settings.backup;
+        if !b.enabled {
+            let message = if req.scheduled {
+                "backup.enabled is false in the settings: this scheduled run was skipped"
+                    .to_string()
+            } else {
+                "backup.enabled is false in the settings: no backup was made (set it to true to back up)"
+                    .to_string()
+            };
+            return Ok(BackupResponse {
+                status: BackupStatus::Skipped,
+                message,
+                backup_id: None,
+                backup_type: None,
+                requested_type: req.backup_type,
+                type_reason: None,
+                parent: None,
+                chain_length: 0,
+                started: None,
+                finished: None,
+                duration_seconds: 0.0,
+                totals: Totals::default(),
+                volumes: 0,
+                verified: false,
+                repository: self.storage.describe(),
+                initialized: None,
+                warnings: Vec::new(),
+            });
+        }
+        let mut initialized = None;
+        if !Repository::exists(&self.storage).await? {
+            let generate_key = b.encryption.enabled && !b.encryption.key_path.exists();
+            let r = self.init(&InitRequest { generate_key }).await?;
+            progress.notice(&format!(
+                "first use: created the repository {} ({})",
+                r.repository,
+                if r.key_generated {
+                    format!("new key written to {}", b.encryption.key_path.display())
+                } else if r.encrypted {
+                    format!("using the existing key {}", b.encryption.key_path.display())
+                } else {
+                    "unencrypted".to_string()
+                }
+            ));
+            for w in &r.warnings {
+                progress.notice(w);
+            }
+            initialized = Some(r);
+        }
+        let repo = self.open_repo().await?;
+        let guard = self
+            .lock(LockMode::Backup, "backup run", &*progress)
+            .await?;
+        let mut resp = with_lock(guard, self.backup_locked(&repo, req, progress, cancel)).await?;
+        if let Some(i) = &initialized {
+            let mut w = i.warnings.clone();
+            w.append(&mut resp.warnings);
+            resp.warnings = w;
+        }
+        resp.initialized = initialized;
+        Ok(resp)
+    }
+
+    async fn backup_locked(
+        &self,
+        repo: &Repository,
+        req: &BackupRequest,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<BackupResponse> {
+        let started = Utc::now();
+        let t0 = Instant::now();
+        let id = new_backup_id(started);
+        let r = self
+            .build_backup(repo, req, &id, started, progress, cancel)
+            .await;
+        match r {
+            Ok(mut resp) => {
+                resp.duration_seconds = secs(t0.elapsed());
+                Ok(resp)
+            }
+            Err(e) => {
+                // Remove what was written; a crash that skips this leaves orphans for cleanup.
+                if let Ok(objs) = repo.storage().list(&format!("backups/{id}/")).await {
+                    for o in objs {
+                        let _ = repo.storage().delete(&o.key).await;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn build_backup(
+        &self,
+        repo: &Repository,
+        req: &BackupRequest,
+        id: &str,
+        started: DateTime<Utc>,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<BackupResponse> {
+        let s = &self.settings.settings;
+        let b = &s.backup;
+        let catalog = Catalog::load(repo).await?;
+        let plan = choose_type(&catalog, req.backup_type, b.max_chain_length.max(1));
+        let parent_manifest = match &plan.parent {
+            Some(p) => Some(repo.read_manifest(&p.backup_id).await?),
+            None => None,
+        };
+
+        // Scan the sources.
+        progress.phase("scanning sources", None);
+        let scratch = s
+            .disaster_recovery
+            .restore_test
+            .scratch_dir
+            .join(format!("work-{id}"));
+        let _scratch_guard = ScratchDir(scratch.clone());
+        let sources = self.settings.sources();
+        let skip = vec![
+            self.settings.repository_dir(),
+            b.encryption.key_path.clone(),
+            s.disaster_recovery.restore_test.scratch_dir.clone(),
+        ];
+        let project_root = self.settings.project_root.clone();
+        let exclude = b.exclude.clone();
+        let default_sources = b.sources.is_empty();
+        let cancel2 = cancel.clone();
+        let command_dir = scratch.join("commands");
+        let scanned = tokio::task::spawn_blocking(move || {
+            scan::scan(
+                &sources,
+                &ScanContext {
+                    project_root: &project_root,
+                    global_exclude: &exclude,
+                    skip: &skip,
+                    default_sources,
+                    command_dir: &command_dir,
+                    cancel: &cancel2,
+                },
+            )
+        })
+        .await
+        .map_err(|e| Error::internal(format!("scan task failed: {e}")))??;
+        let mut warnings = scanned.warnings;
+
+        // Decide what to store: files whose stamp differs from the parent's (all, for a full).
+        let parent_entries: HashMap<&str, &Entry> = parent_manifest
+            .as_ref()
+            .map(|m| m.entries.iter().map(|e| (e.path.as_str(), e)).collect())
+            .unwrap_or_default();
+        let mut entries: Vec<Entry> = Vec::with_capacity(scanned.items.len());
+        let mut read_from: Vec<Option<PathBuf>> = Vec::with_capacity(scanned.items.len());
+        let mut store: Vec<bool> = Vec::with_capacity(scanned.items.len());
+        for item in scanned.items {
+            let mut e = item.entry;
+            let mut needs = e.kind == EntryKind::File;
+            if e.kind == EntryKind::File
+                && let Some(p) = parent_entries.get(e.path.as_str())
+                && p.kind == EntryKind::File
+                && p.stamp == e.stamp
+                && p.location.is_some()
+            {
+                e.size = p.size;
+                e.sha256 = p.sha256.clone();
+                e.location = p.location.clone();
+                e.origin = p.origin;
+                needs = false;
+            }
+            if needs && e.origin == Origin::File && e.size >= 512 {
+                if let Some(rf) = &item.read_from
+                    && is_sqlite(rf)
+                {
+                    e.origin = Origin::Sqlite;
+                }
+            }
+            entries.push(e);
+            read_from.push(item.read_from);
+            store.push(needs);
+        }
+        // A SQLite database's -wal/-shm/-journal files are inside its snapshot; never store them.
+        let dbs: BTreeSet<String> = entries
+            .iter()
+            .filter(|e| e.origin == Origin::Sqlite)
+            .map(|e| e.path.clone())
+            .collect();
+        let sidecar = |p: &str| {
+            ["-wal", "-shm", "-journal"]
+                .iter()
+                .any(|suf| p.strip_suffix(suf).is_some_and(|base| dbs.contains(base)))
+        };
+        let keep: Vec<bool> = entries.iter().map(|e| !sidecar(&e.path)).collect();
+        let mut i = 0;
+        entries.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        let mut i = 0;
+        read_from.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        let mut i = 0;
+        store.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+
+        let current: BTreeSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        let deleted: Vec<String> = parent_manifest
+            .as_ref()
+            .map(|m| {
+                m.entries
+                    .iter()
+                    .filter(|e| !current.contains(e.path.as_str()))
+                    .map(|e| e.path.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        // Plan volumes: split at file boundaries once volume_size_mb of input is in one.
+        let limit = b.volume_size_mb.max(1) * MIB;
+        let mut volumes: Vec<Vec<VolumeInput>> = Vec::new();
+        let mut cur: Vec<VolumeInput> = Vec::new();
+        let mut cur_size = 0u64;
+        let mut to_store_bytes = 0u64;
+        for (idx, e) in entries.iter().enumerate() {
+            if !store[idx] {
+                continue;
+            }
+            let Some(rf) = &read_from[idx] else { continue };
+            let input = VolumeInput {
+                entry: idx,
+                stored_path: e.path.clone(),
+                read_from: rf.clone(),
+                mode: e.mode,
+                mtime_ns: e.mtime_ns,
+                sqlite: e.origin == Origin::Sqlite,
+                size_hint: e.size,
+            };
+            to_store_bytes += e.size;
+            if e.size >= limit {
+                volumes.push(vec![input]);
+                continue;
+            }
+            if cur_size + e.size > limit && !cur.is_empty() {
+                volumes.push(std::mem::take(&mut cur));
+                cur_size = 0;
+            }
+            cur_size += e.size;
+            cur.push(input);
+        }
+        if !cur.is_empty() {
+            volumes.push(cur);
+        }
+
+        // Write volumes, one per core, largest first.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let level = if plan.backup_type == BackupType::Archival {
+            b.compression.archival_level
+        } else {
+            b.compression.level
+        };
+        progress.phase("storing", Some(to_store_bytes));
+        let mut order: Vec<(u32, Vec<VolumeInput>)> = volumes
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i as u32, v))
+            .collect();
+        order.sort_by_key(|(_, v)| std::cmp::Reverse(v.iter().map(|i| i.size_hint).sum::<u64>()));
+        let tmp_dir = scratch.join("sqlite");
+        let results: Vec<Result<VolumeDone>> = futures::stream::iter(order)
+            .map(|(index, inputs)| {
+                let single_big = inputs.len() == 1 && inputs[0].size_hint >= limit;
+                let workers = if single_big { cores as u32 } else { 0 };
+                self.write_one_volume(
+                    repo,
+                    id,
+                    index,
+                    inputs,
+                    level,
+                    workers,
+                    tmp_dir.clone(),
+                    progress.clone(),
+                    cancel.clone(),
+                )
+            })
+            .buffer_unordered(cores)
+            .collect()
+            .await;
+        let mut done = Vec::with_capacity(results.len());
+        let mut first_err = None;
+        for r in results {
+            match r {
+                Ok(d) => done.push(d),
+                Err(e) => {
+                    if first_err
+                        .as_ref()
+                        .is_none_or(|f: &Error| f.kind == ErrorKind::Cancelled)
+                    {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+        if cancel.is_cancelled() {
+            return Err(super::cancelled());
+        }
+        done.sort_by_key(|d| d.index);
+
+        // Fill in what the volumes produced.
+        let mut vol_records = Vec::with_capacity(done.len());
+        for d in &done {
+            let mut content = 0;
+            for o in &d.outcomes {
+                let e = &mut entries[o.entry];
+                e.size = o.size;
+                e.sha256 = Some(o.sha256.clone());
+                e.location = Some(Location {
+                    backup_id: id.to_string(),
+                    volume: d.index,
+                });
+                if o.changed_while_reading {
+                    warnings.push(format!(
+                        "{} changed while it was read: what was stored is checksummed but may mix old and new content",
+                        e.path
+                    ));
+                }
+                content += o.size;
+            }
+            warnings.extend(d.warnings.iter().cloned());
+            vol_records.push(VolumeRecord {
+                index: d.index,
+                name: volume_name(d.index),
+                files: d.outcomes.len() as u64,
+                content_bytes: content,
+                stored_bytes: d.stored_bytes,
+                sha256: d.sha256.clone(),
+            });
+        }
+        for d in &done {
+            for &idx in &d.plain_copies {
+                entries[idx].origin = Origin::File;
+            }
+        }
+
+        let mut totals = Totals::default();
+        let mut depends: BTreeSet<String> = BTreeSet::new();
+        for (idx, e) in entries.iter().enumerate() {
+            match e.kind {
+                EntryKind::File => {
+                    totals.files += 1;
+                    totals.bytes += e.size;
+                    if store[idx] {
+                        totals.files_stored += 1;
+                        totals.bytes_stored_content += e.size;
+                    } else {
+                        totals.files_unchanged += 1;
+                    }
+                    if let Some(l) = &e.location
+                        && l.backup_id != id
+                    {
+                        depends.insert(l.backup_id.clone());
+                    }
+                }
+                EntryKind::Dir => totals.dirs += 1,
+                EntryKind::Symlink => totals.symlinks += 1,
+            }
+        }
+        totals.files_deleted = deleted.len() as u64;
+        totals.stored_bytes = vol_records.iter().map(|v| v.stored_bytes).sum();
+
+        let (parent, chain_root, chain_length) = match &plan.parent {
+            Some(p) => (
+                Some(p.backup_id.clone()),
+                p.chain_root.clone(),
+                p.chain_length + 1,
+            ),
+            None => (None, id.to_string(), 1),
+        };
+        let manifest = Manifest {
+            summary: ManifestSummary {
+                format_version: MANIFEST_VERSION,
+                backup_id: id.to_string(),
+                backup_type: plan.backup_type,
+                requested_type: req.backup_type,
+                parent: parent.clone(),
+                chain_root,
+                chain_length,
+                started,
+                finished: Utc::now(),
+                host: hostname(),
+                tool_version: env!("CARGO_PKG_VERSION").to_string(),
+                compression_level: level,
+                encrypted: repo.encrypted(),
+                sources: scanned.sources,
+                volumes: vol_records,
+                totals: totals.clone(),
+                depends_on: depends.into_iter().collect(),
+                warnings: warnings.clone(),
+            },
+            entries,
+            deleted,
+        };
+
+        // verify_on_create: read every new volume back and check every file before committing.
+        let verify = b.validation.enabled && b.validation.verify_on_create;
+        if verify {
+            progress.phase("verifying", Some(totals.stored_bytes));
+            let checks = self
+                .verify_volumes(repo, &manifest, None, progress.clone(), cancel)
+                .await?;
+            if let Some(p) = checks.problems.first() {
+                return Err(Error::integrity(format!(
+                    "the new backup {id} failed its read-back check: {}",
+                    p.problem
+                ))
+                .with_guidance(
+                    "nothing was committed; check the repository's disk, then run the backup again",
+                ));
+            }
+        }
+        if cancel.is_cancelled() {
+            return Err(super::cancelled());
+        }
+        repo.commit_manifest(&manifest).await?;
+        if verify {
+            let back = repo.read_manifest(id).await?;
+            if back != manifest {
+                return Err(Error::integrity(format!(
+                    "the manifest of {id} did not read back identical"
+                )));
+            }
+        }
+        progress.finish();
+        let summary = &manifest.summary;
+        let message = format!(
+            "{} backup {id}: {} files ({} stored, {} unchanged, {} deleted), {} stored{}",
+            summary.backup_type,
+            totals.files,
+            totals.files_stored,
+            totals.files_unchanged,
+            totals.files_deleted,
+            super::human_bytes(totals.stored_bytes),
+            if verify { ", verified" } else { "" }
+        );
+        Ok(BackupResponse {
+            status: BackupStatus::Completed,
+            message,
+            backup_id: Some(id.to_string()),
+            backup_type: Some(summary.backup_type),
+            requested_type: req.backup_type,
+            type_reason: plan.reason,
+            parent,
+            chain_length,
+            started: Some(started),
+            finished: Some(summary.finished),
+            duration_seconds: 0.0,
+            totals,
+            volumes: summary.volumes.len() as u32,
+            verified: verify,
+            repository: self.storage.describe(),
+            initialized: None,
+            warnings,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_one_volume(
+        &self,
+        repo: &Repository,
+        id: &str,
+        index: u32,
+        inputs: Vec<VolumeInput>,
+        level: i32,
+        workers: u32,
+        tmp_dir: PathBuf,
+        progress: Arc<dyn Progress>,
+        cancel: Cancel,
+    ) -> Result<VolumeDone> {
+        let key = backup_key(id, &volume_name(index));
+        let writer = repo.storage().writer(&key).await?;
+        let (sender, pump) = writer_pump(writer);
+        let master = repo.master().cloned();
+        let ctx = repo.volume_context(id, index);
+        let frame = repo.frame_size();
+        let produced = tokio::task::spawn_blocking(move || -> Result<VolumeDone> {
+            let mut hasher = Sha256::new();
+            let mut stored = 0u64;
+            let mut warnings = Vec::new();
+            let mut plain_copies = Vec::new();
+            let mut last_tmp: Option<PathBuf> = None;
+            let mut prepare = |input: &VolumeInput| -> Result<PathBuf> {
+                if let Some(t) = last_tmp.take() {
+                    let _ = std::fs::remove_file(t);
+                }
+                progress.advance(input.size_hint);
+                if !input.sqlite {
+                    return Ok(input.read_from.clone());
+                }
+                std::fs::create_dir_all(&tmp_dir).map_err(|e| Error::from_io("create", &tmp_dir, e))?;
+                let dst = tmp_dir.join(format!("{index}-{}.db", input.entry));
+                match sqlite_snapshot(&input.read_from, &dst) {
+                    Ok(()) => {
+                        last_tmp = Some(dst.clone());
+                        Ok(dst)
+                    }
+                    Err(e) => {
+                        warnings.push(format!(
+                            "{}; a plain copy was stored instead, which may be inconsistent if the database was being written",
+                            e.message
+                        ));
+                        plain_copies.push(input.entry);
+                        Ok(input.read_from.clone())
+                    }
+                }
+            };
+            let outcomes = write_volume(
+                master.as_ref(),
+                &ctx,
+                frame,
+                level,
+                workers,
+                &inputs,
+                &mut prepare,
+                &|| cancel.is_cancelled(),
+                |chunk: Vec<u8>| {
+                    hasher.update(&chunk);
+                    stored += chunk.len() as u64;
+                    sender.send(chunk)
+                },
+            )?;
+            if let Some(t) = last_tmp.take() {
+                let _ = std::fs::remove_file(t);
+            }
+            sender
+                .finish()
+                .map_err(|e| crate::repo::envelope::io_to_integrity(e, &ctx.name))?;
+            Ok(VolumeDone {
+                index,
+                outcomes,
+                stored_bytes: stored,
+                sha256: hex::encode(hasher.finalize()),
+                warnings,
+                plain_copies,
+            })
+        })
+        .await
+        .map_err(|e| Error::internal(format!("volume task failed: {e}")))?;
+        let written = pump
+            .await
+            .map_err(|e| Error::internal(format!("volume writer task failed: {e}")))?;
+        let done = match (produced, written) {
+            (Ok(d), Ok(size)) => {
+                if size != d.stored_bytes {
+                    return Err(Error::storage(format!(
+                        "volume {index} of {id}: the store holds {size} bytes, {} were written",
+                        d.stored_bytes
+                    )));
+                }
+                d
+            }
+            (Err(e), _) => return Err(e),
+            (Ok(_), Err(e)) => return Err(e.context(format!("writing volume {index} of {id}"))),
+        };
+        Ok(done)
+    }
+}
+
+/// Removes the backup's scratch folder (SQLite snapshots, command outputs) when dropped.
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Map of stored path to entry for one backup's own volume.
+pub(crate) fn volume_contents(manifest: &Manifest, volume: u32) -> BTreeMap<&str, &Entry> {
+    let id = &manifest.summary.backup_id;
+    manifest
+        .entries
+        .iter()
+        .filter(|e| {
+            e.location
+                .as_ref()
+                .is_some_and(|l| &l.backup_id == id && l.volume == volume)
+        })
+        .map(|e| (e.path.as_str(), e))
+        .collect()
+}

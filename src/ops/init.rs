@@ -1,0 +1,75 @@
+//! `init`: create the repository (and, asked to, a new key).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Dr;
+use crate::error::Result;
+use crate::repo::Repository;
+use crate::repo::crypto::{Credential, generate_key_file, read_key_file};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct InitRequest {
+    /// Write a new random key to `backup.encryption.key_path` first (refuses to replace one).
+    #[serde(default)]
+    pub generate_key: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct InitResponse {
+    pub repository: String,
+    pub repository_id: String,
+    pub encrypted: bool,
+    /// The key file used (never its content).
+    pub key_path: Option<String>,
+    pub key_generated: bool,
+    pub warnings: Vec<String>,
+}
+
+pub const KEY_WARNING: &str = "A NEW ENCRYPTION KEY WAS WRITTEN. Copy it off this host now (a password manager, \
+     a vault, a safe): without it no backup in this repository can ever be restored, and a copy that lives \
+     only on this host is lost with it.";
+
+pub const UNENCRYPTED_WARNING: &str = "encryption is disabled (backup.encryption.enabled: false): volumes \
+     and manifests are stored in clear; anyone who can read the repository can read your data";
+
+impl Dr {
+    pub async fn init(&self, req: &InitRequest) -> Result<InitResponse> {
+        let enc = &self.settings.settings.backup.encryption;
+        let mut warnings = Vec::new();
+        let mut key_generated = false;
+        let cred = if enc.enabled {
+            let key = if req.generate_key {
+                key_generated = true;
+                generate_key_file(&enc.key_path)?
+            } else {
+                read_key_file(&enc.key_path)?
+            };
+            Some(Credential::KeyFile(key))
+        } else {
+            warnings.push(UNENCRYPTED_WARNING.to_string());
+            None
+        };
+        let repo = match Repository::init(self.storage.clone(), cred.as_ref()).await {
+            Ok(r) => r,
+            Err(e) => {
+                if key_generated {
+                    // The key was made for this repository only; do not leave an unused key behind.
+                    let _ = std::fs::remove_file(&enc.key_path);
+                }
+                return Err(e);
+            }
+        };
+        if key_generated {
+            warnings.insert(0, KEY_WARNING.to_string());
+        }
+        Ok(InitResponse {
+            repository: self.storage.describe(),
+            repository_id: repo.id().to_string(),
+            encrypted: repo.encrypted(),
+            key_path: enc.enabled.then(|| enc.key_path.display().to_string()),
+            key_generated,
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,156 @@
+//! The operations layer: one method on [`Dr`] per operation, typed requests and responses.
+//!
+//! The CLI and the MCP server call only this. Responses are serde + schemars types: what
+//! `--json` prints and what an MCP tool returns as structured content.
+
+pub mod backup;
+pub mod cleanup;
+pub mod init;
+pub mod progress;
+pub mod restore;
+pub mod retention;
+mod scan;
+pub mod status;
+pub mod validate;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::repo::Repository;
+use crate::repo::crypto::{Credential, read_key_file};
+use crate::repo::locks::{self, LockGuard, LockMode};
+use crate::settings::LoadedSettings;
+use crate::storage::{DynStorage, OpendalStorage, RetryStorage};
+
+pub use progress::{Cancel, NoProgress, Progress};
+
+/// The operations, bound to one set of settings and one repository store.
+#[derive(Debug, Clone)]
+pub struct Dr {
+    settings: Arc<LoadedSettings>,
+    storage: DynStorage,
+}
+
+impl Dr {
+    /// Bind to the repository the settings name (local folder today).
+    pub fn new(settings: LoadedSettings) -> Result<Dr> {
+        let dir = settings.repository_dir();
+        let local: DynStorage = Arc::new(OpendalStorage::local(&dir)?);
+        let storage: DynStorage = Arc::new(RetryStorage::new(local, 4, Duration::from_millis(200)));
+        Ok(Dr {
+            settings: Arc::new(settings),
+            storage,
+        })
+    }
+
+    /// Bind to an explicit store (tests, drills with fault layers).
+    pub fn with_storage(settings: LoadedSettings, storage: DynStorage) -> Dr {
+        Dr {
+            settings: Arc::new(settings),
+            storage,
+        }
+    }
+
+    pub fn settings(&self) -> &LoadedSettings {
+        &self.settings
+    }
+
+    pub fn storage(&self) -> &DynStorage {
+        &self.storage
+    }
+
+    fn key_path(&self) -> PathBuf {
+        self.settings.settings.backup.encryption.key_path.clone()
+    }
+
+    /// The credential the settings give: the key file, or none when encryption is disabled.
+    fn credential(&self) -> Result<Option<Credential>> {
+        if !self.settings.settings.backup.encryption.enabled {
+            return Ok(None);
+        }
+        let path = self.key_path();
+        Ok(Some(Credential::KeyFile(read_key_file(&path)?)))
+    }
+
+    /// Open the repository with the configured key.
+    pub async fn open_repo(&self) -> Result<Repository> {
+        let cred = self.credential()?;
+        Repository::open(self.storage.clone(), cred.as_ref())
+            .await
+            .map_err(|e| {
+                if e.kind == ErrorKind::Key && cred.is_some() {
+                    let mut e = e;
+                    e.message = format!("{} (key file {})", e.message, self.key_path().display());
+                    e
+                } else {
+                    e
+                }
+            })
+    }
+
+    pub(crate) async fn lock(
+        &self,
+        mode: LockMode,
+        operation: &str,
+        progress: &dyn Progress,
+    ) -> Result<LockGuard> {
+        let wait = Duration::from_secs(self.settings.settings.backup.lock_wait_seconds);
+        locks::acquire(&self.storage, mode, operation, wait, &|m| {
+            progress.notice(&m)
+        })
+        .await
+    }
+}
+
+/// Run `f` under a lock and release the lock whatever `f` returns.
+pub(crate) async fn with_lock<T>(
+    guard: LockGuard,
+    f: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let r = f.await;
+    let released = guard.release().await;
+    match (r, released) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Ok(_), Err(e)) => Err(e.context("releasing the repository lock")),
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// Seconds, rounded to milliseconds, for responses.
+pub(crate) fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// "1.5 GiB" style sizes for people.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// "3 h 12 min" style ages for people.
+pub fn human_age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} d {} h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+pub(crate) fn cancelled() -> Error {
+    Error::new(ErrorKind::Cancelled, "the operation was cancelled")
+        .with_guidance("nothing was committed; the repository is unchanged and valid")
+}

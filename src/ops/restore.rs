@@ -1,0 +1,459 @@
+//! `restore`: write a backup's snapshot into a target folder, verified, never outside it.
+//!
+//! Safety: every stored path is checked before anything is written; folders are created one
+//! component at a time and a component that is a symlink stops the restore; files are written to
+//! a fresh temporary name (O_NOFOLLOW, create-new) and renamed into place; symlinks are created
+//! last, so no write ever passes through a link the restore made.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::StreamExt;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::backup::volume_contents;
+use super::{Cancel, Dr, Progress, secs, with_lock};
+use crate::error::{Error, ErrorKind, Result};
+use crate::repo::catalog::Catalog;
+use crate::repo::locks::LockMode;
+use crate::repo::manifest::{Entry, EntryKind, Manifest};
+use crate::repo::paths::{check_stored_path, is_under, target_path};
+use crate::repo::volume::read_volume;
+use crate::repo::{BackupType, Repository, backup_key, volume_name};
+use crate::storage::bridge::BlockingObjectReader;
+
+fn latest() -> String {
+    "latest".to_string()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RestoreRequest {
+    /// A backup id, or "latest".
+    #[serde(default = "latest")]
+    pub backup_id: String,
+    /// The folder to restore into (created if missing).
+    pub target: PathBuf,
+    /// Only these stored paths (files or folders); everything when empty.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Allow a non-empty target; existing files of the same name are replaced.
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RestoreResponse {
+    pub backup_id: String,
+    pub backup_type: BackupType,
+    /// The backups whose volumes were read (the chain the restore used).
+    pub chain: Vec<String>,
+    pub target: String,
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub bytes: u64,
+    pub volumes_read: u64,
+    /// Every restored file's SHA-256 was checked against the manifest.
+    pub verified: bool,
+    pub duration_seconds: f64,
+    pub message: String,
+    pub warnings: Vec<String>,
+}
+
+/// Folders already known to be real folders inside the target.
+#[derive(Default)]
+struct DirCache(Mutex<HashSet<PathBuf>>);
+
+impl DirCache {
+    fn known(&self, p: &Path) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(p)
+    }
+    fn add(&self, p: PathBuf) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(p);
+    }
+}
+
+/// Make sure every folder from `root` down to `dir` exists and none is a symlink.
+fn ensure_dir(root: &Path, stored_dir: &str, cache: &DirCache) -> Result<PathBuf> {
+    let mut cur = root.to_path_buf();
+    if stored_dir.is_empty() {
+        return Ok(cur);
+    }
+    for c in stored_dir.split('/') {
+        cur.push(c);
+        if cache.known(&cur) {
+            continue;
+        }
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::refused(format!(
+                    "{} is a symlink; the restore never writes through links",
+                    cur.display()
+                ))
+                .with_guidance("restore into an empty folder, or remove the link"));
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::refused(format!(
+                    "{} exists and is not a folder; it was left as it is",
+                    cur.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::create_dir(&cur) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let m = std::fs::symlink_metadata(&cur)
+                        .map_err(|e| Error::from_io("stat", &cur, e))?;
+                    if !m.is_dir() {
+                        return Err(Error::refused(format!(
+                            "{} appeared as a non-folder during the restore",
+                            cur.display()
+                        )));
+                    }
+                }
+                Err(e) => return Err(Error::from_io("create the folder", &cur, e)),
+            },
+            Err(e) => return Err(Error::from_io("stat", &cur, e)),
+        }
+        cache.add(cur.clone());
+    }
+    Ok(cur)
+}
+
+fn parent_of(stored: &str) -> (&str, &str) {
+    match stored.rsplit_once('/') {
+        Some((d, n)) => (d, n),
+        None => ("", stored),
+    }
+}
+
+fn mtime_of(ns: i64) -> SystemTime {
+    if ns >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(ns as u64)
+    } else {
+        SystemTime::UNIX_EPOCH - Duration::from_nanos(ns.unsigned_abs())
+    }
+}
+
+/// Write one file safely: temp name, verify, mode and mtime, rename into place.
+fn write_file(
+    root: &Path,
+    entry: &Entry,
+    data: &mut dyn Read,
+    verify: bool,
+    cache: &DirCache,
+) -> Result<u64> {
+    check_stored_path(&entry.path)?;
+    let (dir, name) = parent_of(&entry.path);
+    let dir_path = ensure_dir(root, dir, cache)?;
+    let final_path = dir_path.join(name);
+    let tmp = dir_path.join(format!(
+        ".{name}.mhdr-{}",
+        hex::encode(crate::repo::crypto::random_bytes::<6>())
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::from_io("create", &tmp, e))?;
+    let result = (|| -> Result<u64> {
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 256 << 10];
+        let mut n = 0u64;
+        loop {
+            let k = data
+                .read(&mut buf)
+                .map_err(|e| crate::repo::envelope::io_to_integrity(e, &entry.path))?;
+            if k == 0 {
+                break;
+            }
+            h.update(&buf[..k]);
+            f.write_all(&buf[..k])
+                .map_err(|e| Error::from_io("write", &tmp, e))?;
+            n += k as u64;
+        }
+        let got = hex::encode(h.finalize());
+        if verify && Some(&got) != entry.sha256.as_ref() {
+            return Err(Error::integrity(format!(
+                "{}: restored bytes do not match the manifest's SHA-256; the file was not restored",
+                entry.path
+            )));
+        }
+        f.set_permissions(std::fs::Permissions::from_mode(entry.mode & 0o7777))
+            .map_err(|e| Error::from_io("set the mode of", &tmp, e))?;
+        f.set_modified(mtime_of(entry.mtime_ns))
+            .map_err(|e| Error::from_io("set the time of", &tmp, e))?;
+        if let Ok(m) = std::fs::symlink_metadata(&final_path)
+            && m.is_dir()
+        {
+            return Err(Error::refused(format!(
+                "{} is a folder; a file of that name was not restored",
+                final_path.display()
+            )));
+        }
+        std::fs::rename(&tmp, &final_path)
+            .map_err(|e| Error::from_io("move into place", &final_path, e))?;
+        Ok(n)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl Dr {
+    pub async fn restore(
+        &self,
+        req: &RestoreRequest,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<RestoreResponse> {
+        let repo = self.open_repo().await?;
+        let guard = self.lock(LockMode::Shared, "restore", &*progress).await?;
+        with_lock(guard, self.restore_locked(&repo, req, progress, cancel)).await
+    }
+
+    async fn restore_locked(
+        &self,
+        repo: &Repository,
+        req: &RestoreRequest,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<RestoreResponse> {
+        let t0 = Instant::now();
+        let catalog = Catalog::load(repo).await?;
+        let summary = catalog.resolve(&req.backup_id)?.clone();
+        let id = summary.backup_id.clone();
+        let manifest = repo.read_manifest(&id).await?;
+        // Check every path before writing anything.
+        for e in &manifest.entries {
+            check_stored_path(&e.path)
+                .map_err(|err| err.context(format!("reading the manifest of {id}")))?;
+        }
+        let wanted = |p: &str| req.paths.is_empty() || req.paths.iter().any(|w| is_under(p, w));
+        let selected: Vec<&Entry> = manifest
+            .entries
+            .iter()
+            .filter(|e| wanted(&e.path))
+            .collect();
+        if selected.is_empty() {
+            return Err(Error::not_found(format!(
+                "{id} holds nothing under {}",
+                req.paths.join(", ")
+            ))
+            .with_guidance(
+                "paths are stored paths as `backup list`/the manifest shows them, e.g. data/app.db",
+            ));
+        }
+
+        // The target: created if missing; non-empty only with --overwrite.
+        let target = &req.target;
+        match std::fs::read_dir(target) {
+            Ok(mut rd) => {
+                if rd.next().is_some() && !req.overwrite {
+                    return Err(Error::usage(format!(
+                        "the target {} is not empty",
+                        target.display()
+                    ))
+                    .with_guidance("restore into an empty or new folder, or pass --overwrite to replace files of the same name"));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(target)
+                    .map_err(|e| Error::from_io("create the target", target, e))?;
+            }
+            Err(e) => return Err(Error::from_io("open the target", target, e)),
+        }
+        let root = std::fs::canonicalize(target)
+            .map_err(|e| Error::from_io("resolve the target", target, e))?;
+        let cache = Arc::new(DirCache::default());
+        cache.add(root.clone());
+
+        // Folders first.
+        for e in selected.iter().filter(|e| e.kind == EntryKind::Dir) {
+            ensure_dir(&root, &e.path, &cache)?;
+        }
+
+        // Files, one volume per core. Each volume is checked against the manifest of the backup
+        // that wrote it; only the files this snapshot wants are written.
+        let mut by_volume: BTreeMap<(String, u32), Vec<&Entry>> = BTreeMap::new();
+        for e in selected.iter().filter(|e| e.kind == EntryKind::File) {
+            let loc = e.location.as_ref().ok_or_else(|| {
+                Error::integrity(format!(
+                    "{}: the manifest of {id} says nowhere where its bytes are",
+                    e.path
+                ))
+            })?;
+            by_volume
+                .entry((loc.backup_id.clone(), loc.volume))
+                .or_default()
+                .push(e);
+        }
+        let mut owners: BTreeMap<String, Arc<Manifest>> = BTreeMap::new();
+        for (b, _) in by_volume.keys() {
+            if !owners.contains_key(b) {
+                let m = if *b == id {
+                    manifest.clone()
+                } else {
+                    repo.read_manifest(b)
+                        .await
+                        .map_err(|e| e.context(format!("reading {b}, which {id} needs")))?
+                };
+                owners.insert(b.clone(), Arc::new(m));
+            }
+        }
+        let total: u64 = by_volume.values().flatten().map(|e| e.size).sum();
+        progress.phase("restoring", Some(total));
+        let verify = self.settings.settings.backup.validation.verify_on_restore;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let jobs: Vec<_> = by_volume
+            .into_iter()
+            .map(|((b, v), entries)| {
+                let want: BTreeMap<String, Entry> = entries
+                    .iter()
+                    .map(|e| (e.path.clone(), (*e).clone()))
+                    .collect();
+                (b, v, want)
+            })
+            .collect();
+        let results: Vec<Result<(u64, u64)>> = futures::stream::iter(jobs)
+            .map(|(b, v, want)| {
+                let storage = repo.storage().clone();
+                let master = repo.master().cloned();
+                let ctx = repo.volume_context(&b, v);
+                let owner = owners[&b].clone();
+                let root = root.clone();
+                let cache = cache.clone();
+                let progress = progress.clone();
+                let cancel = cancel.clone();
+                async move {
+                    let key = backup_key(&b, &volume_name(v));
+                    let size = storage.size(&key).await?.ok_or_else(|| {
+                        Error::integrity(format!("volume {} of {b} is missing", volume_name(v)))
+                            .with_guidance("run `mahavishnu-dr backup validate` to see the damage; restore an older backup that does not need this volume")
+                    })?;
+                    tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
+                        let reader = BlockingObjectReader::spawn(storage, key, size);
+                        let expected = volume_contents(&owner, v);
+                        let mut files = 0u64;
+                        let mut bytes = 0u64;
+                        read_volume(
+                            master.as_ref(),
+                            ctx,
+                            reader,
+                            &expected,
+                            &|p| want.contains_key(p),
+                            &mut |stored, data| {
+                                if cancel.is_cancelled() {
+                                    return Err(super::cancelled());
+                                }
+                                // Our snapshot's entry (mode, mtime, hash) for this path.
+                                let entry = want.get(&stored.path).unwrap_or(stored);
+                                bytes += write_file(&root, entry, data, verify, &cache)?;
+                                files += 1;
+                                progress.advance(entry.size);
+                                Ok(())
+                            },
+                        )
+                        .map_err(|e| e.context(format!("restoring from volume {} of {b}", volume_name(v))))?;
+                        Ok((files, bytes))
+                    })
+                    .await
+                    .map_err(|e| Error::internal(format!("restore task failed: {e}")))?
+                }
+            })
+            .buffer_unordered(cores)
+            .collect()
+            .await;
+        let mut files = 0;
+        let mut bytes = 0;
+        let mut volumes_read = 0;
+        let mut first_err: Option<Error> = None;
+        for r in results {
+            match r {
+                Ok((f, b)) => {
+                    files += f;
+                    bytes += b;
+                    volumes_read += 1;
+                }
+                Err(e) => {
+                    if first_err
+                        .as_ref()
+                        .is_none_or(|f| f.kind == ErrorKind::Cancelled)
+                    {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+
+        // Symlinks last, then folder modes and times, deepest first.
+        let mut warnings = Vec::new();
+        let mut symlinks = 0;
+        for e in selected.iter().filter(|e| e.kind == EntryKind::Symlink) {
+            let (dir, name) = parent_of(&e.path);
+            let dir_path = ensure_dir(&root, dir, &cache)?;
+            let p = dir_path.join(name);
+            if let Ok(m) = std::fs::symlink_metadata(&p) {
+                if m.is_dir() {
+                    warnings.push(format!(
+                        "{}: a folder is in the way; the symlink was not restored",
+                        e.path
+                    ));
+                    continue;
+                }
+                std::fs::remove_file(&p).map_err(|err| Error::from_io("replace", &p, err))?;
+            }
+            let link_target = e.target.clone().unwrap_or_default();
+            std::os::unix::fs::symlink(&link_target, &p)
+                .map_err(|err| Error::from_io("create the symlink", &p, err))?;
+            symlinks += 1;
+        }
+        let mut dirs: Vec<&&Entry> = selected
+            .iter()
+            .filter(|e| e.kind == EntryKind::Dir)
+            .collect();
+        dirs.sort_by_key(|e| std::cmp::Reverse(e.path.matches('/').count()));
+        for e in &dirs {
+            let p = target_path(&root, &e.path)?;
+            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(e.mode & 0o7777));
+            if let Ok(f) = std::fs::File::open(&p) {
+                let _ = f.set_modified(mtime_of(e.mtime_ns));
+            }
+        }
+        progress.finish();
+        let chain: Vec<String> = owners.keys().cloned().collect();
+        let message = format!(
+            "restored {files} files ({}) from {id} into {}{}",
+            super::human_bytes(bytes),
+            root.display(),
+            if verify { ", every file verified" } else { "" }
+        );
+        Ok(RestoreResponse {
+            backup_id: id,
+            backup_type: summary.backup_type,
+            chain,
+            target: root.display().to_string(),
+            files,
+            dirs: dirs.len() as u64,
+            symlinks,
+            bytes,
+            volumes_read,
+            verified: verify,
+            duration_seconds: secs(t0.elapsed()),
+            message,
+            warnings,
+        })
+    }
+}

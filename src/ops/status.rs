@@ -1,0 +1,205 @@
+//! `backup status` and `backup list`: what the repository holds, newest first, and what is next.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Dr, human_age};
+use crate::error::Result;
+use crate::repo::BackupType;
+use crate::repo::catalog::Catalog;
+use crate::repo::manifest::ManifestSummary;
+use crate::schedule::{NextRun, next_runs};
+
+/// One backup in a listing.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct BackupItem {
+    pub backup_id: String,
+    pub backup_type: BackupType,
+    pub parent: Option<String>,
+    pub chain_root: String,
+    pub chain_length: u32,
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    /// Sealed bytes this backup added.
+    pub stored_bytes: u64,
+    /// Files in the snapshot and their total size.
+    pub files: u64,
+    pub bytes: u64,
+    pub files_stored: u64,
+    pub volumes: u64,
+    pub host: String,
+}
+
+impl From<&ManifestSummary> for BackupItem {
+    fn from(s: &ManifestSummary) -> Self {
+        BackupItem {
+            backup_id: s.backup_id.clone(),
+            backup_type: s.backup_type,
+            parent: s.parent.clone(),
+            chain_root: s.chain_root.clone(),
+            chain_length: s.chain_length,
+            started: s.started,
+            finished: s.finished,
+            stored_bytes: s.totals.stored_bytes,
+            files: s.totals.files,
+            bytes: s.totals.bytes,
+            files_stored: s.totals.files_stored,
+            volumes: s.volumes.len() as u64,
+            host: s.host.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ListRequest {
+    /// At most this many (newest first); 0 = all.
+    #[serde(default)]
+    pub limit: i64,
+    /// Only this type.
+    #[serde(default)]
+    pub backup_type: Option<BackupType>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ListResponse {
+    /// Newest first.
+    pub backups: Vec<BackupItem>,
+    pub total_count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct LatestOfType {
+    pub backup_type: BackupType,
+    pub backup_id: Option<String>,
+    pub finished: Option<DateTime<Utc>>,
+    pub age_seconds: Option<i64>,
+    pub age: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ChainInfo {
+    pub root: String,
+    pub root_type: BackupType,
+    /// Oldest first.
+    pub backups: Vec<String>,
+    pub latest: String,
+    pub stored_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct StatusResponse {
+    pub repository: String,
+    pub repository_id: String,
+    pub encrypted: bool,
+    pub backups_enabled: bool,
+    pub backup_count: u64,
+    pub total_stored_bytes: u64,
+    pub latest: Option<BackupItem>,
+    pub latest_per_type: Vec<LatestOfType>,
+    pub chains: Vec<ChainInfo>,
+    pub schedules: Vec<NextRun>,
+    /// Backups newest first.
+    pub backups: Vec<BackupItem>,
+    /// Unfinished backups (running, crashed or cancelled); cleanup removes crashed ones.
+    pub unfinished: Vec<String>,
+    /// Backups whose manifest exists but cannot be read.
+    pub unreadable: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Dr {
+    pub async fn list(&self, req: &ListRequest) -> Result<ListResponse> {
+        let repo = self.open_repo().await?;
+        let catalog = Catalog::load(&repo).await?;
+        let mut items: Vec<BackupItem> = catalog
+            .backups
+            .iter()
+            .rev()
+            .filter(|b| req.backup_type.is_none_or(|t| t == b.backup_type))
+            .map(BackupItem::from)
+            .collect();
+        let total_count = items.len() as u64;
+        if req.limit > 0 {
+            items.truncate(req.limit as usize);
+        }
+        Ok(ListResponse {
+            backups: items,
+            total_count,
+        })
+    }
+
+    pub async fn status(&self) -> Result<StatusResponse> {
+        let repo = self.open_repo().await?;
+        let catalog = Catalog::load(&repo).await?;
+        let now = Utc::now();
+        let latest_per_type = BackupType::ALL
+            .iter()
+            .map(|t| {
+                let b = catalog.backups.iter().rev().find(|b| b.backup_type == *t);
+                LatestOfType {
+                    backup_type: *t,
+                    backup_id: b.map(|b| b.backup_id.clone()),
+                    finished: b.map(|b| b.finished),
+                    age_seconds: b.map(|b| (now - b.finished).num_seconds()),
+                    age: b.map(|b| human_age((now - b.finished).num_seconds())),
+                }
+            })
+            .collect();
+        let mut chains: BTreeMap<String, ChainInfo> = BTreeMap::new();
+        for b in &catalog.backups {
+            let root_type = catalog
+                .get(&b.chain_root)
+                .map_or(b.backup_type, |r| r.backup_type);
+            let c = chains
+                .entry(b.chain_root.clone())
+                .or_insert_with(|| ChainInfo {
+                    root: b.chain_root.clone(),
+                    root_type,
+                    backups: Vec::new(),
+                    latest: b.backup_id.clone(),
+                    stored_bytes: 0,
+                });
+            c.backups.push(b.backup_id.clone());
+            c.latest = b.backup_id.clone();
+            c.stored_bytes += b.totals.stored_bytes;
+        }
+        let mut warnings = Vec::new();
+        let schedules = match next_runs(&self.settings.settings.backup, now) {
+            Ok(s) => s,
+            Err(e) => {
+                warnings.push(format!("schedules: {}", e.message));
+                Vec::new()
+            }
+        };
+        if !repo.encrypted() {
+            warnings.push(super::init::UNENCRYPTED_WARNING.to_string());
+        }
+        Ok(StatusResponse {
+            repository: self.storage.describe(),
+            repository_id: repo.id().to_string(),
+            encrypted: repo.encrypted(),
+            backups_enabled: self.settings.settings.backup.enabled,
+            backup_count: catalog.backups.len() as u64,
+            total_stored_bytes: catalog.backups.iter().map(|b| b.totals.stored_bytes).sum(),
+            latest: catalog.latest().map(BackupItem::from),
+            latest_per_type,
+            chains: chains.into_values().rev().collect(),
+            schedules,
+            backups: catalog.backups.iter().rev().map(BackupItem::from).collect(),
+            unfinished: catalog
+                .unfinished
+                .iter()
+                .map(|u| u.backup_id.clone())
+                .collect(),
+            unreadable: catalog
+                .unreadable
+                .iter()
+                .map(|u| u.backup_id.clone())
+                .collect(),
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,129 @@
+//! The catalog: which backups exist (those with a manifest), their chains, and unfinished leftovers.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+
+use super::manifest::ManifestSummary;
+use super::{BACKUPS_PREFIX, MANIFEST_NAME, Repository};
+use crate::error::{Error, Result};
+use crate::storage::ObjectInfo;
+
+/// A backup folder with no manifest: a backup that is running, or one that crashed or was cancelled.
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    pub backup_id: String,
+    pub objects: Vec<ObjectInfo>,
+}
+
+/// A backup whose manifest exists but cannot be read.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub backup_id: String,
+    pub error: Error,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Oldest first (ids sort by time).
+    pub backups: Vec<ManifestSummary>,
+    pub unfinished: Vec<Unfinished>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl Catalog {
+    pub async fn load(repo: &Repository) -> Result<Catalog> {
+        let mut folders: BTreeMap<String, Vec<ObjectInfo>> = BTreeMap::new();
+        for obj in repo.storage().list(BACKUPS_PREFIX).await? {
+            let rest = &obj.key[BACKUPS_PREFIX.len()..];
+            if let Some((id, _)) = rest.split_once('/') {
+                folders.entry(id.to_string()).or_default().push(obj.clone());
+            }
+        }
+        let mut complete = Vec::new();
+        let mut unfinished = Vec::new();
+        for (id, objects) in folders {
+            if objects
+                .iter()
+                .any(|o| o.key.ends_with(&format!("/{MANIFEST_NAME}")))
+            {
+                complete.push(id);
+            } else {
+                unfinished.push(Unfinished {
+                    backup_id: id,
+                    objects,
+                });
+            }
+        }
+        let results: Vec<(String, Result<ManifestSummary>)> = futures::stream::iter(complete)
+            .map(|id| async move {
+                let r = repo.read_summary(&id).await;
+                (id, r)
+            })
+            .buffered(8)
+            .collect()
+            .await;
+        let mut backups = Vec::new();
+        let mut unreadable = Vec::new();
+        for (id, r) in results {
+            match r {
+                Ok(s) => backups.push(s),
+                Err(error) => unreadable.push(Unreadable {
+                    backup_id: id,
+                    error,
+                }),
+            }
+        }
+        Ok(Catalog {
+            backups,
+            unfinished,
+            unreadable,
+        })
+    }
+
+    pub fn latest(&self) -> Option<&ManifestSummary> {
+        self.backups.last()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ManifestSummary> {
+        self.backups.iter().find(|b| b.backup_id == id)
+    }
+
+    /// `latest` or an id.
+    pub fn resolve(&self, id: &str) -> Result<&ManifestSummary> {
+        if id == "latest" {
+            return self.latest().ok_or_else(|| {
+                Error::not_found("the repository holds no backups yet")
+                    .with_guidance("run `mahavishnu-dr backup run` first")
+            });
+        }
+        super::check_backup_id(id)?;
+        if let Some(u) = self.unreadable.iter().find(|u| u.backup_id == id) {
+            return Err(u.error.clone());
+        }
+        self.get(id).ok_or_else(|| {
+            Error::not_found(format!("there is no backup {id}"))
+                .with_guidance("`mahavishnu-dr backup list` shows the backups")
+        })
+    }
+
+    /// The chain of `id`, root first. Missing links are reported as errors.
+    pub fn chain(&self, id: &str) -> Result<Vec<&ManifestSummary>> {
+        let mut out = Vec::new();
+        let mut cur = Some(id.to_string());
+        while let Some(c) = cur {
+            let b = self.get(&c).ok_or_else(|| {
+                Error::integrity(format!(
+                    "the chain of {id} is broken: backup {c} is missing"
+                ))
+            })?;
+            out.push(b);
+            if out.len() > 100_000 {
+                return Err(Error::integrity(format!("the chain of {id} loops")));
+            }
+            cur = b.parent.clone();
+        }
+        out.reverse();
+        Ok(out)
+    }
+}

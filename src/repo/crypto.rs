@@ -1,0 +1,438 @@
+//! Keys and sealing: key files, key slots wrapping the master key, per-object keys, frame AEAD.
+//!
+//! The master key (32 random bytes) never leaves memory in the clear. Each key slot in the
+//! repository config wraps it with a key-encryption key derived from a key file (HKDF-SHA256) or a
+//! passphrase (Argon2id). Each stored object gets its own AES-256-GCM key from
+//! HKDF-SHA256(salt = the object's random 32-byte salt, ikm = master); the nonce is the frame index,
+//! so no (key, nonce) pair ever repeats.
+
+use std::io::Write;
+use std::path::Path;
+
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::{DateTime, Utc};
+use hkdf::Hkdf;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::error::{Error, Result};
+
+pub const KEY_LEN: usize = 32;
+pub const TAG_LEN: usize = 16;
+
+/// 32 secret bytes, zeroed when dropped.
+#[derive(Clone)]
+pub struct SecretKey(pub(crate) [u8; KEY_LEN]);
+
+impl SecretKey {
+    pub fn random() -> Self {
+        SecretKey(random_bytes())
+    }
+    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        for b in self.0.iter_mut() {
+            // SAFETY: `b` is a valid, aligned &mut u8; volatile keeps the zeroing from being elided.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+/// Random bytes from the operating system's CSPRNG (through rand's thread RNG, reseeded from it).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    rand::random()
+}
+
+fn hkdf(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; KEY_LEN] {
+    let mut out = [0u8; KEY_LEN];
+    // Expanding 32 bytes from SHA-256 is always within HKDF's length limit (255 * 32).
+    let ok = Hkdf::<Sha256>::new(Some(salt), ikm).expand(info, &mut out);
+    debug_assert!(ok.is_ok());
+    out
+}
+
+fn cipher(key: &[u8; KEY_LEN]) -> Aes256Gcm {
+    // A 32-byte slice is always a valid AES-256 key.
+    Aes256Gcm::new(&(*key).into())
+}
+
+fn seal_detached(c: &Aes256Gcm, nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>) {
+    let nonce: Nonce<_> = (*nonce).into();
+    // Encryption fails only for inputs over 64 GiB or AAD over 2^61 bytes; frames are 1 MiB.
+    match c.encrypt_inout_detached(&nonce, aad, buf.as_mut_slice().into()) {
+        Ok(tag) => buf.extend_from_slice(tag.as_slice()),
+        Err(_) => unreachable!("AES-GCM input limits exceeded by a bounded frame"),
+    }
+}
+
+fn open_detached(c: &Aes256Gcm, nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>) -> bool {
+    if buf.len() < TAG_LEN {
+        return false;
+    }
+    let split = buf.len() - TAG_LEN;
+    let Ok(tag) = Tag::try_from(&buf[split..]) else {
+        return false;
+    };
+    let nonce: Nonce<_> = (*nonce).into();
+    let ok = c
+        .decrypt_inout_detached(&nonce, aad, (&mut buf[..split]).into(), &tag)
+        .is_ok();
+    if ok {
+        buf.truncate(split);
+    }
+    ok
+}
+
+/// Seals and opens the frames of one object. `None` cipher: encryption disabled (frames in clear).
+pub struct FrameCipher {
+    cipher: Option<Aes256Gcm>,
+    aad_prefix: Vec<u8>,
+}
+
+impl FrameCipher {
+    /// `aad_prefix` binds the object: header bytes, repository id, object name and index.
+    pub fn new(master: Option<&SecretKey>, salt: &[u8; 32], aad_prefix: Vec<u8>) -> Self {
+        let cipher = master.map(|m| {
+            let mut k = hkdf(salt, m.as_bytes(), b"mahavishnu-dr object key v1");
+            let c = cipher(&k);
+            k.fill(0);
+            c
+        });
+        FrameCipher { cipher, aad_prefix }
+    }
+
+    pub fn overhead(&self) -> usize {
+        if self.cipher.is_some() { TAG_LEN } else { 0 }
+    }
+
+    fn nonce_and_aad(&self, index: u64, last: bool) -> ([u8; 12], Vec<u8>) {
+        let mut nonce = [0u8; 12];
+        nonce[4..].copy_from_slice(&index.to_be_bytes());
+        let mut aad = Vec::with_capacity(self.aad_prefix.len() + 9);
+        aad.extend_from_slice(&self.aad_prefix);
+        aad.extend_from_slice(&index.to_be_bytes());
+        aad.push(u8::from(last));
+        (nonce, aad)
+    }
+
+    /// Seal frame `index` in place (appends the tag).
+    pub fn seal(&self, index: u64, last: bool, buf: &mut Vec<u8>) {
+        if let Some(c) = &self.cipher {
+            let (nonce, aad) = self.nonce_and_aad(index, last);
+            seal_detached(c, &nonce, &aad, buf);
+        }
+    }
+
+    /// Open frame `index` in place; false when it was altered, moved, reordered or truncated.
+    pub fn open(&self, index: u64, last: bool, buf: &mut Vec<u8>) -> bool {
+        match &self.cipher {
+            Some(c) => {
+                let (nonce, aad) = self.nonce_and_aad(index, last);
+                open_detached(c, &nonce, &aad, buf)
+            }
+            None => true,
+        }
+    }
+}
+
+/// How a key slot's key-encryption key is derived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kdf", rename_all = "snake_case")]
+pub enum SlotKdf {
+    /// HKDF-SHA256 over the key file's 32 bytes.
+    KeyFile,
+    /// Argon2id over a passphrase.
+    Argon2id {
+        memory_kib: u32,
+        iterations: u32,
+        parallelism: u32,
+    },
+}
+
+/// One way in: the master key wrapped by a key-encryption key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KeySlot {
+    pub id: String,
+    #[serde(flatten)]
+    pub kdf: SlotKdf,
+    pub created: DateTime<Utc>,
+    /// base64, 32 bytes.
+    pub salt: String,
+    /// base64, 12 bytes.
+    pub nonce: String,
+    /// base64: AES-256-GCM(kek, nonce, master key, aad = "mahavishnu-dr key slot v1" || repo id || slot id).
+    pub wrapped_key: String,
+}
+
+fn slot_aad(repo_id: &str, slot_id: &str) -> Vec<u8> {
+    let mut aad = b"mahavishnu-dr key slot v1\0".to_vec();
+    aad.extend_from_slice(repo_id.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(slot_id.as_bytes());
+    aad
+}
+
+/// Key material offered to open a repository.
+pub enum Credential {
+    KeyFile(SecretKey),
+    Passphrase(String),
+}
+
+fn kek(credential: &Credential, kdf: &SlotKdf, salt: &[u8]) -> Result<Option<[u8; KEY_LEN]>> {
+    match (credential, kdf) {
+        (Credential::KeyFile(k), SlotKdf::KeyFile) => Ok(Some(hkdf(
+            salt,
+            k.as_bytes(),
+            b"mahavishnu-dr key file kek v1",
+        ))),
+        (
+            Credential::Passphrase(p),
+            SlotKdf::Argon2id {
+                memory_kib,
+                iterations,
+                parallelism,
+            },
+        ) => {
+            let params = argon2::Params::new(*memory_kib, *iterations, *parallelism, Some(KEY_LEN))
+                .map_err(|e| Error::key(format!("bad Argon2id parameters in key slot: {e}")))?;
+            let a =
+                argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+            let mut out = [0u8; KEY_LEN];
+            a.hash_password_into(p.as_bytes(), salt, &mut out)
+                .map_err(|e| Error::key(format!("Argon2id failed: {e}")))?;
+            Ok(Some(out))
+        }
+        _ => Ok(None),
+    }
+}
+
+impl KeySlot {
+    /// Wrap `master` for `credential`.
+    pub fn wrap(
+        master: &SecretKey,
+        credential: &Credential,
+        repo_id: &str,
+        slot_id: &str,
+    ) -> Result<Self> {
+        let kdf = match credential {
+            Credential::KeyFile(_) => SlotKdf::KeyFile,
+            Credential::Passphrase(_) => SlotKdf::Argon2id {
+                memory_kib: 64 * 1024,
+                iterations: 3,
+                parallelism: 1,
+            },
+        };
+        let salt: [u8; 32] = random_bytes();
+        let nonce: [u8; 12] = random_bytes();
+        let mut kek = kek(credential, &kdf, &salt)?
+            .ok_or_else(|| Error::internal("credential does not match the slot kind"))?;
+        let mut buf = master.as_bytes().to_vec();
+        seal_detached(&cipher(&kek), &nonce, &slot_aad(repo_id, slot_id), &mut buf);
+        kek.fill(0);
+        Ok(KeySlot {
+            id: slot_id.to_string(),
+            kdf,
+            created: Utc::now(),
+            salt: B64.encode(salt),
+            nonce: B64.encode(nonce),
+            wrapped_key: B64.encode(&buf),
+        })
+    }
+
+    /// Unwrap the master key; `Ok(None)` when this credential does not open this slot.
+    pub fn unwrap_key(&self, credential: &Credential, repo_id: &str) -> Result<Option<SecretKey>> {
+        let bad = |what: &str| Error::key(format!("key slot {} has a malformed {what}", self.id));
+        let salt = B64.decode(&self.salt).map_err(|_| bad("salt"))?;
+        let nonce: [u8; 12] = B64
+            .decode(&self.nonce)
+            .ok()
+            .and_then(|n| n.try_into().ok())
+            .ok_or_else(|| bad("nonce"))?;
+        let mut buf = B64
+            .decode(&self.wrapped_key)
+            .map_err(|_| bad("wrapped key"))?;
+        let Some(mut kek) = kek(credential, &self.kdf, &salt)? else {
+            return Ok(None);
+        };
+        let ok = open_detached(
+            &cipher(&kek),
+            &nonce,
+            &slot_aad(repo_id, &self.id),
+            &mut buf,
+        );
+        kek.fill(0);
+        if !ok || buf.len() != KEY_LEN {
+            return Ok(None);
+        }
+        let mut key = [0u8; KEY_LEN];
+        key.copy_from_slice(&buf);
+        buf.fill(0);
+        Ok(Some(SecretKey(key)))
+    }
+}
+
+/// Read a key file: 32 bytes, raw or as hex or base64 text. Missing, unreadable and malformed
+/// files are distinct errors that name the path.
+pub fn read_key_file(path: &Path) -> Result<SecretKey> {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::key(format!("the key file {} does not exist", path.display()))
+                .with_guidance(
+                    "restore the key file from your off-host copy, point backup.encryption.key_path \
+                     (or MAHAVISHNU_BACKUP__ENCRYPTION__KEY_PATH) at it, or for a new repository run \
+                     `mahavishnu-dr init --generate-key`",
+                ));
+        }
+        Err(e) => {
+            return Err(Error::key(format!(
+                "the key file {} cannot be read: {e}",
+                path.display()
+            ))
+            .with_guidance("run as a user that may read the key file, or fix its permissions (0600, owned by that user)"));
+        }
+    };
+    let text = std::str::from_utf8(&data).map(str::trim).unwrap_or("");
+    let decoded = if data.len() == KEY_LEN && std::str::from_utf8(&data).is_err() {
+        Some(data.clone())
+    } else if text.len() == 2 * KEY_LEN {
+        hex::decode(text).ok()
+    } else {
+        B64.decode(text).ok()
+    };
+    match decoded {
+        Some(k) if k.len() == KEY_LEN => {
+            let mut key = [0u8; KEY_LEN];
+            key.copy_from_slice(&k);
+            Ok(SecretKey(key))
+        }
+        _ => Err(Error::key(format!(
+            "the key file {} is not a mahavishnu-dr key (expected 32 bytes: raw, hex or base64)",
+            path.display()
+        ))
+        .with_guidance("check that key_path names the right file; `mahavishnu-dr init --generate-key` writes a new one for a new repository")),
+    }
+}
+
+/// Write a new random key file (base64 text, mode 0600). Refuses to overwrite an existing file.
+pub fn generate_key_file(path: &Path) -> Result<SecretKey> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::from_io("create the key folder", parent, e))?;
+    }
+    let key = SecretKey::random();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::key(format!("the key file {} already exists; it was not replaced", path.display()))
+                    .with_guidance("run init without --generate-key to use the existing key, or choose another key_path")
+            } else {
+                Error::from_io("create the key file", path, e)
+            }
+        })?;
+    let mut text = B64.encode(key.as_bytes());
+    text.push('\n');
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::from_io("write the key file", path, e))?;
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_open_only_with_their_index_flag_and_context() {
+        let master = SecretKey::random();
+        let salt = [7u8; 32];
+        let fc = FrameCipher::new(Some(&master), &salt, b"ctx".to_vec());
+        let mut f = b"frame data".to_vec();
+        fc.seal(3, false, &mut f);
+        assert_eq!(f.len(), 10 + TAG_LEN);
+        assert!(!fc.open(4, false, &mut f.clone()), "moved frame opened");
+        assert!(!fc.open(3, true, &mut f.clone()), "final flag ignored");
+        let other = FrameCipher::new(Some(&master), &salt, b"cty".to_vec());
+        assert!(!other.open(3, false, &mut f.clone()), "context ignored");
+        let mut flipped = f.clone();
+        flipped[0] ^= 1;
+        assert!(!fc.open(3, false, &mut flipped));
+        assert!(fc.open(3, false, &mut f));
+        assert_eq!(f, b"frame data");
+    }
+
+    #[test]
+    fn slots_unwrap_with_the_right_credential_only() {
+        let master = SecretKey::random();
+        let kf = Credential::KeyFile(SecretKey::random());
+        let slot = KeySlot::wrap(&master, &kf, "repo1", "slot-1").unwrap();
+        let got = slot.unwrap_key(&kf, "repo1").unwrap().unwrap();
+        assert_eq!(got.as_bytes(), master.as_bytes());
+        assert!(
+            slot.unwrap_key(&Credential::KeyFile(SecretKey::random()), "repo1")
+                .unwrap()
+                .is_none()
+        );
+        assert!(slot.unwrap_key(&kf, "repo2").unwrap().is_none());
+        assert!(
+            slot.unwrap_key(&Credential::Passphrase("x".into()), "repo1")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn passphrase_slots_work() {
+        let master = SecretKey::random();
+        let p = Credential::Passphrase("correct horse".into());
+        let slot = KeySlot::wrap(&master, &p, "r", "s").unwrap();
+        assert!(slot.unwrap_key(&p, "r").unwrap().is_some());
+        assert!(
+            slot.unwrap_key(&Credential::Passphrase("wrong".into()), "r")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn key_files_missing_unreadable_and_malformed_are_distinct() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        let e = read_key_file(&p).unwrap_err();
+        assert!(e.message.contains("does not exist"), "{e}");
+        let k = generate_key_file(&p).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(read_key_file(&p).unwrap().as_bytes(), k.as_bytes());
+        assert!(generate_key_file(&p).is_err(), "overwrote an existing key");
+        std::fs::write(&p, "not a key").unwrap();
+        let e = read_key_file(&p).unwrap_err();
+        assert!(e.message.contains("is not a mahavishnu-dr key"), "{e}");
+        std::fs::write(&p, hex::encode([9u8; 32])).unwrap();
+        assert_eq!(read_key_file(&p).unwrap().as_bytes(), &[9u8; 32]);
+        std::fs::write(&p, [200u8; 32]).unwrap();
+        assert_eq!(read_key_file(&p).unwrap().as_bytes(), &[200u8; 32]);
+    }
+}

@@ -1,0 +1,340 @@
+//! Repository locks: who is working on the repository, so cleanup never removes what is in use.
+//!
+//! Every holder writes its own object `locks/<mode>-<id>.json`, then lists `locks/`: it holds the
+//! lock only if no conflicting lock is present after its own was written. Two holders can never
+//! both proceed (the later writer sees the earlier one), and both backing off is resolved by a
+//! random delay. Shared (restore, validate) conflicts with exclusive; backup with backup and
+//! exclusive; exclusive (cleanup) with everything. Holders refresh their lock every 30 s; a lock
+//! not refreshed for 120 s, or held by a dead process on this host, is stale and is broken.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::LOCKS_PREFIX;
+use crate::error::{Error, ErrorKind, Result};
+use crate::storage::DynStorage;
+
+pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
+pub const STALE_AFTER_SECS: i64 = 120;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LockMode {
+    Shared,
+    Backup,
+    Exclusive,
+}
+
+impl LockMode {
+    fn conflicts(self, other: LockMode) -> bool {
+        use LockMode::*;
+        matches!(
+            (self, other),
+            (Exclusive, _) | (_, Exclusive) | (Backup, Backup)
+        )
+    }
+    fn as_str(self) -> &'static str {
+        match self {
+            LockMode::Shared => "shared",
+            LockMode::Backup => "backup",
+            LockMode::Exclusive => "exclusive",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LockInfo {
+    pub id: String,
+    pub mode: LockMode,
+    pub host: String,
+    pub pid: u32,
+    pub operation: String,
+    pub created: DateTime<Utc>,
+    pub refreshed: DateTime<Utc>,
+}
+
+impl LockInfo {
+    fn key(&self) -> String {
+        format!("{LOCKS_PREFIX}{}-{}.json", self.mode.as_str(), self.id)
+    }
+
+    /// Why this lock is stale, if it is.
+    pub fn stale_reason(&self, now: DateTime<Utc>, this_host: &str) -> Option<String> {
+        if self.host == this_host && !process_alive(self.pid) {
+            return Some(format!(
+                "process {} on {} is no longer running",
+                self.pid, self.host
+            ));
+        }
+        let age = (now - self.refreshed).num_seconds();
+        (age > STALE_AFTER_SECS).then(|| format!("not refreshed for {age} s"))
+    }
+}
+
+pub fn hostname() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks for existence and permission; it sends nothing.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// A held lock. Release it with [`LockGuard::release`]; dropping it stops the refresh and leaves
+/// the object to be found stale.
+#[derive(Debug)]
+pub struct LockGuard {
+    storage: DynStorage,
+    info: LockInfo,
+    refresher: tokio::task::JoinHandle<()>,
+}
+
+impl LockGuard {
+    pub async fn release(self) -> Result<()> {
+        self.refresher.abort();
+        self.storage.delete(&self.info.key()).await
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.refresher.abort();
+    }
+}
+
+async fn write_lock(storage: &DynStorage, info: &LockInfo) -> Result<()> {
+    let json = serde_json::to_vec_pretty(info)
+        .map_err(|e| Error::internal(format!("cannot encode lock: {e}")))?;
+    storage.put(&info.key(), Bytes::from(json)).await
+}
+
+/// Every lock in the repository; unreadable lock objects are returned as keys to remove.
+pub async fn list_locks(storage: &DynStorage) -> Result<Vec<(String, Option<LockInfo>)>> {
+    let mut out = Vec::new();
+    for obj in storage.list(LOCKS_PREFIX).await? {
+        let info = match storage.get(&obj.key).await {
+            Ok(raw) => serde_json::from_slice::<LockInfo>(&raw).ok(),
+            Err(e) if e.kind == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        out.push((obj.key, info));
+    }
+    Ok(out)
+}
+
+/// Take a lock, waiting up to `wait` for conflicting holders; `notice` hears about waits and
+/// broken stale locks.
+pub async fn acquire(
+    storage: &DynStorage,
+    mode: LockMode,
+    operation: &str,
+    wait: Duration,
+    notice: &(dyn Fn(String) + Send + Sync),
+) -> Result<LockGuard> {
+    let host = hostname();
+    let now = Utc::now();
+    let info = LockInfo {
+        id: hex::encode(super::crypto::random_bytes::<8>()),
+        mode,
+        host: host.clone(),
+        pid: std::process::id(),
+        operation: operation.to_string(),
+        created: now,
+        refreshed: now,
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut announced = false;
+    loop {
+        write_lock(storage, &info).await?;
+        let mut blocker = None;
+        for (key, other) in list_locks(storage).await? {
+            if key == info.key() {
+                continue;
+            }
+            let Some(other) = other else {
+                // A lock object that does not parse was cut off mid-write by a crash.
+                if storage.size(&key).await?.is_some() {
+                    notice(format!("removing unreadable lock object {key}"));
+                    storage.delete(&key).await?;
+                }
+                continue;
+            };
+            if let Some(why) = other.stale_reason(Utc::now(), &host) {
+                notice(format!(
+                    "breaking stale {} lock of `{}` held by {} pid {} since {}: {why}",
+                    other.mode.as_str(),
+                    other.operation,
+                    other.host,
+                    other.pid,
+                    other.created.format("%Y-%m-%d %H:%M:%S UTC")
+                ));
+                storage.delete(&key).await?;
+                continue;
+            }
+            if mode.conflicts(other.mode) {
+                blocker = Some(other);
+            }
+        }
+        let Some(other) = blocker else {
+            let guard_storage = storage.clone();
+            let refresh_info = Arc::new(info.clone());
+            let refresher = tokio::spawn(async move {
+                let mut info = (*refresh_info).clone();
+                loop {
+                    tokio::time::sleep(REFRESH_EVERY).await;
+                    info.refreshed = Utc::now();
+                    if let Err(e) = write_lock(&guard_storage, &info).await {
+                        tracing::warn!("could not refresh lock: {e}");
+                    }
+                }
+            });
+            return Ok(LockGuard {
+                storage: storage.clone(),
+                info,
+                refresher,
+            });
+        };
+        // Back off: remove our lock so the holder (or a racing peer) can go on.
+        storage.delete(&info.key()).await?;
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::new(
+                ErrorKind::Locked,
+                format!(
+                    "the repository is locked by `{}` ({} lock, {} pid {}, since {})",
+                    other.operation,
+                    other.mode.as_str(),
+                    other.host,
+                    other.pid,
+                    other.created.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+            )
+            .with_guidance(
+                "wait for that operation to finish and run again; a lock of a crashed process is \
+                 broken automatically once it is stale (120 s without refresh)",
+            ));
+        }
+        if !announced {
+            notice(format!(
+                "waiting for `{}` ({} pid {}) to release its {} lock",
+                other.operation,
+                other.host,
+                other.pid,
+                other.mode.as_str()
+            ));
+            announced = true;
+        }
+        let jitter = 200 + u64::from(rand::random::<u16>() % 800);
+        tokio::time::sleep(Duration::from_millis(jitter)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStorage;
+
+    fn quiet(_: String) {}
+
+    #[tokio::test]
+    async fn shared_locks_coexist_and_exclusive_waits_then_fails() {
+        let s: DynStorage = Arc::new(MemoryStorage::new());
+        let a = acquire(&s, LockMode::Shared, "restore", Duration::ZERO, &quiet)
+            .await
+            .unwrap();
+        let b = acquire(&s, LockMode::Shared, "validate", Duration::ZERO, &quiet)
+            .await
+            .unwrap();
+        let e = acquire(
+            &s,
+            LockMode::Exclusive,
+            "cleanup",
+            Duration::from_millis(300),
+            &quiet,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Locked);
+        assert!(
+            e.message.contains("restore") || e.message.contains("validate"),
+            "{e}"
+        );
+        a.release().await.unwrap();
+        b.release().await.unwrap();
+        let x = acquire(&s, LockMode::Exclusive, "cleanup", Duration::ZERO, &quiet)
+            .await
+            .unwrap();
+        assert!(
+            acquire(&s, LockMode::Backup, "backup", Duration::ZERO, &quiet)
+                .await
+                .is_err()
+        );
+        x.release().await.unwrap();
+        assert!(
+            s.list(LOCKS_PREFIX).await.unwrap().is_empty(),
+            "failed attempts left locks"
+        );
+    }
+
+    #[tokio::test]
+    async fn stale_locks_are_broken_with_a_message() {
+        let s: DynStorage = Arc::new(MemoryStorage::new());
+        let old = Utc::now() - chrono::Duration::seconds(600);
+        let dead = LockInfo {
+            id: "dead".into(),
+            mode: LockMode::Exclusive,
+            host: "elsewhere".into(),
+            pid: 1,
+            operation: "cleanup".into(),
+            created: old,
+            refreshed: old,
+        };
+        write_lock(&s, &dead).await.unwrap();
+        let heard = std::sync::Mutex::new(Vec::new());
+        let g = acquire(&s, LockMode::Backup, "backup", Duration::ZERO, &|m| {
+            heard.lock().unwrap().push(m)
+        })
+        .await
+        .unwrap();
+        let heard = heard.into_inner().unwrap();
+        assert!(
+            heard
+                .iter()
+                .any(|m| m.contains("breaking stale exclusive lock")),
+            "{heard:?}"
+        );
+        g.release().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_waiting_backup_runs_once_the_first_releases() {
+        let s: DynStorage = Arc::new(MemoryStorage::new());
+        let first = acquire(&s, LockMode::Backup, "backup 1", Duration::ZERO, &quiet)
+            .await
+            .unwrap();
+        let s2 = s.clone();
+        let waiter = tokio::spawn(async move {
+            acquire(
+                &s2,
+                LockMode::Backup,
+                "backup 2",
+                Duration::from_secs(20),
+                &quiet,
+            )
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!waiter.is_finished());
+        first.release().await.unwrap();
+        let second = waiter.await.unwrap().unwrap();
+        second.release().await.unwrap();
+    }
+}

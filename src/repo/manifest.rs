@@ -1,0 +1,179 @@
+//! The manifest: the complete, encrypted description of one backup (written last).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::kind::BackupType;
+
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// What kind of filesystem object an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+}
+
+/// Where an entry's bytes came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Read from the filesystem.
+    #[default]
+    File,
+    /// A consistent copy of a SQLite database made through SQLite's online backup API.
+    Sqlite,
+    /// The standard output of a command source.
+    Command,
+}
+
+/// Which stored volume holds a file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Location {
+    pub backup_id: String,
+    pub volume: u32,
+}
+
+/// One file, folder or symlink as it was at backup time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Entry {
+    /// Relative `/`-separated path (no `.`, `..` or empty components).
+    pub path: String,
+    pub kind: EntryKind,
+    /// Unix permission bits.
+    pub mode: u32,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Bytes of content (files), 0 otherwise.
+    #[serde(default)]
+    pub size: u64,
+    /// SHA-256 of the content (files), hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Symlink target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Where the bytes are (files). An unchanged file points at an earlier backup's volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(default)]
+    pub origin: Origin,
+    /// Change detection: status-change time (ns), inode and device at backup time.
+    #[serde(default)]
+    pub ctime_ns: i64,
+    #[serde(default)]
+    pub inode: u64,
+    #[serde(default)]
+    pub dev: u64,
+    /// Change-detection stamp of the source (size, times, inode; a SQLite file's WAL too; a
+    /// command's output hash). An incremental stores a file again when its stamp differs.
+    #[serde(default)]
+    pub stamp: String,
+}
+
+/// One source as the backup saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceRecord {
+    /// "path" or "command".
+    pub kind: String,
+    /// The absolute path, or the command's stored name.
+    pub source: String,
+    /// Where it lives inside the backup.
+    pub stored_as: String,
+}
+
+/// One volume of this backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VolumeRecord {
+    pub index: u32,
+    /// Object key relative to the backup folder (`vol-00000`).
+    pub name: String,
+    pub files: u64,
+    /// Content bytes of the files in it.
+    pub content_bytes: u64,
+    /// Stored (sealed) size.
+    pub stored_bytes: u64,
+    /// SHA-256 of the stored bytes, hex.
+    pub sha256: String,
+}
+
+/// Counts for a backup.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Totals {
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    /// Bytes of every file in the snapshot.
+    pub bytes: u64,
+    /// Files whose bytes this backup stored (new or changed).
+    pub files_stored: u64,
+    pub bytes_stored_content: u64,
+    pub files_unchanged: u64,
+    pub files_deleted: u64,
+    /// Sealed bytes this backup added to the repository.
+    pub stored_bytes: u64,
+}
+
+/// The manifest (without its entries: what listings read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestSummary {
+    pub format_version: u32,
+    pub backup_id: String,
+    pub backup_type: BackupType,
+    /// What was asked for (an incremental with no full before it becomes a full).
+    pub requested_type: BackupType,
+    pub parent: Option<String>,
+    pub chain_root: String,
+    /// 1 for a full or archival; parent's + 1 for an incremental.
+    pub chain_length: u32,
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    pub host: String,
+    pub tool_version: String,
+    pub compression_level: i32,
+    pub encrypted: bool,
+    pub sources: Vec<SourceRecord>,
+    pub volumes: Vec<VolumeRecord>,
+    pub totals: Totals,
+    /// Backups whose volumes this one reads (itself excluded).
+    pub depends_on: Vec<String>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// The full manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Manifest {
+    #[serde(flatten)]
+    pub summary: ManifestSummary,
+    /// Every entry of the snapshot, sorted by path.
+    pub entries: Vec<Entry>,
+    /// Paths present in the parent and gone now.
+    pub deleted: Vec<String>,
+}
+
+impl Manifest {
+    pub fn entry_map(&self) -> BTreeMap<&str, &Entry> {
+        self.entries.iter().map(|e| (e.path.as_str(), e)).collect()
+    }
+}
+
+/// The keyless checksum list beside the manifest: storage-side checks run without the key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChecksumList {
+    pub backup_id: String,
+    pub volumes: Vec<ChecksumItem>,
+    pub manifest: ChecksumItem,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChecksumItem {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+}

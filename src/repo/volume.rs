@@ -1,0 +1,243 @@
+//! Volumes: a tar stream of whole files, zstd-compressed, sealed in an envelope.
+//!
+//! Writing streams each file through SHA-256 into tar, tar into zstd, zstd into the frame sealer;
+//! memory stays at a few frames whatever the file sizes. Reading checks every tar entry against
+//! the manifest: only regular files that the manifest places in this volume are accepted, whatever
+//! the archive claims.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use super::crypto::SecretKey;
+use super::envelope::{ObjectContext, Opener, Sealer, io_to_integrity};
+use super::manifest::Entry;
+use crate::error::{Error, Result};
+
+/// One file to put into a volume.
+#[derive(Debug, Clone)]
+pub struct VolumeInput {
+    /// Index of the entry in the manifest being built.
+    pub entry: usize,
+    pub stored_path: String,
+    /// Where to read the bytes (the live file, a SQLite snapshot, a command's output).
+    pub read_from: PathBuf,
+    pub mode: u32,
+    pub mtime_ns: i64,
+    /// A SQLite database: snapshot it through the online backup API first.
+    pub sqlite: bool,
+    /// Source size (used to plan volumes and report progress).
+    pub size_hint: u64,
+}
+
+/// What a volume write produced for one file.
+#[derive(Debug, Clone)]
+pub struct FileOutcome {
+    pub entry: usize,
+    pub size: u64,
+    pub sha256: String,
+    /// The file changed size while it was read (its stored bytes are what was read, checksummed).
+    pub changed_while_reading: bool,
+}
+
+/// Reads exactly `size` bytes: stops at `size`, pads with zeros past a premature end; hashes them.
+struct ExactHashing<R> {
+    inner: R,
+    remaining: u64,
+    hasher: Sha256,
+    short: bool,
+    eof: bool,
+}
+
+impl<R: Read> Read for ExactHashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            return Ok(0);
+        }
+        let want = buf.len().min(self.remaining as usize);
+        let n = if self.eof {
+            0
+        } else {
+            self.inner.read(&mut buf[..want])?
+        };
+        let n = if n == 0 {
+            self.eof = true;
+            self.short = true;
+            buf[..want].fill(0);
+            want
+        } else {
+            n
+        };
+        self.hasher.update(&buf[..n]);
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Append one regular file to a tar stream, hashing what is stored.
+pub fn append_file<W: Write>(
+    tar: &mut tar::Builder<W>,
+    input: &VolumeInput,
+    prepare: &mut dyn FnMut(&VolumeInput) -> Result<PathBuf>,
+) -> Result<FileOutcome> {
+    let path = prepare(input)?;
+    let file = std::fs::File::open(&path).map_err(|e| Error::from_io("read", &path, e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| Error::from_io("stat", &path, e))?
+        .len();
+    let mut header = tar::Header::new_gnu();
+    header.set_size(size);
+    header.set_mode(input.mode & 0o7777);
+    header.set_mtime(u64::try_from(input.mtime_ns.div_euclid(1_000_000_000)).unwrap_or(0));
+    header.set_entry_type(tar::EntryType::Regular);
+    let mut reader = ExactHashing {
+        inner: file,
+        remaining: size,
+        hasher: Sha256::new(),
+        short: false,
+        eof: false,
+    };
+    tar.append_data(&mut header, &input.stored_path, &mut reader)
+        .map_err(|e| {
+            io_to_integrity(e, &input.stored_path).context(format!("archiving {}", path.display()))
+        })?;
+    let mut grew = [0u8; 1];
+    let longer = matches!(reader.inner.read(&mut grew), Ok(n) if n > 0);
+    Ok(FileOutcome {
+        entry: input.entry,
+        size,
+        sha256: hex::encode(reader.hasher.finalize()),
+        changed_while_reading: reader.short || longer,
+    })
+}
+
+/// Build one volume: every input into tar -> zstd -> sealer -> `sink`.
+pub fn write_volume(
+    master: Option<&SecretKey>,
+    ctx: &ObjectContext,
+    frame_size: u32,
+    level: i32,
+    zstd_workers: u32,
+    inputs: &[VolumeInput],
+    prepare: &mut dyn FnMut(&VolumeInput) -> Result<PathBuf>,
+    cancelled: &dyn Fn() -> bool,
+    sink: impl FnMut(Vec<u8>) -> io::Result<()>,
+) -> Result<Vec<FileOutcome>> {
+    let sealer = Sealer::new(master, ctx, frame_size, sink);
+    let what = format!("volume {} of {}", ctx.index, ctx.name);
+    let wrap = |e: io::Error| io_to_integrity(e, &what);
+    let mut enc = zstd::stream::Encoder::new(sealer, level).map_err(wrap)?;
+    if zstd_workers > 1 {
+        enc.multithread(zstd_workers).map_err(wrap)?;
+    }
+    let mut tar = tar::Builder::new(enc);
+    let mut outcomes = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        if cancelled() {
+            return Err(Error::new(
+                crate::error::ErrorKind::Cancelled,
+                "backup cancelled",
+            ));
+        }
+        outcomes.push(append_file(&mut tar, input, prepare)?);
+    }
+    let enc = tar.into_inner().map_err(wrap)?;
+    let sealer = enc.finish().map_err(wrap)?;
+    sealer.finish().map_err(wrap)?;
+    Ok(outcomes)
+}
+
+/// A `Read` that hashes everything read through it.
+pub struct HashingReader<R> {
+    pub inner: R,
+    pub hasher: Sha256,
+    pub bytes: u64,
+}
+
+impl<R> HashingReader<R> {
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Read a volume, handing each expected file's bytes to `on_file`. `expected` maps stored paths
+/// to the manifest entries that this volume must hold. Anything else in the archive — an unknown
+/// path, a second copy, a link, a device — is an integrity error and nothing of it is handed out.
+pub fn read_volume<R: Read>(
+    master: Option<&SecretKey>,
+    ctx: ObjectContext,
+    ciphertext: R,
+    expected: &BTreeMap<&str, &Entry>,
+    wanted: &dyn Fn(&str) -> bool,
+    on_file: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<()>,
+) -> Result<()> {
+    let what = format!("volume {} of {}", ctx.index, ctx.name);
+    let opener = Opener::new(master, ctx, ciphertext)?;
+    let wrap = |e: io::Error| io_to_integrity(e, &what);
+    let dec = zstd::stream::Decoder::new(opener).map_err(wrap)?;
+    let mut archive = tar::Archive::new(dec);
+    let mut seen = BTreeSet::new();
+    for item in archive.entries().map_err(wrap)? {
+        let mut item = item.map_err(wrap)?;
+        let raw = item.path_bytes().into_owned();
+        let path = String::from_utf8(raw).map_err(|_| {
+            Error::integrity(format!("{what} holds an entry with a non-UTF-8 path"))
+        })?;
+        let Some(entry) = expected.get(path.as_str()) else {
+            return Err(Error::integrity(format!(
+                "{what} holds {path:?}, which its manifest does not place there; the volume is corrupt or crafted and is not trusted"
+            )));
+        };
+        if item.header().entry_type() != tar::EntryType::Regular {
+            return Err(Error::integrity(format!(
+                "{what}: {path:?} is stored as {:?}, not a regular file",
+                item.header().entry_type()
+            )));
+        }
+        if !seen.insert(path.clone()) {
+            return Err(Error::integrity(format!("{what} holds {path:?} twice")));
+        }
+        let size = item.size();
+        if size != entry.size {
+            return Err(Error::integrity(format!(
+                "{what}: {path:?} holds {size} bytes, the manifest says {}",
+                entry.size
+            )));
+        }
+        if wanted(&path) {
+            on_file(entry, &mut item)?;
+        }
+    }
+    // Drain what follows the tar end marker so the final frame's authentication is checked.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(wrap)?;
+    let missing: Vec<&str> = expected
+        .keys()
+        .filter(|p| !seen.contains(**p))
+        .copied()
+        .take(5)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::integrity(format!(
+            "{what} lacks files its manifest places there: {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}

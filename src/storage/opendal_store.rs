@@ -1,0 +1,194 @@
+//! The OpenDAL-backed store: the local filesystem today; S3 and Azure Blob use the same code.
+
+use std::ops::Range;
+use std::path::Path;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use opendal::{ErrorKind as OdKind, Operator};
+
+use super::{ObjectInfo, ObjectWriter, Storage};
+use crate::error::{Error, Result};
+
+/// Temporary files of atomic writes live here, inside the repository, so a rename publishes them.
+pub const TMP_PREFIX: &str = "tmp/";
+
+#[derive(Debug, Clone)]
+pub struct OpendalStorage {
+    op: Operator,
+    describe: String,
+}
+
+impl OpendalStorage {
+    /// A repository folder on the local filesystem (created if missing).
+    pub fn local(root: &Path) -> Result<Self> {
+        let root_str = root.to_str().ok_or_else(|| {
+            Error::settings(format!("repository path {} is not UTF-8", root.display()))
+        })?;
+        let tmp = root.join(TMP_PREFIX);
+        let builder = opendal::services::Fs::default()
+            .root(root_str)
+            .atomic_write_dir(&tmp.to_string_lossy());
+        let op = Operator::new(builder).map_err(|e| map_err(e, "open", root_str))?;
+        Ok(OpendalStorage {
+            op,
+            describe: format!("local:{}", root.display()),
+        })
+    }
+}
+
+fn map_err(e: opendal::Error, action: &str, key: &str) -> Error {
+    let mut err = match e.kind() {
+        OdKind::NotFound => Error::not_found(format!("object {key} does not exist")),
+        OdKind::PermissionDenied => Error::storage(format!("permission denied to {action} {key}"))
+            .with_guidance("check the permissions of the repository folder"),
+        _ => {
+            let msg = e.to_string();
+            let full = msg.contains("No space left") || msg.contains("os error 28");
+            let err = Error::storage(format!("cannot {action} {key}: {msg}"));
+            if full {
+                err.with_guidance(
+                    "the repository's disk is full: free space or run `mahavishnu-dr backup cleanup`; \
+                     nothing already stored was changed",
+                )
+            } else {
+                err
+            }
+        }
+    };
+    err.transient = e.is_temporary();
+    err
+}
+
+#[async_trait]
+impl Storage for OpendalStorage {
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+
+    async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+        self.op
+            .write(key, data)
+            .await
+            .map(|_| ())
+            .map_err(|e| map_err(e, "write", key))
+    }
+
+    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool> {
+        match self.op.write_with(key, data).if_not_exists(true).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == OdKind::ConditionNotMatch => Ok(false),
+            Err(e) => Err(map_err(e, "write", key)),
+        }
+    }
+
+    async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>> {
+        let w = self
+            .op
+            .writer(key)
+            .await
+            .map_err(|e| map_err(e, "create", key))?;
+        Ok(Box::new(OpendalWriter {
+            w,
+            key: key.to_string(),
+        }))
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes> {
+        self.op
+            .read(key)
+            .await
+            .map(|b| b.to_bytes())
+            .map_err(|e| map_err(e, "read", key))
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+        if range.start >= range.end {
+            return Ok(Bytes::new());
+        }
+        let size = self
+            .size(key)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("object {key} does not exist")))?;
+        let end = range.end.min(size);
+        if range.start >= end {
+            return Ok(Bytes::new());
+        }
+        self.op
+            .read_with(key)
+            .range(range.start..end)
+            .await
+            .map(|b| b.to_bytes())
+            .map_err(|e| map_err(e, "read", key))
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>> {
+        match self.op.stat(key).await {
+            Ok(m) => Ok(Some(m.content_length())),
+            Err(e) if e.kind() == OdKind::NotFound => Ok(None),
+            Err(e) => Err(map_err(e, "stat", key)),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let entries = match self.op.list_with(prefix).recursive(true).await {
+            Ok(v) => v,
+            Err(e) if e.kind() == OdKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(map_err(e, "list", prefix)),
+        };
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.metadata().is_file())
+            .map(|e| ObjectInfo {
+                key: e.path().to_string(),
+                size: e.metadata().content_length(),
+            })
+            .collect())
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        match self.op.delete(key).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == OdKind::NotFound => Ok(()),
+            Err(e) => Err(map_err(e, "delete", key)),
+        }
+    }
+}
+
+struct OpendalWriter {
+    w: opendal::Writer,
+    key: String,
+}
+
+#[async_trait]
+impl ObjectWriter for OpendalWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.w
+            .write(data)
+            .await
+            .map_err(|e| map_err(e, "write", &self.key))
+    }
+    async fn close(mut self: Box<Self>) -> Result<u64> {
+        self.w
+            .close()
+            .await
+            .map(|m| m.content_length())
+            .map_err(|e| map_err(e, "write", &self.key))
+    }
+    async fn abort(mut self: Box<Self>) -> Result<()> {
+        self.w
+            .abort()
+            .await
+            .map_err(|e| map_err(e, "abort", &self.key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn local_storage_meets_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::OpendalStorage::local(dir.path()).unwrap();
+        super::super::contract::check(&store).await;
+    }
+}

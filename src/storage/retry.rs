@@ -1,0 +1,110 @@
+//! Retries transient storage failures with capped exponential backoff.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::{DynStorage, ObjectInfo, ObjectWriter, Storage};
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct RetryStorage {
+    inner: DynStorage,
+    attempts: u32,
+    base_delay: Duration,
+}
+
+impl RetryStorage {
+    pub fn new(inner: DynStorage, attempts: u32, base_delay: Duration) -> Self {
+        RetryStorage {
+            inner,
+            attempts: attempts.max(1),
+            base_delay,
+        }
+    }
+
+    async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<T>> + Send,
+        T: Send,
+    {
+        let mut delay = self.base_delay;
+        let mut tried = 1;
+        loop {
+            match f().await {
+                Err(e) if e.transient && tried < self.attempts => {
+                    tracing::warn!("storage: {} (attempt {tried}, retrying)", e.message);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                    tried += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for RetryStorage {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+        self.retry(|| self.inner.put(key, data.clone())).await
+    }
+    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool> {
+        self.retry(|| self.inner.put_if_absent(key, data.clone()))
+            .await
+    }
+    async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>> {
+        // A streaming write cannot be replayed from here; only opening it is retried.
+        self.retry(|| self.inner.writer(key)).await
+    }
+    async fn get(&self, key: &str) -> Result<Bytes> {
+        self.retry(|| self.inner.get(key)).await
+    }
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+        self.retry(|| self.inner.get_range(key, range.clone()))
+            .await
+    }
+    async fn size(&self, key: &str) -> Result<Option<u64>> {
+        self.retry(|| self.inner.size(key)).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        self.retry(|| self.inner.list(prefix)).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.retry(|| self.inner.delete(key)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::storage::{Fault, FaultStorage, MemoryStorage};
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_and_permanent_ones_are_not() {
+        let mem = Arc::new(MemoryStorage::new());
+        let faulty = Arc::new(FaultStorage::new(mem.clone()));
+        faulty.inject(Fault::FailNext {
+            count: 2,
+            transient: true,
+        });
+        let retry = RetryStorage::new(faulty.clone(), 3, Duration::from_millis(1));
+        retry.put("k", Bytes::from_static(b"v")).await.unwrap();
+        assert_eq!(mem.get("k").await.unwrap(), &b"v"[..]);
+
+        faulty.inject(Fault::FailNext {
+            count: 1,
+            transient: false,
+        });
+        assert!(retry.get("k").await.is_err());
+        assert_eq!(retry.get("k").await.unwrap(), &b"v"[..]);
+    }
+}
