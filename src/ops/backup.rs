@@ -161,8 +161,25 @@ pub(crate) fn sqlite_snapshot(src: &Path, dst: &Path) -> Result<()> {
     {
         let b = rusqlite::backup::Backup::new(&from, &mut to).map_err(fail)?;
         // All pages in one step: one read transaction, so the copy is one consistent snapshot.
-        b.run_to_completion(-1, Duration::from_millis(50), None)
-            .map_err(fail)?;
+        // Busy or locked (a writer holds the database): wait and try again, up to a minute.
+        use rusqlite::backup::StepResult;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match b.step(-1).map_err(fail)? {
+                StepResult::Done => break,
+                StepResult::More | StepResult::Busy | StepResult::Locked
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => {
+                    return Err(Error::io(format!(
+                        "SQLite online backup of {} did not finish ({other:?}): the database stayed locked",
+                        src.display()
+                    )));
+                }
+            }
+        }
     }
     to.close().map_err(|(_, e)| fail(e))?;
     Ok(())

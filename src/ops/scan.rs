@@ -254,7 +254,10 @@ fn walk(
                 && names.contains(base)
                 && let Ok(m) = std::fs::symlink_metadata(path)
             {
-                wal_stamps.insert(base.to_string(), stamp_of(&m));
+                // Not the ctime: SQLite touches the WAL's inode whenever a reader opens the
+                // database (our own snapshot included); new writes change its size or mtime.
+                let ws = format!("{}:{}.{}:{}", m.size(), m.mtime(), m.mtime_nsec(), m.ino());
+                wal_stamps.insert(base.to_string(), ws);
             }
         }
         for (name, path) in children {
