@@ -166,24 +166,29 @@ pub async fn run(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> i32 {
     match execute(cli, env, cancel).await {
         Ok(o) => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&o.json).unwrap_or_default()
-                );
+                print_stdout(&serde_json::to_string_pretty(&o.json).unwrap_or_default());
             } else {
-                println!("{}", o.text.trim_end());
+                print_stdout(o.text.trim_end());
             }
             i32::from(o.problem)
         }
         Err(e) => {
             if json {
                 let v = serde_json::json!({ "error": e });
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                print_stdout(&serde_json::to_string_pretty(&v).unwrap_or_default());
             }
             eprintln!("error: {e}");
             e.exit_code()
         }
     }
+}
+
+/// Print a result; a closed pipe (`| head`) is not worth a panic.
+fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
 }
 
 async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result<Outcome> {
