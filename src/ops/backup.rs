@@ -21,7 +21,7 @@ use crate::repo::manifest::{
     Entry, EntryKind, Location, MANIFEST_VERSION, Manifest, ManifestSummary, Origin, Totals,
     VolumeRecord,
 };
-use crate::repo::volume::{FileOutcome, VolumeInput, write_volume};
+use crate::repo::volume::{FileOutcome, VolumeInput, VolumeParams, write_volume};
 use crate::repo::{BackupType, Repository, backup_key, new_backup_id, volume_name};
 use crate::storage::bridge::writer_pump;
 
@@ -373,12 +373,13 @@ impl Dr {
                 e.origin = p.origin;
                 needs = false;
             }
-            if needs && e.origin == Origin::File && e.size >= 512 {
-                if let Some(rf) = &item.read_from
-                    && is_sqlite(rf)
-                {
-                    e.origin = Origin::Sqlite;
-                }
+            if needs
+                && e.origin == Origin::File
+                && e.size >= 512
+                && let Some(rf) = &item.read_from
+                && is_sqlite(rf)
+            {
+                e.origin = Origin::Sqlite;
             }
             entries.push(e);
             read_from.push(item.read_from);
@@ -724,12 +725,15 @@ impl Dr {
                     }
                 }
             };
-            let outcomes = write_volume(
-                master.as_ref(),
-                &ctx,
-                frame,
+            let params = VolumeParams {
+                master: master.as_ref(),
+                ctx: &ctx,
+                frame_size: frame,
                 level,
-                workers,
+                zstd_workers: workers,
+            };
+            let outcomes = write_volume(
+                &params,
                 &inputs,
                 &mut prepare,
                 &|| cancel.is_cancelled(),

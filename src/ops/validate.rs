@@ -103,6 +103,11 @@ pub(crate) struct VolumeChecks {
     pub bytes: u64,
 }
 
+/// (backup id, object name, (bytes, sha256) or what is wrong).
+type ObjectCheck = (String, String, Result<(u64, String)>);
+/// (volume name, (bytes read, files checked, problems) or what is wrong).
+type VolumeCheck = (String, Result<(u64, u64, Vec<Problem>)>);
+
 fn problem(backup_id: &str, volume: Option<&str>, text: impl Into<String>) -> Problem {
     Problem {
         backup_id: backup_id.to_string(),
@@ -306,7 +311,7 @@ impl Dr {
                 c.problems += 1;
             }
         }
-        problems.extend(totals.problems.drain(..));
+        problems.append(&mut totals.problems);
         for c in per.values_mut() {
             c.ok = c.problems == 0;
         }
@@ -398,7 +403,7 @@ impl Dr {
         let total: u64 = jobs.iter().map(|(_, i)| i.size).sum();
         progress.phase("checksumming", Some(total));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let results: Vec<(String, String, Result<(u64, String)>)> = futures::stream::iter(jobs)
+        let results: Vec<ObjectCheck> = futures::stream::iter(jobs)
             .map(|(id, item)| {
                 let storage = repo.storage().clone();
                 let progress = progress.clone();
@@ -485,7 +490,7 @@ impl Dr {
             .filter(|v| only.is_none_or(|o| o.contains(&v.index)))
             .cloned()
             .collect();
-        let results: Vec<(String, Result<(u64, u64, Vec<Problem>)>)> = futures::stream::iter(vols)
+        let results: Vec<VolumeCheck> = futures::stream::iter(vols)
             .map(|v| {
                 let storage = repo.storage().clone();
                 let master = repo.master().cloned();

@@ -114,18 +114,32 @@ pub fn append_file<W: Write>(
     })
 }
 
+/// How to seal and compress one volume.
+#[derive(Clone, Copy)]
+pub struct VolumeParams<'a> {
+    pub master: Option<&'a SecretKey>,
+    pub ctx: &'a ObjectContext,
+    pub frame_size: u32,
+    pub level: i32,
+    /// zstd worker threads (0: compress on the calling thread).
+    pub zstd_workers: u32,
+}
+
 /// Build one volume: every input into tar -> zstd -> sealer -> `sink`.
 pub fn write_volume(
-    master: Option<&SecretKey>,
-    ctx: &ObjectContext,
-    frame_size: u32,
-    level: i32,
-    zstd_workers: u32,
+    params: &VolumeParams<'_>,
     inputs: &[VolumeInput],
     prepare: &mut dyn FnMut(&VolumeInput) -> Result<PathBuf>,
     cancelled: &dyn Fn() -> bool,
     sink: impl FnMut(Vec<u8>) -> io::Result<()>,
 ) -> Result<Vec<FileOutcome>> {
+    let VolumeParams {
+        master,
+        ctx,
+        frame_size,
+        level,
+        zstd_workers,
+    } = *params;
     let sealer = Sealer::new(master, ctx, frame_size, sink);
     let what = format!("volume {} of {}", ctx.index, ctx.name);
     let wrap = |e: io::Error| io_to_integrity(e, &what);
