@@ -191,6 +191,8 @@ pub fn helper_main(args: &[OsString]) -> ! {
     let wall = start.elapsed();
     // The child is reaped; dropping the handle neither waits nor kills.
     drop(child);
+    // time_t and suseconds_t are not i64 on every target.
+    #[allow(clippy::unnecessary_cast)]
     let us = |tv: libc::timeval| tv.tv_sec as i64 * 1_000_000 + tv.tv_usec as i64;
     let line = format!(
         "{} {} {} {} {}\n",

@@ -1140,17 +1140,8 @@ fn validate_overlaps(s: &Settings, root: &Path, p: &mut Problems<'_>) {
                 ),
                 Some(repo_guidance),
             );
-        } else if within(&repo, path) {
-            p.add(
-                &repo_key,
-                format!(
-                    "the repository {} is inside {label}; a backup would contain the \
-                     repository itself (the repository is never backed up)",
-                    repo.display()
-                ),
-                Some(repo_guidance),
-            );
         }
+        // A repository inside a source is fine: the scan skips it (and says so).
         if within(scratch, path) || within(path, scratch) {
             p.add(
                 &scratch_key,
@@ -2070,12 +2061,9 @@ mod tests {
         assert!(e.message.contains("inside the repository"), "{e}");
         assert!(e.message.contains("backup.sources[0]"), "{e}");
         assert!(e.message.contains("never backed up"), "{e}");
-        // The repository inside a source.
+        // The repository inside a source is allowed: the scan skips it.
         let (_d, root) = project("backup:\n  directory: ./data/repo\n");
-        let e = err_in(&root, &[]);
-        assert!(e.message.contains("backup.directory"), "{e}");
-        assert!(e.message.contains("is inside the default source"), "{e}");
-        assert!(e.message.contains("never backed up"), "{e}");
+        load(None, &root, &[]).unwrap();
         // Equal.
         let (_d, root) = project("backup:\n  directory: ./x\n  sources: [./x/.]\n");
         let e = err_in(&root, &[]);
