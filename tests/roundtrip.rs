@@ -44,7 +44,10 @@ fn round_trip(p: &Project, backup_type: &str) -> serde_json::Value {
         .sum();
     assert_eq!(total(&v, "bytes"), bytes, "{v}");
     // Files of 2.5 MiB, 1.2 MiB and 0.7 MiB + 1.5 MiB with a 1 MiB volume size: several volumes.
-    assert!(v["volumes"].as_u64().unwrap() >= 3, "expected >= 3 volumes: {v}");
+    assert!(
+        v["volumes"].as_u64().unwrap() >= 3,
+        "expected >= 3 volumes: {v}"
+    );
 
     let id = id_of(&v);
     let (r, target) = restore_json(p, &id, &[]);

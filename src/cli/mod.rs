@@ -54,6 +54,18 @@ pub enum Command {
     Backup(BackupCommand),
     /// Restore a backup into a folder.
     Restore(RestoreArgs),
+    /// Write one volume's plaintext (a .tar.zst: `zstd -d | tar -x` reads it).
+    Decrypt {
+        /// A backup id, or "latest".
+        #[arg(long, default_value = "latest")]
+        backup_id: String,
+        /// The volume index (0, 1, ...).
+        #[arg(long, default_value_t = 0)]
+        volume: u32,
+        /// The file to write (must not exist).
+        #[arg(long, short)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -267,6 +279,33 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
                 .cleanup(&CleanupRequest { dry_run }, progress.clone())
                 .await?;
             outcome(&r, render::cleanup(&r), false)
+        }
+        Command::Decrypt {
+            backup_id,
+            volume,
+            output,
+        } => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&output)
+                .map_err(|e| Error::from_io("create", &output, e))?;
+            let r = dr
+                .decrypt_volume(&backup_id, volume, Box::new(std::io::BufWriter::new(file)))
+                .await;
+            if r.is_err() {
+                let _ = std::fs::remove_file(&output);
+            }
+            let r = r?;
+            let text = format!(
+                "wrote {} ({}) of {} to {}: read it with `zstd -d < {} | tar -x`",
+                r.volume,
+                crate::ops::human_bytes(r.bytes),
+                r.backup_id,
+                output.display(),
+                output.display()
+            );
+            outcome(&r, text, false)
         }
         Command::Restore(a) => {
             let req = RestoreRequest {

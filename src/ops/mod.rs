@@ -5,6 +5,7 @@
 
 pub mod backup;
 pub mod cleanup;
+pub mod decrypt;
 pub mod init;
 pub mod progress;
 pub mod restore;

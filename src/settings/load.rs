@@ -1098,11 +1098,6 @@ fn validate_mcp(s: &mut Settings, p: &mut Problems<'_>) {
 /// backed up, and restore tests and drills never work inside live data or the repository.
 fn validate_overlaps(s: &Settings, root: &Path, p: &mut Problems<'_>) {
     let repo = repository_dir_of(s);
-    let repo_key = if matches!(s.backup.storage.primary, Some(StorageTarget::Local { .. })) {
-        keys(&["backup", "storage", "primary", "path"])
-    } else {
-        keys(&["backup", "directory"])
-    };
     let scratch = &s.disaster_recovery.restore_test.scratch_dir;
     let scratch_key = keys(&["disaster_recovery", "restore_test", "scratch_dir"]);
 

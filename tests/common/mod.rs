@@ -74,7 +74,10 @@ impl Project {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+            panic!(
+                "stdout is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
         })
     }
 
@@ -98,7 +101,13 @@ impl Project {
     pub fn restore(&self, backup_id: &str) -> PathBuf {
         let target = self.root().join(format!("restore-{}", rand_suffix()));
         let v = self.json(
-            &["restore", "--backup-id", backup_id, "--target", target.to_str().unwrap()],
+            &[
+                "restore",
+                "--backup-id",
+                backup_id,
+                "--target",
+                target.to_str().unwrap(),
+            ],
             0,
         );
         assert!(v["files"].as_u64().is_some(), "{v}");
@@ -109,27 +118,58 @@ impl Project {
 pub fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// Every file, folder and symlink under `root`: relative path -> (kind, mode, mtime, content).
 pub fn tree(root: &Path) -> std::collections::BTreeMap<String, (String, u32, i64, Vec<u8>)> {
     use std::os::unix::fs::MetadataExt;
     let mut out = std::collections::BTreeMap::new();
-    fn walk(base: &Path, p: &Path, out: &mut std::collections::BTreeMap<String, (String, u32, i64, Vec<u8>)>) {
+    fn walk(
+        base: &Path,
+        p: &Path,
+        out: &mut std::collections::BTreeMap<String, (String, u32, i64, Vec<u8>)>,
+    ) {
         for e in std::fs::read_dir(p).unwrap() {
             let e = e.unwrap();
             let path = e.path();
             let m = std::fs::symlink_metadata(&path).unwrap();
-            let rel = path.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(base)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if m.file_type().is_symlink() {
                 let t = std::fs::read_link(&path).unwrap();
-                out.insert(rel, ("symlink".into(), 0, 0, t.to_string_lossy().as_bytes().to_vec()));
+                out.insert(
+                    rel,
+                    (
+                        "symlink".into(),
+                        0,
+                        0,
+                        t.to_string_lossy().as_bytes().to_vec(),
+                    ),
+                );
             } else if m.is_dir() {
-                out.insert(rel.clone(), ("dir".into(), m.mode() & 0o7777, 0, Vec::new()));
+                out.insert(
+                    rel.clone(),
+                    ("dir".into(), m.mode() & 0o7777, 0, Vec::new()),
+                );
                 walk(base, &path, out);
             } else {
-                out.insert(rel, ("file".into(), m.mode() & 0o7777, m.mtime(), std::fs::read(&path).unwrap()));
+                out.insert(
+                    rel,
+                    (
+                        "file".into(),
+                        m.mode() & 0o7777,
+                        m.mtime(),
+                        std::fs::read(&path).unwrap(),
+                    ),
+                );
             }
         }
     }

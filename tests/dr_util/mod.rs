@@ -99,12 +99,7 @@ pub fn volumes(p: &Project, id: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(backup_dir(p, id))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("vol-")
-        })
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("vol-"))
         .collect();
     v.sort();
     v
@@ -120,7 +115,11 @@ pub fn files_under(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         for e in rd {
             let path = e.unwrap().path();
             let m = std::fs::symlink_metadata(&path).unwrap();
-            let rel = path.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(base)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if m.is_dir() {
                 walk(base, &path, out);
             } else if m.is_file() {
@@ -141,7 +140,10 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
         if let Some(v) = f() {
             return v;
         }
-        assert!(t0.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            t0.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

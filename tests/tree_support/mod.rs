@@ -77,8 +77,8 @@ fn mtime_ns(m: &std::fs::Metadata) -> i64 {
 }
 
 fn node_of(path: &Path) -> Node {
-    let m = std::fs::symlink_metadata(path)
-        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()));
+    let m =
+        std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("stat {}: {e}", path.display()));
     if m.file_type().is_symlink() {
         Node::Symlink {
             target: std::fs::read_link(path)
@@ -124,9 +124,9 @@ pub fn assert_snap_eq(what: &str, expected: &Snap, actual: &Snap) {
     for (k, v) in expected {
         match actual.get(k) {
             None => problems.push(format!("missing: {k:?} ({v:?})")),
-            Some(a) if a != v => {
-                problems.push(format!("differs: {k:?}\n    expected {v:?}\n    got      {a:?}"))
-            }
+            Some(a) if a != v => problems.push(format!(
+                "differs: {k:?}\n    expected {v:?}\n    got      {a:?}"
+            )),
             Some(_) => {}
         }
     }
@@ -211,8 +211,16 @@ pub fn build_rich_tree(data: &Path) -> usize {
         0o644,
     );
     f("private/secret.key", &random_bytes(1, 32), 0o600);
-    f("big/random-2.5MiB.bin", &random_bytes(2, MIB * 5 / 2), 0o644);
-    f("big/random-1.2MiB.bin", &random_bytes(3, MIB * 6 / 5), 0o640);
+    f(
+        "big/random-2.5MiB.bin",
+        &random_bytes(2, MIB * 5 / 2),
+        0o644,
+    );
+    f(
+        "big/random-1.2MiB.bin",
+        &random_bytes(3, MIB * 6 / 5),
+        0o640,
+    );
     f("big/random-700KiB.bin", &random_bytes(4, 700 << 10), 0o600);
     f(
         "big/compressible-1.5MiB.txt",
