@@ -264,9 +264,48 @@ async fn manifest_paths_that_escape_the_target_are_refused_before_anything_is_wr
         );
         let _ = std::fs::remove_dir_all(&target);
     }
-    // Validation flags such a backup too.
-    let v = json_run(&p, &["backup", "validate", "--level", "full"], 1).0;
-    assert_eq!(v["ok"], false, "{v}");
+}
+
+#[tokio::test]
+async fn full_validation_flags_a_backup_that_restore_would_refuse() {
+    // A backup whose manifest and volume agree on an unsafe path: restore refuses it (above), so
+    // a full validation must not call it good.
+    let p = project();
+    let evil = b"escaped!".to_vec();
+    let id = craft(
+        &p,
+        Some(&[file_member("../escape.txt", &evil)]),
+        vec![file_entry("../escape.txt", &evil, "BACKUP", 0)],
+    )
+    .await;
+    let (o, _) = restore(&p, &id, &[]);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    let o = p.run(&[
+        "backup",
+        "validate",
+        "--backup-id",
+        &id,
+        "--level",
+        "full",
+        "--json",
+    ]);
+    assert_no_panic(&o);
+    let v = json_of(&o);
+    assert_eq!(
+        (code(&o), &v["ok"]),
+        (1, &serde_json::Value::Bool(false)),
+        "full validation passes a backup that cannot be restored:\n{}",
+        shown(&o)
+    );
+    assert!(
+        v["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["backup_id"] == id.as_str()
+                && p.to_string().contains("escape.txt")),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -489,8 +528,9 @@ fn no_command_ever_shows_key_material() {
     outputs.push(("init (text)", p2.run(&["init", "--generate-key"])));
     let key2 = std::fs::read_to_string(p2.root().join("key")).unwrap();
 
-    let target = p.root().join("target");
-    let t = target.to_str().unwrap();
+    let t1 = p.root().join("target1").display().to_string();
+    let t2 = p.root().join("target2").display().to_string();
+    let t3 = p.root().join("target3").display().to_string();
     let runs: Vec<Vec<&str>> = vec![
         vec!["backup", "run", "--type", "full"],
         vec!["backup", "run", "--type", "incremental"],
@@ -501,8 +541,7 @@ fn no_command_ever_shows_key_material() {
         vec!["backup", "validate", "--level", "full"],
         vec!["backup", "cleanup", "--dry-run"],
         vec!["backup", "cleanup"],
-        vec!["restore", "--target", t],
-        vec!["restore", "--target", t, "--overwrite"],
+        vec!["restore", "--target", &t3, "--overwrite"],
     ];
     for args in runs {
         for json in [true, false] {
@@ -514,6 +553,15 @@ fn no_command_ever_shows_key_material() {
             assert_eq!(code(&o), 0, "{a:?}: {}", shown(&o));
             outputs.push(("run", o));
         }
+    }
+    for (t, json) in [(&t1, true), (&t2, false)] {
+        let mut a = vec!["restore", "--target", t.as_str()];
+        if json {
+            a.push("--json");
+        }
+        let o = p.run(&a);
+        assert_eq!(code(&o), 0, "{a:?}: {}", shown(&o));
+        outputs.push(("restore", o));
     }
     // An error path too: a wrong key.
     std::fs::write(p.root().join("key.good"), &key_text).unwrap();

@@ -54,6 +54,11 @@ pub enum Command {
     Backup(BackupCommand),
     /// Restore a backup into a folder.
     Restore(RestoreArgs),
+    /// Print the JSON Schema of a command's `--json` output.
+    Schema {
+        #[arg(value_enum)]
+        output: SchemaName,
+    },
     /// Write one volume's plaintext (a .tar.zst: `zstd -d | tar -x` reads it).
     Decrypt {
         /// A backup id, or "latest".
@@ -90,6 +95,37 @@ pub enum LevelArg {
     Quick,
     Checksum,
     Full,
+}
+
+/// Commands whose `--json` output has a schema.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaName {
+    Init,
+    BackupRun,
+    BackupValidate,
+    BackupStatus,
+    BackupList,
+    BackupCleanup,
+    Restore,
+    Decrypt,
+    Error,
+}
+
+/// The JSON Schema of one output type (the same types the MCP tools return).
+pub fn output_schema(name: SchemaName) -> serde_json::Value {
+    use crate::ops::{backup, cleanup, decrypt, init, restore, status, validate};
+    let s = match name {
+        SchemaName::Init => schemars::schema_for!(init::InitResponse),
+        SchemaName::BackupRun => schemars::schema_for!(backup::BackupResponse),
+        SchemaName::BackupValidate => schemars::schema_for!(validate::ValidateResponse),
+        SchemaName::BackupStatus => schemars::schema_for!(status::StatusResponse),
+        SchemaName::BackupList => schemars::schema_for!(status::ListResponse),
+        SchemaName::BackupCleanup => schemars::schema_for!(cleanup::CleanupResponse),
+        SchemaName::Restore => schemars::schema_for!(restore::RestoreResponse),
+        SchemaName::Decrypt => schemars::schema_for!(decrypt::DecryptResponse),
+        SchemaName::Error => schemars::schema_for!(crate::error::Error),
+    };
+    serde_json::to_value(s).unwrap_or_default()
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +240,15 @@ fn print_stdout(text: &str) {
 }
 
 async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result<Outcome> {
+    if let Command::Schema { output } = cli.command {
+        let v = output_schema(output);
+        let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+        return Ok(Outcome {
+            json: v,
+            text,
+            problem: false,
+        });
+    }
     let cwd = std::env::current_dir()
         .map_err(|e| Error::io(format!("cannot read the current folder: {e}")))?;
     let loaded = settings::load(cli.config.as_deref(), &cwd, &env)?;
@@ -307,6 +352,7 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
             );
             outcome(&r, text, false)
         }
+        Command::Schema { .. } => Err(Error::internal("schema is handled before settings load")),
         Command::Restore(a) => {
             let req = RestoreRequest {
                 backup_id: a.backup_id,
