@@ -377,29 +377,8 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::{BTreeMap, BTreeSet};
 
-    const SEED_SCHEDULES: &str = r#"
-schedules:
-  daily_incremental:
-    enabled: true
-    time: "02:00"
-    timezone: "UTC"
-    retention_days: 7
-  weekly_full:
-    enabled: true
-    day: "sunday"
-    time: "03:00"
-    timezone: "UTC"
-    retention_weeks: 4
-  monthly_archival:
-    enabled: true
-    day: 1
-    time: "04:00"
-    timezone: "UTC"
-    retention_months: 12
-"#;
-
     fn seed_settings() -> BackupSettings {
-        serde_saphyr::from_str(SEED_SCHEDULES).unwrap()
+        crate::settings::test_support::seed_settings().backup
     }
 
     fn seed_policy() -> RetentionPolicy {

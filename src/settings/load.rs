@@ -1515,27 +1515,7 @@ mod tests {
             .collect()
     }
 
-    fn first_existing(candidates: &[PathBuf]) -> PathBuf {
-        candidates
-            .iter()
-            .find(|p| p.is_file())
-            .cloned()
-            .unwrap_or_else(|| panic!("none of {candidates:?} exists"))
-    }
-
-    fn seed_path() -> PathBuf {
-        first_existing(&[
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed-settings.yaml"),
-            PathBuf::from("/work/shared/seed-settings.yaml"),
-        ])
-    }
-
-    fn shipped_path() -> PathBuf {
-        first_existing(&[
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("settings/mahavishnu.yaml"),
-            PathBuf::from("/work/main/settings/mahavishnu.yaml"),
-        ])
-    }
+    use crate::settings::test_support::{seed_path, shipped_path};
 
     /// A temp project with settings/mahavishnu.yaml holding `main`; returns (dir, root path).
     fn project(main: &str) -> (tempfile::TempDir, PathBuf) {

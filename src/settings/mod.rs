@@ -2,6 +2,8 @@
 
 mod load;
 mod schema;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 pub use load::{LoadedSettings, ResolvedSource, load};
 pub use schema::*;
