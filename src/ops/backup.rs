@@ -414,7 +414,7 @@ impl Dr {
         });
 
         let current: BTreeSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-        let deleted: Vec<String> = parent_manifest
+        let mut deleted: Vec<String> = parent_manifest
             .as_ref()
             .map(|m| {
                 m.entries
@@ -519,10 +519,18 @@ impl Dr {
         done.sort_by_key(|d| d.index);
 
         // Fill in what the volumes produced.
+        let mut dropped: BTreeSet<usize> = BTreeSet::new();
         let mut vol_records = Vec::with_capacity(done.len());
         for d in &done {
             let mut content = 0;
+            let mut files = 0;
             for o in &d.outcomes {
+                if let Some(why) = &o.skipped {
+                    warnings.push(why.clone());
+                    dropped.insert(o.entry);
+                    continue;
+                }
+                files += 1;
                 let e = &mut entries[o.entry];
                 e.size = o.size;
                 e.sha256 = Some(o.sha256.clone());
@@ -542,7 +550,7 @@ impl Dr {
             vol_records.push(VolumeRecord {
                 index: d.index,
                 name: volume_name(d.index),
-                files: d.outcomes.len() as u64,
+                files,
                 content_bytes: content,
                 stored_bytes: d.stored_bytes,
                 sha256: d.sha256.clone(),
@@ -554,6 +562,25 @@ impl Dr {
             }
         }
 
+        // Files that vanished or became unreadable are not in this snapshot.
+        if !dropped.is_empty() {
+            for &idx in &dropped {
+                if parent_entries.contains_key(entries[idx].path.as_str()) {
+                    deleted.push(entries[idx].path.clone());
+                }
+            }
+            deleted.sort();
+            let mut i = 0;
+            entries.retain(|_| {
+                i += 1;
+                !dropped.contains(&(i - 1))
+            });
+            let mut i = 0;
+            store.retain(|_| {
+                i += 1;
+                !dropped.contains(&(i - 1))
+            });
+        }
         let mut totals = Totals::default();
         let mut depends: BTreeSet<String> = BTreeSet::new();
         for (idx, e) in entries.iter().enumerate() {

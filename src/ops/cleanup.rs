@@ -65,11 +65,20 @@ impl Dr {
         let candidates: Vec<RetentionCandidate> = catalog
             .backups
             .iter()
-            .map(|b| RetentionCandidate {
-                backup_id: b.backup_id.clone(),
-                backup_type: b.backup_type,
-                finished: b.finished,
-                depends_on: b.depends_on.clone(),
+            .map(|b| {
+                // A backup needs the backups its files are in and its whole parent chain (so the
+                // chain stays intact for validation and for the next incremental).
+                let mut needs: std::collections::BTreeSet<String> =
+                    b.depends_on.iter().cloned().collect();
+                if let Some(p) = &b.parent {
+                    needs.insert(p.clone());
+                }
+                RetentionCandidate {
+                    backup_id: b.backup_id.clone(),
+                    backup_type: b.backup_type,
+                    finished: b.finished,
+                    depends_on: needs.into_iter().collect(),
+                }
             })
             .collect();
         let plan = plan_retention(&candidates, &policy, Utc::now());

@@ -40,6 +40,8 @@ pub struct FileOutcome {
     pub sha256: String,
     /// The file changed size while it was read (its stored bytes are what was read, checksummed).
     pub changed_while_reading: bool,
+    /// The file was gone or unreadable when its turn came: nothing was stored for it.
+    pub skipped: Option<String>,
 }
 
 /// Reads exactly `size` bytes: stops at `size`, pads with zeros past a premature end; hashes them.
@@ -83,7 +85,25 @@ pub fn append_file<W: Write>(
     prepare: &mut dyn FnMut(&VolumeInput) -> Result<PathBuf>,
 ) -> Result<FileOutcome> {
     let path = prepare(input)?;
-    let file = std::fs::File::open(&path).map_err(|e| Error::from_io("read", &path, e))?;
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        // Live data moves: a file deleted or locked away since the scan is skipped, not fatal.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            return Ok(FileOutcome {
+                entry: input.entry,
+                size: 0,
+                sha256: String::new(),
+                changed_while_reading: false,
+                skipped: Some(format!("{}: {e}; not backed up", input.stored_path)),
+            });
+        }
+        Err(e) => return Err(Error::from_io("read", &path, e)),
+    };
     let size = file
         .metadata()
         .map_err(|e| Error::from_io("stat", &path, e))?
@@ -111,6 +131,7 @@ pub fn append_file<W: Write>(
         size,
         sha256: hex::encode(reader.hasher.finalize()),
         changed_while_reading: reader.short || longer,
+        skipped: None,
     })
 }
 
@@ -254,4 +275,131 @@ pub fn read_volume<R: Read>(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::crypto::SecretKey;
+    use crate::repo::envelope::ObjectKind;
+    use crate::repo::manifest::{EntryKind, Origin};
+
+    fn ctx() -> ObjectContext {
+        ObjectContext {
+            repo_id: "r".into(),
+            kind: ObjectKind::Volume,
+            name: "backup_t".into(),
+            index: 0,
+        }
+    }
+
+    fn entry(path: &str, size: u64, sha: &str) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::File,
+            mode: 0o644,
+            mtime_ns: 0,
+            size,
+            sha256: Some(sha.into()),
+            target: None,
+            location: None,
+            origin: Origin::File,
+            ctime_ns: 0,
+            inode: 0,
+            dev: 0,
+            stamp: String::new(),
+        }
+    }
+
+    fn build(key: &SecretKey, files: &[(&str, &std::path::Path)]) -> (Vec<u8>, Vec<FileOutcome>) {
+        let inputs: Vec<VolumeInput> = files
+            .iter()
+            .enumerate()
+            .map(|(i, (p, src))| VolumeInput {
+                entry: i,
+                stored_path: p.to_string(),
+                read_from: src.to_path_buf(),
+                mode: 0o644,
+                mtime_ns: 0,
+                sqlite: false,
+                size_hint: 0,
+            })
+            .collect();
+        let mut out = Vec::new();
+        let c = ctx();
+        let params = VolumeParams {
+            master: Some(key),
+            ctx: &c,
+            frame_size: 4096,
+            level: 3,
+            zstd_workers: 0,
+        };
+        let outcomes = write_volume(
+            &params,
+            &inputs,
+            &mut |i: &VolumeInput| Ok(i.read_from.clone()),
+            &|| false,
+            |f: Vec<u8>| {
+                out.extend_from_slice(&f);
+                Ok(())
+            },
+        )
+        .unwrap();
+        (out, outcomes)
+    }
+
+    #[test]
+    fn files_round_trip_and_vanished_files_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, vec![7u8; 10_000]).unwrap();
+        let gone = dir.path().join("gone");
+        let key = SecretKey::random();
+        let (sealed, outcomes) = build(&key, &[("x/a", &a), ("x/gone", &gone)]);
+        assert!(outcomes[0].skipped.is_none());
+        assert!(outcomes[1].skipped.as_deref().unwrap().contains("x/gone"));
+        let e = entry("x/a", 10_000, &outcomes[0].sha256);
+        let map: BTreeMap<&str, &Entry> = [("x/a", &e)].into_iter().collect();
+        let mut got = Vec::new();
+        read_volume(
+            Some(&key),
+            ctx(),
+            &sealed[..],
+            &map,
+            &|_| true,
+            &mut |_, r| {
+                r.read_to_end(&mut got).unwrap();
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(got, vec![7u8; 10_000]);
+    }
+
+    #[test]
+    fn entries_the_manifest_does_not_place_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"payload").unwrap();
+        let key = SecretKey::random();
+        let (sealed, outcomes) = build(&key, &[("not/placed", &a)]);
+        let e = entry("safe", 7, &outcomes[0].sha256);
+        let map: BTreeMap<&str, &Entry> = [("safe", &e)].into_iter().collect();
+        let mut handed_out = false;
+        let err = read_volume(
+            Some(&key),
+            ctx(),
+            &sealed[..],
+            &map,
+            &|_| true,
+            &mut |_, _| {
+                handed_out = true;
+                Ok(())
+            },
+        );
+        let err = err.unwrap_err();
+        assert_eq!(err.kind, crate::error::ErrorKind::Integrity);
+        assert!(err.message.contains("not/placed"), "{err}");
+        assert!(!handed_out, "a crafted entry reached the writer");
+    }
 }
