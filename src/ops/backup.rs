@@ -731,7 +731,6 @@ impl Dr {
                 if let Some(t) = last_tmp.take() {
                     let _ = std::fs::remove_file(t);
                 }
-                progress.advance(input.size_hint);
                 if !input.sqlite {
                     return Ok(input.read_from.clone());
                 }
@@ -758,6 +757,7 @@ impl Dr {
                 frame_size: frame,
                 level,
                 zstd_workers: workers,
+                tick: &|n| progress.advance(n),
             };
             let outcomes = write_volume(
                 &params,

@@ -45,15 +45,16 @@ pub struct FileOutcome {
 }
 
 /// Reads exactly `size` bytes: stops at `size`, pads with zeros past a premature end; hashes them.
-struct ExactHashing<R> {
+struct ExactHashing<'a, R> {
     inner: R,
+    tick: &'a dyn Fn(u64),
     remaining: u64,
     hasher: Sha256,
     short: bool,
     eof: bool,
 }
 
-impl<R: Read> Read for ExactHashing<R> {
+impl<R: Read> Read for ExactHashing<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.remaining == 0 {
             return Ok(0);
@@ -74,6 +75,7 @@ impl<R: Read> Read for ExactHashing<R> {
         };
         self.hasher.update(&buf[..n]);
         self.remaining -= n as u64;
+        (self.tick)(n as u64);
         Ok(n)
     }
 }
@@ -83,6 +85,7 @@ pub fn append_file<W: Write>(
     tar: &mut tar::Builder<W>,
     input: &VolumeInput,
     prepare: &mut dyn FnMut(&VolumeInput) -> Result<PathBuf>,
+    tick: &dyn Fn(u64),
 ) -> Result<FileOutcome> {
     let path = prepare(input)?;
     let file = match std::fs::File::open(&path) {
@@ -115,6 +118,7 @@ pub fn append_file<W: Write>(
     header.set_entry_type(tar::EntryType::Regular);
     let mut reader = ExactHashing {
         inner: file,
+        tick,
         remaining: size,
         hasher: Sha256::new(),
         short: false,
@@ -144,6 +148,8 @@ pub struct VolumeParams<'a> {
     pub level: i32,
     /// zstd worker threads (0: compress on the calling thread).
     pub zstd_workers: u32,
+    /// Hears how many input bytes were read (progress).
+    pub tick: &'a dyn Fn(u64),
 }
 
 /// Build one volume: every input into tar -> zstd -> sealer -> `sink`.
@@ -160,6 +166,7 @@ pub fn write_volume(
         frame_size,
         level,
         zstd_workers,
+        tick,
     } = *params;
     let sealer = Sealer::new(master, ctx, frame_size, sink);
     let what = format!("volume {} of {}", ctx.index, ctx.name);
@@ -177,7 +184,7 @@ pub fn write_volume(
                 "backup cancelled",
             ));
         }
-        outcomes.push(append_file(&mut tar, input, prepare)?);
+        outcomes.push(append_file(&mut tar, input, prepare, tick)?);
     }
     let enc = tar.into_inner().map_err(wrap)?;
     let sealer = enc.finish().map_err(wrap)?;
@@ -333,6 +340,7 @@ mod tests {
             frame_size: 4096,
             level: 3,
             zstd_workers: 0,
+            tick: &|_| {},
         };
         let outcomes = write_volume(
             &params,
