@@ -185,6 +185,16 @@ pub(crate) fn sqlite_snapshot(src: &Path, dst: &Path) -> Result<()> {
     Ok(())
 }
 
+/// One scanned entry on its way into the manifest.
+struct Planned {
+    entry: Entry,
+    read_from: Option<PathBuf>,
+    /// Its bytes go into a volume of this backup (new or changed).
+    store: bool,
+    /// It vanished or became unreadable before it was read: not in the snapshot.
+    dropped: bool,
+}
+
 struct VolumeDone {
     index: u32,
     outcomes: Vec<FileOutcome>,
@@ -355,12 +365,10 @@ impl Dr {
             .as_ref()
             .map(|m| m.entries.iter().map(|e| (e.path.as_str(), e)).collect())
             .unwrap_or_default();
-        let mut entries: Vec<Entry> = Vec::with_capacity(scanned.items.len());
-        let mut read_from: Vec<Option<PathBuf>> = Vec::with_capacity(scanned.items.len());
-        let mut store: Vec<bool> = Vec::with_capacity(scanned.items.len());
+        let mut planned: Vec<Planned> = Vec::with_capacity(scanned.items.len());
         for item in scanned.items {
             let mut e = item.entry;
-            let mut needs = e.kind == EntryKind::File;
+            let mut store = e.kind == EntryKind::File;
             if e.kind == EntryKind::File
                 && let Some(p) = parent_entries.get(e.path.as_str())
                 && p.kind == EntryKind::File
@@ -371,9 +379,9 @@ impl Dr {
                 e.sha256 = p.sha256.clone();
                 e.location = p.location.clone();
                 e.origin = p.origin;
-                needs = false;
+                store = false;
             }
-            if needs
+            if store
                 && e.origin == Origin::File
                 && e.size >= 512
                 && let Some(rf) = &item.read_from
@@ -381,39 +389,29 @@ impl Dr {
             {
                 e.origin = Origin::Sqlite;
             }
-            entries.push(e);
-            read_from.push(item.read_from);
-            store.push(needs);
+            planned.push(Planned {
+                entry: e,
+                read_from: item.read_from,
+                store,
+                dropped: false,
+            });
         }
         // A SQLite database's -wal/-shm/-journal files are inside its snapshot; never store them.
-        let dbs: BTreeSet<String> = entries
+        let dbs: BTreeSet<String> = planned
             .iter()
-            .filter(|e| e.origin == Origin::Sqlite)
-            .map(|e| e.path.clone())
+            .filter(|p| p.entry.origin == Origin::Sqlite)
+            .map(|p| p.entry.path.clone())
             .collect();
-        let sidecar = |p: &str| {
-            ["-wal", "-shm", "-journal"]
-                .iter()
-                .any(|suf| p.strip_suffix(suf).is_some_and(|base| dbs.contains(base)))
-        };
-        let keep: Vec<bool> = entries.iter().map(|e| !sidecar(&e.path)).collect();
-        let mut i = 0;
-        entries.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
-        let mut i = 0;
-        read_from.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
-        let mut i = 0;
-        store.retain(|_| {
-            i += 1;
-            keep[i - 1]
+        planned.retain(|p| {
+            !["-wal", "-shm", "-journal"].iter().any(|suf| {
+                p.entry
+                    .path
+                    .strip_suffix(suf)
+                    .is_some_and(|base| dbs.contains(base))
+            })
         });
 
-        let current: BTreeSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        let current: BTreeSet<&str> = planned.iter().map(|p| p.entry.path.as_str()).collect();
         let mut deleted: Vec<String> = parent_manifest
             .as_ref()
             .map(|m| {
@@ -431,11 +429,12 @@ impl Dr {
         let mut cur: Vec<VolumeInput> = Vec::new();
         let mut cur_size = 0u64;
         let mut to_store_bytes = 0u64;
-        for (idx, e) in entries.iter().enumerate() {
-            if !store[idx] {
+        for (idx, p) in planned.iter().enumerate() {
+            let e = &p.entry;
+            if !p.store {
                 continue;
             }
-            let Some(rf) = &read_from[idx] else { continue };
+            let Some(rf) = &p.read_from else { continue };
             let input = VolumeInput {
                 entry: idx,
                 stored_path: e.path.clone(),
@@ -519,7 +518,6 @@ impl Dr {
         done.sort_by_key(|d| d.index);
 
         // Fill in what the volumes produced.
-        let mut dropped: BTreeSet<usize> = BTreeSet::new();
         let mut vol_records = Vec::with_capacity(done.len());
         for d in &done {
             let mut content = 0;
@@ -527,11 +525,11 @@ impl Dr {
             for o in &d.outcomes {
                 if let Some(why) = &o.skipped {
                     warnings.push(why.clone());
-                    dropped.insert(o.entry);
+                    planned[o.entry].dropped = true;
                     continue;
                 }
                 files += 1;
-                let e = &mut entries[o.entry];
+                let e = &mut planned[o.entry].entry;
                 e.size = o.size;
                 e.sha256 = Some(o.sha256.clone());
                 e.location = Some(Location {
@@ -558,37 +556,27 @@ impl Dr {
         }
         for d in &done {
             for &idx in &d.plain_copies {
-                entries[idx].origin = Origin::File;
+                planned[idx].entry.origin = Origin::File;
             }
         }
 
         // Files that vanished or became unreadable are not in this snapshot.
-        if !dropped.is_empty() {
-            for &idx in &dropped {
-                if parent_entries.contains_key(entries[idx].path.as_str()) {
-                    deleted.push(entries[idx].path.clone());
-                }
+        for p in planned.iter().filter(|p| p.dropped) {
+            if parent_entries.contains_key(p.entry.path.as_str()) {
+                deleted.push(p.entry.path.clone());
             }
-            deleted.sort();
-            let mut i = 0;
-            entries.retain(|_| {
-                i += 1;
-                !dropped.contains(&(i - 1))
-            });
-            let mut i = 0;
-            store.retain(|_| {
-                i += 1;
-                !dropped.contains(&(i - 1))
-            });
         }
+        deleted.sort();
+        planned.retain(|p| !p.dropped);
         let mut totals = Totals::default();
         let mut depends: BTreeSet<String> = BTreeSet::new();
-        for (idx, e) in entries.iter().enumerate() {
+        for p in &planned {
+            let e = &p.entry;
             match e.kind {
                 EntryKind::File => {
                     totals.files += 1;
                     totals.bytes += e.size;
-                    if store[idx] {
+                    if p.store {
                         totals.files_stored += 1;
                         totals.bytes_stored_content += e.size;
                     } else {
@@ -636,7 +624,7 @@ impl Dr {
                 depends_on: depends.into_iter().collect(),
                 warnings: warnings.clone(),
             },
-            entries,
+            entries: planned.into_iter().map(|p| p.entry).collect(),
             deleted,
         };
 
