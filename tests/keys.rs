@@ -187,9 +187,15 @@ fn missing_unreadable_and_wrong_keys_are_three_different_errors() {
     other.init();
     std::fs::copy(key_path(&other), key_path(&p)).unwrap();
     let wrong = status(&p);
-    assert_ne!(missing, unreadable);
-    assert_ne!(unreadable, wrong);
-    assert_ne!(missing, wrong);
+    std::fs::write(key_path(&p), "not a key at all\n").unwrap();
+    let malformed = status(&p);
+    let all = [&missing, &unreadable, &wrong, &malformed];
+    for (i, a) in all.iter().enumerate() {
+        for b in &all[i + 1..] {
+            assert_ne!(a, b, "two different key problems give the same message");
+        }
+    }
+    assert!(malformed.contains("not a mahavishnu-dr key"), "{malformed}");
     // And the right key works again.
     std::fs::write(key_path(&p), &good).unwrap();
     json_run(&p, &["backup", "status"], 0);
@@ -208,4 +214,23 @@ fn restore_plain_key(p: &Project, good: &[u8]) {
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     std::fs::write(&key, good).unwrap();
+}
+
+#[test]
+fn init_without_a_key_names_the_missing_key_and_creates_nothing() {
+    let p = Project::new("");
+    let o = p.run(&["init"]);
+    assert_no_panic(&o);
+    assert_eq!(code(&o), 2, "{}", shown(&o));
+    assert!(
+        stderr(&o).contains(&key_path(&p).display().to_string())
+            && stderr(&o).contains("--generate-key"),
+        "the error should name the key path and how to make a key:\n{}",
+        shown(&o)
+    );
+    assert!(
+        !p.repo().join("config").exists(),
+        "a repository was created"
+    );
+    assert!(!key_path(&p).exists());
 }

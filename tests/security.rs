@@ -302,8 +302,7 @@ async fn full_validation_flags_a_backup_that_restore_would_refuse() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|p| p["backup_id"] == id.as_str()
-                && p.to_string().contains("escape.txt")),
+            .any(|p| p["backup_id"] == id.as_str() && p.to_string().contains("escape.txt")),
         "{v}"
     );
 }
@@ -586,5 +585,34 @@ fn no_command_ever_shows_key_material() {
                 "{path} holds the key"
             );
         }
+    }
+}
+
+#[test]
+fn backup_ids_that_are_paths_are_usage_errors() {
+    let p = project();
+    for bad in [
+        "../../etc",
+        "backup_x/../../y",
+        "/etc/passwd",
+        "backup_x/..",
+    ] {
+        let t = p.root().join("target");
+        for args in [
+            vec![
+                "restore",
+                "--backup-id",
+                bad,
+                "--target",
+                t.to_str().unwrap(),
+            ],
+            vec!["backup", "validate", "--backup-id", bad, "--level", "full"],
+        ] {
+            let o = p.run(&args);
+            assert_no_panic(&o);
+            assert_eq!(code(&o), 2, "{args:?}: {}", shown(&o));
+            assert!(stderr(&o).contains("not a backup id"), "{}", shown(&o));
+        }
+        assert!(!t.exists(), "{bad}: the target was created");
     }
 }

@@ -130,11 +130,17 @@ impl Dr {
                 {
                     repo.storage().delete(&o.key).await?;
                 }
+                repo.storage()
+                    .delete_folder(&format!("backups/{}/", item.backup_id))
+                    .await?;
             }
             for u in &catalog.unfinished {
                 for o in &u.objects {
                     repo.storage().delete(&o.key).await?;
                 }
+                repo.storage()
+                    .delete_folder(&format!("backups/{}/", u.backup_id))
+                    .await?;
             }
             for o in &tmp {
                 repo.storage().delete(&o.key).await?;

@@ -101,6 +101,18 @@ pub(crate) struct VolumeChecks {
     pub volumes: u64,
     pub files: u64,
     pub bytes: u64,
+    /// Per backup: (volumes, files) checked.
+    pub per_backup: BTreeMap<String, (u64, u64)>,
+}
+
+impl VolumeChecks {
+    fn count(&mut self, backup_id: &str, volumes: u64, files: u64) {
+        self.volumes += volumes;
+        self.files += files;
+        let e = self.per_backup.entry(backup_id.to_string()).or_default();
+        e.0 += volumes;
+        e.1 += files;
+    }
 }
 
 /// (backup id, object name, (bytes, sha256) or what is wrong).
@@ -243,17 +255,28 @@ impl Dr {
                     }
                 }
                 if req.level == ValidationLevel::Full {
-                    manifests.push(repo.read_manifest(id).await?);
+                    let m = repo.read_manifest(id).await?;
+                    // Restore refuses unsafe paths; validation must report them.
+                    for e in &m.entries {
+                        if let Err(err) = crate::repo::paths::check_stored_path(&e.path) {
+                            problems.push(Problem {
+                                backup_id: id.clone(),
+                                volume: None,
+                                path: Some(e.path.clone()),
+                                problem: err.message,
+                            });
+                        }
+                    }
+                    manifests.push(m);
                 }
             }
-            // Cross-check every file location against the volumes that exist.
             match req.level {
                 ValidationLevel::Quick => {
-                    totals.volumes = ids
-                        .iter()
-                        .filter_map(|i| catalog.get(i))
-                        .map(|b| b.volumes.len() as u64)
-                        .sum();
+                    let mut c = VolumeChecks::default();
+                    for b in ids.iter().filter_map(|i| catalog.get(i)) {
+                        c.count(&b.backup_id, b.volumes.len() as u64, 0);
+                    }
+                    merge(&mut per, &mut totals, c);
                 }
                 ValidationLevel::Checksum => {
                     let ids: Vec<String> = ids
@@ -461,11 +484,16 @@ impl Dr {
                 Ok((n, _)) => {
                     out.bytes += n;
                     if name != MANIFEST_NAME {
-                        out.volumes += 1;
+                        out.count(&id, 1, 0);
                     }
                 }
                 Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
-                Err(e) => out.problems.push(problem(&id, Some(&name), e.message)),
+                Err(e) => {
+                    if name != MANIFEST_NAME {
+                        out.count(&id, 1, 0);
+                    }
+                    out.problems.push(problem(&id, Some(&name), e.message));
+                }
             }
         }
         Ok(out)
@@ -585,14 +613,13 @@ impl Dr {
         for (name, r) in results {
             match r {
                 Ok((bytes, files, problems)) => {
-                    out.volumes += 1;
+                    out.count(&manifest.summary.backup_id, 1, files);
                     out.bytes += bytes;
-                    out.files += files;
                     out.problems.extend(problems);
                 }
                 Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
                 Err(e) => {
-                    out.volumes += 1;
+                    out.count(&manifest.summary.backup_id, 1, 0);
                     out.problems
                         .push(problem(&manifest.summary.backup_id, Some(&name), e.message));
                 }
@@ -616,6 +643,12 @@ fn merge(per: &mut BTreeMap<String, BackupCheck>, totals: &mut VolumeChecks, c: 
     totals.volumes += c.volumes;
     totals.files += c.files;
     totals.bytes += c.bytes;
+    for (id, (v, f)) in &c.per_backup {
+        if let Some(b) = per.get_mut(id) {
+            b.volumes_checked += v;
+            b.files_checked += f;
+        }
+    }
     for p in &c.problems {
         if let Some(b) = per.get_mut(&p.backup_id) {
             b.problems += 1;

@@ -373,7 +373,7 @@ mod tests {
             Ok(())
         });
         s.write_all(data).unwrap();
-        s.finish().unwrap();
+        drop(s.finish().unwrap());
         out
     }
 

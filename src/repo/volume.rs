@@ -241,6 +241,7 @@ pub fn read_volume<R: Read>(
         let path = String::from_utf8(raw).map_err(|_| {
             Error::integrity(format!("{what} holds an entry with a non-UTF-8 path"))
         })?;
+        crate::repo::paths::check_stored_path(&path).map_err(|e| e.context(what.clone()))?;
         let Some(entry) = expected.get(path.as_str()) else {
             return Err(Error::integrity(format!(
                 "{what} holds {path:?}, which its manifest does not place there; the volume is corrupt or crafted and is not trusted"

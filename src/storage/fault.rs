@@ -145,6 +145,10 @@ impl Storage for FaultStorage {
         self.check(key, true)?;
         self.inner.delete(key).await
     }
+    async fn delete_folder(&self, prefix: &str) -> Result<()> {
+        self.check(prefix, true)?;
+        self.inner.delete_folder(prefix).await
+    }
 }
 
 #[cfg(test)]

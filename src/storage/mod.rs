@@ -53,6 +53,10 @@ pub trait Storage: Send + Sync + Debug {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
     /// Remove an object; removing a missing object succeeds.
     async fn delete(&self, key: &str) -> Result<()>;
+    /// Remove an emptied folder (`prefix` ends in `/`). Stores without folders do nothing.
+    async fn delete_folder(&self, _prefix: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A streaming object write.

@@ -153,6 +153,11 @@ impl Storage for OpendalStorage {
             Err(e) => Err(map_err(e, "delete", key)),
         }
     }
+
+    async fn delete_folder(&self, prefix: &str) -> Result<()> {
+        // OpenDAL's fs service removes an empty directory for a key ending in `/`.
+        self.delete(prefix).await
+    }
 }
 
 struct OpendalWriter {
@@ -187,8 +192,16 @@ impl ObjectWriter for OpendalWriter {
 mod tests {
     #[tokio::test]
     async fn local_storage_meets_the_contract() {
+        use crate::storage::Storage;
         let dir = tempfile::tempdir().unwrap();
         let store = super::OpendalStorage::local(dir.path()).unwrap();
         super::super::contract::check(&store).await;
+        store
+            .put("f/x", bytes::Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+        store.delete("f/x").await.unwrap();
+        store.delete_folder("f/").await.unwrap();
+        assert!(!dir.path().join("f").exists(), "emptied folder left behind");
     }
 }

@@ -79,6 +79,9 @@ impl Storage for RetryStorage {
     async fn delete(&self, key: &str) -> Result<()> {
         self.retry(|| self.inner.delete(key)).await
     }
+    async fn delete_folder(&self, prefix: &str) -> Result<()> {
+        self.retry(|| self.inner.delete_folder(prefix)).await
+    }
 }
 
 #[cfg(test)]
