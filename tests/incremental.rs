@@ -70,6 +70,11 @@ fn base_tree(p: &Project) {
     write_file(&d.join("same-size.txt"), b"hello world\n", 0o644);
     write_file(&d.join("same-size-same-mtime.txt"), b"version 1\n", 0o644);
     write_file(&d.join("append.log.txt"), b"line 1\n", 0o644);
+    write_file(
+        &d.join("atomic-save.txt"),
+        b"saved by an editor: 1\n",
+        0o644,
+    );
     write_file(&d.join("to-rename.txt"), b"rename me\n", 0o640);
     write_file(&d.join("to-delete.txt"), b"delete me\n", 0o644);
     write_file(&d.join("mode-change.sh"), b"#!/bin/sh\n", 0o644);
@@ -96,11 +101,12 @@ fn a_chain_stores_what_changed_and_every_backup_restores_its_own_tree() {
 
     // 0: the full.
     let s = backup_step(&p, "full");
-    count_problems.extend(check_counts(&s.response, "full", 11, 0, 0));
+    count_problems.extend(check_counts(&s.response, "full", 12, 0, 0));
     steps.push(s);
 
     // 1: content changed with the same size; content changed with the same size *and* the old
-    // mtime put back (only the ctime tells); an append; a new file; a mode change.
+    // mtime put back (only the ctime tells); an editor's atomic save (a new file of the same size
+    // and mtime renamed over the old one); an append; a new file; a mode change.
     write_file(&d.join("same-size.txt"), b"HELLO WORLD\n", 0o644);
     let ssm = d.join("same-size-same-mtime.txt");
     let old_mtime = std::fs::metadata(&ssm).unwrap().modified().unwrap();
@@ -109,6 +115,18 @@ fn a_chain_stores_what_changed_and_every_backup_restores_its_own_tree() {
         .unwrap()
         .set_modified(old_mtime)
         .unwrap();
+    let atomic = d.join("atomic-save.txt");
+    let atomic_mtime = std::fs::metadata(&atomic).unwrap().modified().unwrap();
+    write_file(
+        &d.join(".atomic-save.txt.tmp"),
+        b"saved by an editor: 2\n",
+        0o644,
+    );
+    std::fs::File::open(d.join(".atomic-save.txt.tmp"))
+        .unwrap()
+        .set_modified(atomic_mtime)
+        .unwrap();
+    std::fs::rename(d.join(".atomic-save.txt.tmp"), &atomic).unwrap();
     {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
@@ -122,7 +140,7 @@ fn a_chain_stores_what_changed_and_every_backup_restores_its_own_tree() {
     let s = backup_step(&p, "incremental");
     assert_eq!(s.response["backup_type"], "incremental", "{}", s.response);
     assert_eq!(s.response["chain_length"], 2, "{}", s.response);
-    count_problems.extend(check_counts(&s.response, "edits", 5, 7, 0));
+    count_problems.extend(check_counts(&s.response, "edits", 6, 7, 0));
     steps.push(s);
 
     // 2: a rename, a deletion, a new empty folder.
@@ -134,7 +152,7 @@ fn a_chain_stores_what_changed_and_every_backup_restores_its_own_tree() {
         &s.response,
         "rename + delete + empty folder",
         1,
-        10,
+        11,
         2,
     ));
     assert_eq!(total(&s.response, "dirs"), 5, "{}", s.response);
@@ -158,14 +176,14 @@ fn a_chain_stores_what_changed_and_every_backup_restores_its_own_tree() {
         &s.response,
         "folder rename + file becomes folder",
         2,
-        9,
+        10,
         2,
     ));
     steps.push(s);
 
     // 4: nothing changed.
     let s = backup_step(&p, "incremental");
-    count_problems.extend(check_counts(&s.response, "no change", 0, 11, 0));
+    count_problems.extend(check_counts(&s.response, "no change", 0, 12, 0));
     assert_eq!(
         total(&s.response, "bytes_stored_content"),
         0,
@@ -221,8 +239,8 @@ fn deleting_a_folder_counts_its_files_as_deleted_files() {
     p.backup("full");
     std::fs::remove_dir_all(p.data().join("folder-to-delete")).unwrap();
     let s = backup_step(&p, "incremental");
-    // Two files are gone (the folder is not a file): "9 files (0 stored, 9 unchanged, 2 deleted)".
-    assert_counts(&s.response, "a folder with two files deleted", 0, 9, 2);
+    // Two files are gone (the folder is not a file): "10 files (0 stored, 10 unchanged, 2 deleted)".
+    assert_counts(&s.response, "a folder with two files deleted", 0, 10, 2);
     let (_, target) = restore_json(&p, &id_of(&s.response), &[]);
     assert_snap_eq(
         "after a folder deletion",
@@ -239,7 +257,7 @@ fn a_file_touched_without_a_change_of_content_is_restored_with_its_new_mtime() {
     p.backup("full");
     set_mtime(&p.data().join("untouched/b.txt"), 1_234_567_890, 5);
     let s = backup_step(&p, "incremental");
-    assert_counts(&s.response, "a touched file", 1, 10, 0);
+    assert_counts(&s.response, "a touched file", 1, 11, 0);
     let (_, target) = restore_json(&p, &id_of(&s.response), &[]);
     assert_snap_eq(
         "after touch",
@@ -328,6 +346,21 @@ fn list_is_newest_first_and_status_shows_latest_per_type_and_chains() {
         assert_eq!(v["backup_type"], *t, "{v}");
         ids.push(id_of(&v));
     }
+    // The incremental after the archival builds on it.
+    let (r, target) = restore_json(&p, &ids[4], &[]);
+    let mut chain: Vec<String> = r["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    chain.sort();
+    assert_eq!(chain, [ids[3].clone(), ids[4].clone()], "{r}");
+    assert_same_dir(
+        "the incremental after an archival",
+        &p.data(),
+        &target.join("data"),
+    );
     // full <- inc1 <- inc2 ; archival <- inc4 (an incremental follows the newest backup of any type)
     let list = p.json(&["backup", "list"], 0);
     assert_eq!(list["total_count"], 5, "{list}");

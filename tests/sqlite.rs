@@ -6,6 +6,7 @@
 mod common;
 mod tree_support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use tree_support::*;
 
 /// The writer: WAL mode, one transaction per iteration inserting the same random value (with a
 /// blob, so the WAL grows and checkpoints move pages into the main file) into tables a and b.
-/// Writes `ready` after its first commits; stops when `stop` appears or after `max_seconds`.
+/// Starts with a few MiB in one transaction. Writes `ready` after its first commits; stops when `stop` appears or after `max_seconds`.
 const WRITER: &str = r#"
 import os, random, sqlite3, sys, time
 db, ready, stop, max_seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
@@ -26,6 +27,13 @@ con.execute("PRAGMA wal_autocheckpoint=200")
 con.execute("CREATE TABLE IF NOT EXISTS a (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, pad BLOB)")
 con.execute("CREATE TABLE IF NOT EXISTS b (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, pad BLOB)")
 con.execute("CREATE INDEX IF NOT EXISTS a_v ON a(v)")
+# A few MiB first, so a backup has many pages to copy while commits go on.
+con.execute("BEGIN IMMEDIATE")
+for _ in range(3000):
+    v = random.randint(1, 1000000)
+    con.execute("INSERT INTO a (v, pad) VALUES (?, randomblob(1000))", (v,))
+    con.execute("INSERT INTO b (v, pad) VALUES (?, randomblob(1000))", (v,))
+con.execute("COMMIT")
 start = time.time()
 n = 0
 while time.time() - start < max_seconds and not os.path.exists(stop):
@@ -114,6 +122,18 @@ impl Drop for Writer {
     }
 }
 
+/// Every file under `dir` (none when it does not exist).
+fn walk_files(dir: &Path) -> Vec<String> {
+    if !dir.exists() {
+        return Vec::new();
+    }
+    snapshot(dir)
+        .into_iter()
+        .filter(|(_, n)| !matches!(n, Node::Dir { .. }))
+        .map(|(k, _)| k)
+        .collect()
+}
+
 /// What a restored database holds: integrity, the invariant, the row count.
 fn check_db(path: &Path) -> (String, i64, i64, i64, i64) {
     // Called after the restored folder was listed: opening creates -wal/-shm beside it.
@@ -147,8 +167,20 @@ fn a_wal_database_written_during_backups_restores_consistent() {
     let db = p.data().join("app.db");
     let mut writer = Writer::start(&db, &p.root().join("writer"), 12);
 
+    let rows = |db: &Path| -> i64 {
+        Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap()
+            .query_row("SELECT count(*) FROM a", [], |r| r.get(0))
+            .unwrap()
+    };
     let mut backups = Vec::new();
     for t in ["full", "incremental", "incremental"] {
+        // Let the writer commit a few hundred rows more first (bounded wait).
+        let want = rows(&db) + 300;
+        let deadline = Instant::now() + Duration::from_secs(4);
+        while rows(&db) < want && Instant::now() < deadline && writer.running() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert!(
             writer.running(),
             "the writer stopped before the backups ended"
@@ -158,10 +190,7 @@ fn a_wal_database_written_during_backups_restores_consistent() {
             "the database is not in WAL mode while written"
         );
         // What is committed before the backup starts must be in it.
-        let committed: i64 = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap()
-            .query_row("SELECT count(*) FROM a", [], |r| r.get(0))
-            .unwrap();
+        let committed = rows(&db);
         let v = p.backup(t);
         assert_eq!(v["status"], "completed", "{v}");
         backups.push((v, committed));
@@ -172,6 +201,12 @@ fn a_wal_database_written_during_backups_restores_consistent() {
         still_running,
         "the writer ended before the last backup finished ({commits} commits)"
     );
+
+    // The snapshots made for the backups were removed: no copy of the database is left behind.
+    let scratch = p.root().join("scratch");
+    let left: Vec<String> = walk_files(&scratch);
+    assert!(left.is_empty(), "left in the scratch folder: {left:?}");
+    let live_mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o7777;
 
     let mut last_rows = 0;
     for (i, (v, committed)) in backups.iter().enumerate() {
@@ -196,6 +231,12 @@ fn a_wal_database_written_during_backups_restores_consistent() {
         names.sort();
         assert_eq!(names, ["app.db", "notes.txt"], "backup {i} restored");
 
+        let restored_mode = std::fs::metadata(target.join("data/app.db"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777;
+        assert_eq!(restored_mode, live_mode, "backup {i}: the database's mode");
         let (integrity, count_a, sum_a, count_b, sum_b) = check_db(&target.join("data/app.db"));
         assert_eq!(integrity, "ok", "backup {i}");
         assert_eq!(
@@ -216,7 +257,7 @@ fn a_wal_database_written_during_backups_restores_consistent() {
         last_rows = count_a;
     }
     assert!(
-        (last_rows as u64) <= commits * 5,
+        (last_rows as u64) <= 3000 + commits * 5,
         "the restore holds rows that were never committed"
     );
 }

@@ -592,7 +592,19 @@ impl Dr {
                 EntryKind::Symlink => totals.symlinks += 1,
             }
         }
-        totals.files_deleted = deleted.len() as u64;
+        // Files of the parent that are no longer files (deleted, or replaced by a folder or link).
+        totals.files_deleted = parent_entries
+            .values()
+            .filter(|e| e.kind == EntryKind::File)
+            .filter(|e| {
+                planned
+                    .binary_search_by(|p| p.entry.path.as_str().cmp(e.path.as_str()))
+                    .map_or(true, |i| planned[i].entry.kind != EntryKind::File)
+            })
+            .count() as u64;
+        if !repo.encrypted() {
+            warnings.push(super::init::UNENCRYPTED_WARNING.to_string());
+        }
         totals.stored_bytes = vol_records.iter().map(|v| v.stored_bytes).sum();
 
         let (parent, chain_root, chain_length) = match &plan.parent {

@@ -373,7 +373,8 @@ mod tests {
             Ok(())
         });
         s.write_all(data).unwrap();
-        drop(s.finish().unwrap());
+        // finish() hands the sink back; the sealed bytes are already in `out`.
+        let _sink = s.finish().unwrap();
         out
     }
 

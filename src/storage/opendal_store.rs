@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -13,27 +14,58 @@ use crate::error::{Error, Result};
 /// Temporary files of atomic writes live here, inside the repository, so a rename publishes them.
 pub const TMP_PREFIX: &str = "tmp/";
 
+/// Both operators are built on first use, because building OpenDAL's filesystem service creates
+/// its root (and atomic-write) folders: a read-only command, or one pointed at a mistyped path,
+/// must not leave folders behind. Reads of a root that does not exist find nothing.
 #[derive(Debug, Clone)]
 pub struct OpendalStorage {
-    op: Operator,
+    read_op: Arc<tokio::sync::OnceCell<Operator>>,
+    write_op: Arc<tokio::sync::OnceCell<Operator>>,
+    root: String,
     describe: String,
 }
 
 impl OpendalStorage {
-    /// A repository folder on the local filesystem (created if missing).
+    /// A repository folder on the local filesystem (created by the first write).
     pub fn local(root: &Path) -> Result<Self> {
         let root_str = root.to_str().ok_or_else(|| {
             Error::settings(format!("repository path {} is not UTF-8", root.display()))
         })?;
-        let tmp = root.join(TMP_PREFIX);
-        let builder = opendal::services::Fs::default()
-            .root(root_str)
-            .atomic_write_dir(&tmp.to_string_lossy());
-        let op = Operator::new(builder).map_err(|e| map_err(e, "open", root_str))?;
         Ok(OpendalStorage {
-            op,
+            read_op: Arc::new(tokio::sync::OnceCell::new()),
+            write_op: Arc::new(tokio::sync::OnceCell::new()),
+            root: root_str.to_string(),
             describe: format!("local:{}", root.display()),
         })
+    }
+
+    /// The operator for reads, or `None` while the root folder does not exist.
+    async fn readable(&self) -> Result<Option<&Operator>> {
+        if let Some(op) = self.read_op.get() {
+            return Ok(Some(op));
+        }
+        if !Path::new(&self.root).is_dir() {
+            return Ok(None);
+        }
+        self.read_op
+            .get_or_try_init(|| async {
+                Operator::new(opendal::services::Fs::default().root(&self.root))
+                    .map_err(|e| map_err(e, "open", &self.root))
+            })
+            .await
+            .map(Some)
+    }
+
+    async fn writable(&self) -> Result<&Operator> {
+        self.write_op
+            .get_or_try_init(|| async {
+                let tmp = Path::new(&self.root).join(TMP_PREFIX);
+                let builder = opendal::services::Fs::default()
+                    .root(&self.root)
+                    .atomic_write_dir(&tmp.to_string_lossy());
+                Operator::new(builder).map_err(|e| map_err(e, "open", &self.root))
+            })
+            .await
     }
 }
 
@@ -67,7 +99,8 @@ impl Storage for OpendalStorage {
     }
 
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
-        self.op
+        self.writable()
+            .await?
             .write(key, data)
             .await
             .map(|_| ())
@@ -75,7 +108,8 @@ impl Storage for OpendalStorage {
     }
 
     async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool> {
-        match self.op.write_with(key, data).if_not_exists(true).await {
+        let op = self.writable().await?;
+        match op.write_with(key, data).if_not_exists(true).await {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == OdKind::ConditionNotMatch => Ok(false),
             Err(e) => Err(map_err(e, "write", key)),
@@ -84,7 +118,8 @@ impl Storage for OpendalStorage {
 
     async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>> {
         let w = self
-            .op
+            .writable()
+            .await?
             .writer(key)
             .await
             .map_err(|e| map_err(e, "create", key))?;
@@ -95,8 +130,10 @@ impl Storage for OpendalStorage {
     }
 
     async fn get(&self, key: &str) -> Result<Bytes> {
-        self.op
-            .read(key)
+        let Some(op) = self.readable().await? else {
+            return Err(Error::not_found(format!("object {key} does not exist")));
+        };
+        op.read(key)
             .await
             .map(|b| b.to_bytes())
             .map_err(|e| map_err(e, "read", key))
@@ -114,8 +151,10 @@ impl Storage for OpendalStorage {
         if range.start >= end {
             return Ok(Bytes::new());
         }
-        self.op
-            .read_with(key)
+        let Some(op) = self.readable().await? else {
+            return Err(Error::not_found(format!("object {key} does not exist")));
+        };
+        op.read_with(key)
             .range(range.start..end)
             .await
             .map(|b| b.to_bytes())
@@ -123,7 +162,10 @@ impl Storage for OpendalStorage {
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>> {
-        match self.op.stat(key).await {
+        let Some(op) = self.readable().await? else {
+            return Ok(None);
+        };
+        match op.stat(key).await {
             Ok(m) => Ok(Some(m.content_length())),
             Err(e) if e.kind() == OdKind::NotFound => Ok(None),
             Err(e) => Err(map_err(e, "stat", key)),
@@ -131,7 +173,10 @@ impl Storage for OpendalStorage {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
-        let entries = match self.op.list_with(prefix).recursive(true).await {
+        let Some(op) = self.readable().await? else {
+            return Ok(Vec::new());
+        };
+        let entries = match op.list_with(prefix).recursive(true).await {
             Ok(v) => v,
             Err(e) if e.kind() == OdKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(map_err(e, "list", prefix)),
@@ -147,7 +192,10 @@ impl Storage for OpendalStorage {
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        match self.op.delete(key).await {
+        let Some(op) = self.readable().await? else {
+            return Ok(());
+        };
+        match op.delete(key).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == OdKind::NotFound => Ok(()),
             Err(e) => Err(map_err(e, "delete", key)),

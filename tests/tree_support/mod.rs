@@ -198,7 +198,8 @@ pub fn long_name() -> String {
 /// 0 bytes, 1 byte and a few MiB (random, so `volume_size_mb: 1` splits them into volumes),
 /// modes 0600/0640/0644/0755, folders 0700/0750, relative, absolute and dangling symlinks, hidden
 /// files, spaces and unicode in names, a stored path over 100 bytes, an old mtime with
-/// nanoseconds. Returns the number of regular files written.
+/// nanoseconds, names with tabs, newlines, backslashes and glob characters. Returns the number of
+/// regular files written.
 pub fn build_rich_tree(data: &Path) -> usize {
     let f = |rel: &str, content: &[u8], mode: u32| write_file(&data.join(rel), content, mode);
     f("zero.bin", b"", 0o644);
@@ -211,22 +212,14 @@ pub fn build_rich_tree(data: &Path) -> usize {
         0o644,
     );
     f("private/secret.key", &random_bytes(1, 32), 0o600);
-    f(
-        "big/random-2.5MiB.bin",
-        &random_bytes(2, MIB * 5 / 2),
-        0o644,
-    );
-    f(
-        "big/random-1.2MiB.bin",
-        &random_bytes(3, MIB * 6 / 5),
-        0o640,
-    );
-    f("big/random-700KiB.bin", &random_bytes(4, 700 << 10), 0o600);
-    f(
-        "big/compressible-1.5MiB.txt",
-        &b"the same line again and again\n".repeat(MIB * 3 / 2 / 30),
-        0o644,
-    );
+    let big = |name: &str, seed: u64, len: usize, mode: u32| {
+        write_file(&data.join("big").join(name), &random_bytes(seed, len), mode)
+    };
+    big("random-1.5MiB.bin", 2, MIB * 3 / 2, 0o644);
+    big("random-1.1MiB.bin", 3, MIB * 11 / 10, 0o640);
+    big("random-300KiB.bin", 4, 300 << 10, 0o600);
+    let text = b"the same line again and again\n".repeat(MIB * 11 / 10 / 30);
+    f("big/compressible-1.1MiB.txt", &text, 0o644);
     f("name with spaces.txt", b"spaces in the name\n", 0o644);
     f(
         "ünïcødé 日本語/файл с пробелами.txt",
@@ -234,6 +227,19 @@ pub fn build_rich_tree(data: &Path) -> usize {
         0o640,
     );
     f(".hidden", b"dotfile\n", 0o600);
+    f(
+        "docs/nested-not-this.txt",
+        b"a sibling that shares a prefix\n",
+        0o644,
+    );
+    f("odd names/tab\tand\\backslash", b"tab\n", 0o644);
+    f(
+        "odd names/star*question?colon:",
+        b"glob characters\n",
+        0o644,
+    );
+    f("odd names/new\nline", b"newline in the name\n", 0o644);
+    f("odd names/-dash-first", b"dash\n", 0o644);
     f(".config/app.toml", b"key = \"value\"\n", 0o644);
     let long = format!("{}/{}/file-at-the-end.txt", long_name(), long_name());
     f(&long, b"long path\n", 0o644);
@@ -252,7 +258,7 @@ pub fn build_rich_tree(data: &Path) -> usize {
     std::os::unix::fs::symlink("/etc/hostname", data.join("absolute-link")).unwrap();
     // A folder mtime that is not "now", so a restore that forgets folder times shows.
     set_mtime(&data.join("docs/nested"), 1_000_000_000, 42);
-    16
+    21
 }
 
 /// `restore --backup-id ID --target <fresh>` plus `extra` args; returns (JSON, target).
