@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::repo::hash::Sha256;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::init::{InitRequest, InitResponse};
 use super::scan::{self, ScanContext};
@@ -780,7 +780,7 @@ impl Dr {
                 index,
                 outcomes,
                 stored_bytes: stored,
-                sha256: hex::encode(hasher.finalize()),
+                sha256: hasher.finish_hex(),
                 warnings,
                 plain_copies,
             })

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::repo::hash::Sha256;
 use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::backup::volume_contents;
 use super::{Cancel, Dr, Progress, secs, with_lock};
@@ -180,7 +180,7 @@ fn write_file(
                 .map_err(|e| Error::from_io("write", &tmp, e))?;
             n += k as u64;
         }
-        let got = hex::encode(h.finalize());
+        let got = h.finish_hex();
         if verify && Some(&got) != entry.sha256.as_ref() {
             return Err(Error::integrity(format!(
                 "{}: restored bytes do not match the manifest's SHA-256; the file was not restored",

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::repo::hash::Sha256;
 use globset::{Glob, GlobMatcher};
-use sha2::{Digest, Sha256};
 
 use super::Cancel;
 use crate::error::{Error, Result};
@@ -360,7 +360,7 @@ fn run_command(
     let mut entry = entry_from(stored.to_string(), EntryKind::File, &m);
     entry.origin = Origin::Command;
     entry.mode = 0o600;
-    entry.stamp = format!("sha256:{}", hex::encode(h.finalize()));
+    entry.stamp = format!("sha256:{}", h.finish_hex());
     Ok(Scanned {
         entry,
         read_from: Some(out_path),

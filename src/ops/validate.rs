@@ -5,10 +5,10 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::repo::hash::Sha256;
 use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::backup::volume_contents;
 use super::{Cancel, Dr, Progress, secs, with_lock};
@@ -456,7 +456,7 @@ impl Dr {
                             n += k as u64;
                             progress.advance(k as u64);
                         }
-                        Ok((n, hex::encode(h.finalize())))
+                        Ok((n, h.finish_hex()))
                     })
                     .await
                     .unwrap_or_else(|e| Err(Error::internal(format!("checksum task failed: {e}"))));
@@ -547,7 +547,10 @@ impl Dr {
                     let r =
                         tokio::task::spawn_blocking(move || -> Result<(u64, u64, Vec<Problem>)> {
                             let reader = BlockingObjectReader::spawn(storage, key, size);
-                            let mut hashing = HashingReader::new(reader);
+                            // Encrypted volumes: AES-GCM authenticates every stored byte (and the
+                            // final-frame flag their completeness), so the volume's stored SHA-256
+                            // adds nothing; unencrypted ones are hashed.
+                            let mut hashing = HashingReader::new(reader, master.is_none());
                             let map: BTreeMap<&str, &crate::repo::manifest::Entry> =
                                 expected.iter().map(|(p, e)| (p.as_str(), e)).collect();
                             let mut problems = Vec::new();
@@ -575,7 +578,7 @@ impl Dr {
                                     }
                                     progress.advance(entry.size);
                                     files += 1;
-                                    let got = hex::encode(h.finalize());
+                                    let got = h.finish_hex();
                                     if Some(&got) != entry.sha256.as_ref() {
                                         problems.push(Problem {
                                             backup_id: id.clone(),
@@ -589,15 +592,17 @@ impl Dr {
                                     Ok(())
                                 },
                             )?;
-                            let got = hex::encode(hashing.hasher.finalize());
-                            if got != v.sha256 {
+                            let bytes = hashing.bytes;
+                            if let Some(got) = hashing.sha256()
+                                && got != v.sha256
+                            {
                                 problems.push(problem(
                                     &id,
                                     Some(&name),
                                     "the volume's stored SHA-256 does not match the manifest",
                                 ));
                             }
-                            Ok((hashing.bytes, files, problems))
+                            Ok((bytes, files, problems))
                         })
                         .await
                         .unwrap_or_else(|e| {

@@ -280,7 +280,9 @@ impl<R: Read> Opener<R> {
         if self.cipher.is_none() {
             self.read_header()?;
         }
-        let mut frame = vec![0u8; self.frame_ct];
+        // Reuse the previous frame's buffer: only its tail needs zeroing, not a fresh MiB.
+        let mut frame = std::mem::take(&mut self.buf);
+        frame.resize(self.frame_ct, 0);
         let mut n = 0;
         if let Some(b) = self.peeked.take() {
             frame[0] = b;

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod config;
 pub mod crypto;
 pub mod envelope;
+pub mod hash;
 pub mod kind;
 pub mod locks;
 pub mod manifest;
@@ -14,7 +15,6 @@ pub mod volume;
 
 use bytes::Bytes;
 use chrono::Utc;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::storage::DynStorage;
@@ -41,9 +41,7 @@ pub fn volume_name(index: u32) -> String {
     format!("vol-{index:05}")
 }
 
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
+pub use hash::sha256_hex;
 
 /// An open repository: its store, its config and (when encrypted) the unwrapped master key.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
+use crate::repo::hash::Sha256;
 
 use super::crypto::SecretKey;
 use super::envelope::{ObjectContext, Opener, Sealer, io_to_integrity};
@@ -133,7 +133,7 @@ pub fn append_file<W: Write>(
     Ok(FileOutcome {
         entry: input.entry,
         size,
-        sha256: hex::encode(reader.hasher.finalize()),
+        sha256: reader.hasher.finish_hex(),
         changed_while_reading: reader.short || longer,
         skipped: None,
     })
@@ -192,27 +192,35 @@ pub fn write_volume(
     Ok(outcomes)
 }
 
-/// A `Read` that hashes everything read through it.
+/// A `Read` that counts, and optionally hashes, everything read through it.
 pub struct HashingReader<R> {
     pub inner: R,
-    pub hasher: Sha256,
+    /// `None`: count only.
+    pub hasher: Option<Sha256>,
     pub bytes: u64,
 }
 
 impl<R> HashingReader<R> {
-    pub fn new(inner: R) -> Self {
+    pub fn new(inner: R, hash: bool) -> Self {
         HashingReader {
             inner,
-            hasher: Sha256::new(),
+            hasher: hash.then(Sha256::new),
             bytes: 0,
         }
+    }
+
+    /// The hex SHA-256 of what was read, when hashing.
+    pub fn sha256(self) -> Option<String> {
+        self.hasher.map(|h| h.finish_hex())
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.bytes += n as u64;
         Ok(n)
     }
