@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use super::{DynStorage, ObjectWriter};
 use crate::error::{Error, Result};
 
-/// Read chunk for streaming objects: 4 MiB.
-pub const READ_CHUNK: u64 = 4 << 20;
+/// Read chunk for streaming objects: 1 MiB (two in flight per reader).
+pub const READ_CHUNK: u64 = 1 << 20;
 
 /// A blocking `Read` over an object, fed by an async task that reads it in ranges.
 pub struct BlockingObjectReader {
