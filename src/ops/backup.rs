@@ -296,10 +296,12 @@ impl Dr {
             }
             Err(e) => {
                 // Remove what was written; a crash that skips this leaves orphans for cleanup.
-                if let Ok(objs) = repo.storage().list(&format!("backups/{id}/")).await {
+                let folder = format!("backups/{id}/");
+                if let Ok(objs) = repo.storage().list(&folder).await {
                     for o in objs {
                         let _ = repo.storage().delete(&o.key).await;
                     }
+                    let _ = repo.storage().delete_folder(&folder).await;
                 }
                 Err(e)
             }

@@ -166,7 +166,9 @@ fn write_file(
         .map_err(|e| Error::from_io("create", &tmp, e))?;
     let result = (|| -> Result<u64> {
         let mut h = Sha256::new();
-        let mut buf = vec![0u8; 256 << 10];
+        // Sized to the file: zeroing a large buffer for each of many small files costs more
+        // than the files themselves.
+        let mut buf = vec![0u8; (entry.size as usize).clamp(1, 256 << 10)];
         let mut n = 0u64;
         loop {
             let k = data
