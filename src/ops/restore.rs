@@ -234,7 +234,7 @@ impl Dr {
         let catalog = Catalog::load(repo).await?;
         let summary = catalog.resolve(&req.backup_id)?.clone();
         let id = summary.backup_id.clone();
-        let manifest = repo.read_manifest(&id).await?;
+        let manifest = Arc::new(repo.read_manifest(&id).await?);
         // Check every path before writing anything.
         for e in &manifest.entries {
             check_stored_path(&e.path)
@@ -305,23 +305,32 @@ impl Dr {
                 let m = if *b == id {
                     manifest.clone()
                 } else {
-                    repo.read_manifest(b)
-                        .await
-                        .map_err(|e| e.context(format!("reading {b}, which {id} needs")))?
+                    Arc::new(
+                        repo.read_manifest(b)
+                            .await
+                            .map_err(|e| e.context(format!("reading {b}, which {id} needs")))?,
+                    )
                 };
-                owners.insert(b.clone(), Arc::new(m));
+                owners.insert(b.clone(), m);
             }
         }
         let total: u64 = by_volume.values().flatten().map(|e| e.size).sum();
         progress.phase("restoring", Some(total));
         let verify = self.settings.settings.backup.validation.verify_on_restore;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let index: std::collections::HashMap<&str, usize> = manifest
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.path.as_str(), i))
+            .collect();
         let jobs: Vec<_> = by_volume
             .into_iter()
             .map(|((b, v), entries)| {
-                let want: BTreeMap<String, Entry> = entries
+                // Wanted paths -> index of their entry in this snapshot's manifest.
+                let want: BTreeMap<String, usize> = entries
                     .iter()
-                    .map(|e| (e.path.clone(), (*e).clone()))
+                    .map(|e| (e.path.clone(), index[e.path.as_str()]))
                     .collect();
                 (b, v, want)
             })
@@ -332,6 +341,7 @@ impl Dr {
                 let master = repo.master().cloned();
                 let ctx = repo.volume_context(&b, v);
                 let owner = owners[&b].clone();
+                let snapshot = manifest.clone();
                 let root = root.clone();
                 let cache = cache.clone();
                 let progress = progress.clone();
@@ -358,7 +368,9 @@ impl Dr {
                                     return Err(super::cancelled());
                                 }
                                 // Our snapshot's entry (mode, mtime, hash) for this path.
-                                let entry = want.get(&stored.path).unwrap_or(stored);
+                                let entry = want
+                                    .get(&stored.path)
+                                    .map_or(stored, |&i| &snapshot.entries[i]);
                                 bytes += write_file(&root, entry, data, verify, &cache)?;
                                 files += 1;
                                 progress.advance(entry.size);

@@ -216,7 +216,8 @@ impl Dr {
                 }
             }
             // Quick: structure of every selected backup.
-            let mut manifests: Vec<Manifest> = Vec::new();
+            // Full level reads one manifest at a time (they are large), after the quick checks.
+            let mut full_ids: Vec<String> = Vec::new();
             for id in &ids {
                 let Some(summary) = catalog.get(id) else {
                     continue;
@@ -255,19 +256,7 @@ impl Dr {
                     }
                 }
                 if req.level == ValidationLevel::Full {
-                    let m = repo.read_manifest(id).await?;
-                    // Restore refuses unsafe paths; validation must report them.
-                    for e in &m.entries {
-                        if let Err(err) = crate::repo::paths::check_stored_path(&e.path) {
-                            problems.push(Problem {
-                                backup_id: id.clone(),
-                                volume: None,
-                                path: Some(e.path.clone()),
-                                problem: err.message,
-                            });
-                        }
-                    }
-                    manifests.push(m);
+                    full_ids.push(id.clone());
                 }
             }
             match req.level {
@@ -310,15 +299,28 @@ impl Dr {
                     merge(&mut per, &mut totals, c);
                 }
                 ValidationLevel::Full => {
-                    let total: u64 = manifests
+                    let total: u64 = full_ids
                         .iter()
-                        .map(|m| m.summary.totals.stored_bytes)
+                        .filter_map(|i| catalog.get(i))
+                        .map(|s| s.totals.stored_bytes)
                         .sum();
                     progress.phase("validating", Some(total));
-                    for m in &manifests {
+                    for id in &full_ids {
+                        let m = repo.read_manifest(id).await?;
+                        // Restore refuses unsafe paths; validation must report them.
+                        for e in &m.entries {
+                            if let Err(err) = crate::repo::paths::check_stored_path(&e.path) {
+                                problems.push(Problem {
+                                    backup_id: id.clone(),
+                                    volume: None,
+                                    path: Some(e.path.clone()),
+                                    problem: err.message,
+                                });
+                            }
+                        }
                         let sample = sample_volumes(m.summary.volumes.len(), req.sample_percent);
                         let c = self
-                            .verify_volumes(repo, m, Some(&sample), progress.clone(), cancel)
+                            .verify_volumes(repo, &m, Some(&sample), progress.clone(), cancel)
                             .await?;
                         merge(&mut per, &mut totals, c);
                     }

@@ -241,7 +241,8 @@ pub fn read_volume<R: Read>(
     let opener = Opener::new(master, ctx, ciphertext)?;
     let wrap = |e: io::Error| io_to_integrity(e, &what);
     let dec = zstd::stream::Decoder::new(opener).map_err(wrap)?;
-    let mut archive = tar::Archive::new(dec);
+    // tar reads 512-byte headers; a buffer keeps each from being its own decompression call.
+    let mut archive = tar::Archive::new(io::BufReader::with_capacity(256 << 10, dec));
     let mut seen = BTreeSet::new();
     for item in archive.entries().map_err(wrap)? {
         let mut item = item.map_err(wrap)?;
