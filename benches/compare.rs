@@ -17,10 +17,6 @@
 //! - `MAHAVISHNU_BENCH_JSON`: where the JSON report goes (default `<target>/compare-results.json`).
 //! - `MAHAVISHNU_DR_BIN`: the mahavishnu-dr binary (default: the one cargo built beside this bench).
 
-// Until Cargo.toml declares this bench with `harness = false`, cargo builds it under libtest
-// (`--test`), where `main` and everything it calls look unused; that build is not how it runs.
-#![cfg_attr(test, allow(dead_code))]
-
 #[path = "compare/dataset.rs"]
 mod dataset;
 #[path = "compare/fsutil.rs"]
