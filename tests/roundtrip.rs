@@ -191,15 +191,7 @@ fn restore_of_a_path_that_is_not_in_the_backup_fails_and_writes_nothing() {
     let p = rich_project();
     let id = id_of(&p.backup("full"));
     let target = p.root().join("restore-missing");
-    let out = p.run(&[
-        "restore",
-        "--backup-id",
-        &id,
-        "--target",
-        target.to_str().unwrap(),
-        "--path",
-        "data/no-such-file",
-    ]);
+    let out = p.run_restore(&id, &target, &["--path", "data/no-such-file"]);
     assert_ne!(out.status.code(), Some(0), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("data/no-such-file"), "{stderr}");
@@ -220,13 +212,7 @@ fn restore_into_a_non_empty_target_needs_overwrite() {
     write_file(&target.join("data/one.bin"), b"stale content", 0o644);
     let before = snapshot_with_root(&target);
 
-    let out = p.run(&[
-        "restore",
-        "--backup-id",
-        &id,
-        "--target",
-        target.to_str().unwrap(),
-    ]);
+    let out = p.run_restore(&id, &target, &[]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--overwrite"), "stderr: {stderr}");
@@ -238,14 +224,7 @@ fn restore_into_a_non_empty_target_needs_overwrite() {
     );
 
     // The same with --json: the error is JSON on stdout, the exit code the same.
-    let out = p.run(&[
-        "restore",
-        "--backup-id",
-        &id,
-        "--target",
-        target.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = p.run_restore(&id, &target, &["--json"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
@@ -256,17 +235,7 @@ fn restore_into_a_non_empty_target_needs_overwrite() {
         "{v}"
     );
 
-    let v = p.json(
-        &[
-            "restore",
-            "--backup-id",
-            &id,
-            "--target",
-            target.to_str().unwrap(),
-            "--overwrite",
-        ],
-        0,
-    );
+    let v = p.json(&Project::restore_args(&id, &target, &["--overwrite"]), 0);
     assert_eq!(v["files"].as_u64(), Some(files), "{v}");
     assert_same_dir("restore with --overwrite", &p.data(), &target.join("data"));
     assert_eq!(

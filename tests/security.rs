@@ -209,15 +209,7 @@ fn outside_state(p: &Project, target: &Path) -> BTreeMap<String, (String, u32, i
 /// Restore `id` into `<root>/target` with extra args; return the output.
 fn restore(p: &Project, id: &str, extra: &[&str]) -> (std::process::Output, PathBuf) {
     let target = p.root().join("target");
-    let mut args = vec![
-        "restore",
-        "--backup-id",
-        id,
-        "--target",
-        target.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let o = p.run(&args);
+    let o = p.run_restore(id, &target, extra);
     assert_no_panic(&o);
     (o, target)
 }

@@ -177,13 +177,7 @@ fn restore_of_a_damaged_backup_fails_naming_the_volume() {
     flip_byte(vol, len / 2);
 
     let target = p.root().join("restored");
-    let o = p.run(&[
-        "restore",
-        "--backup-id",
-        &id,
-        "--target",
-        target.to_str().unwrap(),
-    ]);
+    let o = p.run_restore(&id, &target, &[]);
     assert_no_panic(&o);
     assert_eq!(code(&o), 1, "{}", shown(&o));
     assert!(

@@ -97,19 +97,28 @@ impl Project {
         std::fs::write(p, content).unwrap();
     }
 
+    /// The arguments of `restore --backup-id ID --target TARGET` followed by `extra`.
+    pub fn restore_args<'a>(id: &'a str, target: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "restore",
+            "--backup-id",
+            id,
+            "--target",
+            target.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+
+    /// Run `restore` (see [`Project::restore_args`]); the output, whatever the exit code.
+    pub fn run_restore(&self, id: &str, target: &Path, extra: &[&str]) -> Output {
+        self.run(&Self::restore_args(id, target, extra))
+    }
+
     /// Restore `backup_id` into a fresh folder and return it (the data folder within).
     pub fn restore(&self, backup_id: &str) -> PathBuf {
         let target = self.root().join(format!("restore-{}", rand_suffix()));
-        let v = self.json(
-            &[
-                "restore",
-                "--backup-id",
-                backup_id,
-                "--target",
-                target.to_str().unwrap(),
-            ],
-            0,
-        );
+        let v = self.json(&Self::restore_args(backup_id, &target, &[]), 0);
         assert!(v["files"].as_u64().is_some(), "{v}");
         target.join("data")
     }

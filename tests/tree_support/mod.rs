@@ -264,15 +264,7 @@ pub fn build_rich_tree(data: &Path) -> usize {
 /// `restore --backup-id ID --target <fresh>` plus `extra` args; returns (JSON, target).
 pub fn restore_json(p: &Project, id: &str, extra: &[&str]) -> (Value, PathBuf) {
     let target = p.root().join(format!("restore-{}", rand_suffix()));
-    let mut args = vec![
-        "restore",
-        "--backup-id",
-        id,
-        "--target",
-        target.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let v = p.json(&args, 0);
+    let v = p.json(&Project::restore_args(id, &target, extra), 0);
     (v, target)
 }
 
