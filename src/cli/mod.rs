@@ -10,13 +10,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::ops::backup::{BackupRequest, BackupStatus};
+use crate::ops::backup::BackupRequest;
 use crate::ops::cleanup::CleanupRequest;
 use crate::ops::init::InitRequest;
 use crate::ops::restore::RestoreRequest;
 use crate::ops::status::ListRequest;
 use crate::ops::validate::{ValidateRequest, ValidationLevel};
-use crate::ops::{Cancel, Dr, NoProgress, Progress};
+use crate::ops::{Cancel, Dr, Progress};
 use crate::repo::BackupType;
 use crate::settings;
 
@@ -259,7 +259,6 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
     } else {
         Arc::new(progress_bar::NoticesOnly)
     };
-    let _ = NoProgress;
     match cli.command {
         Command::Init { generate_key } => {
             let r = dr.init(&InitRequest { generate_key }).await?;
@@ -285,7 +284,6 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
                     progress.notice(&format!("warning: {w}"));
                 }
             }
-            let _ = r.status == BackupStatus::Skipped;
             outcome(&r, render::backup(&r), false)
         }
         Command::Backup(BackupCommand::Validate {
