@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod mcp;
 pub mod ops;
 pub mod repo;
 pub mod schedule;

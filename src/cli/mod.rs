@@ -59,6 +59,19 @@ pub enum Command {
         #[arg(value_enum)]
         output: SchemaName,
     },
+    /// The disaster-recovery check: backups available, intact, recent (exit 1 when not healthy).
+    #[command(alias = "run-dr-check")]
+    Check,
+    /// Serve MCP (Model Context Protocol) to AI agents: stdio by default, or streamable HTTP.
+    Serve {
+        /// Serve streamable HTTP at /mcp (and GET /health) on ADDR instead of stdio
+        /// (default ADDR: mcp.http.listen, 127.0.0.1:8684).
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+        http: Option<String>,
+    },
+    /// The MCP tool definitions.
+    #[command(subcommand)]
+    Tools(ToolsCommand),
     /// Write one volume's plaintext (a .tar.zst: `zstd -d | tar -x` reads it).
     Decrypt {
         /// A backup id, or "latest".
@@ -108,6 +121,7 @@ pub enum SchemaName {
     BackupCleanup,
     Restore,
     Decrypt,
+    Check,
     Error,
 }
 
@@ -123,6 +137,7 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
         SchemaName::BackupCleanup => schemars::schema_for!(cleanup::CleanupResponse),
         SchemaName::Restore => schemars::schema_for!(restore::RestoreResponse),
         SchemaName::Decrypt => schemars::schema_for!(decrypt::DecryptResponse),
+        SchemaName::Check => schemars::schema_for!(crate::ops::check::DrCheckResponse),
         SchemaName::Error => schemars::schema_for!(crate::error::Error),
     };
     serde_json::to_value(s).unwrap_or_default()
@@ -176,6 +191,16 @@ pub enum BackupCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// Write one JSON file per MCP tool (name, title, description, schemas, annotations).
+    Export {
+        /// The folder to write into.
+        #[arg(default_value = "tools")]
+        dir: PathBuf,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// A backup id, or "latest".
@@ -213,7 +238,9 @@ pub async fn run(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> i32 {
     let json = cli.json;
     match execute(cli, env, cancel).await {
         Ok(o) => {
-            if json {
+            if o.json.is_null() && o.text.is_empty() {
+                // `serve`: stdout carried the protocol; nothing to add.
+            } else if json {
                 print_stdout(&serde_json::to_string_pretty(&o.json).unwrap_or_default());
             } else {
                 print_stdout(o.text.trim_end());
@@ -249,10 +276,26 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
             problem: false,
         });
     }
+    if let Command::Tools(ToolsCommand::Export { dir }) = &cli.command {
+        let names = crate::mcp::export_tools(dir)?;
+        let text = format!(
+            "wrote {} tool definitions to {}",
+            names.len(),
+            dir.display()
+        );
+        return outcome(
+            &serde_json::json!({ "dir": dir, "files": names }),
+            text,
+            false,
+        );
+    }
     let cwd = std::env::current_dir()
         .map_err(|e| Error::io(format!("cannot read the current folder: {e}")))?;
     let loaded = settings::load(cli.config.as_deref(), &cwd, &env)?;
     let dr = Dr::new(loaded)?;
+    if let Command::Serve { http } = cli.command {
+        return serve(dr, http, cancel).await;
+    }
     let show_bar = !cli.json && !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let progress: Arc<dyn Progress> = if show_bar {
         Arc::new(progress_bar::Bar::new())
@@ -350,7 +393,14 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
             );
             outcome(&r, text, false)
         }
-        Command::Schema { .. } => Err(Error::internal("schema is handled before settings load")),
+        Command::Check => {
+            let r = dr.dr_check().await?;
+            let problem = r.results.status != crate::ops::check::Verdict::Healthy;
+            outcome(&r, render::check(&r), problem)
+        }
+        Command::Schema { .. } | Command::Tools(_) | Command::Serve { .. } => Err(Error::internal(
+            "schema, tools and serve are handled before this point",
+        )),
         Command::Restore(a) => {
             let req = RestoreRequest {
                 backup_id: a.backup_id,
@@ -362,4 +412,29 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
             outcome(&r, render::restore(&r), false)
         }
     }
+}
+
+/// `serve`: MCP on stdio, or streamable HTTP until Ctrl-C.
+async fn serve(dr: Dr, http: Option<String>, cancel: Cancel) -> Result<Outcome> {
+    let server = crate::mcp::DrServer::new(dr);
+    match http {
+        None => crate::mcp::serve_stdio(server).await?,
+        Some(addr) => {
+            let opts = crate::mcp::http::HttpOptions::from_settings(server.dr(), Some(&addr))?;
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let s2 = shutdown.clone();
+            tokio::spawn(async move {
+                while !cancel.is_cancelled() {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                s2.cancel();
+            });
+            crate::mcp::http::serve(server, opts, shutdown).await?;
+        }
+    }
+    Ok(Outcome {
+        json: serde_json::Value::Null,
+        text: String::new(),
+        problem: false,
+    })
 }

@@ -253,3 +253,25 @@ pub fn restore(r: &RestoreResponse) -> String {
     }
     s
 }
+
+pub fn check(r: &crate::ops::check::DrCheckResponse) -> String {
+    use crate::ops::check::CheckStatus;
+    let mark = |s: CheckStatus| {
+        if s == CheckStatus::Pass {
+            "pass"
+        } else {
+            "FAIL"
+        }
+    };
+    let c = &r.results.checks;
+    format!(
+        "{}\n  backups_available  {}  {}\n  backup_integrity   {}  {}\n  recent_backup      {}  {}\n",
+        r.message,
+        mark(c.backups_available.status),
+        c.backups_available.detail,
+        mark(c.backup_integrity.status),
+        c.backup_integrity.detail,
+        mark(c.recent_backup.status),
+        c.recent_backup.detail,
+    )
+}

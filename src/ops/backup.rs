@@ -645,7 +645,7 @@ impl Dr {
         // verify_on_create: read every new volume back and check every file before committing.
         let verify = b.validation.enabled && b.validation.verify_on_create;
         if verify {
-            progress.phase("verifying", Some(totals.stored_bytes));
+            progress.phase("verifying", Some(totals.bytes_stored_content));
             let checks = self
                 .verify_volumes(repo, &manifest, None, progress.clone(), cancel)
                 .await?;

@@ -4,11 +4,13 @@
 //! `--json` prints and what an MCP tool returns as structured content.
 
 pub mod backup;
+pub mod check;
 pub mod cleanup;
 pub mod decrypt;
 pub mod init;
 pub mod progress;
 pub mod restore;
+pub mod restore_roots;
 pub mod retention;
 mod scan;
 pub mod status;

@@ -131,6 +131,16 @@ impl Dr {
         })
     }
 
+    /// One backup's manifest summary ("latest" for the newest).
+    pub async fn show(&self, backup_id: &str) -> Result<ManifestSummary> {
+        let repo = self.open_repo().await?;
+        if backup_id == "latest" {
+            let catalog = Catalog::load(&repo).await?;
+            return Ok(catalog.resolve("latest")?.clone());
+        }
+        repo.read_summary(backup_id).await
+    }
+
     pub async fn status(&self) -> Result<StatusResponse> {
         let repo = self.open_repo().await?;
         let catalog = Catalog::load(&repo).await?;

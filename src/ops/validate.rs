@@ -302,7 +302,7 @@ impl Dr {
                     let total: u64 = full_ids
                         .iter()
                         .filter_map(|i| catalog.get(i))
-                        .map(|s| s.totals.stored_bytes)
+                        .map(|s| s.totals.bytes_stored_content)
                         .sum();
                     progress.phase("validating", Some(total));
                     for id in &full_ids {

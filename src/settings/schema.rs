@@ -609,6 +609,8 @@ pub struct McpHttpSettings {
     pub token_file: Option<PathBuf>,
     /// The bearer token itself (secret; usually from MAHAVISHNU_MCP__HTTP__TOKEN). Redacted in output.
     pub token: Option<String>,
+    /// Extra Host header values the HTTP server answers to (loopback names always are).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for McpHttpSettings {
@@ -617,6 +619,7 @@ impl Default for McpHttpSettings {
             listen: "127.0.0.1:8684".to_string(),
             token_file: None,
             token: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -627,6 +630,7 @@ impl fmt::Debug for McpHttpSettings {
             .field("listen", &self.listen)
             .field("token_file", &self.token_file)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
 }

@@ -1,0 +1,292 @@
+//! The streamable HTTP transport: `/mcp` (MCP), `/health` (JSON), a Host check against DNS
+//! rebinding, and a bearer token that is required whenever the server listens off loopback.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use schemars::JsonSchema;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::server::DrServer;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::Dr;
+
+/// How the HTTP server is set up, resolved from settings and the command line.
+#[derive(Clone)]
+pub struct HttpOptions {
+    pub listen: SocketAddr,
+    /// Required on every request when set.
+    pub token: Option<String>,
+    /// Host header values accepted (names or IPs, optionally with a port).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("allowed_hosts", &self.allowed_hosts)
+            .finish()
+    }
+}
+
+fn read_token_file(path: &Path) -> Result<String> {
+    let raw = std::fs::read_to_string(path).map_err(|e| {
+        Error::settings(format!(
+            "cannot read the MCP token file {}: {e}",
+            path.display()
+        ))
+        .with_guidance("check mcp.http.token_file, or set MAHAVISHNU_MCP__HTTP__TOKEN")
+    })?;
+    let token = raw.trim().to_string();
+    if token.is_empty() {
+        return Err(
+            Error::settings(format!("the MCP token file {} is empty", path.display()))
+                .with_guidance("write a long random token into it, e.g. `openssl rand -hex 32`"),
+        );
+    }
+    Ok(token)
+}
+
+impl HttpOptions {
+    /// Resolve from the settings; `listen` overrides `mcp.http.listen` when given.
+    pub fn from_settings(dr: &Dr, listen: Option<&str>) -> Result<HttpOptions> {
+        let http = &dr.settings().settings.mcp.http;
+        let listen_text = listen.filter(|s| !s.is_empty()).unwrap_or(&http.listen);
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            Error::usage(format!(
+                "cannot listen on {listen_text}: expected an address such as 127.0.0.1:8684"
+            ))
+        })?;
+        let token = match (&http.token, &http.token_file) {
+            (Some(t), _) if !t.trim().is_empty() => Some(t.trim().to_string()),
+            (_, Some(f)) => Some(read_token_file(f)?),
+            _ => None,
+        };
+        if !listen.ip().is_loopback() && token.is_none() {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                format!("refusing to serve MCP on {listen} without a bearer token: it is not a loopback address"),
+            )
+            .with_guidance(
+                "set mcp.http.token_file (a file holding a long random token) or \
+                 MAHAVISHNU_MCP__HTTP__TOKEN, or listen on 127.0.0.1",
+            ));
+        }
+        let mut allowed_hosts: Vec<String> =
+            vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+        if !listen.ip().is_unspecified() && !listen.ip().is_loopback() {
+            allowed_hosts.push(listen.ip().to_string());
+        }
+        if listen.ip().is_unspecified()
+            && let Ok(name) = gethostname::gethostname().into_string()
+        {
+            allowed_hosts.push(name);
+        }
+        allowed_hosts.extend(http.allowed_hosts.iter().cloned());
+        Ok(HttpOptions {
+            listen,
+            token,
+            allowed_hosts,
+        })
+    }
+}
+
+/// What `GET /health` answers.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Health {
+    /// "ok" when the repository is reachable, "degraded" otherwise.
+    pub status: String,
+    pub version: String,
+    pub repository: String,
+    pub repository_reachable: bool,
+    pub newest_backup_id: Option<String>,
+    /// Seconds since the newest backup finished.
+    pub newest_backup_age_seconds: Option<i64>,
+    /// Why the repository is not reachable, when it is not.
+    pub error: Option<String>,
+}
+
+async fn health(State(server): State<DrServer>) -> Response {
+    let dr = server.dr();
+    let listing = dr
+        .list(&crate::ops::status::ListRequest {
+            limit: 1,
+            backup_type: None,
+        })
+        .await;
+    let now = chrono::Utc::now();
+    let body = match listing {
+        Ok(l) => {
+            let newest = l.backups.first();
+            Health {
+                status: "ok".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                repository: dr.storage().describe(),
+                repository_reachable: true,
+                newest_backup_id: newest.map(|b| b.backup_id.clone()),
+                newest_backup_age_seconds: newest.map(|b| (now - b.finished).num_seconds()),
+                error: None,
+            }
+        }
+        Err(e) => Health {
+            status: "degraded".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            repository: dr.storage().describe(),
+            repository_reachable: false,
+            newest_backup_id: None,
+            newest_backup_age_seconds: None,
+            error: Some(e.message),
+        },
+    };
+    axum::Json(body).into_response()
+}
+
+/// Equal without leaking where the first difference is.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn host_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let host = host.trim().to_ascii_lowercase();
+    // Strip the port: "[::1]:8684" -> "::1", "localhost:8684" -> "localhost".
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("").to_string()
+    } else {
+        host.rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(host.clone(), |(h, _)| h.to_string())
+    };
+    allowed.iter().any(|a| {
+        let a = a.trim().to_ascii_lowercase();
+        a == host || a == name || a.trim_matches(|c| c == '[' || c == ']') == name
+    })
+}
+
+#[derive(Clone)]
+struct Guard {
+    token: Option<Arc<String>>,
+    allowed_hosts: Arc<Vec<String>>,
+}
+
+/// A browser's Origin must name an allowed host too (a page elsewhere must not drive the server).
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Some(authority) = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.strip_prefix("http://").or_else(|| o.strip_prefix("https://")))
+    else {
+        return false;
+    };
+    let mut h = HeaderMap::new();
+    match authority.trim_end_matches('/').parse() {
+        Ok(v) => {
+            h.insert(header::HOST, v);
+            host_allowed(&h, allowed)
+        }
+        Err(_) => false,
+    }
+}
+
+async fn guard(State(g): State<Guard>, request: Request, next: Next) -> Response {
+    if !origin_allowed(request.headers(), &g.allowed_hosts) {
+        return (
+            StatusCode::FORBIDDEN,
+            "Forbidden: the Origin header names a site this server does not answer to",
+        )
+            .into_response();
+    }
+    if !host_allowed(request.headers(), &g.allowed_hosts) {
+        return (
+            StatusCode::FORBIDDEN,
+            "Forbidden: the Host header is not one this server answers to (DNS rebinding \
+             protection); add the name to mcp.http.allowed_hosts to allow it",
+        )
+            .into_response();
+    }
+    if let Some(token) = &g.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !given.is_some_and(|t| same_secret(t.as_bytes(), token.as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "Unauthorized: send Authorization: Bearer <token> (mcp.http.token_file)",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The router: `/mcp` and `/health` behind the Host and token guard.
+pub fn router(server: DrServer, opts: &HttpOptions, shutdown: CancellationToken) -> Router {
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(opts.allowed_hosts.clone())
+        .with_cancellation_token(shutdown);
+    let factory_server = server.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(factory_server.for_session()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let g = Guard {
+        token: opts.token.clone().map(Arc::new),
+        allowed_hosts: Arc::new(opts.allowed_hosts.clone()),
+    };
+    Router::new()
+        .route("/health", get(health))
+        .with_state(server)
+        .route_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(g, guard))
+}
+
+/// Serve until `shutdown` is cancelled. Prints where it listens on stderr.
+pub async fn serve(server: DrServer, opts: HttpOptions, shutdown: CancellationToken) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot listen on {}: {e}", opts.listen),
+            )
+            .with_guidance("pick another address with `serve --http ADDR` or mcp.http.listen")
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io(format!("cannot read the listening address: {e}")))?;
+    let ip_note = match local.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() => "loopback only",
+        IpAddr::V6(ip) if ip.is_loopback() => "loopback only",
+        _ => "bearer token required",
+    };
+    eprintln!(
+        "mahavishnu-dr MCP server on http://{local}/mcp (health: http://{local}/health; {ip_note})"
+    );
+    let app = router(server, &opts, shutdown.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(|e| Error::io(format!("the HTTP server stopped: {e}")))
+}

@@ -1,0 +1,83 @@
+//! MCP resources: the effective settings (redacted), one backup's manifest summary, the format
+//! specification.
+
+use rmcp::model::{Resource, ResourceContents, ResourceTemplate};
+
+use crate::error::{Error, Result};
+use crate::ops::Dr;
+
+pub const SETTINGS_URI: &str = "dr://settings";
+pub const FORMAT_URI: &str = "dr://format";
+pub const BACKUP_PREFIX: &str = "dr://backups/";
+pub const BACKUP_TEMPLATE: &str = "dr://backups/{backup_id}";
+
+const FORMAT_MD: &str = include_str!("../../docs/FORMAT.md");
+
+pub fn list() -> Vec<Resource> {
+    vec![
+        Resource::new(SETTINGS_URI, "settings")
+            .with_title("Effective settings")
+            .with_description(
+                "The settings mahavishnu-dr runs with (files, local overrides and MAHAVISHNU_ \
+                 environment merged), secrets redacted. Read to learn sources, schedules, \
+                 retention, RTO/RPO targets and restore roots.",
+            )
+            .with_mime_type("application/json"),
+        Resource::new(FORMAT_URI, "format")
+            .with_title("Repository format specification")
+            .with_description(
+                "docs/FORMAT.md: the normative repository format (layout, byte envelopes, \
+                 manifests, write order, threat model, recovery by hand).",
+            )
+            .with_mime_type("text/markdown")
+            .with_size(FORMAT_MD.len() as u64),
+    ]
+}
+
+pub fn templates() -> Vec<ResourceTemplate> {
+    vec![
+        ResourceTemplate::new(BACKUP_TEMPLATE, "backup")
+            .with_title("One backup's manifest summary")
+            .with_description(
+                "Type, parent and chain, times, host, sources, volumes with sizes and SHA-256, \
+                 totals. backup_id is an id from backup_list, or latest.",
+            )
+            .with_mime_type("application/json"),
+    ]
+}
+
+fn json_text(v: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string_pretty(v).map_err(|e| Error::internal(format!("cannot encode: {e}")))
+}
+
+fn contents(uri: &str, mime: &str, text: String) -> ResourceContents {
+    ResourceContents::TextResourceContents {
+        uri: uri.to_string(),
+        mime_type: Some(mime.to_string()),
+        text,
+        meta: None,
+    }
+}
+
+/// Read a resource; `Ok(None)` when the URI names none of ours.
+pub async fn read(dr: &Dr, uri: &str) -> Result<Option<ResourceContents>> {
+    if uri == SETTINGS_URI {
+        let text = json_text(&dr.settings().redacted_json())?;
+        return Ok(Some(contents(uri, "application/json", text)));
+    }
+    if uri == FORMAT_URI {
+        return Ok(Some(contents(uri, "text/markdown", FORMAT_MD.to_string())));
+    }
+    if let Some(id) = uri.strip_prefix(BACKUP_PREFIX)
+        && !id.is_empty()
+        && !id.contains('/')
+    {
+        let summary = dr.show(id).await?;
+        return Ok(Some(contents(
+            uri,
+            "application/json",
+            json_text(&summary)?,
+        )));
+    }
+    Ok(None)
+}

@@ -1,0 +1,343 @@
+//! The tool catalog (names, descriptions, schemas, annotations) and the dispatch of a call to the
+//! operation behind each tool. Nothing here decides DR behaviour: it parses, calls `ops`, renders.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::args::*;
+use super::compat::{CreateBackupResult, ListBackupsResult, RestoreBackupResult};
+use super::schema;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::backup::{BackupRequest, BackupResponse};
+use crate::ops::check::DrCheckResponse;
+use crate::ops::cleanup::{CleanupRequest, CleanupResponse};
+use crate::ops::restore::{RestoreRequest, RestoreResponse};
+use crate::ops::restore_roots::{confine_to_roots, existing_entries};
+use crate::ops::status::{ListRequest, ListResponse, StatusResponse};
+use crate::ops::validate::{ValidateRequest, ValidateResponse};
+use crate::ops::{Cancel, Dr, Progress};
+
+/// How a tool behaves, for its annotations.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Reads only.
+    ReadOnly,
+    /// Adds to the repository or writes a new folder; never removes or replaces data.
+    Additive,
+    /// May delete or replace data; needs confirm=true.
+    Destructive,
+}
+
+/// One tool: what clients see, and whether it reports progress.
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    kind: Kind,
+    idempotent: bool,
+    /// Reports progress and honours cancellation.
+    pub long: bool,
+    input: fn() -> JsonObject,
+    output: fn() -> JsonObject,
+}
+
+impl ToolSpec {
+    pub fn tool(&self) -> Tool {
+        let annotations = ToolAnnotations::with_title(self.title)
+            .read_only(matches!(self.kind, Kind::ReadOnly))
+            .destructive(matches!(self.kind, Kind::Destructive))
+            .idempotent(self.idempotent)
+            .open_world(false);
+        Tool::new(self.name, self.description, (self.input)())
+            .with_title(self.title)
+            .with_raw_output_schema(Arc::new((self.output)()))
+            .with_annotations(annotations)
+    }
+}
+
+macro_rules! spec {
+    ($name:literal, $title:literal, $kind:ident, idempotent: $idem:literal, long: $long:literal,
+     $in:ty => $out:ty, $desc:expr) => {
+        ToolSpec {
+            name: $name,
+            title: $title,
+            description: $desc,
+            kind: Kind::$kind,
+            idempotent: $idem,
+            long: $long,
+            input: schema::input::<$in>,
+            output: schema::output::<$out>,
+        }
+    };
+}
+
+/// Every tool, in the order clients list them.
+pub fn specs() -> Vec<ToolSpec> {
+    vec![
+        spec!("backup_run", "Run a backup", Additive, idempotent: false, long: true,
+            BackupRunArgs => BackupResponse,
+            "Back up the configured sources now into the encrypted repository and verify it. \
+             Use before a risky change, or when backup_status shows the newest backup is older \
+             than the RPO target. incremental (default) stores only what changed since the last \
+             backup (seconds when little changed); full and archival copy everything (minutes per \
+             GB). Creates the repository and key on first use. Sends progress; a cancelled backup \
+             commits nothing. Returns the backup id, type made, files and bytes stored."),
+        spec!("backup_status", "Repository status", ReadOnly, idempotent: true, long: false,
+            NoArgs => StatusResponse,
+            "Summarise the backup repository: newest backup of each type and its age, chains, \
+             stored size, next scheduled runs, unfinished or unreadable backups. Use first when \
+             asked about backup health. Cheap: reads manifests only."),
+        spec!("backup_list", "List backups", ReadOnly, idempotent: true, long: false,
+            BackupListArgs => ListResponse,
+            "List finished backups, newest first, with type, parent, size, file counts and times. \
+             Use to pick a backup_id for restore_run or backup_validate. Cheap: reads manifests \
+             only."),
+        spec!("backup_validate", "Validate backups", ReadOnly, idempotent: true, long: true,
+            BackupValidateArgs => ValidateResponse,
+            "Check that backups can be restored. quick: manifests, volume presence and sizes, \
+             chains (seconds). checksum: every volume's SHA-256, reads all stored bytes. full: \
+             decrypts and decompresses everything and checks every file's SHA-256 (as long as a \
+             restore). Use after an incident, before relying on a backup, or on a schedule. \
+             Problems name the backup, volume and file; ok=false means do not rely on it. Sends \
+             progress."),
+        spec!("backup_cleanup", "Apply retention", Destructive, idempotent: true, long: false,
+            BackupCleanupArgs => CleanupResponse,
+            "Apply the retention policy: plan which backups to keep or delete (whole chains; the \
+             newest full is always kept) and remove leftovers of crashed backups. By default a \
+             dry run that only returns the plan with a reason per backup; deletes only with \
+             dry_run=false and confirm=true. Review the plan with the user before confirming."),
+        spec!("restore_run", "Restore a backup", Destructive, idempotent: true, long: true,
+            RestoreRunArgs => RestoreResponse,
+            "Restore a backup (or some of its paths) into a folder, checking every file's \
+             SHA-256 as it is written. target_dir must lie inside the configured restore roots \
+             (mcp.restore_roots); the tool never writes elsewhere, so live data is not touched. \
+             Restoring into a folder that is not empty needs overwrite=true and confirm=true. \
+             Costs about one read of the backup's data. Sends progress."),
+        spec!("create_backup", "Create a backup (orchestrator)", Additive, idempotent: false, long: true,
+            CreateBackupArgs => CreateBackupResult,
+            "Mahavishnu orchestrator compatible: make a backup (default full) and return \
+             {status, backup_id, location, size_bytes, timestamp, message}. Same operation as \
+             backup_run; mahavishnu-dr chooses the backup id. Sends progress."),
+        spec!("list_backups", "List backups (orchestrator)", ReadOnly, idempotent: true, long: false,
+            NoArgs => ListBackupsResult,
+            "Mahavishnu orchestrator compatible: list every finished backup, newest first, as \
+             {status, backups: [{backup_id, timestamp, size_bytes, location, status}], \
+             total_count}. Cheap."),
+        spec!("restore_backup", "Restore a backup (orchestrator)", Additive, idempotent: false, long: true,
+            RestoreBackupArgs => RestoreBackupResult,
+            "Mahavishnu orchestrator compatible: restore a backup into a new folder inside the \
+             first restore root (never over live data) and verify every file; returns \
+             {status, backup_id, message} and the folder used. Costs about one read of the \
+             backup's data."),
+        spec!("run_disaster_recovery_check", "Disaster-recovery check", ReadOnly, idempotent: true, long: false,
+            NoArgs => DrCheckResponse,
+            "Mahavishnu orchestrator compatible: check that backups exist, pass quick validation \
+             and that the newest is younger than the RPO target; returns healthy or \
+             needs_attention with each check's pass/fail and a detail sentence saying what to do. \
+             Cheap: no backup data is read."),
+    ]
+}
+
+/// How a call ended, for the server to render.
+pub enum Outcome {
+    /// Structured content (validates against the tool's output schema).
+    Done(Value),
+    /// The operation failed or refused; an isError result.
+    Failed(Error),
+}
+
+/// A call's environment: progress sink and cancellation.
+pub struct CallCx {
+    pub progress: Arc<dyn Progress>,
+    pub cancel: Cancel,
+}
+
+fn parse<T: DeserializeOwned>(tool: &str, args: &JsonObject) -> Result<T> {
+    let value = Value::Object(args.clone());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(" at {path}")
+        };
+        Error::usage(format!("invalid arguments for {tool}{at}: {}", e.inner()))
+            .with_guidance(format!("see the inputSchema of {tool} in tools/list"))
+    })
+}
+
+fn done<T: Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::internal(format!("cannot encode the result: {e}")))
+}
+
+fn refused(message: impl Into<String>, guidance: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Refused, message).with_guidance(guidance)
+}
+
+/// Run one tool. `Ok(None)` means no such tool (a protocol error for the caller).
+pub async fn call(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<Outcome> {
+    let result = match name {
+        "backup_run" => backup_run(dr, args, &cx).await,
+        "backup_status" => match parse::<NoArgs>(name, args) {
+            Ok(_) => dr.status().await.and_then(|r| done(&r)),
+            Err(e) => Err(e),
+        },
+        "backup_list" => backup_list(dr, args).await,
+        "backup_validate" => backup_validate(dr, args, &cx).await,
+        "backup_cleanup" => backup_cleanup(dr, args, &cx).await,
+        "restore_run" => restore_run(dr, args, &cx).await,
+        "create_backup" => create_backup(dr, args, &cx).await,
+        "list_backups" => list_backups(dr, args).await,
+        "restore_backup" => restore_backup(dr, args, &cx).await,
+        "run_disaster_recovery_check" => match parse::<NoArgs>(name, args) {
+            Ok(_) => dr.dr_check().await.and_then(|r| done(&r)),
+            Err(e) => Err(e),
+        },
+        _ => return None,
+    };
+    Some(match result {
+        Ok(v) => Outcome::Done(v),
+        Err(e) => Outcome::Failed(e),
+    })
+}
+
+async fn backup_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
+    let a: BackupRunArgs = parse("backup_run", args)?;
+    let req = BackupRequest {
+        backup_type: a.backup_type,
+        scheduled: false,
+    };
+    let r = dr.backup(&req, cx.progress.clone(), &cx.cancel).await?;
+    done(&r)
+}
+
+async fn backup_list(dr: &Dr, args: &JsonObject) -> Result<Value> {
+    let a: BackupListArgs = parse("backup_list", args)?;
+    if a.limit < 0 {
+        return Err(Error::usage("limit must be 0 (all) or more"));
+    }
+    let r = dr
+        .list(&ListRequest {
+            limit: a.limit,
+            backup_type: a.backup_type.backup_type(),
+        })
+        .await?;
+    done(&r)
+}
+
+async fn backup_validate(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
+    let a: BackupValidateArgs = parse("backup_validate", args)?;
+    if !(1..=100).contains(&a.sample_percent) {
+        return Err(Error::usage(format!(
+            "sample_percent must be between 1 and 100, not {}",
+            a.sample_percent
+        )));
+    }
+    let req = ValidateRequest {
+        backup_id: (!a.backup_id.is_empty()).then_some(a.backup_id),
+        level: a.level,
+        sample_percent: a.sample_percent as f64,
+    };
+    let r = dr.validate(&req, cx.progress.clone(), &cx.cancel).await?;
+    done(&r)
+}
+
+async fn backup_cleanup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
+    let a: BackupCleanupArgs = parse("backup_cleanup", args)?;
+    if !a.dry_run && !a.confirm {
+        return Err(refused(
+            "cleanup with dry_run=false deletes backups and needs confirm=true; nothing was deleted",
+            "call backup_cleanup with dry_run=true to see the plan, show it to the user, then \
+             call again with dry_run=false and confirm=true",
+        ));
+    }
+    let r: CleanupResponse = dr
+        .cleanup(&CleanupRequest { dry_run: a.dry_run }, cx.progress.clone())
+        .await?;
+    done(&r)
+}
+
+fn roots(dr: &Dr) -> Vec<PathBuf> {
+    dr.settings().settings.mcp.restore_roots.clone()
+}
+
+async fn restore_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
+    let a: RestoreRunArgs = parse("restore_run", args)?;
+    let target = confine_to_roots(std::path::Path::new(&a.target_dir), &roots(dr))?;
+    let existing = existing_entries(&target);
+    if existing > 0 && !a.overwrite {
+        return Err(refused(
+            format!(
+                "{} is not empty ({existing} entries); nothing was restored",
+                target.display()
+            ),
+            "restore into a new or empty folder, or pass overwrite=true and confirm=true to \
+             replace files of the same name",
+        ));
+    }
+    if existing > 0 && !a.confirm {
+        return Err(refused(
+            format!(
+                "restoring into {} would replace files among its {existing} entries and needs \
+                 confirm=true; nothing was restored",
+                target.display()
+            ),
+            "confirm with the user, then call again with overwrite=true and confirm=true",
+        ));
+    }
+    let req = RestoreRequest {
+        backup_id: a.backup_id,
+        target,
+        paths: a.paths,
+        overwrite: a.overwrite,
+    };
+    let r: RestoreResponse = dr.restore(&req, cx.progress.clone(), &cx.cancel).await?;
+    done(&r)
+}
+
+async fn create_backup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
+    let a: CreateBackupArgs = parse("create_backup", args)?;
+    let req = BackupRequest {
+        backup_type: a.backup_type,
+        scheduled: false,
+    };
+    let r = dr.backup(&req, cx.progress.clone(), &cx.cancel).await?;
+    done(&CreateBackupResult::from_backup(&r, &a.backup_id))
+}
+
+async fn list_backups(dr: &Dr, args: &JsonObject) -> Result<Value> {
+    let _: NoArgs = parse("list_backups", args)?;
+    let r = dr.list(&ListRequest::default()).await?;
+    done(&ListBackupsResult::from_list(&r, &dr.storage().describe()))
+}
+
+async fn restore_backup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
+    let a: RestoreBackupArgs = parse("restore_backup", args)?;
+    let roots = roots(dr);
+    let root = confine_to_roots(std::path::Path::new("."), &roots)?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let name = if a.backup_id.is_empty() {
+        "latest"
+    } else {
+        &a.backup_id
+    };
+    // A fresh folder: never over live data, never over an earlier restore.
+    let target = root.join(format!("{name}-restored-{stamp}"));
+    let req = RestoreRequest {
+        backup_id: if a.backup_id.is_empty() {
+            "latest".into()
+        } else {
+            a.backup_id
+        },
+        target,
+        paths: Vec::new(),
+        overwrite: false,
+    };
+    let r = dr.restore(&req, cx.progress.clone(), &cx.cancel).await?;
+    done(&RestoreBackupResult::from_restore(&r))
+}
