@@ -8,8 +8,7 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
     GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, ServerCapabilities, ServerConfig,
-    Tool,
+    ReadResourceResponse, ReadResourceResult, ServerCapabilities, ServerConfig, Tool,
 };
 #[allow(deprecated)] // logging/setLevel: deprecated by SEP-2577, still in 2025-11-25
 use rmcp::model::{LoggingLevel, SetLevelRequestParams};
@@ -93,7 +92,9 @@ fn kind_name(k: ErrorKind) -> String {
 fn no_cursor(request: &Option<PaginatedRequestParams>) -> Result<(), ErrorData> {
     match request.as_ref().and_then(|r| r.cursor.as_deref()) {
         Some(c) => Err(ErrorData::invalid_params(
-            format!("invalid cursor {c:?}: this server returns every item in one page; list without a cursor"),
+            format!(
+                "invalid cursor {c:?}: this server returns every item in one page; list without a cursor"
+            ),
             None,
         )),
         None => Ok(()),

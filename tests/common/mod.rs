@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: a temporary project and the real binary.
 #![allow(dead_code)]
 
+pub mod mcp;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -27,6 +29,24 @@ impl Project {
         );
         std::fs::write(root.join("settings/mahavishnu.yaml"), yaml).unwrap();
         Project { dir }
+    }
+
+    /// Append top-level YAML to the settings file (e.g. an `mcp:` section).
+    pub fn add_settings(&self, yaml: &str) {
+        let mut s = std::fs::read_to_string(self.config()).unwrap();
+        s.push_str(yaml);
+        std::fs::write(self.config(), s).unwrap();
+    }
+
+    /// Allow agents to restore into `<root>/restores` (the folder is created).
+    pub fn with_restore_root(&self) -> PathBuf {
+        let roots = self.root().join("restores");
+        std::fs::create_dir_all(&roots).unwrap();
+        self.add_settings(&format!(
+            "mcp:\n  restore_roots: [\"{}\"]\n",
+            roots.display()
+        ));
+        roots
     }
 
     pub fn root(&self) -> &Path {
