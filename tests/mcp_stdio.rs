@@ -42,7 +42,7 @@ fn the_binary_serves_mcp_on_stdio_with_only_protocol_on_stdout() {
         writeln!(stdin, "{v}").unwrap();
         stdin.flush().unwrap();
     };
-    let mut wait_for = |id: i64, lines: &mut Vec<Value>| -> Value {
+    let wait_for = |id: i64, lines: &mut Vec<Value>| -> Value {
         loop {
             let l = rx
                 .recv_timeout(Duration::from_secs(60))
