@@ -64,11 +64,14 @@ impl HttpOptions {
     pub fn from_settings(dr: &Dr, listen: Option<&str>) -> Result<HttpOptions> {
         let http = &dr.settings().settings.mcp.http;
         let listen_text = listen.filter(|s| !s.is_empty()).unwrap_or(&http.listen);
-        let listen: SocketAddr = listen_text.parse().map_err(|_| {
-            Error::usage(format!(
-                "cannot listen on {listen_text}: expected an address such as 127.0.0.1:8684"
-            ))
-        })?;
+        let listen: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(listen_text)
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "cannot listen on {listen_text}: expected HOST:PORT, such as 127.0.0.1:8684"
+                ))
+            })?;
         let token = match (&http.token, &http.token_file) {
             (Some(t), _) if !t.trim().is_empty() => Some(t.trim().to_string()),
             (_, Some(f)) => Some(read_token_file(f)?),

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::validate::{ValidateRequest, ValidationLevel};
 use super::{Cancel, Dr, NoProgress, human_age};
 use crate::error::{ErrorKind, Result};
+use crate::repo::Repository;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -95,16 +96,44 @@ pub struct DrCheckResponse {
     pub message: String,
 }
 
+/// The newest backup must be younger than the RPO target.
+fn recent_check(age_seconds: Option<i64>, threshold_minutes: u64) -> RecentBackup {
+    let recent_ok = age_seconds.is_some_and(|a| a < (threshold_minutes as i64) * 60);
+    RecentBackup {
+        status: CheckStatus::from_ok(recent_ok),
+        latest_backup_age_hours: age_seconds.map(|a| (a as f64 / 3600.0 * 1000.0).round() / 1000.0),
+        threshold_hours: threshold_minutes as f64 / 60.0,
+        detail: match age_seconds {
+            None => "no backup yet".into(),
+            Some(a) if recent_ok => format!(
+                "newest backup is {} old, within the RPO target of {threshold_minutes} min",
+                human_age(a)
+            ),
+            Some(a) => format!(
+                "newest backup is {} old, older than the RPO target of {threshold_minutes} min: \
+                 run a backup, and schedule backups at least that often",
+                human_age(a)
+            ),
+        },
+    }
+}
+
 impl Dr {
     /// Run the disaster-recovery check. A repository that does not exist yet is a failed check,
     /// not an error; a wrong key is an error.
     pub async fn dr_check(&self) -> Result<DrCheckResponse> {
         let now = Utc::now();
         let threshold_minutes = self.settings.settings.disaster_recovery.rpo_target_minutes;
-        let threshold_hours = threshold_minutes as f64 / 60.0;
         let (listing, missing_repo) = match self.list(&Default::default()).await {
             Ok(l) => (Some(l), None),
             Err(e) if e.kind == ErrorKind::NotFound => (None, Some(e.message)),
+            // No key and no repository: the repository is what is missing.
+            Err(e) if e.kind == ErrorKind::Key => {
+                match Repository::open_keyless(self.storage.clone()).await {
+                    Err(n) if n.kind == ErrorKind::NotFound => (None, Some(n.message)),
+                    _ => return Err(e),
+                }
+            }
             Err(e) => return Err(e),
         };
         let newest = listing.as_ref().and_then(|l| l.backups.first().cloned());
@@ -164,26 +193,7 @@ impl Dr {
         };
 
         let age_seconds = newest.as_ref().map(|b| (now - b.finished).num_seconds());
-        let recent_ok = age_seconds.is_some_and(|a| a < (threshold_minutes as i64) * 60);
-        let recent_backup = RecentBackup {
-            status: CheckStatus::from_ok(recent_ok),
-            latest_backup_age_hours: age_seconds
-                .map(|a| (a as f64 / 3600.0 * 1000.0).round() / 1000.0),
-            threshold_hours,
-            detail: match age_seconds {
-                None => "no backup yet".into(),
-                Some(a) if recent_ok => format!(
-                    "newest backup is {} old, within the RPO target of {threshold_minutes} min",
-                    human_age(a)
-                ),
-                Some(a) => format!(
-                    "newest backup is {} old, older than the RPO target of {threshold_minutes} min: \
-                     run a backup, and schedule backups at least that often",
-                    human_age(a)
-                ),
-            },
-        };
-
+        let recent_backup = recent_check(age_seconds, threshold_minutes);
         let checks = DrChecks {
             backups_available,
             backup_integrity,
@@ -217,5 +227,28 @@ impl Dr {
             },
             message,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_backup_against_the_rpo_target() {
+        let r = recent_check(Some(59 * 60), 60);
+        assert_eq!(r.status, CheckStatus::Pass);
+        assert_eq!(r.threshold_hours, 1.0);
+        let r = recent_check(Some(60 * 60), 60);
+        assert_eq!(r.status, CheckStatus::Fail);
+        assert_eq!(r.latest_backup_age_hours, Some(1.0));
+        assert!(
+            r.detail.contains("older than the RPO target of 60 min"),
+            "{}",
+            r.detail
+        );
+        let r = recent_check(None, 60);
+        assert_eq!(r.status, CheckStatus::Fail);
+        assert_eq!(r.latest_backup_age_hours, None);
     }
 }
