@@ -4,37 +4,24 @@
 
 mod common;
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::Project;
+use common::{Project, free_port, wait_port};
 
 #[test]
 fn the_conformance_suite_passes_outside_its_fixture_scenarios() {
     let p = Project::new("");
     p.with_restore_root();
     p.write("a.txt", "a\n");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut server = p
         .cmd(&["serve", "--http", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start serve --http");
-    let t = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_port(port);
     let results = p.root().join("conformance-results");
     let run = Command::new("bash")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/conformance/run.sh"))

@@ -6,18 +6,10 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Project;
+use common::{Project, free_port, wait_port};
 use serde_json::Value;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A raw HTTP/1.1 exchange: (status, body).
 fn request(
@@ -84,18 +76,6 @@ fn start(p: &Project, addr: &str, envs: &[(&str, &str)]) -> Server {
     Server(c.spawn().expect("start serve --http"))
 }
 
-/// Wait until the port answers.
-fn wait_ready(port: u16) {
-    let t = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn health_and_mcp_on_loopback_with_host_and_origin_checks() {
     let p = Project::new("");
@@ -106,7 +86,7 @@ fn health_and_mcp_on_loopback_with_host_and_origin_checks() {
     );
     let port = free_port();
     let _server = start(&p, &format!("127.0.0.1:{port}"), &[]);
-    wait_ready(port);
+    wait_port(port);
 
     let (status, body) = request(port, "GET", "/health", &[], "");
     assert_eq!(status, 200, "{body}");
@@ -186,7 +166,7 @@ fn off_loopback_needs_a_token_and_requests_without_it_get_401() {
         &format!("0.0.0.0:{port}"),
         &[("MAHAVISHNU_MCP__HTTP__TOKEN", token)],
     );
-    wait_ready(port);
+    wait_port(port);
     assert_eq!(request(port, "GET", "/health", &[], "").0, 401);
     assert_eq!(request(port, "POST", "/mcp", &mcp_headers(), INIT).0, 401);
     let wrong = vec![("Authorization", "Bearer not-the-token".to_string())];
@@ -203,7 +183,7 @@ fn off_loopback_needs_a_token_and_requests_without_it_get_401() {
     p.add_settings("mcp:\n  http:\n    token_file: ./settings/mcp-token\n");
     let port = free_port();
     let _server = start(&p, &format!("0.0.0.0:{port}"), &[]);
-    wait_ready(port);
+    wait_port(port);
     assert_eq!(request(port, "GET", "/health", &[], "").0, 401);
     assert_eq!(request(port, "GET", "/health", &right, "").0, 200);
 }

@@ -21,6 +21,7 @@ use crate::ops::restore_roots::{confine_to_roots, existing_entries};
 use crate::ops::status::{ListRequest, ListResponse, StatusResponse};
 use crate::ops::validate::{ValidateRequest, ValidateResponse};
 use crate::ops::{Cancel, Dr, Progress};
+use crate::repo::BackupType;
 
 /// How a tool behaves, for its annotations.
 #[derive(Clone, Copy)]
@@ -206,14 +207,18 @@ pub async fn call(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
     })
 }
 
-async fn backup_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
-    let a: BackupRunArgs = parse("backup_run", args)?;
+/// A backup by hand (not a scheduled run) of `backup_type`.
+async fn backup(dr: &Dr, backup_type: BackupType, cx: &CallCx) -> Result<BackupResponse> {
     let req = BackupRequest {
-        backup_type: a.backup_type,
+        backup_type,
         scheduled: false,
     };
-    let r = dr.backup(&req, cx.progress.clone(), &cx.cancel).await?;
-    done(&r)
+    dr.backup(&req, cx.progress.clone(), &cx.cancel).await
+}
+
+async fn backup_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
+    let a: BackupRunArgs = parse("backup_run", args)?;
+    done(&backup(dr, a.backup_type, cx).await?)
 }
 
 async fn backup_list(dr: &Dr, args: &JsonObject) -> Result<Value> {
@@ -302,11 +307,7 @@ async fn restore_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
 
 async fn create_backup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
     let a: CreateBackupArgs = parse("create_backup", args)?;
-    let req = BackupRequest {
-        backup_type: a.backup_type,
-        scheduled: false,
-    };
-    let r = dr.backup(&req, cx.progress.clone(), &cx.cancel).await?;
+    let r = backup(dr, a.backup_type, cx).await?;
     done(&CreateBackupResult::from_backup(&r, &a.backup_id))
 }
 

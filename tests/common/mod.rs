@@ -221,3 +221,24 @@ pub fn assert_same_tree(expected: &Path, actual: &Path) {
         assert!(va.3 == vb.3, "{k}: content differs");
     }
 }
+
+/// A loopback port nobody listens on (for `serve --http`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Wait (up to 30 s) until something listens on the loopback port.
+pub fn wait_port(port: u16) {
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "the server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
