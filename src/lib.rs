@@ -9,6 +9,7 @@ pub mod error;
 pub mod mcp;
 pub mod ops;
 pub mod repo;
+pub mod report;
 pub mod schedule;
 pub mod settings;
 pub mod storage;

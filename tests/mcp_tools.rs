@@ -324,6 +324,18 @@ async fn bad_arguments_are_tool_errors_and_unknown_tools_protocol_errors() {
     .await;
     let t = is_tool_error("backup_validate", &r, &["What to do"]);
     assert!(t.contains("repository") || t.contains("backup"), "{t}");
+    // Every tool rejects an argument it does not have, naming it, and does nothing.
+    for name in TOOLS {
+        let r = call(c, name, json!({"bogus_flag": 1})).await;
+        is_tool_error(name, &r, &["bogus_flag", name]);
+    }
+    assert!(backup_ids(&s.project.repo()).is_empty());
+    assert_eq!(
+        std::fs::read_dir(s.project.root().join("restores"))
+            .unwrap()
+            .count(),
+        0
+    );
     // Unknown tools: the protocol error, not a tool result.
     let e = call_raw(c, "drop_everything", json!({})).await.unwrap_err();
     assert!(e.to_string().contains("drop_everything"), "{e}");

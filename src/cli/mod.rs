@@ -59,6 +59,9 @@ pub enum Command {
         #[arg(value_enum)]
         output: SchemaName,
     },
+    /// Restore tests: prove a backup restores, measure the RTO and RPO achieved.
+    #[command(subcommand, name = "restore-test")]
+    RestoreTest(RestoreTestCommand),
     /// The disaster-recovery check: backups available, intact, recent (exit 1 when not healthy).
     #[command(alias = "run-dr-check")]
     Check,
@@ -122,6 +125,8 @@ pub enum SchemaName {
     Restore,
     Decrypt,
     Check,
+    RestoreTestRun,
+    RestoreTestReport,
     Error,
 }
 
@@ -138,6 +143,12 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
         SchemaName::Restore => schemars::schema_for!(restore::RestoreResponse),
         SchemaName::Decrypt => schemars::schema_for!(decrypt::DecryptResponse),
         SchemaName::Check => schemars::schema_for!(crate::ops::check::DrCheckResponse),
+        SchemaName::RestoreTestReport => {
+            schemars::schema_for!(crate::ops::history::HistoryResponse)
+        }
+        SchemaName::RestoreTestRun => {
+            schemars::schema_for!(crate::ops::restore_test::RestoreTestResponse)
+        }
         SchemaName::Error => schemars::schema_for!(crate::error::Error),
     };
     serde_json::to_value(s).unwrap_or_default()
@@ -188,6 +199,34 @@ pub enum BackupCommand {
         /// Print the plan, change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RestoreTestCommand {
+    /// Restore a backup's chain into scratch space, verify every file and SQLite database,
+    /// compare with the live sources, and time it; the result is kept in the history.
+    #[command(alias = "run-test")]
+    Run {
+        /// A backup id, or "latest".
+        #[arg(long, default_value = "latest")]
+        backup_id: String,
+        /// Keep the restored scratch folder.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// The RPO now, the worst gap between backups over a window, and the RPO the schedules
+    /// allow at best, each against rpo_target_minutes (kept in the history).
+    MeasureRpo {
+        /// The window, in days.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+    },
+    /// The kept history of restore tests, validations and measurements, with the trend.
+    Report {
+        /// The newest N records (0: all).
+        #[arg(long, default_value_t = 10)]
+        last: i64,
     },
 }
 
@@ -392,6 +431,29 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
                 output.display()
             );
             outcome(&r, text, false)
+        }
+        Command::RestoreTest(RestoreTestCommand::Run { backup_id, keep }) => {
+            let req = crate::ops::restore_test::RestoreTestRequest { backup_id, keep };
+            let r = dr.restore_test(&req, progress.clone(), &cancel).await?;
+            outcome(&r, render::restore_test(&r), !r.passed)
+        }
+        Command::RestoreTest(RestoreTestCommand::MeasureRpo { days }) => {
+            let r = dr.measure_rpo(days).await?;
+            let a = &r.analysis;
+            let mut text = format!("{}\n", a.statement);
+            for reason in &a.reasons {
+                text.push_str(&format!("  {reason}\n"));
+            }
+            for rec in &a.recommendations {
+                text.push_str(&format!("  recommendation: {rec}\n"));
+            }
+            outcome(&r, text, !a.passed)
+        }
+        Command::RestoreTest(RestoreTestCommand::Report { last }) => {
+            let r = dr
+                .history(&crate::ops::history::HistoryRequest { last })
+                .await?;
+            outcome(&r, render::history(&r), false)
         }
         Command::Check => {
             let r = dr.dr_check().await?;

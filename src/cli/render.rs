@@ -275,3 +275,105 @@ pub fn check(r: &crate::ops::check::DrCheckResponse) -> String {
         c.recent_backup.detail,
     )
 }
+
+pub fn restore_test(r: &crate::ops::restore_test::RestoreTestResponse) -> String {
+    use crate::ops::{human_age, human_bytes};
+    let mut out = format!("{}\n", r.message);
+    let mark = |ok: bool| if ok { "met" } else { "MISSED" };
+    out.push_str(&format!(
+        "  backup      {} ({}, chain of {})\n  restored    {} files, {} in {:.3} s ({} MiB/s)\n",
+        r.backup_id,
+        r.backup_type.map(|t| t.to_string()).unwrap_or_default(),
+        r.chain_length,
+        r.files,
+        human_bytes(r.bytes),
+        r.restore_seconds,
+        r.throughput_mib_s
+    ));
+    out.push_str(&format!(
+        "  stages      read {:.3} s, decrypt {:.3} s, decompress {:.3} s, write {:.3} s, verify {:.3} s (summed over workers)\n",
+        r.stages.read, r.stages.decrypt, r.stages.decompress, r.stages.write, r.stages.verify
+    ));
+    out.push_str(&format!(
+        "  RTO         {:.3} s achieved, target {} s: {}\n",
+        r.rto_seconds,
+        r.rto_target_seconds,
+        mark(r.rto_met)
+    ));
+    if let Some(rpo) = r.rpo_seconds {
+        out.push_str(&format!(
+            "  RPO         {} at test time, target {}: {}\n",
+            human_age(rpo.round() as i64),
+            human_age(r.rpo_target_seconds as i64),
+            mark(r.rpo_met)
+        ));
+    }
+    for d in &r.databases {
+        out.push_str(&format!("  database    {}: {}\n", d.path, d.result));
+    }
+    if r.drift.compared {
+        out.push_str(&format!(
+            "  drift       {} added, {} changed, {} removed since the backup ({} at risk)\n",
+            r.drift.added,
+            r.drift.changed,
+            r.drift.removed,
+            human_bytes(r.drift.bytes_at_risk)
+        ));
+    }
+    for reason in &r.reasons {
+        out.push_str(&format!("  FAILED: {reason}\n"));
+    }
+    if r.kept {
+        out.push_str(&format!("  kept        {}\n", r.scratch_dir));
+    }
+    out
+}
+
+pub fn history(r: &crate::ops::history::HistoryResponse) -> String {
+    if r.records.is_empty() {
+        return "no history yet: run `mahavishnu-dr restore-test run`".to_string();
+    }
+    let mut out = format!(
+        "{} of {} record(s), oldest first\n",
+        r.records.len(),
+        r.total
+    );
+    for i in &r.records {
+        let kind = serde_json::to_value(i.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let rto = i.rto_seconds.map_or("-".into(), |s| format!("{s:.3} s"));
+        let rpo = i
+            .rpo_seconds
+            .map_or("-".into(), |s| crate::ops::human_age(s.round() as i64));
+        out.push_str(&format!(
+            "  {}  {:<16} {:<6} RTO {:>10}  RPO {:>10}  {}\n",
+            i.at.format("%Y-%m-%d %H:%M:%S"),
+            kind,
+            if i.passed { "pass" } else { "FAIL" },
+            rto,
+            rpo,
+            i.host
+        ));
+    }
+    let dir = |d: crate::ops::history::Direction| {
+        serde_json::to_value(d)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+            .replace('_', " ")
+    };
+    out.push_str(&format!(
+        "trend: RTO {}, RPO {}, pass rate {}\n",
+        dir(r.trend.rto),
+        dir(r.trend.rpo),
+        r.trend
+            .pass_rate
+            .map_or("-".into(), |p| format!("{:.0}%", p * 100.0))
+    ));
+    for u in &r.unreadable {
+        out.push_str(&format!("unreadable: {u}\n"));
+    }
+    out
+}

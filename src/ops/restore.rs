@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::repo::hash::Sha256;
+use crate::repo::timing::{Stage, StageTimes};
 use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -148,6 +149,7 @@ fn write_file(
     data: &mut dyn Read,
     verify: bool,
     cache: &DirCache,
+    times: Option<&StageTimes>,
 ) -> Result<u64> {
     check_stored_path(&entry.path)?;
     let (dir, name) = parent_of(&entry.path);
@@ -177,9 +179,17 @@ fn write_file(
             if k == 0 {
                 break;
             }
-            h.update(&buf[..k]);
-            f.write_all(&buf[..k])
-                .map_err(|e| Error::from_io("write", &tmp, e))?;
+            match times {
+                None => {
+                    h.update(&buf[..k]);
+                    f.write_all(&buf[..k])
+                }
+                Some(t) => {
+                    t.time(Stage::Verify, || h.update(&buf[..k]));
+                    t.time(Stage::Write, || f.write_all(&buf[..k]))
+                }
+            }
+            .map_err(|e| Error::from_io("write", &tmp, e))?;
             n += k as u64;
         }
         let got = h.finish_hex();
@@ -218,9 +228,24 @@ impl Dr {
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<RestoreResponse> {
+        self.restore_measured(req, progress, cancel, None).await
+    }
+
+    /// A restore that also adds the time of each stage to `times` (restore tests).
+    pub(crate) async fn restore_measured(
+        &self,
+        req: &RestoreRequest,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+        times: Option<Arc<StageTimes>>,
+    ) -> Result<RestoreResponse> {
         let repo = self.open_repo().await?;
         let guard = self.lock(LockMode::Shared, "restore", &*progress).await?;
-        with_lock(guard, self.restore_locked(&repo, req, progress, cancel)).await
+        with_lock(
+            guard,
+            self.restore_locked(&repo, req, progress, cancel, times),
+        )
+        .await
     }
 
     async fn restore_locked(
@@ -229,6 +254,7 @@ impl Dr {
         req: &RestoreRequest,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
+        times: Option<Arc<StageTimes>>,
     ) -> Result<RestoreResponse> {
         let t0 = Instant::now();
         let catalog = Catalog::load(repo).await?;
@@ -346,6 +372,7 @@ impl Dr {
                 let cache = cache.clone();
                 let progress = progress.clone();
                 let cancel = cancel.clone();
+                let times = times.clone();
                 async move {
                     let key = backup_key(&b, &volume_name(v));
                     let size = storage.size(&key).await?.ok_or_else(|| {
@@ -371,11 +398,12 @@ impl Dr {
                                 let entry = want
                                     .get(&stored.path)
                                     .map_or(stored, |&i| &snapshot.entries[i]);
-                                bytes += write_file(&root, entry, data, verify, &cache)?;
+                                bytes += write_file(&root, entry, data, verify, &cache, times.as_deref())?;
                                 files += 1;
                                 progress.advance(entry.size);
                                 Ok(())
                             },
+                            times.as_deref(),
                         )
                         .map_err(|e| e.context(format!("restoring from volume {} of {b}", volume_name(v))))?;
                         Ok((files, bytes))

@@ -593,6 +593,7 @@ impl Dr {
                                     }
                                     Ok(())
                                 },
+                                None,
                             )?;
                             let bytes = hashing.bytes;
                             if let Some(got) = hashing.sha256()

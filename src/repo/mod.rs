@@ -7,10 +7,12 @@ pub mod config;
 pub mod crypto;
 pub mod envelope;
 pub mod hash;
+pub mod history;
 pub mod kind;
 pub mod locks;
 pub mod manifest;
 pub mod paths;
+pub mod timing;
 pub mod volume;
 
 use bytes::Bytes;

@@ -14,6 +14,7 @@ use crate::repo::hash::Sha256;
 use super::crypto::SecretKey;
 use super::envelope::{ObjectContext, Opener, Sealer, io_to_integrity};
 use super::manifest::Entry;
+use super::timing::{Stage, StageTimes, Timed};
 use crate::error::{Error, Result};
 
 /// One file to put into a volume.
@@ -236,11 +237,14 @@ pub fn read_volume<R: Read>(
     expected: &BTreeMap<&str, &Entry>,
     wanted: &dyn Fn(&str) -> bool,
     on_file: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<()>,
+    times: Option<&StageTimes>,
 ) -> Result<()> {
     let what = format!("volume {} of {}", ctx.index, ctx.name);
-    let opener = Opener::new(master, ctx, ciphertext)?;
+    let opener = Opener::new(master, ctx, Timed::new(ciphertext, times, Stage::Read))?;
     let wrap = |e: io::Error| io_to_integrity(e, &what);
-    let dec = zstd::stream::Decoder::new(opener).map_err(wrap)?;
+    let dec =
+        zstd::stream::Decoder::new(Timed::new(opener, times, Stage::Decrypt)).map_err(wrap)?;
+    let dec = Timed::new(dec, times, Stage::Decompress);
     // tar reads 512-byte headers; a buffer keeps each from being its own decompression call.
     let mut archive = tar::Archive::new(io::BufReader::with_capacity(256 << 10, dec));
     let mut seen = BTreeSet::new();
@@ -389,6 +393,7 @@ mod tests {
                 r.read_to_end(&mut got).unwrap();
                 Ok(())
             },
+            None,
         )
         .unwrap();
         assert_eq!(got, vec![7u8; 10_000]);
@@ -414,6 +419,7 @@ mod tests {
                 handed_out = true;
                 Ok(())
             },
+            None,
         );
         let err = err.unwrap_err();
         assert_eq!(err.kind, crate::error::ErrorKind::Integrity);

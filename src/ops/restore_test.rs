@@ -1,0 +1,459 @@
+//! Restore tests: restore a backup's whole chain into scratch space, verify every file and every
+//! SQLite database, compare with the live sources (drift), and measure the RTO and RPO achieved.
+//!
+//! The result is kept in the repository's history (see `repo::history`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::restore::RestoreRequest;
+use super::scan::{self, ScanContext};
+use super::{Cancel, Dr, Progress, human_age, human_bytes, secs};
+use crate::error::{Error, ErrorKind, Result};
+use crate::repo::BackupType;
+use crate::repo::history::{HistoryRecord, RecordKind};
+use crate::repo::manifest::{EntryKind, Manifest};
+use crate::repo::timing::{StageSeconds, StageTimes};
+use crate::settings::ResolvedSource;
+
+fn latest() -> String {
+    "latest".to_string()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RestoreTestRequest {
+    /// A backup id, or "latest" (the newest backup).
+    #[serde(default = "latest")]
+    pub backup_id: String,
+    /// Keep the scratch folder afterwards (for inspection).
+    #[serde(default)]
+    pub keep: bool,
+}
+
+impl Default for RestoreTestRequest {
+    fn default() -> Self {
+        RestoreTestRequest {
+            backup_id: latest(),
+            keep: false,
+        }
+    }
+}
+
+/// `PRAGMA integrity_check` of one restored SQLite database.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DatabaseCheck {
+    /// The stored path.
+    pub path: String,
+    pub ok: bool,
+    /// "ok", or what SQLite reported.
+    pub result: String,
+}
+
+/// What changed in the live sources since the backup: what a recovery now would lose.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Drift {
+    /// Whether the live sources could be compared at all.
+    pub compared: bool,
+    pub added: u64,
+    pub changed: u64,
+    pub removed: u64,
+    /// Bytes of the live files added or changed since the backup.
+    pub bytes_at_risk: u64,
+    /// The first paths of each kind (at most 20 each).
+    pub added_paths: Vec<String>,
+    pub changed_paths: Vec<String>,
+    pub removed_paths: Vec<String>,
+    /// How it was compared.
+    pub method: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RestoreTestResponse {
+    pub passed: bool,
+    /// Why it failed (empty when it passed).
+    pub reasons: Vec<String>,
+    pub backup_id: String,
+    pub backup_type: Option<BackupType>,
+    /// When the tested backup finished.
+    pub backup_finished: Option<DateTime<Utc>>,
+    /// The backups whose volumes the restore read, oldest first.
+    pub chain: Vec<String>,
+    pub chain_length: u32,
+    pub files: u64,
+    pub bytes: u64,
+    pub volumes_read: u64,
+    /// Restored bytes per second of RTO, in MiB/s.
+    pub throughput_mib_s: f64,
+    /// RTO achieved: from the start of the test to a verified restore (files and databases).
+    pub rto_seconds: f64,
+    pub rto_target_seconds: f64,
+    pub rto_met: bool,
+    /// RPO at test time: the age of the tested backup, the data a recovery now would lose.
+    pub rpo_seconds: Option<f64>,
+    pub rpo_target_seconds: f64,
+    pub rpo_met: bool,
+    /// Time per stage, summed over parallel workers.
+    pub stages: StageSeconds,
+    /// Wall time of the restore itself (read, decrypt, decompress, write, per-file SHA-256).
+    pub restore_seconds: f64,
+    /// Wall time of the checks after it (SQLite integrity checks).
+    pub check_seconds: f64,
+    pub databases: Vec<DatabaseCheck>,
+    pub drift: Drift,
+    /// Where it was restored (removed afterwards unless kept).
+    pub scratch_dir: String,
+    pub kept: bool,
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    /// The history record this result was kept as.
+    pub record_id: Option<String>,
+    pub message: String,
+    pub warnings: Vec<String>,
+}
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+fn is_sqlite(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == SQLITE_MAGIC)
+}
+
+fn integrity_check(path: &Path) -> std::result::Result<String, String> {
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| e.to_string())?;
+    let mut stmt = conn
+        .prepare("PRAGMA integrity_check")
+        .map_err(|e| e.to_string())?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(|e| e.to_string())?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    Ok(rows.join("; "))
+}
+
+/// Check every restored SQLite database.
+fn check_databases(root: &Path, manifest: &Manifest) -> Vec<DatabaseCheck> {
+    manifest
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::File)
+        .filter_map(|e| {
+            let p = root.join(&e.path);
+            if !is_sqlite(&p) {
+                return None;
+            }
+            let (ok, result) = match integrity_check(&p) {
+                Ok(r) => (r == "ok", r),
+                Err(e) => (false, e),
+            };
+            Some(DatabaseCheck {
+                path: e.path.clone(),
+                ok,
+                result,
+            })
+        })
+        .collect()
+}
+
+fn push_capped(v: &mut Vec<String>, s: &str) {
+    if v.len() < 20 {
+        v.push(s.to_string());
+    }
+}
+
+impl Dr {
+    /// Compare the live path sources with a backup's manifest, by the same change stamps an
+    /// incremental uses (size, times, inode; a SQLite database's WAL). Command sources are not
+    /// run, so their outputs are not compared.
+    fn drift(&self, manifest: &Manifest, cancel: &Cancel) -> Result<Drift> {
+        let b = &self.settings.settings.backup;
+        let s = &self.settings.settings;
+        let sources: Vec<ResolvedSource> = self
+            .settings
+            .sources()
+            .into_iter()
+            .filter(|r| matches!(r, ResolvedSource::Path { .. }))
+            .collect();
+        let skip = vec![
+            self.settings.repository_dir(),
+            b.encryption.key_path.clone(),
+            s.disaster_recovery.restore_test.scratch_dir.clone(),
+        ];
+        let command_dir = s
+            .disaster_recovery
+            .restore_test
+            .scratch_dir
+            .join("drift-unused");
+        let live = scan::scan(
+            &sources,
+            &ScanContext {
+                project_root: &self.settings.project_root,
+                global_exclude: &b.exclude,
+                skip: &skip,
+                default_sources: b.sources.is_empty(),
+                command_dir: &command_dir,
+                cancel,
+            },
+        )?;
+        let stored: BTreeMap<&str, _> = manifest
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .filter(|e| !e.path.starts_with(scan::COMMAND_PREFIX))
+            .map(|e| (e.path.as_str(), e))
+            .collect();
+        let mut d = Drift {
+            compared: true,
+            method: "live path sources scanned and compared with the backup's manifest by \
+                     change stamp (size, modification and status-change times, inode; a SQLite \
+                     database's WAL); command sources are not run"
+                .into(),
+            ..Drift::default()
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for item in live
+            .items
+            .iter()
+            .filter(|i| i.entry.kind == EntryKind::File)
+        {
+            let e = &item.entry;
+            seen.insert(e.path.as_str());
+            match stored.get(e.path.as_str()) {
+                None => {
+                    d.added += 1;
+                    d.bytes_at_risk += e.size;
+                    push_capped(&mut d.added_paths, &e.path);
+                }
+                Some(old) if old.stamp != e.stamp => {
+                    d.changed += 1;
+                    d.bytes_at_risk += e.size;
+                    push_capped(&mut d.changed_paths, &e.path);
+                }
+                Some(_) => {}
+            }
+        }
+        for p in stored.keys().filter(|p| !seen.contains(*p)) {
+            d.removed += 1;
+            push_capped(&mut d.removed_paths, p);
+        }
+        Ok(d)
+    }
+
+    /// Run a restore test. A failed restore or check is a failed test (a response with
+    /// `passed: false` and reasons), not an error; errors are for what stops the test from
+    /// running at all (settings, key, lock, cancellation).
+    pub async fn restore_test(
+        &self,
+        req: &RestoreTestRequest,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<RestoreTestResponse> {
+        let started = Utc::now();
+        let t0 = Instant::now();
+        let dr_settings = &self.settings.settings.disaster_recovery;
+        let rto_target_seconds = dr_settings.rto_target_minutes as f64 * 60.0;
+        let rpo_target_seconds = dr_settings.rpo_target_minutes as f64 * 60.0;
+        let repo = self.open_repo().await?;
+        let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
+        let summary = catalog.resolve(&req.backup_id)?.clone();
+        let id = summary.backup_id.clone();
+        let scratch: PathBuf = dr_settings.restore_test.scratch_dir.join(format!(
+            "restore-test-{}-{:08x}",
+            started.format("%Y%m%dT%H%M%S"),
+            rand::random::<u32>()
+        ));
+        let times = Arc::new(StageTimes::default());
+        let mut reasons = Vec::new();
+        let mut warnings = Vec::new();
+
+        let restore_req = RestoreRequest {
+            backup_id: id.clone(),
+            target: scratch.clone(),
+            paths: Vec::new(),
+            overwrite: false,
+        };
+        let restored = self
+            .restore_measured(&restore_req, progress.clone(), cancel, Some(times.clone()))
+            .await;
+        let restore_seconds = t0.elapsed();
+        let restored = match restored {
+            Ok(r) => Some(r),
+            Err(e)
+                if matches!(
+                    e.kind,
+                    ErrorKind::Cancelled
+                        | ErrorKind::Key
+                        | ErrorKind::Settings
+                        | ErrorKind::Locked
+                        | ErrorKind::Usage
+                ) =>
+            {
+                let _ = std::fs::remove_dir_all(&scratch);
+                return Err(e);
+            }
+            Err(e) => {
+                let mut reason = format!("the restore failed: {}", e.message);
+                if !e.context.is_empty() {
+                    reason.push_str(&format!(" ({})", e.context.join("; ")));
+                }
+                reasons.push(reason);
+                None
+            }
+        };
+        if let Some(r) = &restored
+            && !r.verified
+        {
+            reasons.push(
+                "files were restored without SHA-256 verification (backup.validation.verify_on_restore is off)"
+                    .into(),
+            );
+        }
+
+        // Databases, then the RTO clock stops: the service could start on this data now.
+        let t_check = Instant::now();
+        let manifest = repo.read_manifest(&id).await?;
+        let databases = if restored.is_some() {
+            progress.phase("checking databases", None);
+            let root = scratch.clone();
+            let m = manifest.clone();
+            tokio::task::spawn_blocking(move || check_databases(&root, &m))
+                .await
+                .map_err(|e| Error::internal(format!("database check failed: {e}")))?
+        } else {
+            Vec::new()
+        };
+        for d in databases.iter().filter(|d| !d.ok) {
+            reasons.push(format!(
+                "the restored SQLite database {} failed PRAGMA integrity_check: {}",
+                d.path, d.result
+            ));
+        }
+        let check_seconds = t_check.elapsed();
+        let rto = t0.elapsed().as_secs_f64();
+        let finished = Utc::now();
+
+        // Drift: what changed in the live sources since the backup.
+        progress.phase("comparing with live sources", None);
+        let drift = match self.drift(&manifest, cancel) {
+            Ok(d) => d,
+            Err(e) => {
+                warnings.push(format!("drift not measured: {}", e.message));
+                Drift::default()
+            }
+        };
+
+        let rpo_seconds = (finished - summary.finished).num_milliseconds() as f64 / 1000.0;
+        let rto_met = restored.is_some() && rto <= rto_target_seconds;
+        let rpo_met = rpo_seconds <= rpo_target_seconds;
+        if restored.is_some() && !rto_met {
+            reasons.push(format!(
+                "RTO achieved {} exceeds the target of {} min",
+                human_age(rto.round() as i64),
+                dr_settings.rto_target_minutes
+            ));
+        }
+        if !rpo_met {
+            reasons.push(format!(
+                "RPO at test time {} (the age of {id}) exceeds the target of {} min: a recovery now would lose that much",
+                human_age(rpo_seconds.round() as i64),
+                dr_settings.rpo_target_minutes
+            ));
+        }
+
+        let kept = req.keep;
+        if !kept
+            && let Err(e) = std::fs::remove_dir_all(&scratch)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            warnings.push(format!("could not remove {}: {e}", scratch.display()));
+        }
+        let (files, bytes, volumes_read, chain) = match &restored {
+            Some(r) => (r.files, r.bytes, r.volumes_read, r.chain.clone()),
+            None => (
+                0,
+                0,
+                0,
+                catalog
+                    .chain(&id)
+                    .map(|c| c.iter().map(|b| b.backup_id.clone()).collect())
+                    .unwrap_or_default(),
+            ),
+        };
+        let passed = reasons.is_empty();
+        let throughput = if rto > 0.0 {
+            ((bytes as f64 / (1 << 20) as f64 / rto) * 100.0).round() / 100.0
+        } else {
+            0.0
+        };
+        let message = if passed {
+            format!(
+                "restore test passed: {id} ({files} files, {}) restored and verified in {} (RTO target {} min), {} old (RPO target {} min)",
+                human_bytes(bytes),
+                human_age(rto.round() as i64),
+                dr_settings.rto_target_minutes,
+                human_age(rpo_seconds.round() as i64),
+                dr_settings.rpo_target_minutes
+            )
+        } else {
+            format!("restore test FAILED for {id}: {}", reasons.join("; "))
+        };
+        let mut response = RestoreTestResponse {
+            passed,
+            reasons,
+            backup_id: id.clone(),
+            backup_type: Some(summary.backup_type),
+            backup_finished: Some(summary.finished),
+            chain_length: chain.len() as u32,
+            chain,
+            files,
+            bytes,
+            volumes_read,
+            throughput_mib_s: throughput,
+            rto_seconds: (rto * 1000.0).round() / 1000.0,
+            rto_target_seconds,
+            rto_met,
+            rpo_seconds: Some(rpo_seconds),
+            rpo_target_seconds,
+            rpo_met,
+            stages: times.seconds(),
+            restore_seconds: secs(restore_seconds),
+            check_seconds: secs(check_seconds),
+            databases,
+            drift,
+            scratch_dir: scratch.display().to_string(),
+            kept,
+            started,
+            finished,
+            record_id: None,
+            message,
+            warnings,
+        };
+        let data = serde_json::to_value(&response)
+            .map_err(|e| Error::internal(format!("cannot encode the result: {e}")))?;
+        let record = HistoryRecord::new(
+            RecordKind::RestoreTest,
+            response.passed,
+            response.message.clone(),
+            data,
+        );
+        match repo.write_history(&record).await {
+            Ok(()) => response.record_id = Some(record.record_id),
+            Err(e) => response.warnings.push(format!(
+                "the result was not kept in the history: {}",
+                e.message
+            )),
+        }
+        Ok(response)
+    }
+}
