@@ -24,6 +24,13 @@ fn the_binary_serves_mcp_on_stdio_with_only_protocol_on_stdout() {
         .expect("start serve");
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
+    // Drain stderr as it comes: debug logs would fill the pipe and block the server.
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -66,7 +73,7 @@ fn the_binary_serves_mcp_on_stdio_with_only_protocol_on_stdout() {
     send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
     send(json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}));
     let tools = wait_for(2, &mut lines);
-    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 10);
+    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 12);
     send(
         json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{
         "name":"backup_run","arguments":{"backup_type":"full"},"_meta":{"progressToken":"tok-7"}}}),
@@ -105,7 +112,6 @@ fn the_binary_serves_mcp_on_stdio_with_only_protocol_on_stdout() {
         assert_eq!(v["jsonrpc"], "2.0");
     }
     // Logs went to stderr (debug logging was on).
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let err = err_reader.join().unwrap();
     assert!(!err.is_empty(), "debug logs should be on stderr");
 }

@@ -17,7 +17,7 @@ use rmcp::model::{
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 10] = [
+const TOOLS: [&str; 12] = [
     "backup_run",
     "backup_status",
     "backup_list",
@@ -27,6 +27,8 @@ const TOOLS: [&str; 10] = [
     "create_backup",
     "list_backups",
     "restore_backup",
+    "restore_test_run",
+    "measure_rpo",
     "run_disaster_recovery_check",
 ];
 

@@ -134,3 +134,24 @@ pub struct RestoreBackupArgs {
     /// The backup to restore, or "latest".
     pub backup_id: String,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreTestArgs {
+    /// The backup to test, or "latest" (default).
+    #[serde(default = "latest")]
+    pub backup_id: String,
+}
+
+fn thirty() -> i64 {
+    30
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureRpoArgs {
+    /// The window for the worst gap between backups, in days (default 30).
+    #[serde(default = "thirty")]
+    #[schemars(range(min = 1))]
+    pub days: i64,
+}

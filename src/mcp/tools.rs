@@ -18,6 +18,8 @@ use crate::ops::check::DrCheckResponse;
 use crate::ops::cleanup::{CleanupRequest, CleanupResponse};
 use crate::ops::restore::{RestoreRequest, RestoreResponse};
 use crate::ops::restore_roots::{confine_to_roots, existing_entries};
+use crate::ops::restore_test::{RestoreTestRequest, RestoreTestResponse};
+use crate::ops::rpo::MeasureRpoResponse;
 use crate::ops::status::{ListRequest, ListResponse, StatusResponse};
 use crate::ops::validate::{ValidateRequest, ValidateResponse};
 use crate::ops::{Cancel, Dr, Progress};
@@ -135,6 +137,22 @@ pub fn specs() -> Vec<ToolSpec> {
              first restore root (never over live data) and verify every file; returns \
              {status, backup_id, message} and the folder used. Costs about one read of the \
              backup's data."),
+        spec!("restore_test_run", "Restore test (measured RTO/RPO)", Additive, idempotent: false, long: true,
+            RestoreTestArgs => RestoreTestResponse,
+            "Prove a backup restores: restore its whole chain into scratch space (never live \
+             data), verify every file's SHA-256 and every SQLite database (PRAGMA \
+             integrity_check), compare with the live sources (drift: what a recovery now would \
+             lose), and measure the RTO achieved and the RPO at test time against the targets. \
+             passed=false lists the reasons (a missing or corrupt volume, a broken database, a \
+             missed target). Costs about one restore of the backup. The result is kept in the \
+             repository's history. Sends progress."),
+        spec!("measure_rpo", "Measure the RPO", Additive, idempotent: false, long: false,
+            MeasureRpoArgs => MeasureRpoResponse,
+            "Measure recovery point objectives: the current RPO (age of the newest backup), the \
+             worst gap between consecutive backups over the last `days`, and the best RPO the \
+             configured schedules can give, each against rpo_target_minutes, with a plain \
+             statement when the schedule cannot meet the target and what would. Cheap: reads \
+             manifests only; the result is kept in the history."),
         spec!("run_disaster_recovery_check", "Disaster-recovery check", ReadOnly, idempotent: true, long: false,
             NoArgs => DrCheckResponse,
             "Mahavishnu orchestrator compatible: check that backups exist, pass quick validation \
@@ -195,6 +213,11 @@ pub async fn call(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
         "create_backup" => create_backup(dr, args, &cx).await,
         "list_backups" => list_backups(dr, args).await,
         "restore_backup" => restore_backup(dr, args, &cx).await,
+        "restore_test_run" => restore_test_run(dr, args, &cx).await,
+        "measure_rpo" => match parse::<MeasureRpoArgs>(name, args) {
+            Ok(a) => dr.measure_rpo(a.days).await.and_then(|r| done(&r)),
+            Err(e) => Err(e),
+        },
         "run_disaster_recovery_check" => match parse::<NoArgs>(name, args) {
             Ok(_) => dr.dr_check().await.and_then(|r| done(&r)),
             Err(e) => Err(e),
@@ -341,4 +364,16 @@ async fn restore_backup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value
     };
     let r = dr.restore(&req, cx.progress.clone(), &cx.cancel).await?;
     done(&RestoreBackupResult::from_restore(&r))
+}
+
+async fn restore_test_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
+    let a: RestoreTestArgs = parse("restore_test_run", args)?;
+    let req = RestoreTestRequest {
+        backup_id: a.backup_id,
+        keep: false,
+    };
+    done(
+        &dr.restore_test(&req, cx.progress.clone(), &cx.cancel)
+            .await?,
+    )
 }
