@@ -76,12 +76,7 @@ impl HistoryRecord {
 }
 
 fn check_record_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-    if ok {
+    if super::kind::is_key_safe(id) {
         Ok(())
     } else {
         Err(Error::usage(format!("{id:?} is not a history record id")))

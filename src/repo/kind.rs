@@ -68,14 +68,18 @@ pub fn new_backup_id(at: DateTime<Utc>) -> String {
     format!("backup_{}_{suffix:08x}", at.format("%Y%m%dT%H%M%S%.3fZ"))
 }
 
-/// A backup id is safe to use as an object-key component: `backup_` then `[A-Za-z0-9._-]`.
-pub fn check_backup_id(id: &str) -> Result<()> {
-    let ok = id.starts_with("backup_")
+/// An id safe to use as one object-key component: 1 to 128 of `[A-Za-z0-9._-]`.
+pub(crate) fn is_key_safe(id: &str) -> bool {
+    !id.is_empty()
         && id.len() <= 128
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-    if ok {
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
+/// A backup id is safe to use as an object-key component: `backup_` then `[A-Za-z0-9._-]`.
+pub fn check_backup_id(id: &str) -> Result<()> {
+    if id.starts_with("backup_") && is_key_safe(id) {
         Ok(())
     } else {
         Err(Error::usage(format!("{id:?} is not a backup id"))
