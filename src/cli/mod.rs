@@ -439,15 +439,7 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
         }
         Command::RestoreTest(RestoreTestCommand::MeasureRpo { days }) => {
             let r = dr.measure_rpo(days).await?;
-            let a = &r.analysis;
-            let mut text = format!("{}\n", a.statement);
-            for reason in &a.reasons {
-                text.push_str(&format!("  {reason}\n"));
-            }
-            for rec in &a.recommendations {
-                text.push_str(&format!("  recommendation: {rec}\n"));
-            }
-            outcome(&r, text, !a.passed)
+            outcome(&r, render::rpo(&r), !r.analysis.passed)
         }
         Command::RestoreTest(RestoreTestCommand::Report { last }) => {
             let r = dr

@@ -377,3 +377,15 @@ pub fn history(r: &crate::ops::history::HistoryResponse) -> String {
     }
     out
 }
+
+pub fn rpo(r: &crate::ops::rpo::MeasureRpoResponse) -> String {
+    let a = &r.analysis;
+    let mut text = format!("{}\n", a.statement);
+    for reason in &a.reasons {
+        text.push_str(&format!("  {reason}\n"));
+    }
+    for rec in &a.recommendations {
+        text.push_str(&format!("  recommendation: {rec}\n"));
+    }
+    text
+}

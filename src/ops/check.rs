@@ -96,9 +96,10 @@ pub struct DrCheckResponse {
     pub message: String,
 }
 
-/// The newest backup must be younger than the RPO target.
+/// The newest backup must be no older than the RPO target (as in `ops::rpo`: a figure equal to
+/// the target meets it).
 fn recent_check(age_seconds: Option<i64>, threshold_minutes: u64) -> RecentBackup {
-    let recent_ok = age_seconds.is_some_and(|a| a < (threshold_minutes as i64) * 60);
+    let recent_ok = age_seconds.is_some_and(|a| a <= (threshold_minutes as i64) * 60);
     RecentBackup {
         status: CheckStatus::from_ok(recent_ok),
         latest_backup_age_hours: age_seconds.map(|a| (a as f64 / 3600.0 * 1000.0).round() / 1000.0),
@@ -236,12 +237,12 @@ mod tests {
 
     #[test]
     fn recent_backup_against_the_rpo_target() {
-        let r = recent_check(Some(59 * 60), 60);
+        let r = recent_check(Some(60 * 60), 60);
         assert_eq!(r.status, CheckStatus::Pass);
         assert_eq!(r.threshold_hours, 1.0);
-        let r = recent_check(Some(60 * 60), 60);
-        assert_eq!(r.status, CheckStatus::Fail);
         assert_eq!(r.latest_backup_age_hours, Some(1.0));
+        let r = recent_check(Some(60 * 60 + 1), 60);
+        assert_eq!(r.status, CheckStatus::Fail);
         assert!(
             r.detail.contains("older than the RPO target of 60 min"),
             "{}",
