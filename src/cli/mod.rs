@@ -127,6 +127,8 @@ pub enum SchemaName {
     Check,
     RestoreTestRun,
     RestoreTestReport,
+    RestoreTestMeasureRto,
+    RestoreTestMeasureRpo,
     Error,
 }
 
@@ -148,6 +150,12 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
         }
         SchemaName::RestoreTestRun => {
             schemars::schema_for!(crate::ops::restore_test::RestoreTestResponse)
+        }
+        SchemaName::RestoreTestMeasureRto => {
+            schemars::schema_for!(crate::ops::rto::MeasureRtoResponse)
+        }
+        SchemaName::RestoreTestMeasureRpo => {
+            schemars::schema_for!(crate::ops::rpo::MeasureRpoResponse)
         }
         SchemaName::Error => schemars::schema_for!(crate::error::Error),
     };
@@ -214,6 +222,13 @@ pub enum RestoreTestCommand {
         /// Keep the restored scratch folder.
         #[arg(long)]
         keep: bool,
+    },
+    /// Restore and verify a backup's chain in scratch space and time it alone: the RTO, the
+    /// throughput, and an estimate for the full live data set (kept in the history).
+    MeasureRto {
+        /// A backup id, or "latest".
+        #[arg(long, default_value = "latest")]
+        backup_id: String,
     },
     /// The RPO now, the worst gap between backups over a window, and the RPO the schedules
     /// allow at best, each against rpo_target_minutes (kept in the history).
@@ -436,6 +451,11 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
             let req = crate::ops::restore_test::RestoreTestRequest { backup_id, keep };
             let r = dr.restore_test(&req, progress.clone(), &cancel).await?;
             outcome(&r, render::restore_test(&r), !r.passed)
+        }
+        Command::RestoreTest(RestoreTestCommand::MeasureRto { backup_id }) => {
+            let req = crate::ops::rto::MeasureRtoRequest { backup_id };
+            let r = dr.measure_rto(&req, progress.clone(), &cancel).await?;
+            outcome(&r, render::rto(&r), !r.passed)
         }
         Command::RestoreTest(RestoreTestCommand::MeasureRpo { days }) => {
             let r = dr.measure_rpo(days).await?;

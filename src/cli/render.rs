@@ -78,6 +78,9 @@ pub fn validate(r: &ValidateResponse) -> String {
         human_bytes(r.bytes_read),
         r.duration_seconds
     );
+    for w in &r.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
     s
 }
 
@@ -388,4 +391,41 @@ pub fn rpo(r: &crate::ops::rpo::MeasureRpoResponse) -> String {
         text.push_str(&format!("  recommendation: {rec}\n"));
     }
     text
+}
+
+pub fn rto(r: &crate::ops::rto::MeasureRtoResponse) -> String {
+    use crate::ops::human_bytes;
+    let mut out = format!("{}\n", r.message);
+    out.push_str(&format!(
+        "  backup      {} ({}, chain of {})\n  restored    {} files, {} in {:.3} s ({} MiB/s){}\n",
+        r.backup_id,
+        r.backup_type,
+        r.chain_length,
+        r.files,
+        human_bytes(r.bytes),
+        r.rto_seconds,
+        r.throughput_mib_s,
+        if r.verified { ", every file's SHA-256 checked" } else { "" }
+    ));
+    out.push_str(&format!(
+        "  stages      read {:.3} s, decrypt {:.3} s, decompress {:.3} s, write {:.3} s, verify {:.3} s (summed over workers)\n",
+        r.stages.read, r.stages.decrypt, r.stages.decompress, r.stages.write, r.stages.verify
+    ));
+    out.push_str(&format!(
+        "  RTO         {:.3} s measured, target {} s: {}\n",
+        r.rto_seconds,
+        r.rto_target_seconds,
+        if r.rto_met { "met" } else { "MISSED" }
+    ));
+    let e = &r.estimate;
+    out.push_str(&format!(
+        "  full set    {:.3} s estimated ({}): {}\n",
+        e.estimated_rto_seconds,
+        if e.estimated_rto_met { "within the target" } else { "OVER the target" },
+        e.method
+    ));
+    for reason in &r.reasons {
+        out.push_str(&format!("  FAILED: {reason}\n"));
+    }
+    out
 }

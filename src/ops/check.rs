@@ -166,7 +166,7 @@ impl Dr {
                 sample_percent: 100.0,
             };
             let v = self
-                .validate(&req, Arc::new(NoProgress), &Cancel::new())
+                .validate_unrecorded(&req, Arc::new(NoProgress), &Cancel::new())
                 .await?;
             let failed = v.backups.iter().filter(|b| !b.ok).count() as i64;
             let checked = v.backups.len() as i64;

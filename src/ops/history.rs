@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Dr;
 use crate::error::Result;
+use crate::repo::Repository;
 use crate::repo::history::{HistoryRecord, RecordKind};
 
 fn ten() -> i64 {
@@ -131,6 +132,24 @@ pub fn trend(items: &[HistoryItem]) -> Trend {
         pass_rate: (!items.is_empty())
             .then(|| items.iter().filter(|i| i.passed).count() as f64 / items.len() as f64),
     }
+}
+
+/// Keep a result in the repository's history: its record id, or a warning saying why it was
+/// not kept (the result itself stands either way).
+pub(crate) async fn keep<T: Serialize>(
+    repo: &Repository,
+    kind: RecordKind,
+    passed: bool,
+    summary: &str,
+    result: &T,
+) -> std::result::Result<String, String> {
+    let not_kept = |why: String| format!("the result was not kept in the history: {why}");
+    let data = serde_json::to_value(result).map_err(|e| not_kept(e.to_string()))?;
+    let record = HistoryRecord::new(kind, passed, summary.to_string(), data);
+    repo.write_history(&record)
+        .await
+        .map(|()| record.record_id)
+        .map_err(|e| not_kept(e.message))
 }
 
 impl Dr {

@@ -15,6 +15,7 @@ pub mod restore_roots;
 pub mod restore_test;
 pub mod retention;
 pub mod rpo;
+pub mod rto;
 mod scan;
 pub mod status;
 pub mod validate;

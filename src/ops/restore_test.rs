@@ -12,12 +12,13 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::restore::RestoreRequest;
+use super::history::keep;
+use super::restore::{RestoreRequest, RestoreResponse};
 use super::scan::{self, ScanContext};
 use super::{Cancel, Dr, Progress, human_age, human_bytes, secs};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::BackupType;
-use crate::repo::history::{HistoryRecord, RecordKind};
+use crate::repo::history::RecordKind;
 use crate::repo::manifest::{EntryKind, Manifest};
 use crate::repo::timing::{StageSeconds, StageTimes};
 use crate::settings::ResolvedSource;
@@ -166,6 +167,19 @@ fn check_databases(root: &Path, manifest: &Manifest) -> Vec<DatabaseCheck> {
         .collect()
 }
 
+pub(crate) const UNVERIFIED: &str = "files were restored without SHA-256 verification \
+     (backup.validation.verify_on_restore is off)";
+
+/// A backup's whole chain restored into a fresh scratch folder, with the time of each stage.
+pub(crate) struct ScratchRestore {
+    pub scratch: PathBuf,
+    pub times: Arc<StageTimes>,
+    /// None when the restore failed.
+    pub restored: Option<RestoreResponse>,
+    /// Why it failed, for the reasons of a failed test.
+    pub failure: Option<String>,
+}
+
 fn push_capped(v: &mut Vec<String>, s: &str) {
     if v.len() < 20 {
         v.push(s.to_string());
@@ -173,10 +187,8 @@ fn push_capped(v: &mut Vec<String>, s: &str) {
 }
 
 impl Dr {
-    /// Compare the live path sources with a backup's manifest, by the same change stamps an
-    /// incremental uses (size, times, inode; a SQLite database's WAL). Command sources are not
-    /// run, so their outputs are not compared.
-    fn drift(&self, manifest: &Manifest, cancel: &Cancel) -> Result<Drift> {
+    /// Scan the live path sources as a backup would (command sources are not run).
+    pub(crate) fn live_scan(&self, cancel: &Cancel) -> Result<scan::ScanResult> {
         let b = &self.settings.settings.backup;
         let s = &self.settings.settings;
         let sources: Vec<ResolvedSource> = self
@@ -195,7 +207,7 @@ impl Dr {
             .restore_test
             .scratch_dir
             .join("drift-unused");
-        let live = scan::scan(
+        scan::scan(
             &sources,
             &ScanContext {
                 project_root: &self.settings.project_root,
@@ -205,7 +217,14 @@ impl Dr {
                 command_dir: &command_dir,
                 cancel,
             },
-        )?;
+        )
+    }
+
+    /// Compare the live path sources with a backup's manifest, by the same change stamps an
+    /// incremental uses (size, times, inode; a SQLite database's WAL). Command sources are not
+    /// run, so their outputs are not compared.
+    fn drift(&self, manifest: &Manifest, cancel: &Cancel) -> Result<Drift> {
+        let live = self.live_scan(cancel)?;
         let stored: BTreeMap<&str, _> = manifest
             .entries
             .iter()
@@ -250,45 +269,34 @@ impl Dr {
         Ok(d)
     }
 
-    /// Run a restore test. A failed restore or check is a failed test (a response with
-    /// `passed: false` and reasons), not an error; errors are for what stops the test from
-    /// running at all (settings, key, lock, cancellation).
-    pub async fn restore_test(
+    /// Restore `id`'s chain into a fresh folder under the scratch dir. A restore that fails on
+    /// the data (missing or corrupt volume, checksum mismatch) is a failure in the result; what
+    /// stops the test from running at all (settings, key, lock, cancellation) is an error, and
+    /// the scratch folder is removed then.
+    pub(crate) async fn scratch_restore(
         &self,
-        req: &RestoreTestRequest,
+        id: &str,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
-    ) -> Result<RestoreTestResponse> {
-        let started = Utc::now();
-        let t0 = Instant::now();
+    ) -> Result<ScratchRestore> {
         let dr_settings = &self.settings.settings.disaster_recovery;
-        let rto_target_seconds = dr_settings.rto_target_minutes as f64 * 60.0;
-        let rpo_target_seconds = dr_settings.rpo_target_minutes as f64 * 60.0;
-        let repo = self.open_repo().await?;
-        let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
-        let summary = catalog.resolve(&req.backup_id)?.clone();
-        let id = summary.backup_id.clone();
         let scratch: PathBuf = dr_settings.restore_test.scratch_dir.join(format!(
             "restore-test-{}-{:08x}",
-            started.format("%Y%m%dT%H%M%S"),
+            Utc::now().format("%Y%m%dT%H%M%S"),
             rand::random::<u32>()
         ));
         let times = Arc::new(StageTimes::default());
-        let mut reasons = Vec::new();
-        let mut warnings = Vec::new();
-
-        let restore_req = RestoreRequest {
-            backup_id: id.clone(),
+        let req = RestoreRequest {
+            backup_id: id.to_string(),
             target: scratch.clone(),
             paths: Vec::new(),
             overwrite: false,
         };
         let restored = self
-            .restore_measured(&restore_req, progress.clone(), cancel, Some(times.clone()))
+            .restore_measured(&req, progress, cancel, Some(times.clone()))
             .await;
-        let restore_seconds = t0.elapsed();
-        let restored = match restored {
-            Ok(r) => Some(r),
+        let (restored, failure) = match restored {
+            Ok(r) => (Some(r), None),
             Err(e)
                 if matches!(
                     e.kind,
@@ -307,17 +315,48 @@ impl Dr {
                 if !e.context.is_empty() {
                     reason.push_str(&format!(" ({})", e.context.join("; ")));
                 }
-                reasons.push(reason);
-                None
+                (None, Some(reason))
             }
         };
+        Ok(ScratchRestore {
+            scratch,
+            times,
+            restored,
+            failure,
+        })
+    }
+
+    /// Run a restore test. A failed restore or check is a failed test (a response with
+    /// `passed: false` and reasons), not an error; errors are for what stops the test from
+    /// running at all (settings, key, lock, cancellation).
+    pub async fn restore_test(
+        &self,
+        req: &RestoreTestRequest,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<RestoreTestResponse> {
+        let started = Utc::now();
+        let t0 = Instant::now();
+        let dr_settings = &self.settings.settings.disaster_recovery;
+        let rto_target_seconds = dr_settings.rto_target_minutes as f64 * 60.0;
+        let rpo_target_seconds = dr_settings.rpo_target_minutes as f64 * 60.0;
+        let repo = self.open_repo().await?;
+        let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
+        let summary = catalog.resolve(&req.backup_id)?.clone();
+        let id = summary.backup_id.clone();
+        let mut warnings = Vec::new();
+        let ScratchRestore {
+            scratch,
+            times,
+            restored,
+            failure,
+        } = self.scratch_restore(&id, progress.clone(), cancel).await?;
+        let restore_seconds = t0.elapsed();
+        let mut reasons: Vec<String> = failure.into_iter().collect();
         if let Some(r) = &restored
             && !r.verified
         {
-            reasons.push(
-                "files were restored without SHA-256 verification (backup.validation.verify_on_restore is off)"
-                    .into(),
-            );
+            reasons.push(UNVERIFIED.into());
         }
 
         // Databases, then the RTO clock stops: the service could start on this data now.
@@ -391,11 +430,7 @@ impl Dr {
             ),
         };
         let passed = reasons.is_empty();
-        let throughput = if rto > 0.0 {
-            ((bytes as f64 / (1 << 20) as f64 / rto) * 100.0).round() / 100.0
-        } else {
-            0.0
-        };
+        let throughput = super::rto::mib_per_s(bytes, rto);
         let message = if passed {
             format!(
                 "restore test passed: {id} ({files} files, {}) restored and verified in {} (RTO target {} min), {} old (RPO target {} min)",
@@ -439,20 +474,9 @@ impl Dr {
             message,
             warnings,
         };
-        let data = serde_json::to_value(&response)
-            .map_err(|e| Error::internal(format!("cannot encode the result: {e}")))?;
-        let record = HistoryRecord::new(
-            RecordKind::RestoreTest,
-            response.passed,
-            response.message.clone(),
-            data,
-        );
-        match repo.write_history(&record).await {
-            Ok(()) => response.record_id = Some(record.record_id),
-            Err(e) => response.warnings.push(format!(
-                "the result was not kept in the history: {}",
-                e.message
-            )),
+        match keep(&repo, RecordKind::RestoreTest, passed, &response.message, &response).await {
+            Ok(record_id) => response.record_id = Some(record_id),
+            Err(w) => response.warnings.push(w),
         }
         Ok(response)
     }

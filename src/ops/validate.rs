@@ -17,6 +17,8 @@ use crate::repo::catalog::Catalog;
 use crate::repo::locks::LockMode;
 use crate::repo::manifest::Manifest;
 use crate::repo::volume::{HashingReader, read_volume};
+use super::history::keep;
+use crate::repo::history::RecordKind;
 use crate::repo::{BACKUPS_PREFIX, MANIFEST_NAME, Repository, backup_key};
 use crate::storage::bridge::BlockingObjectReader;
 
@@ -93,6 +95,12 @@ pub struct ValidateResponse {
     pub duration_seconds: f64,
     pub problems: Vec<Problem>,
     pub backups: Vec<BackupCheck>,
+    /// The history record this validation was kept as (none without the key: the history is
+    /// sealed).
+    #[serde(default)]
+    pub record_id: Option<String>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -130,7 +138,30 @@ fn problem(backup_id: &str, volume: Option<&str>, text: impl Into<String>) -> Pr
 }
 
 impl Dr {
+    /// Validate, and keep the result in the repository's history (validations people and agents
+    /// ask for; the DR check's internal one is not kept).
     pub async fn validate(
+        &self,
+        req: &ValidateRequest,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<ValidateResponse> {
+        let mut r = self.validate_unrecorded(req, progress, cancel).await?;
+        let kept = match self.open_repo().await {
+            Ok(repo) => keep(&repo, RecordKind::Validation, r.ok, &r.message, &r).await,
+            Err(e) => Err(format!(
+                "the result was not kept in the history (it is sealed with the key): {}",
+                e.message
+            )),
+        };
+        match kept {
+            Ok(id) => r.record_id = Some(id),
+            Err(w) => r.warnings.push(w),
+        }
+        Ok(r)
+    }
+
+    pub(crate) async fn validate_unrecorded(
         &self,
         req: &ValidateRequest,
         progress: Arc<dyn Progress>,
@@ -371,6 +402,8 @@ impl Dr {
             duration_seconds: secs(t0.elapsed()),
             problems,
             backups: per.into_values().collect(),
+            record_id: None,
+            warnings: Vec::new(),
         })
     }
 
