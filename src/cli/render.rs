@@ -405,7 +405,11 @@ pub fn rto(r: &crate::ops::rto::MeasureRtoResponse) -> String {
         human_bytes(r.bytes),
         r.rto_seconds,
         r.throughput_mib_s,
-        if r.verified { ", every file's SHA-256 checked" } else { "" }
+        if r.verified {
+            ", every file's SHA-256 checked"
+        } else {
+            ""
+        }
     ));
     out.push_str(&format!(
         "  stages      read {:.3} s, decrypt {:.3} s, decompress {:.3} s, write {:.3} s, verify {:.3} s (summed over workers)\n",
@@ -421,7 +425,11 @@ pub fn rto(r: &crate::ops::rto::MeasureRtoResponse) -> String {
     out.push_str(&format!(
         "  full set    {:.3} s estimated ({}): {}\n",
         e.estimated_rto_seconds,
-        if e.estimated_rto_met { "within the target" } else { "OVER the target" },
+        if e.estimated_rto_met {
+            "within the target"
+        } else {
+            "OVER the target"
+        },
         e.method
     ));
     for reason in &r.reasons {

@@ -60,28 +60,8 @@ impl Dr {
         repo: &Repository,
         req: &CleanupRequest,
     ) -> Result<CleanupResponse> {
-        let policy = RetentionPolicy::from_settings(&self.settings.settings.backup)?;
         let catalog = Catalog::load(repo).await?;
-        let candidates: Vec<RetentionCandidate> = catalog
-            .backups
-            .iter()
-            .map(|b| {
-                // A backup needs the backups its files are in and its whole parent chain (so the
-                // chain stays intact for validation and for the next incremental).
-                let mut needs: std::collections::BTreeSet<String> =
-                    b.depends_on.iter().cloned().collect();
-                if let Some(p) = &b.parent {
-                    needs.insert(p.clone());
-                }
-                RetentionCandidate {
-                    backup_id: b.backup_id.clone(),
-                    backup_type: b.backup_type,
-                    finished: b.finished,
-                    depends_on: needs.into_iter().collect(),
-                }
-            })
-            .collect();
-        let plan = plan_retention(&candidates, &policy, Utc::now());
+        let plan = self.retention_plan(&catalog, Utc::now())?;
         let mut warnings = Vec::new();
         for u in &catalog.unreadable {
             warnings.push(format!(
@@ -160,12 +140,44 @@ impl Dr {
         );
         Ok(CleanupResponse {
             dry_run: req.dry_run,
-            policy,
+            policy: RetentionPolicy::from_settings(&self.settings.settings.backup)?,
             plan,
             orphans,
             bytes_freed,
             message,
             warnings,
         })
+    }
+}
+
+impl Dr {
+    /// The retention plan for `catalog` at `now` (no lock: cleanup holds one; the report only
+    /// reads the plan).
+    pub(crate) fn retention_plan(
+        &self,
+        catalog: &Catalog,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<RetentionPlan> {
+        let policy = RetentionPolicy::from_settings(&self.settings.settings.backup)?;
+        let candidates: Vec<RetentionCandidate> = catalog
+            .backups
+            .iter()
+            .map(|b| {
+                // A backup needs the backups its files are in and its whole parent chain (so the
+                // chain stays intact for validation and for the next incremental).
+                let mut needs: std::collections::BTreeSet<String> =
+                    b.depends_on.iter().cloned().collect();
+                if let Some(p) = &b.parent {
+                    needs.insert(p.clone());
+                }
+                RetentionCandidate {
+                    backup_id: b.backup_id.clone(),
+                    backup_type: b.backup_type,
+                    finished: b.finished,
+                    depends_on: needs.into_iter().collect(),
+                }
+            })
+            .collect();
+        Ok(plan_retention(&candidates, &policy, now))
     }
 }

@@ -10,6 +10,7 @@ pub mod decrypt;
 pub mod history;
 pub mod init;
 pub mod progress;
+pub mod report;
 pub mod restore;
 pub mod restore_roots;
 pub mod restore_test;

@@ -474,7 +474,15 @@ impl Dr {
             message,
             warnings,
         };
-        match keep(&repo, RecordKind::RestoreTest, passed, &response.message, &response).await {
+        match keep(
+            &repo,
+            RecordKind::RestoreTest,
+            passed,
+            &response.message,
+            &response,
+        )
+        .await
+        {
             Ok(record_id) => response.record_id = Some(record_id),
             Err(w) => response.warnings.push(w),
         }

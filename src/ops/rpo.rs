@@ -713,21 +713,18 @@ impl super::Dr {
             s.disaster_recovery.rpo_target_minutes,
         )?;
         let mut warnings = Vec::new();
-        let data = serde_json::to_value(&analysis)
-            .map_err(|e| crate::error::Error::internal(format!("cannot encode: {e}")))?;
-        let record = crate::repo::history::HistoryRecord::new(
+        let record_id = match super::history::keep(
+            &repo,
             crate::repo::history::RecordKind::RpoMeasurement,
             analysis.passed,
-            analysis.statement.clone(),
-            data,
-        );
-        let record_id = match repo.write_history(&record).await {
-            Ok(()) => Some(record.record_id),
-            Err(e) => {
-                warnings.push(format!(
-                    "the result was not kept in the history: {}",
-                    e.message
-                ));
+            &analysis.statement,
+            &analysis,
+        )
+        .await
+        {
+            Ok(id) => Some(id),
+            Err(w) => {
+                warnings.push(w);
                 None
             }
         };

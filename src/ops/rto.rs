@@ -212,7 +212,13 @@ impl Dr {
         let rto_seconds = secs(rto);
         let mut reasons: Vec<String> = failure.into_iter().collect();
         let (files, bytes, volumes_read, chain, verified) = match &restored {
-            Some(r) => (r.files, r.bytes, r.volumes_read, r.chain.clone(), r.verified),
+            Some(r) => (
+                r.files,
+                r.bytes,
+                r.volumes_read,
+                r.chain.clone(),
+                r.verified,
+            ),
             None => (
                 0,
                 0,
@@ -282,7 +288,15 @@ impl Dr {
             message,
             warnings,
         };
-        match keep(&repo, RecordKind::RtoMeasurement, passed, &response.message, &response).await {
+        match keep(
+            &repo,
+            RecordKind::RtoMeasurement,
+            passed,
+            &response.message,
+            &response,
+        )
+        .await
+        {
             Ok(record_id) => response.record_id = Some(record_id),
             Err(w) => response.warnings.push(w),
         }
@@ -308,7 +322,11 @@ mod tests {
         assert!(e.partial);
         assert_eq!(e.estimated_rto_seconds, 1000.0);
         assert!(!e.estimated_rto_met);
-        assert!(e.method.contains("scaled linearly by bytes"), "{}", e.method);
+        assert!(
+            e.method.contains("scaled linearly by bytes"),
+            "{}",
+            e.method
+        );
         assert!(e.method.contains("100.0 GiB"), "{}", e.method);
     }
 

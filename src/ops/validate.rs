@@ -11,14 +11,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::backup::volume_contents;
+use super::history::keep;
 use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
+use crate::repo::history::RecordKind;
 use crate::repo::locks::LockMode;
 use crate::repo::manifest::Manifest;
 use crate::repo::volume::{HashingReader, read_volume};
-use super::history::keep;
-use crate::repo::history::RecordKind;
 use crate::repo::{BACKUPS_PREFIX, MANIFEST_NAME, Repository, backup_key};
 use crate::storage::bridge::BlockingObjectReader;
 

@@ -156,6 +156,21 @@ impl Repository {
         Ok(record)
     }
 
+    /// The newest readable record of `kind`, if there is one (older ones are read only when a
+    /// newer one is unreadable).
+    pub async fn latest_history(&self, kind: RecordKind) -> Result<Option<HistoryRecord>> {
+        let tag = format!("_{}_", kind.slug());
+        for id in self.list_history().await?.iter().rev() {
+            if id.contains(&tag)
+                && let Ok(r) = self.read_history(id).await
+                && r.kind == kind
+            {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
     /// The newest `last` records (all when 0), oldest first; unreadable ones are skipped and
     /// named in the second list.
     pub async fn recent_history(&self, last: usize) -> Result<(Vec<HistoryRecord>, Vec<String>)> {
