@@ -62,7 +62,20 @@ pub enum Command {
     /// Restore tests: prove a backup restores, measure the RTO and RPO achieved.
     #[command(subcommand, name = "restore-test")]
     RestoreTest(RestoreTestCommand),
-    /// The disaster-recovery check: backups available, intact, recent (exit 1 when not healthy).
+    /// The DR posture in one page: verdict, checks, backup timeline, RTO/RPO trends,
+    /// recommendations.
+    Report {
+        /// text, json, markdown, or html (one self-contained file with inline SVG charts).
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+        /// Write to FILE instead of stdout (replaced atomically).
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// History records to include in the trends (0: all).
+        #[arg(long, default_value_t = 10)]
+        last: i64,
+    },
+    /// The disaster-recovery check: the report's checks, pass/fail (exit 1 when not healthy).
     #[command(alias = "run-dr-check")]
     Check,
     /// Serve MCP (Model Context Protocol) to AI agents: stdio by default, or streamable HTTP.
@@ -106,6 +119,14 @@ impl From<TypeArg> for BackupType {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+    Html,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LevelArg {
     Quick,
@@ -129,6 +150,7 @@ pub enum SchemaName {
     RestoreTestReport,
     RestoreTestMeasureRto,
     RestoreTestMeasureRpo,
+    Report,
     Error,
 }
 
@@ -157,6 +179,7 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
         SchemaName::RestoreTestMeasureRpo => {
             schemars::schema_for!(crate::ops::rpo::MeasureRpoResponse)
         }
+        SchemaName::Report => schemars::schema_for!(crate::ops::report::ReportResponse),
         SchemaName::Error => schemars::schema_for!(crate::error::Error),
     };
     serde_json::to_value(s).unwrap_or_default()
@@ -321,6 +344,7 @@ fn print_stdout(text: &str) {
 }
 
 async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result<Outcome> {
+    let cli_json = cli.json;
     if let Command::Schema { output } = cli.command {
         let v = output_schema(output);
         let text = serde_json::to_string_pretty(&v).unwrap_or_default();
@@ -467,6 +491,33 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
                 .await?;
             outcome(&r, render::history(&r), false)
         }
+        Command::Report {
+            format,
+            output,
+            last,
+        } => {
+            let r = dr.report(&crate::ops::report::ReportRequest { last }).await?;
+            let format = if cli_json { ReportFormat::Json } else { format };
+            let rendered = match format {
+                ReportFormat::Text => render::report(&r),
+                ReportFormat::Json => serde_json::to_string_pretty(&r)
+                    .map_err(|e| Error::internal(format!("cannot encode the report: {e}")))?,
+                ReportFormat::Markdown => crate::report::markdown::render(&r),
+                ReportFormat::Html => crate::report::html::render(&r),
+            };
+            match output {
+                None => outcome(&r, rendered, false),
+                Some(path) => {
+                    write_atomically(&path, rendered.as_bytes())?;
+                    let text = format!("wrote the DR report ({}) to {}", r.verdict, path.display());
+                    outcome(
+                        &serde_json::json!({ "output": path, "verdict": r.verdict, "summary": r.summary }),
+                        text,
+                        false,
+                    )
+                }
+            }
+        }
         Command::Check => {
             let r = dr.dr_check().await?;
             let problem = r.results.status != crate::ops::check::Verdict::Healthy;
@@ -486,6 +537,32 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
             outcome(&r, render::restore(&r), false)
         }
     }
+}
+
+/// Write `bytes` to `path` through a temporary file beside it, so a reader never sees half a
+/// report and a failure leaves the old file in place.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::usage(format!("{} names no file", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{:08x}",
+        name.to_string_lossy(),
+        rand::random::<u32>()
+    ));
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::from_io("write", path, e));
+    }
+    Ok(())
 }
 
 /// `serve`: MCP on stdio, or streamable HTTP until Ctrl-C.

@@ -258,25 +258,140 @@ pub fn restore(r: &RestoreResponse) -> String {
 }
 
 pub fn check(r: &crate::ops::check::DrCheckResponse) -> String {
-    use crate::ops::check::CheckStatus;
-    let mark = |s: CheckStatus| {
-        if s == CheckStatus::Pass {
-            "pass"
-        } else {
-            "FAIL"
-        }
-    };
+    use crate::ops::report::Level;
     let c = &r.results.checks;
-    format!(
-        "{}\n  backups_available  {}  {}\n  backup_integrity   {}  {}\n  recent_backup      {}  {}\n",
-        r.message,
-        mark(c.backups_available.status),
-        c.backups_available.detail,
-        mark(c.backup_integrity.status),
-        c.backup_integrity.detail,
-        mark(c.recent_backup.status),
-        c.recent_backup.detail,
-    )
+    let rows: [(&str, Level, &str, Option<&String>); 7] = [
+        (
+            "backups_available",
+            if c.backups_available.status == crate::ops::check::CheckStatus::Pass {
+                Level::Pass
+            } else {
+                Level::Fail
+            },
+            &c.backups_available.detail,
+            None,
+        ),
+        (
+            "backup_integrity",
+            if c.backup_integrity.status == crate::ops::check::CheckStatus::Pass {
+                Level::Pass
+            } else {
+                Level::Fail
+            },
+            &c.backup_integrity.detail,
+            None,
+        ),
+        (
+            "recent_backup",
+            if c.recent_backup.status == crate::ops::check::CheckStatus::Pass {
+                Level::Pass
+            } else {
+                Level::Warn
+            },
+            &c.recent_backup.detail,
+            None,
+        ),
+        (
+            "last_validation",
+            c.last_validation.level,
+            &c.last_validation.detail,
+            c.last_validation.action.as_ref(),
+        ),
+        (
+            "last_restore_test",
+            c.last_restore_test.level,
+            &c.last_restore_test.detail,
+            c.last_restore_test.action.as_ref(),
+        ),
+        (
+            "retention_compliance",
+            c.retention_compliance.level,
+            &c.retention_compliance.detail,
+            c.retention_compliance.action.as_ref(),
+        ),
+        ("key_age", c.key_age.level, &c.key_age.detail, c.key_age.action.as_ref()),
+    ];
+    let mut out = format!("{}\n", r.message);
+    for (name, level, detail, action) in rows {
+        let _ = writeln!(out, "  {name:<21} {}  {detail}", level_mark(level));
+        if let Some(a) = action {
+            let _ = writeln!(out, "  {:<21}       -> {a}", "");
+        }
+    }
+    out
+}
+
+fn level_mark(l: crate::ops::report::Level) -> &'static str {
+    match l {
+        crate::ops::report::Level::Pass => "pass",
+        crate::ops::report::Level::Warn => "WARN",
+        crate::ops::report::Level::Fail => "FAIL",
+    }
+}
+
+/// The DR report for a terminal.
+pub fn report(r: &crate::ops::report::ReportResponse) -> String {
+    use crate::ops::{human_age, human_bytes};
+    let mut out = format!(
+        "DR posture: {} ({})\n  generated {} on {}, repository {}\n\n",
+        r.verdict.to_string().to_uppercase(),
+        r.summary,
+        r.generated.format("%Y-%m-%d %H:%M:%S UTC"),
+        r.host,
+        r.repository
+    );
+    for c in &r.checks {
+        let _ = writeln!(out, "  {:<34} {}  {}", c.title, level_mark(c.status), c.detail);
+    }
+    let b = &r.backups;
+    let _ = writeln!(
+        out,
+        "\nbackups: {} ({} full, {} incremental, {} archival), {} stored{}",
+        b.count,
+        b.full,
+        b.incremental,
+        b.archival,
+        human_bytes(b.stored_bytes),
+        match (&b.newest_backup_id, b.newest_age_seconds) {
+            (Some(id), Some(a)) => format!("; newest {id}, {} old", human_age(a)),
+            _ => String::new(),
+        }
+    );
+    let t = &r.history.trend;
+    let dir = |d: crate::ops::history::Direction| {
+        serde_json::to_value(d)
+            .ok()
+            .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+            .unwrap_or_default()
+    };
+    let _ = writeln!(
+        out,
+        "RTO: target {}, {} measurement(s), last {}, trend {}",
+        human_age(r.rto_target_seconds as i64),
+        r.rto_trend.len(),
+        r.rto_trend
+            .last()
+            .map_or("-".into(), |p| format!("{:.3} s", p.seconds)),
+        dir(t.rto)
+    );
+    let _ = writeln!(
+        out,
+        "RPO: target {}, {}",
+        human_age(r.rpo_target_seconds as i64),
+        r.rpo
+            .as_ref()
+            .map_or("no backups yet".to_string(), |a| a.statement.clone())
+    );
+    if !r.recommendations.is_empty() {
+        out.push_str("\nrecommendations:\n");
+        for (i, rec) in r.recommendations.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {rec}", i + 1);
+        }
+    }
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
 }
 
 pub fn restore_test(r: &crate::ops::restore_test::RestoreTestResponse) -> String {

@@ -155,3 +155,38 @@ pub struct MeasureRpoArgs {
     #[schemars(range(min = 1))]
     pub days: i64,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureRtoArgs {
+    /// The backup to restore and time, or "latest" (default).
+    #[serde(default = "latest")]
+    pub backup_id: String,
+}
+
+/// How the report's text content is written (the structured content is the same either way).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormatArg {
+    /// The report as JSON text.
+    #[default]
+    Json,
+    /// The report as markdown for people and agents.
+    Markdown,
+}
+
+fn ten() -> i64 {
+    10
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportArgs {
+    /// json (default) or markdown: the text content's format.
+    #[serde(default)]
+    pub format: ReportFormatArg,
+    /// History records in the trends (default 10; 0: all).
+    #[serde(default = "ten")]
+    #[schemars(range(min = 0))]
+    pub last: i64,
+}

@@ -1,5 +1,5 @@
 //! MCP resources: the effective settings (redacted), one backup's manifest summary, the format
-//! specification.
+//! specification, the latest DR report.
 
 use rmcp::model::{Resource, ResourceContents, ResourceTemplate};
 
@@ -10,6 +10,7 @@ pub const SETTINGS_URI: &str = "dr://settings";
 pub const FORMAT_URI: &str = "dr://format";
 pub const BACKUP_PREFIX: &str = "dr://backups/";
 pub const BACKUP_TEMPLATE: &str = "dr://backups/{backup_id}";
+pub const REPORT_URI: &str = "dr://reports/latest";
 
 const FORMAT_MD: &str = include_str!("../../docs/FORMAT.md");
 
@@ -31,6 +32,14 @@ pub fn list() -> Vec<Resource> {
             )
             .with_mime_type("text/markdown")
             .with_size(FORMAT_MD.len() as u64),
+        Resource::new(REPORT_URI, "latest report")
+            .with_title("Latest DR report")
+            .with_description(
+                "The DR posture as of the read, in markdown: verdict and checks, backups, RTO and \
+                 RPO against targets with their trends, recommendations (the report tool's \
+                 markdown, made fresh on every read; reads manifests and the history only).",
+            )
+            .with_mime_type("text/markdown"),
     ]
 }
 
@@ -67,6 +76,14 @@ pub async fn read(dr: &Dr, uri: &str) -> Result<Option<ResourceContents>> {
     }
     if uri == FORMAT_URI {
         return Ok(Some(contents(uri, "text/markdown", FORMAT_MD.to_string())));
+    }
+    if uri == REPORT_URI {
+        let r = dr.report(&Default::default()).await?;
+        return Ok(Some(contents(
+            uri,
+            "text/markdown",
+            crate::report::markdown::render(&r),
+        )));
     }
     if let Some(id) = uri.strip_prefix(BACKUP_PREFIX)
         && !id.is_empty()

@@ -192,6 +192,11 @@ impl ServerHandler for DrServer {
         }
         let result = match outcome {
             Some(Outcome::Done(value)) => CallToolResult::structured(value),
+            Some(Outcome::DoneWithText(value, text)) => {
+                let mut r = CallToolResult::structured(value);
+                r.content = vec![ContentBlock::text(text)];
+                r
+            }
             Some(Outcome::Failed(e)) => {
                 tracing::info!(tool = %name, "tool failed: {}", e.message);
                 CallToolResult::error(vec![ContentBlock::text(error_text(&e))])

@@ -19,7 +19,9 @@ use crate::ops::cleanup::{CleanupRequest, CleanupResponse};
 use crate::ops::restore::{RestoreRequest, RestoreResponse};
 use crate::ops::restore_roots::{confine_to_roots, existing_entries};
 use crate::ops::restore_test::{RestoreTestRequest, RestoreTestResponse};
+use crate::ops::report::{ReportRequest, ReportResponse};
 use crate::ops::rpo::MeasureRpoResponse;
+use crate::ops::rto::{MeasureRtoRequest, MeasureRtoResponse};
 use crate::ops::status::{ListRequest, ListResponse, StatusResponse};
 use crate::ops::validate::{ValidateRequest, ValidateResponse};
 use crate::ops::{Cancel, Dr, Progress};
@@ -100,14 +102,15 @@ pub fn specs() -> Vec<ToolSpec> {
             "List finished backups, newest first, with type, parent, size, file counts and times. \
              Use to pick a backup_id for restore_run or backup_validate. Cheap: reads manifests \
              only."),
-        spec!("backup_validate", "Validate backups", ReadOnly, idempotent: true, long: true,
+        spec!("backup_validate", "Validate backups", Additive, idempotent: false, long: true,
             BackupValidateArgs => ValidateResponse,
             "Check that backups can be restored. quick: manifests, volume presence and sizes, \
              chains (seconds). checksum: every volume's SHA-256, reads all stored bytes. full: \
              decrypts and decompresses everything and checks every file's SHA-256 (as long as a \
              restore). Use after an incident, before relying on a backup, or on a schedule. \
-             Problems name the backup, volume and file; ok=false means do not rely on it. Sends \
-             progress."),
+             Problems name the backup, volume and file; ok=false means do not rely on it. The \
+             result is kept in the repository's history (the report's last-validation check \
+             reads it). Sends progress."),
         spec!("backup_cleanup", "Apply retention", Destructive, idempotent: true, long: false,
             BackupCleanupArgs => CleanupResponse,
             "Apply the retention policy: plan which backups to keep or delete (whole chains; the \
@@ -146,6 +149,14 @@ pub fn specs() -> Vec<ToolSpec> {
              passed=false lists the reasons (a missing or corrupt volume, a broken database, a \
              missed target). Costs about one restore of the backup. The result is kept in the \
              repository's history. Sends progress."),
+        spec!("measure_rto", "Measure the RTO", Additive, idempotent: false, long: true,
+            MeasureRtoArgs => MeasureRtoResponse,
+            "Measure the recovery time objective alone: restore the backup's whole chain into \
+             scratch space (never live data) with every file's SHA-256 checked, and time it \
+             against rto_target_minutes, with throughput, per-stage times and an estimate for \
+             the whole live data set when the backup holds less of it (the method is stated). \
+             Lighter than restore_test_run (no database checks, no drift). Costs about one \
+             restore of the backup; the result is kept in the history. Sends progress."),
         spec!("measure_rpo", "Measure the RPO", Additive, idempotent: false, long: false,
             MeasureRpoArgs => MeasureRpoResponse,
             "Measure recovery point objectives: the current RPO (age of the newest backup), the \
@@ -153,12 +164,22 @@ pub fn specs() -> Vec<ToolSpec> {
              configured schedules can give, each against rpo_target_minutes, with a plain \
              statement when the schedule cannot meet the target and what would. Cheap: reads \
              manifests only; the result is kept in the history."),
+        spec!("report", "DR posture report", ReadOnly, idempotent: true, long: false,
+            ReportArgs => ReportResponse,
+            "The disaster-recovery posture in one page: a verdict (healthy, needs_attention, \
+             critical) with the checks behind it (backups available, newest backup age vs RPO \
+             target, last validation, last restore test vs RTO target, retention compliance, \
+             chain health, key age), the backup timeline, RTO and RPO trends from the history, \
+             and recommendations, most urgent first. format=markdown returns the text for \
+             people; the structured content is the same either way. Use for a status summary \
+             or before planning DR work. Cheap: reads manifests and the history."),
         spec!("run_disaster_recovery_check", "Disaster-recovery check", ReadOnly, idempotent: true, long: false,
             NoArgs => DrCheckResponse,
-            "Mahavishnu orchestrator compatible: check that backups exist, pass quick validation \
-             and that the newest is younger than the RPO target; returns healthy or \
-             needs_attention with each check's pass/fail and a detail sentence saying what to do. \
-             Cheap: no backup data is read."),
+            "Mahavishnu orchestrator compatible: the report's checks (backups available, \
+             integrity of every chain, newest backup vs RPO target, last validation, last \
+             restore test vs RTO target, retention, key age) as pass/fail with a detail and \
+             what to do; results.status is healthy only when every check passes, \
+             results.posture is the report's verdict. Cheap: no backup data is read."),
     ]
 }
 
@@ -166,6 +187,8 @@ pub fn specs() -> Vec<ToolSpec> {
 pub enum Outcome {
     /// Structured content (validates against the tool's output schema).
     Done(Value),
+    /// Structured content, with this text instead of its JSON as the text content.
+    DoneWithText(Value, String),
     /// The operation failed or refused; an isError result.
     Failed(Error),
 }
@@ -218,6 +241,18 @@ pub async fn call(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
             Ok(a) => dr.measure_rpo(a.days).await.and_then(|r| done(&r)),
             Err(e) => Err(e),
         },
+        "measure_rto" => match parse::<MeasureRtoArgs>(name, args) {
+            Ok(a) => {
+                let req = MeasureRtoRequest {
+                    backup_id: a.backup_id,
+                };
+                dr.measure_rto(&req, cx.progress.clone(), &cx.cancel)
+                    .await
+                    .and_then(|r| done(&r))
+            }
+            Err(e) => Err(e),
+        },
+        "report" => return Some(report(dr, args).await),
         "run_disaster_recovery_check" => match parse::<NoArgs>(name, args) {
             Ok(_) => dr.dr_check().await.and_then(|r| done(&r)),
             Err(e) => Err(e),
@@ -376,4 +411,21 @@ async fn restore_test_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Val
         &dr.restore_test(&req, cx.progress.clone(), &cx.cancel)
             .await?,
     )
+}
+
+async fn report(dr: &Dr, args: &JsonObject) -> Outcome {
+    let run = async {
+        let a: ReportArgs = parse("report", args)?;
+        let r = dr.report(&ReportRequest { last: a.last }).await?;
+        let text = match a.format {
+            ReportFormatArg::Markdown => Some(crate::report::markdown::render(&r)),
+            ReportFormatArg::Json => None,
+        };
+        Ok::<_, Error>((done(&r)?, text))
+    };
+    match run.await {
+        Ok((v, Some(text))) => Outcome::DoneWithText(v, text),
+        Ok((v, None)) => Outcome::Done(v),
+        Err(e) => Outcome::Failed(e),
+    }
 }

@@ -1,19 +1,16 @@
-//! The disaster-recovery check: are there backups, are they intact, is the newest one recent enough.
+//! The disaster-recovery check: the DR report's checks in the shape the orchestrator reads.
 //!
 //! Its shape is the one the Mahavishnu orchestrator already reads (`run_disaster_recovery_check`):
 //! `{status, results: {timestamp, status: healthy|needs_attention, checks: {...}}}`, each check
 //! `pass` or `fail`, with a `detail` sentence added for people and agents.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::validate::{ValidateRequest, ValidationLevel};
-use super::{Cancel, Dr, NoProgress, human_age};
-use crate::error::{ErrorKind, Result};
-use crate::repo::Repository;
+use super::Dr;
+use super::report::{Level, Posture, PostureCheck, posture_checks, verdict};
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -72,11 +69,40 @@ pub struct RecentBackup {
     pub detail: String,
 }
 
+/// One of the report's checks, in the orchestrator's pass/fail shape.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ReportCheck {
+    /// pass only when the report's check passes (a warning is a fail here).
+    pub status: CheckStatus,
+    /// The report's level: pass, warn or fail.
+    pub level: Level,
+    pub detail: String,
+    /// What to do; none when it passes.
+    pub action: Option<String>,
+}
+
+impl From<&PostureCheck> for ReportCheck {
+    fn from(c: &PostureCheck) -> Self {
+        ReportCheck {
+            status: CheckStatus::from_ok(c.status == Level::Pass),
+            level: c.status,
+            detail: c.detail.clone(),
+            action: c.action.clone(),
+        }
+    }
+}
+
+/// The checks of `mahavishnu-dr report`, under the orchestrator's names where it has one
+/// (backups_available, backup_integrity = chain_health, recent_backup = newest_backup_age).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct DrChecks {
     pub backups_available: BackupsAvailable,
     pub backup_integrity: BackupIntegrity,
     pub recent_backup: RecentBackup,
+    pub last_validation: ReportCheck,
+    pub last_restore_test: ReportCheck,
+    pub retention_compliance: ReportCheck,
+    pub key_age: ReportCheck,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -84,6 +110,8 @@ pub struct DrCheckResults {
     pub timestamp: DateTime<Utc>,
     /// healthy when every check passes, needs_attention otherwise.
     pub status: Verdict,
+    /// The report's verdict: healthy, needs_attention (a warning) or critical (a failure).
+    pub posture: Posture,
     pub checks: DrChecks,
 }
 
@@ -96,134 +124,89 @@ pub struct DrCheckResponse {
     pub message: String,
 }
 
-/// The newest backup must be no older than the RPO target (as in `ops::rpo`: a figure equal to
-/// the target meets it).
-fn recent_check(age_seconds: Option<i64>, threshold_minutes: u64) -> RecentBackup {
-    let recent_ok = age_seconds.is_some_and(|a| a <= (threshold_minutes as i64) * 60);
-    RecentBackup {
-        status: CheckStatus::from_ok(recent_ok),
-        latest_backup_age_hours: age_seconds.map(|a| (a as f64 / 3600.0 * 1000.0).round() / 1000.0),
-        threshold_hours: threshold_minutes as f64 / 60.0,
-        detail: match age_seconds {
-            None => "no backup yet".into(),
-            Some(a) if recent_ok => format!(
-                "newest backup is {} old, within the RPO target of {threshold_minutes} min",
-                human_age(a)
-            ),
-            Some(a) => format!(
-                "newest backup is {} old, older than the RPO target of {threshold_minutes} min: \
-                 run a backup, and schedule backups at least that often",
-                human_age(a)
-            ),
-        },
-    }
-}
-
 impl Dr {
-    /// Run the disaster-recovery check. A repository that does not exist yet is a failed check,
-    /// not an error; a wrong key is an error.
+    /// Run the disaster-recovery check: the report's checks in the orchestrator's shape. A
+    /// repository that does not exist yet is a failed check, not an error; a wrong key is an
+    /// error.
     pub async fn dr_check(&self) -> Result<DrCheckResponse> {
-        let now = Utc::now();
-        let threshold_minutes = self.settings.settings.disaster_recovery.rpo_target_minutes;
-        let (listing, missing_repo) = match self.list(&Default::default()).await {
-            Ok(l) => (Some(l), None),
-            Err(e) if e.kind == ErrorKind::NotFound => (None, Some(e.message)),
-            // No key and no repository: the repository is what is missing.
-            Err(e) if e.kind == ErrorKind::Key => {
-                match Repository::open_keyless(self.storage.clone()).await {
-                    Err(n) if n.kind == ErrorKind::NotFound => (None, Some(n.message)),
-                    _ => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
+        let dr = &self.settings.settings.disaster_recovery;
+        let threshold_minutes = dr.rpo_target_minutes;
+        let (e, _) = self.evidence().await?;
+        let checks = posture_checks(
+            &e,
+            dr.rto_target_minutes as f64 * 60.0,
+            threshold_minutes as f64 * 60.0,
+        );
+        let posture = verdict(&checks);
+        let find = |name: &str| -> Result<&PostureCheck> {
+            checks
+                .iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| Error::internal(format!("the report has no {name} check")))
         };
-        let newest = listing.as_ref().and_then(|l| l.backups.first().cloned());
-        let count = listing.as_ref().map_or(0, |l| l.total_count as i64);
-
-        let backups_available = BackupsAvailable {
-            status: CheckStatus::from_ok(count > 0),
-            count,
-            latest_backup: newest.as_ref().map(|b| b.finished),
-            latest_backup_id: newest.as_ref().map(|b| b.backup_id.clone()),
-            detail: match (&missing_repo, &newest) {
-                (Some(m), _) => format!("no repository yet ({m}): run backup_run to make one"),
-                (None, None) => "the repository holds no finished backup: run backup_run".into(),
-                (None, Some(b)) => format!("{count} backup(s); newest {}", b.backup_id),
-            },
-        };
-
-        let backup_integrity = if listing.is_none() {
-            BackupIntegrity {
-                status: CheckStatus::Fail,
-                checked: 0,
-                failed: 0,
-                detail: "nothing to check: there is no repository".into(),
-            }
-        } else {
-            let req = ValidateRequest {
-                backup_id: None,
-                level: ValidationLevel::Quick,
-                sample_percent: 100.0,
-            };
-            let v = self
-                .validate_unrecorded(&req, Arc::new(NoProgress), &Cancel::new())
-                .await?;
-            let failed = v.backups.iter().filter(|b| !b.ok).count() as i64;
-            let checked = v.backups.len() as i64;
-            let ok = v.ok && checked > 0;
-            BackupIntegrity {
-                status: CheckStatus::from_ok(ok),
-                checked,
-                failed,
-                detail: if ok {
-                    format!("quick validation passed for {checked} backup(s)")
-                } else if checked == 0 {
-                    "nothing to check: no finished backup".into()
-                } else {
-                    let first = v
-                        .problems
-                        .first()
-                        .map(|p| format!(": {} {}", p.backup_id, p.problem))
-                        .unwrap_or_default();
-                    format!(
-                        "{} problem(s){first}; run backup_validate with level full for details",
-                        v.problems.len()
-                    )
-                },
-            }
-        };
-
-        let age_seconds = newest.as_ref().map(|b| (now - b.finished).num_seconds());
-        let recent_backup = recent_check(age_seconds, threshold_minutes);
+        let newest = e
+            .catalog
+            .as_ref()
+            .and_then(|c| c.backups.iter().max_by_key(|b| b.finished));
+        let available = find("backups_available")?;
+        let chain = find("chain_health")?;
+        let age = find("newest_backup_age")?;
         let checks = DrChecks {
-            backups_available,
-            backup_integrity,
-            recent_backup,
+            backups_available: BackupsAvailable {
+                status: CheckStatus::from_ok(available.status == Level::Pass),
+                count: e.catalog.as_ref().map_or(0, |c| c.backups.len() as i64),
+                latest_backup: newest.map(|b| b.finished),
+                latest_backup_id: newest.map(|b| b.backup_id.clone()),
+                detail: available.detail.clone(),
+            },
+            backup_integrity: BackupIntegrity {
+                status: CheckStatus::from_ok(chain.status == Level::Pass && !e.backup_ok.is_empty()),
+                checked: e.backup_ok.len() as i64,
+                failed: e.backup_ok.values().filter(|ok| !**ok).count() as i64,
+                detail: chain.detail.clone(),
+            },
+            recent_backup: RecentBackup {
+                status: CheckStatus::from_ok(age.status == Level::Pass),
+                latest_backup_age_hours: newest.map(|b| {
+                    ((e.now - b.finished).num_seconds() as f64 / 3600.0 * 1000.0).round() / 1000.0
+                }),
+                threshold_hours: threshold_minutes as f64 / 60.0,
+                detail: age.detail.clone(),
+            },
+            last_validation: find("last_validation")?.into(),
+            last_restore_test: find("last_restore_test")?.into(),
+            retention_compliance: find("retention_compliance")?.into(),
+            key_age: find("key_age")?.into(),
         };
         let failing: Vec<&str> = [
             ("backups_available", checks.backups_available.status),
             ("backup_integrity", checks.backup_integrity.status),
             ("recent_backup", checks.recent_backup.status),
+            ("last_validation", checks.last_validation.status),
+            ("last_restore_test", checks.last_restore_test.status),
+            ("retention_compliance", checks.retention_compliance.status),
+            ("key_age", checks.key_age.status),
         ]
         .iter()
         .filter(|(_, s)| *s == CheckStatus::Fail)
         .map(|(n, _)| *n)
         .collect();
-        let verdict = if failing.is_empty() {
+        let status = if failing.is_empty() {
             Verdict::Healthy
         } else {
             Verdict::NeedsAttention
         };
         let message = if failing.is_empty() {
-            "healthy: backups available, intact and recent".to_string()
+            "healthy: backups available, intact, recent, validated and restore-tested".to_string()
         } else {
-            format!("needs attention: {} failed", failing.join(", "))
+            format!("{posture}: {} need attention", failing.join(", "))
         };
         Ok(DrCheckResponse {
             status: "success".into(),
             results: DrCheckResults {
-                timestamp: now,
-                status: verdict,
+                timestamp: e.now,
+                status,
+                posture,
                 checks,
             },
             message,
@@ -231,25 +214,3 @@ impl Dr {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recent_backup_against_the_rpo_target() {
-        let r = recent_check(Some(60 * 60), 60);
-        assert_eq!(r.status, CheckStatus::Pass);
-        assert_eq!(r.threshold_hours, 1.0);
-        assert_eq!(r.latest_backup_age_hours, Some(1.0));
-        let r = recent_check(Some(60 * 60 + 1), 60);
-        assert_eq!(r.status, CheckStatus::Fail);
-        assert!(
-            r.detail.contains("older than the RPO target of 60 min"),
-            "{}",
-            r.detail
-        );
-        let r = recent_check(None, 60);
-        assert_eq!(r.status, CheckStatus::Fail);
-        assert_eq!(r.latest_backup_age_hours, None);
-    }
-}

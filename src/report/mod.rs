@@ -1,2 +1,4 @@
-//! DR reports: the single-file HTML report and the inline SVG charts it embeds.
+//! DR reports: the report renderers (markdown, single-file HTML) and the inline SVG charts the HTML embeds.
+pub mod html;
+pub mod markdown;
 pub mod svg;

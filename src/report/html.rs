@@ -1,0 +1,573 @@
+//! The DR report as one self-contained HTML5 file: inline CSS and inline SVG charts, no scripts.
+//!
+//! [`render`] turns a [`ReportResponse`] into a single document that opens anywhere, offline,
+//! and prints: a verdict banner coloured by the verdict, the checks with a status badge and what
+//! to do, the recommendations, the backup timeline and RTO charts (from [`super::svg`]), the RPO
+//! figures, the history and any warnings. Nothing is fetched: a Content-Security-Policy forbids
+//! every source but the inline style and `data:` images, and there is no `<script>`. Every piece
+//! of text from data goes through [`escape`]. Tests and tools can find the verdict by
+//! `data-verdict` on the banner (`healthy`, `needs_attention`, `critical`) and the checks by
+//! their row class (`check check-pass`, `check-warn`, `check-fail`).
+
+use std::fmt::Write as _;
+
+use super::markdown::{
+    direction_label, kind_label, level_label, percent, seconds_label, target_label, when,
+};
+use super::svg::{self, RtoPoint, TimelineBackup, escape};
+use crate::ops::report::{Level, Posture, ReportResponse};
+use crate::ops::{human_age, human_bytes};
+
+/// How many of the newest backups the backup table lists.
+pub const BACKUP_ROWS: usize = 20;
+
+const STYLE: &str = r#"
+:root{--ink:#1f2933;--muted:#52606d;--line:#e4e7eb;--bg:#f5f7fa;--pass:#2e7d32;--pass-bg:#e8f5e9;--warn:#b26a00;--warn-bg:#fff4e0;--fail:#c62828;--fail-bg:#fdecea}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
+body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
+main{max-width:960px;margin:0 auto;padding:16px}
+section,header.verdict,footer{margin:0 0 16px}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px 16px}
+h1{font-size:1.6em;margin:0 0 4px}
+h2{font-size:1.2em;margin:0 0 8px}
+p{margin:6px 0}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em;overflow-wrap:anywhere}
+.verdict{border-radius:8px;padding:16px;border:2px solid;border-left-width:10px}
+.verdict-healthy{background:var(--pass-bg);border-color:var(--pass)}
+.verdict-needs_attention{background:var(--warn-bg);border-color:var(--warn)}
+.verdict-critical{background:var(--fail-bg);border-color:var(--fail)}
+.verdict-healthy h1{color:var(--pass)}
+.verdict-needs_attention h1{color:var(--warn)}
+.verdict-critical h1{color:var(--fail)}
+.verdict .summary{font-weight:600}
+dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:8px 0 0}
+dl.meta dt{color:var(--muted)}
+dl.meta dd{margin:0;overflow-wrap:anywhere}
+dl.stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:8px;margin:0 0 12px}
+dl.stats div{border:1px solid var(--line);border-radius:6px;padding:6px 10px}
+dl.stats dt{color:var(--muted);font-size:.85em}
+dl.stats dd{margin:0;font-weight:600;overflow-wrap:anywhere}
+.table-wrap{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:8px 0}
+table{border-collapse:collapse;width:100%;font-size:.93em}
+th,td{text-align:left;vertical-align:top;padding:6px 8px;border-bottom:1px solid var(--line)}
+th{color:var(--muted);font-weight:600;white-space:nowrap}
+td.nowrap,td.mono{white-space:nowrap;overflow-wrap:normal}
+.badge{display:inline-block;min-width:3.6em;text-align:center;border-radius:999px;padding:1px 8px;font-size:.8em;font-weight:700;letter-spacing:.04em;color:#fff}
+.badge-pass{background:var(--pass)}
+.badge-warn{background:var(--warn)}
+.badge-fail{background:var(--fail)}
+.action{margin-top:4px;color:var(--muted)}
+.action strong{color:var(--ink)}
+.bad{color:var(--fail);font-weight:600}
+.good{color:var(--pass)}
+.muted,.none{color:var(--muted)}
+figure.chart{margin:8px 0}
+figure.chart svg{display:block;max-width:100%;height:auto}
+figcaption{color:var(--muted);font-size:.88em}
+ol,ul{margin:6px 0;padding-left:1.4em}
+li{margin:2px 0}
+.warnings{border-color:var(--warn);background:var(--warn-bg)}
+footer{color:var(--muted);font-size:.85em;text-align:center}
+@media (max-width:600px){body{font-size:14px}main{padding:8px}section{padding:10px}}
+@media print{
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+body{background:#fff;font-size:11pt}
+main{max-width:none;padding:0}
+section{border:none;padding:0;margin:0 0 12pt}
+.table-wrap{overflow:visible}
+tr,figure,.verdict,dl.stats div{break-inside:avoid}
+h2{break-after:avoid}
+}
+"#;
+
+/// The report as one self-contained HTML5 document.
+pub fn render(r: &ReportResponse) -> String {
+    let mut h = String::with_capacity(32 * 1024);
+    head(&mut h, r);
+    h.push_str("<body>\n<main>\n");
+    banner(&mut h, r);
+    checks(&mut h, r);
+    recommendations(&mut h, r);
+    backups(&mut h, r);
+    rto(&mut h, r);
+    rpo(&mut h, r);
+    history(&mut h, r);
+    warnings(&mut h, r);
+    let _ = writeln!(
+        h,
+        "<footer>Generated by mahavishnu-dr {} at {}.</footer>",
+        escape(&r.tool_version),
+        escape(&when(r.generated))
+    );
+    h.push_str("</main>\n</body>\n</html>\n");
+    h
+}
+
+/// The verdict as it appears in `data-verdict` and the banner's class.
+fn verdict_slug(p: Posture) -> &'static str {
+    match p {
+        Posture::Healthy => "healthy",
+        Posture::NeedsAttention => "needs_attention",
+        Posture::Critical => "critical",
+    }
+}
+
+fn level_slug(l: Level) -> &'static str {
+    match l {
+        Level::Pass => "pass",
+        Level::Warn => "warn",
+        Level::Fail => "fail",
+    }
+}
+
+fn pass_fail(passed: bool) -> &'static str {
+    if passed {
+        r#"<span class="good">pass</span>"#
+    } else {
+        r#"<span class="bad">FAIL</span>"#
+    }
+}
+
+fn head(h: &mut String, r: &ReportResponse) {
+    h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    h.push_str(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n",
+    );
+    let _ = writeln!(
+        h,
+        "<meta name=\"generator\" content=\"mahavishnu-dr {}\">",
+        escape(&r.tool_version)
+    );
+    let _ = writeln!(
+        h,
+        "<title>DR report: {} — {}</title>",
+        escape(&r.verdict.to_string()),
+        escape(&r.host)
+    );
+    let _ = writeln!(h, "<style>{STYLE}</style>\n</head>");
+}
+
+fn banner(h: &mut String, r: &ReportResponse) {
+    let slug = verdict_slug(r.verdict);
+    let _ = writeln!(
+        h,
+        "<header class=\"verdict verdict-{slug}\" data-verdict=\"{slug}\">\n<h1>DR report: {}</h1>\n<p class=\"summary\">{}</p>",
+        escape(&r.verdict.to_string()),
+        escape(&r.summary)
+    );
+    let _ = writeln!(
+        h,
+        "<dl class=\"meta\"><dt>Host</dt><dd>{}</dd><dt>Repository</dt><dd class=\"mono\">{}</dd><dt>Generated</dt><dd>{}</dd></dl>\n</header>",
+        escape(&r.host),
+        escape(&r.repository),
+        escape(&when(r.generated))
+    );
+}
+
+fn checks(h: &mut String, r: &ReportResponse) {
+    h.push_str("<section class=\"checks\">\n<h2>Checks</h2>\n");
+    if r.checks.is_empty() {
+        h.push_str("<p class=\"none\">No checks ran.</p>\n</section>\n");
+        return;
+    }
+    h.push_str(
+        "<div class=\"table-wrap\"><table>\n<thead><tr><th>Check</th><th>Status</th><th>Detail</th></tr></thead>\n<tbody>\n",
+    );
+    for c in &r.checks {
+        let slug = level_slug(c.status);
+        let _ = write!(
+            h,
+            "<tr class=\"check check-{slug}\" data-check=\"{}\"><td>{}</td><td><span class=\"badge badge-{slug}\">{}</span></td><td>{}",
+            escape(&c.name),
+            escape(&c.title),
+            level_label(c.status),
+            escape(&c.detail)
+        );
+        if let Some(a) = &c.action {
+            let _ = write!(
+                h,
+                "<div class=\"action\"><strong>What to do:</strong> {}</div>",
+                escape(a)
+            );
+        }
+        h.push_str("</td></tr>\n");
+    }
+    h.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+fn recommendations(h: &mut String, r: &ReportResponse) {
+    h.push_str("<section class=\"recommendations\">\n<h2>Recommendations</h2>\n");
+    if r.recommendations.is_empty() {
+        h.push_str("<p class=\"none\">Nothing to do.</p>\n");
+    } else {
+        h.push_str("<ol>\n");
+        for rec in &r.recommendations {
+            let _ = writeln!(h, "<li>{}</li>", escape(rec));
+        }
+        h.push_str("</ol>\n");
+    }
+    h.push_str("</section>\n");
+}
+
+fn stat(h: &mut String, label: &str, value: &str) {
+    let _ = write!(
+        h,
+        "<div><dt>{}</dt><dd>{}</dd></div>",
+        escape(label),
+        escape(value)
+    );
+}
+
+fn backups(h: &mut String, r: &ReportResponse) {
+    let b = &r.backups;
+    h.push_str("<section class=\"backups\">\n<h2>Backups</h2>\n<dl class=\"stats\">");
+    stat(h, "Backups", &b.count.to_string());
+    stat(h, "Full", &b.full.to_string());
+    stat(h, "Incremental", &b.incremental.to_string());
+    stat(h, "Archival", &b.archival.to_string());
+    stat(h, "Stored", &human_bytes(b.stored_bytes));
+    let newest = match (&b.newest_backup_id, b.newest_age_seconds) {
+        (Some(id), Some(a)) => format!("{id} ({} ago)", human_age(a)),
+        (Some(id), None) => id.clone(),
+        (None, _) => "none".into(),
+    };
+    stat(h, "Newest", &newest);
+    h.push_str("</dl>\n");
+
+    let items: Vec<TimelineBackup> = r
+        .timeline
+        .iter()
+        .map(|t| TimelineBackup {
+            at: t.finished,
+            kind: t.backup_type.to_string(),
+            bytes: t.stored_bytes,
+            ok: t.ok,
+        })
+        .collect();
+    let _ = writeln!(
+        h,
+        "<figure class=\"chart\">{}<figcaption>Backups finished between {} and {}; a red outline marks one that failed quick validation.</figcaption></figure>",
+        svg::backup_timeline(&items, r.timeline_from, r.timeline_to),
+        escape(&when(r.timeline_from)),
+        escape(&when(r.timeline_to))
+    );
+
+    if r.timeline.is_empty() {
+        h.push_str("</section>\n");
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<p class=\"muted\">The newest {} of {} backup(s) in that window, newest first:</p>",
+        r.timeline.len().min(BACKUP_ROWS),
+        r.timeline.len()
+    );
+    h.push_str(
+        "<div class=\"table-wrap\"><table>\n<thead><tr><th>Backup</th><th>Type</th><th>Finished</th><th>Stored</th><th>OK</th></tr></thead>\n<tbody>\n",
+    );
+    for t in r.timeline.iter().rev().take(BACKUP_ROWS) {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"mono\">{}</td><td>{}</td><td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td><td>{}</td></tr>",
+            escape(&t.backup_id),
+            escape(&t.backup_type.to_string()),
+            escape(&when(t.finished)),
+            escape(&human_bytes(t.stored_bytes)),
+            if t.ok {
+                r#"<span class="good">ok</span>"#
+            } else {
+                r#"<span class="bad">FAIL</span>"#
+            }
+        );
+    }
+    h.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+fn rto(h: &mut String, r: &ReportResponse) {
+    h.push_str("<section class=\"rto\">\n<h2>Recovery time (RTO)</h2>\n");
+    let _ = writeln!(
+        h,
+        "<p>Target: <strong>{}</strong>. Trend: <strong>{}</strong>.</p>",
+        escape(&target_label(r.rto_target_seconds)),
+        direction_label(r.history.trend.rto)
+    );
+    let points: Vec<RtoPoint> = r
+        .rto_trend
+        .iter()
+        .map(|p| RtoPoint {
+            at: p.at,
+            seconds: p.seconds,
+            passed: p.passed,
+        })
+        .collect();
+    let caption = match r.rto_trend.last() {
+        None => "No measurement yet: run a restore test to prove the RTO.".to_string(),
+        Some(p) => format!(
+            "{} measurement(s); the newest, {} ({}), took {}.",
+            r.rto_trend.len(),
+            when(p.at),
+            kind_label(p.kind),
+            seconds_label(p.seconds)
+        ),
+    };
+    let _ = writeln!(
+        h,
+        "<figure class=\"chart\">{}<figcaption>{}</figcaption></figure>\n</section>",
+        svg::rto_chart(&points, r.rto_target_seconds),
+        escape(&caption)
+    );
+}
+
+fn rpo(h: &mut String, r: &ReportResponse) {
+    h.push_str("<section class=\"rpo\">\n<h2>Recovery point (RPO)</h2>\n");
+    let _ = writeln!(
+        h,
+        "<p>Target: <strong>{}</strong>. Trend: <strong>{}</strong>.</p>",
+        escape(&target_label(r.rpo_target_seconds)),
+        direction_label(r.history.trend.rpo)
+    );
+    let Some(a) = &r.rpo else {
+        h.push_str(
+            "<p class=\"none\">No RPO analysis: there is no backup to measure from.</p>\n</section>\n",
+        );
+        return;
+    };
+    let _ = writeln!(h, "<p>{}</p>", escape(&a.statement));
+    h.push_str("<div class=\"table-wrap\"><table>\n<thead><tr><th>Figure</th><th>Value</th><th>Result</th><th>Detail</th></tr></thead>\n<tbody>\n");
+    let _ = writeln!(
+        h,
+        "<tr><td>Current (newest backup's age)</td><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td></tr>",
+        escape(a.current.age.as_deref().unwrap_or("no backup")),
+        pass_fail(a.current.passed),
+        escape(&a.current.detail)
+    );
+    let gap = match &a.worst_gap.worst {
+        Some(g) => format!("{} ({} to {})", g.duration, when(g.start), when(g.end)),
+        None => "none measured".into(),
+    };
+    let _ = writeln!(
+        h,
+        "<tr><td>Worst gap, last {} days</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        a.worst_gap.window_days,
+        escape(&gap),
+        pass_fail(a.worst_gap.passed),
+        escape(&a.worst_gap.detail)
+    );
+    let _ = writeln!(
+        h,
+        "<tr><td>Schedules (implied)</td><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td></tr>",
+        escape(a.schedule.implied_rpo.as_deref().unwrap_or("none")),
+        pass_fail(a.schedule.passed),
+        escape(&a.schedule.detail)
+    );
+    h.push_str("</tbody>\n</table></div>\n");
+    if !a.schedule.schedules.is_empty() {
+        h.push_str("<ul class=\"schedules\">\n");
+        for s in &a.schedule.schedules {
+            let next = s.next_run.map_or("never".to_string(), when);
+            let _ = writeln!(
+                h,
+                "<li><code>{}</code>: {} backup, {}{}; next {}</li>",
+                escape(&s.schedule),
+                escape(&s.backup_type.to_string()),
+                escape(&s.cadence),
+                if s.enabled { "" } else { " (disabled)" },
+                escape(&next)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str("</section>\n");
+}
+
+fn history(h: &mut String, r: &ReportResponse) {
+    let hist = &r.history;
+    h.push_str("<section class=\"history\">\n<h2>History</h2>\n");
+    let rate = hist
+        .trend
+        .pass_rate
+        .map_or("no records".into(), |p| format!("{} passed", percent(p)));
+    let _ = writeln!(
+        h,
+        "<p class=\"muted\">The newest {} of {} record(s), newest first; {}.</p>",
+        hist.records.len(),
+        hist.total,
+        escape(&rate)
+    );
+    if hist.records.is_empty() {
+        h.push_str("</section>\n");
+        return;
+    }
+    h.push_str("<div class=\"table-wrap\"><table>\n<thead><tr><th>When</th><th>Kind</th><th>Result</th><th>RTO</th><th>RPO</th><th>Host</th><th>Summary</th></tr></thead>\n<tbody>\n");
+    for i in hist.records.iter().rev() {
+        let _ = writeln!(
+            h,
+            "<tr class=\"record\"><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td><td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&when(i.at)),
+            kind_label(i.kind),
+            pass_fail(i.passed),
+            escape(&i.rto_seconds.map_or("-".into(), seconds_label)),
+            escape(&i.rpo_seconds.map_or("-".into(), seconds_label)),
+            escape(&i.host),
+            escape(&i.summary)
+        );
+    }
+    h.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+fn warnings(h: &mut String, r: &ReportResponse) {
+    if r.warnings.is_empty() {
+        return;
+    }
+    h.push_str("<section class=\"warnings\">\n<h2>Warnings</h2>\n<ul>\n");
+    for w in &r.warnings {
+        let _ = writeln!(h, "<li>{}</li>", escape(w));
+    }
+    h.push_str("</ul>\n</section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::markdown::tests::{sample, sample_with_rpo};
+
+    fn check_rows(html: &str) -> Vec<&str> {
+        html.lines()
+            .filter(|l| l.starts_with("<tr class=\"check "))
+            .collect()
+    }
+
+    #[test]
+    fn one_self_contained_document_with_two_charts_and_no_script() {
+        let html = render(&sample());
+        assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+        assert_eq!(html.matches("<html").count(), 1);
+        assert_eq!(html.matches("</html>").count(), 1);
+        assert!(html.contains("<meta charset=\"utf-8\">"));
+        assert!(html.contains("<meta name=\"viewport\""));
+        assert!(
+            html.contains(
+                "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\""
+            )
+        );
+        assert!(html.contains("<title>DR report: critical — db-1</title>"));
+        assert_eq!(html.matches("<svg").count(), 2);
+        assert_eq!(html.matches("<style>").count(), 1);
+        assert!(!html.to_ascii_lowercase().contains("<script"));
+        let outside = html.replace("http://www.w3.org/2000/svg", "");
+        assert!(!outside.contains("http://") && !outside.contains("https://"));
+        assert!(!html.contains("<link") && !html.contains("<img") && !html.contains("@import"));
+    }
+
+    #[test]
+    fn banner_carries_the_verdict() {
+        let html = render(&sample());
+        assert!(
+            html.contains("<header class=\"verdict verdict-critical\" data-verdict=\"critical\">")
+        );
+        assert!(html.contains("critical: last_restore_test, last_validation"));
+
+        let mut r = sample();
+        r.verdict = Posture::NeedsAttention;
+        assert!(render(&r).contains("data-verdict=\"needs_attention\""));
+        r.verdict = Posture::Healthy;
+        let html = render(&r);
+        assert!(html.contains("data-verdict=\"healthy\""));
+        assert!(!html.contains("data-verdict=\"critical\""));
+    }
+
+    #[test]
+    fn a_row_per_check_with_badge_and_action() {
+        let html = render(&sample());
+        let rows = check_rows(&html);
+        assert_eq!(rows.len(), 3);
+        assert!(
+            rows[0].starts_with("<tr class=\"check check-pass\" data-check=\"backups_available\">")
+        );
+        assert!(rows[0].contains("badge-pass\">PASS<") && !rows[0].contains("What to do"));
+        assert!(rows[1].starts_with("<tr class=\"check check-warn\""));
+        assert!(rows[2].starts_with("<tr class=\"check check-fail\""));
+        assert!(rows[2].contains("badge-fail\">FAIL<"));
+        assert!(rows[2].contains("<strong>What to do:</strong> make restores faster</div>"));
+    }
+
+    #[test]
+    fn text_from_data_is_escaped() {
+        let mut r = sample();
+        r.checks[0].detail = "<b>bold</b> & \"quoted\"".into();
+        r.host = "<script>alert(1)</script>".into();
+        r.warnings.push("<img src=x>".into());
+        let html = render(&r);
+        assert!(html.contains("&lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot;"));
+        assert!(!html.contains("<b>"));
+        assert!(!html.to_ascii_lowercase().contains("<script"));
+        assert!(!html.contains("<img"));
+        assert!(html.contains(
+            "<title>DR report: critical — &lt;script&gt;alert(1)&lt;/script&gt;</title>"
+        ));
+    }
+
+    #[test]
+    fn recommendations_are_an_ordered_list_or_nothing_to_do() {
+        let html = render(&sample());
+        assert!(html.contains("<ol>\n<li>Last restore test vs RTO target: make restores faster</li>\n<li>Last validation: "));
+        let mut r = sample();
+        r.recommendations.clear();
+        let html = render(&r);
+        assert!(html.contains("<p class=\"none\">Nothing to do.</p>"));
+        assert!(!html.contains("<ol>"));
+    }
+
+    #[test]
+    fn charts_show_the_backups_and_measurements() {
+        let html = render(&sample());
+        // Three backups on the timeline (one failed), two RTO dots; the table lists the newest first.
+        assert_eq!(html.matches("class=\"backup\"").count(), 2);
+        assert_eq!(html.matches("class=\"backup failed\"").count(), 1);
+        assert_eq!(html.matches("class=\"rto-point").count(), 2);
+        let newest = html
+            .find("<td class=\"mono\">20250314T020000Z-incr")
+            .expect("row");
+        let oldest = html
+            .find("<td class=\"mono\">20250312T020000Z-full")
+            .expect("row");
+        assert!(newest < oldest);
+
+        let mut r = sample();
+        r.rto_trend.clear();
+        r.timeline.clear();
+        let html = render(&r);
+        assert_eq!(html.matches("<svg").count(), 2);
+        assert!(html.contains("No measurement yet"));
+        assert_eq!(html.matches("class=\"rto-point").count(), 0);
+    }
+
+    #[test]
+    fn rpo_section_with_analysis() {
+        let html = render(&sample());
+        assert!(html.contains("No RPO analysis"));
+        let r = sample_with_rpo();
+        let a = r.rpo.as_ref().expect("rpo");
+        let html = render(&r);
+        assert!(html.contains(&escape(&a.statement)));
+        assert!(html.contains("<td>Worst gap, last 30 days</td><td>1 d 0 h ("));
+        assert!(!html.contains("No RPO analysis"));
+    }
+
+    #[test]
+    fn history_warnings_and_footer() {
+        let html = render(&sample());
+        assert_eq!(html.matches("<tr class=\"record\">").count(), 2);
+        assert!(html.contains("newest first; 50% passed."));
+        assert!(html.contains("<section class=\"warnings\">"));
+        assert!(html.contains("<li>history record unreadable: rt-0: bad json</li>"));
+        assert!(html.contains(
+            "<footer>Generated by mahavishnu-dr 0.1.0 at 2025-03-14 09:30:00 UTC.</footer>"
+        ));
+        let mut r = sample();
+        r.warnings.clear();
+        assert!(!render(&r).contains("<section class=\"warnings\">"));
+    }
+}
