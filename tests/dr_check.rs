@@ -7,8 +7,8 @@ use common::Project;
 
 #[test]
 fn check_fails_without_backups_passes_with_a_recent_intact_one_and_names_damage() {
-    let p = Project::new("");
-    p.add_settings("  rpo_target_minutes: 60\n");
+    let p = Project::new(common::DAILY_SCHEDULE);
+    p.add_settings("  rpo_target_minutes: 1440\n");
     p.write("a.txt", "a");
     // No repository yet: needs attention, not an error.
     let v = p.json(&["check"], 1);
@@ -22,6 +22,24 @@ fn check_fails_without_backups_passes_with_a_recent_intact_one_and_names_damage(
     assert_eq!(v["results"]["checks"]["recent_backup"]["status"], "fail");
 
     let b = p.backup("full");
+    // Backed up, but never validated nor restore-tested: not healthy yet, and it says why.
+    let v = p.json(&["check"], 1);
+    assert_eq!(v["results"]["status"], "needs_attention", "{v:#}");
+    assert_eq!(v["results"]["posture"], "needs_attention");
+    let c = &v["results"]["checks"];
+    assert_eq!(c["backups_available"]["status"], "pass");
+    assert_eq!(c["recent_backup"]["status"], "pass");
+    assert_eq!(c["last_restore_test"]["status"], "fail");
+    assert_eq!(c["last_restore_test"]["level"], "warn");
+    assert!(
+        c["last_restore_test"]["action"]
+            .as_str()
+            .unwrap()
+            .contains("restore-test run"),
+        "{c:#}"
+    );
+    p.json(&["backup", "validate"], 0);
+    p.json(&["restore-test", "run"], 0);
     let v = p.json(&["check"], 0);
     assert_eq!(v["results"]["status"], "healthy", "{v:#}");
     let c = &v["results"]["checks"];
@@ -35,7 +53,7 @@ fn check_fails_without_backups_passes_with_a_recent_intact_one_and_names_damage(
             .unwrap()
             < 0.1
     );
-    assert_eq!(c["recent_backup"]["threshold_hours"], 1.0);
+    assert_eq!(c["recent_backup"]["threshold_hours"], 24.0);
 
     // A truncated volume: integrity fails and the check says where.
     let id = b["backup_id"].as_str().unwrap();
@@ -48,6 +66,7 @@ fn check_fails_without_backups_passes_with_a_recent_intact_one_and_names_damage(
         .set_len(len / 2)
         .unwrap();
     let v = p.json(&["check"], 1);
+    assert_eq!(v["results"]["posture"], "critical");
     let i = &v["results"]["checks"]["backup_integrity"];
     assert_eq!(i["status"], "fail");
     assert_eq!(i["failed"], 1);

@@ -239,3 +239,95 @@ fn measure_rpo_reports_against_the_target_and_is_kept() {
     assert_eq!(h["records"][0]["record_id"], r["record_id"]);
     assert!(h["records"][0]["rpo_seconds"].as_f64().unwrap() < 60.0);
 }
+
+#[test]
+fn measure_rto_times_restore_and_verify_and_estimates_a_grown_data_set() {
+    let p = project();
+    let b = p.backup("full");
+    let r = p.json(&["restore-test", "measure-rto"], 0);
+    assert_eq!(r["passed"], true, "{r:#}");
+    assert_eq!(r["backup_id"], b["backup_id"]);
+    assert_eq!(r["verified"], true);
+    assert_eq!(r["files"], 2);
+    assert!(r["rto_seconds"].as_f64().unwrap() > 0.0);
+    assert!(r["throughput_mib_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(r["estimate"]["partial"], false, "{:#}", r["estimate"]);
+    assert_eq!(r["estimate"]["estimated_rto_seconds"], r["rto_seconds"]);
+    // Nothing is left in scratch.
+    let scratch = p.root().join("scratch");
+    assert_eq!(
+        std::fs::read_dir(&scratch).map_or(0, |d| d.count()),
+        0,
+        "scratch not cleaned"
+    );
+
+    // The live data grows tenfold after the backup: the estimate scales and says how.
+    p.write("grown.bin", vec![3u8; 3_000_000]);
+    let r = p.json(&["restore-test", "measure-rto"], 0);
+    let e = &r["estimate"];
+    assert_eq!(e["partial"], true, "{e:#}");
+    let full = e["full_data_set_bytes"].as_u64().unwrap();
+    assert!(full > 3_000_000, "{e:#}");
+    let ratio = e["estimated_rto_seconds"].as_f64().unwrap() / r["rto_seconds"].as_f64().unwrap();
+    let bytes_ratio = full as f64 / r["bytes"].as_u64().unwrap() as f64;
+    assert!(
+        (ratio - bytes_ratio).abs() / bytes_ratio < 0.01,
+        "{ratio} vs {bytes_ratio}"
+    );
+    assert!(
+        e["method"]
+            .as_str()
+            .unwrap()
+            .contains("scaled linearly by bytes"),
+        "{e:#}"
+    );
+
+    // Kept in the history as RTO measurements.
+    let h = p.json(&["restore-test", "report"], 0);
+    let recs = h["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 2);
+    assert!(recs.iter().all(|x| x["kind"] == "rto_measurement"), "{h:#}");
+    assert_eq!(recs[1]["record_id"], r["record_id"]);
+    assert_eq!(recs[1]["rto_seconds"], r["rto_seconds"]);
+
+    // A deleted volume fails the measurement with the reason, exit 1.
+    let id = b["backup_id"].as_str().unwrap();
+    std::fs::remove_file(volume(&p, id)).unwrap();
+    let r = p.json(&["restore-test", "measure-rto"], 1);
+    assert_eq!(r["passed"], false);
+    assert!(
+        r["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("the restore failed"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn validations_are_kept_in_the_history_and_read_by_the_check() {
+    let p = project();
+    p.backup("full");
+    let before = p.json(&["check"], 1);
+    assert_eq!(
+        before["results"]["checks"]["last_validation"]["level"], "warn",
+        "{before:#}"
+    );
+    let v = p.json(&["backup", "validate", "--level", "full"], 0);
+    let id = v["record_id"].as_str().expect("validation record id");
+    let h = p.json(&["restore-test", "report"], 0);
+    let rec = &h["records"][0];
+    assert_eq!(rec["kind"], "validation");
+    assert_eq!(rec["record_id"], id);
+    assert_eq!(rec["passed"], true);
+    let after = p.json(&["check"], 1);
+    let c = &after["results"]["checks"]["last_validation"];
+    assert_eq!(c["status"], "pass", "{after:#}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("full validation"),
+        "{c}"
+    );
+    // The check's own quick validation is not kept.
+    let h = p.json(&["restore-test", "report"], 0);
+    assert_eq!(h["total"], 1);
+}

@@ -496,8 +496,15 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
             output,
             last,
         } => {
-            let r = dr.report(&crate::ops::report::ReportRequest { last }).await?;
-            let format = if cli_json { ReportFormat::Json } else { format };
+            let r = dr
+                .report(&crate::ops::report::ReportRequest { last })
+                .await?;
+            // --json is for stdout: with --output the file keeps --format.
+            let format = if cli_json && output.is_none() {
+                ReportFormat::Json
+            } else {
+                format
+            };
             let rendered = match format {
                 ReportFormat::Text => render::report(&r),
                 ReportFormat::Json => serde_json::to_string_pretty(&r)

@@ -260,7 +260,7 @@ pub fn restore(r: &RestoreResponse) -> String {
 pub fn check(r: &crate::ops::check::DrCheckResponse) -> String {
     use crate::ops::report::Level;
     let c = &r.results.checks;
-    let rows: [(&str, Level, &str, Option<&String>); 7] = [
+    let rows: [(&str, Level, &str, Option<&String>); 8] = [
         (
             "backups_available",
             if c.backups_available.status == crate::ops::check::CheckStatus::Pass {
@@ -292,6 +292,12 @@ pub fn check(r: &crate::ops::check::DrCheckResponse) -> String {
             None,
         ),
         (
+            "schedule_rpo",
+            c.schedule_rpo.level,
+            &c.schedule_rpo.detail,
+            c.schedule_rpo.action.as_ref(),
+        ),
+        (
             "last_validation",
             c.last_validation.level,
             &c.last_validation.detail,
@@ -309,7 +315,12 @@ pub fn check(r: &crate::ops::check::DrCheckResponse) -> String {
             &c.retention_compliance.detail,
             c.retention_compliance.action.as_ref(),
         ),
-        ("key_age", c.key_age.level, &c.key_age.detail, c.key_age.action.as_ref()),
+        (
+            "key_age",
+            c.key_age.level,
+            &c.key_age.detail,
+            c.key_age.action.as_ref(),
+        ),
     ];
     let mut out = format!("{}\n", r.message);
     for (name, level, detail, action) in rows {
@@ -341,7 +352,13 @@ pub fn report(r: &crate::ops::report::ReportResponse) -> String {
         r.repository
     );
     for c in &r.checks {
-        let _ = writeln!(out, "  {:<34} {}  {}", c.title, level_mark(c.status), c.detail);
+        let _ = writeln!(
+            out,
+            "  {:<34} {}  {}",
+            c.title,
+            level_mark(c.status),
+            c.detail
+        );
     }
     let b = &r.backups;
     let _ = writeln!(

@@ -16,10 +16,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ops::backup::{BackupRequest, BackupResponse};
 use crate::ops::check::DrCheckResponse;
 use crate::ops::cleanup::{CleanupRequest, CleanupResponse};
+use crate::ops::report::{ReportRequest, ReportResponse};
 use crate::ops::restore::{RestoreRequest, RestoreResponse};
 use crate::ops::restore_roots::{confine_to_roots, existing_entries};
 use crate::ops::restore_test::{RestoreTestRequest, RestoreTestResponse};
-use crate::ops::report::{ReportRequest, ReportResponse};
 use crate::ops::rpo::MeasureRpoResponse;
 use crate::ops::rto::{MeasureRtoRequest, MeasureRtoResponse};
 use crate::ops::status::{ListRequest, ListResponse, StatusResponse};
@@ -168,7 +168,7 @@ pub fn specs() -> Vec<ToolSpec> {
             ReportArgs => ReportResponse,
             "The disaster-recovery posture in one page: a verdict (healthy, needs_attention, \
              critical) with the checks behind it (backups available, newest backup age vs RPO \
-             target, last validation, last restore test vs RTO target, retention compliance, \
+             target, whether the schedules can meet it, last validation, last restore test vs RTO target, retention compliance, \
              chain health, key age), the backup timeline, RTO and RPO trends from the history, \
              and recommendations, most urgent first. format=markdown returns the text for \
              people; the structured content is the same either way. Use for a status summary \
@@ -176,7 +176,8 @@ pub fn specs() -> Vec<ToolSpec> {
         spec!("run_disaster_recovery_check", "Disaster-recovery check", ReadOnly, idempotent: true, long: false,
             NoArgs => DrCheckResponse,
             "Mahavishnu orchestrator compatible: the report's checks (backups available, \
-             integrity of every chain, newest backup vs RPO target, last validation, last \
+             integrity of every chain, newest backup vs RPO target, schedules vs RPO target, \
+             last validation, last \
              restore test vs RTO target, retention, key age) as pass/fail with a detail and \
              what to do; results.status is healthy only when every check passes, \
              results.posture is the report's verdict. Cheap: no backup data is read."),

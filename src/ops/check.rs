@@ -99,6 +99,8 @@ pub struct DrChecks {
     pub backups_available: BackupsAvailable,
     pub backup_integrity: BackupIntegrity,
     pub recent_backup: RecentBackup,
+    /// Whether the schedules can meet the RPO target at all.
+    pub schedule_rpo: ReportCheck,
     pub last_validation: ReportCheck,
     pub last_restore_test: ReportCheck,
     pub retention_compliance: ReportCheck,
@@ -160,7 +162,9 @@ impl Dr {
                 detail: available.detail.clone(),
             },
             backup_integrity: BackupIntegrity {
-                status: CheckStatus::from_ok(chain.status == Level::Pass && !e.backup_ok.is_empty()),
+                status: CheckStatus::from_ok(
+                    chain.status == Level::Pass && !e.backup_ok.is_empty(),
+                ),
                 checked: e.backup_ok.len() as i64,
                 failed: e.backup_ok.values().filter(|ok| !**ok).count() as i64,
                 detail: chain.detail.clone(),
@@ -173,6 +177,7 @@ impl Dr {
                 threshold_hours: threshold_minutes as f64 / 60.0,
                 detail: age.detail.clone(),
             },
+            schedule_rpo: find("schedule_rpo")?.into(),
             last_validation: find("last_validation")?.into(),
             last_restore_test: find("last_restore_test")?.into(),
             retention_compliance: find("retention_compliance")?.into(),
@@ -182,6 +187,7 @@ impl Dr {
             ("backups_available", checks.backups_available.status),
             ("backup_integrity", checks.backup_integrity.status),
             ("recent_backup", checks.recent_backup.status),
+            ("schedule_rpo", checks.schedule_rpo.status),
             ("last_validation", checks.last_validation.status),
             ("last_restore_test", checks.last_restore_test.status),
             ("retention_compliance", checks.retention_compliance.status),
@@ -199,7 +205,7 @@ impl Dr {
         let message = if failing.is_empty() {
             "healthy: backups available, intact, recent, validated and restore-tested".to_string()
         } else {
-            format!("{posture}: {} need attention", failing.join(", "))
+            format!("{posture}: {}", failing.join(", "))
         };
         Ok(DrCheckResponse {
             status: "success".into(),
@@ -213,4 +219,3 @@ impl Dr {
         })
     }
 }
-

@@ -77,8 +77,8 @@ pub enum Level {
 /// One check behind the verdict.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PostureCheck {
-    /// Stable name: backups_available, newest_backup_age, last_validation, last_restore_test,
-    /// retention_compliance, chain_health, key_age.
+    /// Stable name: backups_available, newest_backup_age, schedule_rpo, last_validation,
+    /// last_restore_test, retention_compliance, chain_health, key_age.
     pub name: String,
     /// For people.
     pub title: String,
@@ -205,6 +205,8 @@ pub(crate) struct Evidence {
     pub repo_created: Option<DateTime<Utc>>,
     pub encrypted: bool,
     pub key_file: Option<std::path::PathBuf>,
+    /// The RPO analysis (current, worst gap, schedules); its error when the settings defeat it.
+    pub rpo: std::result::Result<RpoAnalysis, String>,
 }
 
 fn days(d: Duration) -> f64 {
@@ -292,6 +294,37 @@ pub(crate) fn posture_checks(
     };
     checks.push(age_check.figure(age.map(|a| a as f64), Some(rpo_target_seconds), "seconds"));
 
+    // The schedules against the RPO target.
+    checks.push(match &e.rpo {
+        Err(err) => PostureCheck::new(
+            "schedule_rpo",
+            "Schedules vs RPO target",
+            Level::Warn,
+            format!("the schedules could not be analysed: {err}"),
+        )
+        .action("fix backup.schedules (see `mahavishnu-dr restore-test measure-rpo`)"),
+        Ok(a) => {
+            PostureCheck::new(
+                "schedule_rpo",
+                "Schedules vs RPO target",
+                if a.schedule_can_meet_target {
+                    Level::Pass
+                } else {
+                    Level::Warn
+                },
+                a.statement.clone(),
+            )
+            .action(a.recommendations.first().cloned().unwrap_or_else(|| {
+                "schedule backups at least as often as the RPO target".to_string()
+            }))
+            .figure(
+                a.schedule.implied_rpo_seconds.map(|s| s as f64),
+                Some(rpo_target_seconds),
+                "seconds",
+            )
+        }
+    });
+
     // Last validation.
     let stale = Duration::days(STALE_DAYS);
     checks.push(match &e.last_validation {
@@ -346,17 +379,27 @@ pub(crate) fn posture_checks(
                 human_age((now - r.at).num_seconds()),
                 r.at.format("%Y-%m-%d %H:%M UTC")
             );
-            let (status, detail, action) = if !r.passed && !rto_met && rto.is_some() {
-                (
-                    Level::Fail,
-                    format!("the last restore test, {when}, took {} against a target of {}: {}", human_age(rto.unwrap_or(0.0).round() as i64), human_age(rto_target_seconds as i64), r.summary),
-                    "make restores faster (more restore workers, faster storage, smaller chains through more frequent full backups) or raise rto_target_minutes",
-                )
-            } else if !r.passed {
+            // Older records lack restore_ok: their pass/fail stands for it.
+            let restore_ok = r
+                .data
+                .get("restore_ok")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(r.passed);
+            let (status, detail, action) = if !restore_ok {
                 (
                     Level::Fail,
                     format!("the last restore test, {when}, failed: {}", r.summary),
                     "fix what it names, then run `mahavishnu-dr restore-test run` again",
+                )
+            } else if !rto_met {
+                (
+                    Level::Fail,
+                    format!(
+                        "the last restore test, {when}, took {} against a target of {}",
+                        rto.map_or("-".into(), |s| format!("{s:.3} s")),
+                        human_age(rto_target_seconds as i64)
+                    ),
+                    "make restores faster (faster storage, shorter chains through more frequent full backups) or raise rto_target_minutes",
                 )
             } else if now - r.at > stale {
                 (
@@ -555,7 +598,19 @@ impl Dr {
                 .encryption
                 .enabled
                 .then(|| s.backup.encryption.key_path.clone()),
+            rpo: Err("not analysed".into()),
         };
+        let analyse = |points: &[BackupPoint]| {
+            analyze_rpo(
+                now,
+                points,
+                super::rpo::DEFAULT_WINDOW_DAYS,
+                &s.backup,
+                s.disaster_recovery.rpo_target_minutes,
+            )
+            .map_err(|err| err.message)
+        };
+        e.rpo = analyse(&[]);
         let repo = match self.open_repo().await {
             Ok(r) => r,
             Err(err) if err.kind == ErrorKind::NotFound => {
@@ -576,6 +631,8 @@ impl Dr {
         };
         e.repo_created = Some(repo.config().created);
         let catalog = Catalog::load(&repo).await?;
+        let points: Vec<BackupPoint> = catalog.backups.iter().map(BackupPoint::from).collect();
+        e.rpo = analyse(&points);
         e.unreadable = catalog
             .unreadable
             .iter()
@@ -682,28 +739,18 @@ impl Dr {
             warnings.push(format!("history record unreadable: {u}"));
         }
 
-        let rpo = if backups.is_empty() {
-            None
-        } else {
-            let points: Vec<BackupPoint> = backups.iter().map(BackupPoint::from).collect();
-            match analyze_rpo(
-                now,
-                &points,
-                super::rpo::DEFAULT_WINDOW_DAYS,
-                &s.backup,
-                s.disaster_recovery.rpo_target_minutes,
-            ) {
-                Ok(a) => Some(a),
-                Err(err) => {
-                    warnings.push(format!("RPO analysis failed: {}", err.message));
-                    None
-                }
+        let rpo = match (&e.rpo, backups.is_empty()) {
+            (Ok(a), false) => Some(a.clone()),
+            (Err(err), _) => {
+                warnings.push(format!("RPO analysis failed: {err}"));
+                None
             }
+            (Ok(_), true) => None,
         };
 
         let mut recommendations: Vec<String> = Vec::new();
         let mut sorted: Vec<&PostureCheck> = checks.iter().collect();
-        sorted.sort_by(|a, b| b.status.cmp(&a.status));
+        sorted.sort_by_key(|c| std::cmp::Reverse(c.status));
         for c in sorted {
             if let Some(a) = &c.action {
                 recommendations.push(format!("{}: {a}", c.title));
@@ -711,7 +758,7 @@ impl Dr {
         }
         if let Some(a) = &rpo {
             for r in &a.recommendations {
-                if !recommendations.contains(r) {
+                if !recommendations.iter().any(|x| x.ends_with(r.as_str())) {
                     recommendations.push(r.clone());
                 }
             }

@@ -77,13 +77,18 @@ pub struct Drift {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RestoreTestResponse {
     pub passed: bool,
+    /// The restore succeeded and every file and database verified (the RTO and RPO targets
+    /// aside).
+    #[serde(default)]
+    pub restore_ok: bool,
     /// Why it failed (empty when it passed).
     pub reasons: Vec<String>,
     pub backup_id: String,
     pub backup_type: Option<BackupType>,
     /// When the tested backup finished.
     pub backup_finished: Option<DateTime<Utc>>,
-    /// The backups whose volumes the restore read, oldest first.
+    /// The chain the recovery uses (the full, then each incremental up to this backup), oldest
+    /// first; `volumes_read` counts the volumes it needed from them.
     pub chain: Vec<String>,
     pub chain_length: u32,
     pub files: u64,
@@ -178,6 +183,14 @@ pub(crate) struct ScratchRestore {
     pub restored: Option<RestoreResponse>,
     /// Why it failed, for the reasons of a failed test.
     pub failure: Option<String>,
+}
+
+/// The chain a recovery of `id` uses: its full and every incremental up to it, oldest first.
+pub(crate) fn chain_ids(catalog: &crate::repo::catalog::Catalog, id: &str) -> Vec<String> {
+    catalog
+        .chain(id)
+        .map(|c| c.iter().map(|b| b.backup_id.clone()).collect())
+        .unwrap_or_default()
 }
 
 fn push_capped(v: &mut Vec<String>, s: &str) {
@@ -417,19 +430,13 @@ impl Dr {
         {
             warnings.push(format!("could not remove {}: {e}", scratch.display()));
         }
-        let (files, bytes, volumes_read, chain) = match &restored {
-            Some(r) => (r.files, r.bytes, r.volumes_read, r.chain.clone()),
-            None => (
-                0,
-                0,
-                0,
-                catalog
-                    .chain(&id)
-                    .map(|c| c.iter().map(|b| b.backup_id.clone()).collect())
-                    .unwrap_or_default(),
-            ),
-        };
+        let (files, bytes, volumes_read) = restored
+            .as_ref()
+            .map_or((0, 0, 0), |r| (r.files, r.bytes, r.volumes_read));
+        let chain = chain_ids(&catalog, &id);
         let passed = reasons.is_empty();
+        let restore_ok =
+            restored.as_ref().is_some_and(|r| r.verified) && databases.iter().all(|d| d.ok);
         let throughput = super::rto::mib_per_s(bytes, rto);
         let message = if passed {
             format!(
@@ -445,6 +452,7 @@ impl Dr {
         };
         let mut response = RestoreTestResponse {
             passed,
+            restore_ok,
             reasons,
             backup_id: id.clone(),
             backup_type: Some(summary.backup_type),

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::history::keep;
-use super::restore_test::{ScratchRestore, UNVERIFIED};
+use super::restore_test::{ScratchRestore, UNVERIFIED, chain_ids};
 use super::{Cancel, Dr, Progress, human_age, human_bytes, secs};
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
@@ -62,7 +62,8 @@ pub struct MeasureRtoResponse {
     pub backup_id: String,
     pub backup_type: BackupType,
     pub backup_finished: DateTime<Utc>,
-    /// The backups whose volumes the restore read, oldest first.
+    /// The chain the recovery uses (the full, then each incremental up to this backup), oldest
+    /// first.
     pub chain: Vec<String>,
     pub chain_length: u32,
     pub files: u64,
@@ -211,25 +212,11 @@ impl Dr {
 
         let rto_seconds = secs(rto);
         let mut reasons: Vec<String> = failure.into_iter().collect();
-        let (files, bytes, volumes_read, chain, verified) = match &restored {
-            Some(r) => (
-                r.files,
-                r.bytes,
-                r.volumes_read,
-                r.chain.clone(),
-                r.verified,
-            ),
-            None => (
-                0,
-                0,
-                0,
-                catalog
-                    .chain(&id)
-                    .map(|c| c.iter().map(|b| b.backup_id.clone()).collect())
-                    .unwrap_or_default(),
-                false,
-            ),
-        };
+        let (files, bytes, volumes_read, verified) =
+            restored.as_ref().map_or((0, 0, 0, false), |r| {
+                (r.files, r.bytes, r.volumes_read, r.verified)
+            });
+        let chain = chain_ids(&catalog, &id);
         if restored.is_some() && !verified {
             reasons.push(UNVERIFIED.into());
         }

@@ -8,6 +8,10 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// `backup_extra` for [`Project::new`]: a daily incremental at 02:00 UTC, as in the shipped
+/// settings (the schedules give an RPO of 1 d at best).
+pub const DAILY_SCHEDULE: &str = "  schedules:\n    daily_incremental: { enabled: true, time: \"02:00\", timezone: UTC, retention_days: 7 }\n";
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_mahavishnu-dr");
 
 /// A temporary project: `<root>/settings/mahavishnu.yaml`, data under `<root>/data`, the
