@@ -17,7 +17,7 @@ use rmcp::model::{
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 12] = [
+const TOOLS: [&str; 14] = [
     "backup_run",
     "backup_status",
     "backup_list",
@@ -28,7 +28,9 @@ const TOOLS: [&str; 12] = [
     "list_backups",
     "restore_backup",
     "restore_test_run",
+    "measure_rto",
     "measure_rpo",
+    "report",
     "run_disaster_recovery_check",
 ];
 
@@ -113,8 +115,8 @@ async fn tools_are_listed_with_flat_inputs_output_schemas_and_annotations() {
             t.name.as_ref(),
             "backup_status"
                 | "backup_list"
-                | "backup_validate"
                 | "list_backups"
+                | "report"
                 | "run_disaster_recovery_check"
         );
         assert_eq!(a.read_only_hint, Some(read_only), "{}", t.name);
@@ -233,6 +235,48 @@ async fn every_tool_works_and_its_result_matches_its_output_schema() {
         "pass"
     );
     assert_eq!(check["results"]["checks"]["backup_integrity"]["failed"], 0);
+    assert_eq!(
+        check["results"]["checks"]["last_validation"]["status"], "pass",
+        "the validation above is kept and read: {check:#}"
+    );
+
+    // Restore test, RTO and RPO measurements: measured, kept, and read by the report.
+    let rt = ok_structured(
+        t,
+        "restore_test_run",
+        &call(&s.client, "restore_test_run", json!({})).await,
+    );
+    assert_eq!(rt["backup_id"], inc_id.as_str());
+    assert_eq!(rt["restore_ok"], true, "{rt:#}");
+    assert!(rt["record_id"].is_string());
+    let rto = ok_structured(
+        t,
+        "measure_rto",
+        &call(&s.client, "measure_rto", json!({"backup_id": full_id})).await,
+    );
+    assert_eq!(rto["backup_id"], full_id.as_str());
+    assert_eq!(rto["verified"], true);
+    assert!(rto["rto_seconds"].as_f64().unwrap() > 0.0);
+    let rpo = ok_structured(
+        t,
+        "measure_rpo",
+        &call(&s.client, "measure_rpo", json!({"days": 7})).await,
+    );
+    assert_eq!(rpo["worst_gap"]["window_days"], 7, "{rpo:#}");
+    let r = call(&s.client, "report", json!({"last": 3})).await;
+    let report = ok_structured(t, "report", &r);
+    assert_eq!(report["history"]["records"].as_array().unwrap().len(), 3);
+    assert_eq!(report["history"]["total"], 4);
+    assert_eq!(report["rto_trend"].as_array().unwrap().len(), 2);
+    assert_eq!(serde_json::from_str::<Value>(&text(&r)).unwrap(), report);
+    let r = call(&s.client, "report", json!({"format": "markdown"})).await;
+    let same = ok_structured(t, "report", &r);
+    assert_eq!(same["verdict"], report["verdict"]);
+    assert!(
+        text(&r).starts_with("# DR report: "),
+        "markdown as the text content: {}",
+        text(&r)
+    );
 
     let plan = ok_structured(
         t,
@@ -638,7 +682,13 @@ async fn resources_and_prompts() {
     assert_eq!(templates[0].uri_template, "dr://backups/{backup_id}");
     let resources = s.client.list_all_resources().await.unwrap();
     let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
-    assert_eq!(uris, ["dr://settings", "dr://format"]);
+    assert_eq!(
+        uris,
+        ["dr://settings", "dr://format", "dr://reports/latest"]
+    );
+    let md = text_of(&read("dr://reports/latest").await.unwrap());
+    assert!(md.starts_with("# DR report: "), "{md}");
+    assert!(md.contains("| Backups available | PASS |"), "{md}");
 
     let prompts = s.client.list_all_prompts().await.unwrap();
     let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();

@@ -94,7 +94,10 @@ pub(crate) fn seconds_label(s: f64) -> String {
     if !s.is_finite() {
         return "-".into();
     }
-    if s.abs() < 60.0 {
+    if s.abs() < 10.0 {
+        // Restores of small data sets take milliseconds; one decimal would print 0.0 s.
+        format!("{s:.3} s")
+    } else if s.abs() < 60.0 {
         format!("{s:.1} s")
     } else {
         format!("{s:.1} s ({})", human_age(s.round() as i64))
