@@ -158,6 +158,16 @@ pub fn human_age(seconds: i64) -> String {
     }
 }
 
+/// A measured duration for people: "0.055 s" under a minute (restores of small data sets take
+/// milliseconds), else as [`human_age`].
+pub fn human_duration(seconds: f64) -> String {
+    if seconds < 60.0 {
+        format!("{:.3} s", seconds.max(0.0))
+    } else {
+        human_age(seconds.round() as i64)
+    }
+}
+
 pub(crate) fn cancelled() -> Error {
     Error::new(ErrorKind::Cancelled, "the operation was cancelled")
         .with_guidance("nothing was committed; the repository is unchanged and valid")

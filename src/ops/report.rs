@@ -816,3 +816,168 @@ impl Dr {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RTO: f64 = 900.0;
+    const RPO: f64 = 3600.0;
+
+    fn backup(now: DateTime<Utc>, age_seconds: i64) -> crate::repo::manifest::ManifestSummary {
+        let finished = now - Duration::seconds(age_seconds);
+        serde_json::from_value(json!({
+            "format_version": 1, "backup_id": "backup_20260101T000000.000Z_00000001",
+            "backup_type": "full", "requested_type": "full", "parent": null,
+            "chain_root": "backup_20260101T000000.000Z_00000001", "chain_length": 1,
+            "started": finished, "finished": finished, "host": "h", "tool_version": "0",
+            "compression_level": 3, "encrypted": true, "sources": [], "volumes": [],
+            "totals": {"files": 1, "dirs": 0, "symlinks": 0, "bytes": 1, "files_stored": 1,
+                       "bytes_stored_content": 1, "files_unchanged": 0, "files_deleted": 0,
+                       "stored_bytes": 1},
+            "depends_on": []
+        }))
+        .expect("a manifest summary")
+    }
+
+    fn record(kind: RecordKind, at: DateTime<Utc>, passed: bool, data: Value) -> HistoryRecord {
+        let mut r = HistoryRecord::new(kind, passed, "summary".into(), data);
+        r.at = at;
+        r
+    }
+
+    use serde_json::Value;
+
+    /// A sound repository with one backup `age_seconds` old, validated and restore-tested an
+    /// hour ago.
+    fn evidence(age_seconds: i64) -> Evidence {
+        let now = Utc::now();
+        let b = backup(now, age_seconds);
+        let hour_ago = now - Duration::hours(1);
+        Evidence {
+            now,
+            missing_repository: None,
+            backup_ok: [(b.backup_id.clone(), true)].into_iter().collect(),
+            catalog: Some(Catalog {
+                backups: vec![b],
+                ..Catalog::default()
+            }),
+            problems: Vec::new(),
+            unreadable: Vec::new(),
+            last_validation: Some(record(RecordKind::Validation, hour_ago, true, json!({}))),
+            last_restore_test: Some(record(
+                RecordKind::RestoreTest,
+                hour_ago,
+                true,
+                json!({"restore_ok": true, "rto_seconds": 12.5}),
+            )),
+            retention_due: Vec::new(),
+            repo_created: Some(now - Duration::days(30)),
+            encrypted: true,
+            key_file: None,
+            rpo: Err("not analysed in this test".into()),
+        }
+    }
+
+    fn status(e: &Evidence, name: &str) -> Level {
+        posture_checks(e, RTO, RPO)
+            .into_iter()
+            .find(|c| c.name == name)
+            .map(|c| c.status)
+            .expect("the check")
+    }
+
+    #[test]
+    fn newest_backup_age_passes_at_the_target_warns_past_it_fails_when_backups_stopped() {
+        assert_eq!(status(&evidence(3600), "newest_backup_age"), Level::Pass);
+        assert_eq!(status(&evidence(3601), "newest_backup_age"), Level::Warn);
+        // Past twice the target and 48 h: backups have stopped.
+        assert_eq!(
+            status(&evidence(48 * 3600), "newest_backup_age"),
+            Level::Warn
+        );
+        assert_eq!(
+            status(&evidence(48 * 3600 + 1), "newest_backup_age"),
+            Level::Fail
+        );
+    }
+
+    #[test]
+    fn retention_due_warns_and_the_verdict_follows_the_worst_check() {
+        let mut e = evidence(60);
+        // The schedule check warns here (not analysed); drop it to see the others.
+        let others = |e: &Evidence| -> Vec<PostureCheck> {
+            posture_checks(e, RTO, RPO)
+                .into_iter()
+                .filter(|c| c.name != "schedule_rpo")
+                .collect()
+        };
+        assert_eq!(verdict(&others(&e)), Posture::Healthy);
+        e.retention_due = vec!["backup_a".into(), "backup_b".into()];
+        let checks = others(&e);
+        let r = checks
+            .iter()
+            .find(|c| c.name == "retention_compliance")
+            .unwrap();
+        assert_eq!(r.status, Level::Warn);
+        assert!(
+            r.detail.starts_with("2 backup(s) past retention"),
+            "{}",
+            r.detail
+        );
+        assert!(r.action.as_deref().unwrap().contains("cleanup"));
+        assert_eq!(verdict(&checks), Posture::NeedsAttention);
+        e.backup_ok.insert("backup_x".into(), false);
+        assert_eq!(verdict(&others(&e)), Posture::Critical);
+    }
+
+    #[test]
+    fn validation_and_restore_test_are_judged_on_what_they_prove() {
+        let mut e = evidence(60);
+        e.last_validation = Some(record(
+            RecordKind::Validation,
+            e.now - Duration::days(STALE_DAYS) - Duration::seconds(1),
+            true,
+            json!({}),
+        ));
+        assert_eq!(status(&e, "last_validation"), Level::Warn);
+        e.last_validation = Some(record(RecordKind::Validation, e.now, false, json!({})));
+        assert_eq!(status(&e, "last_validation"), Level::Fail);
+
+        // A restore test that failed only on the RPO (an old backup) proves the restore: pass.
+        e.last_restore_test = Some(record(
+            RecordKind::RestoreTest,
+            e.now,
+            false,
+            json!({"restore_ok": true, "rto_seconds": 3.0}),
+        ));
+        assert_eq!(status(&e, "last_restore_test"), Level::Pass);
+        // A restore slower than the target fails.
+        e.last_restore_test = Some(record(
+            RecordKind::RestoreTest,
+            e.now,
+            false,
+            json!({"restore_ok": true, "rto_seconds": RTO + 1.0}),
+        ));
+        assert_eq!(status(&e, "last_restore_test"), Level::Fail);
+        // A broken restore fails whatever its time.
+        e.last_restore_test = Some(record(
+            RecordKind::RestoreTest,
+            e.now,
+            false,
+            json!({"restore_ok": false, "rto_seconds": 1.0}),
+        ));
+        assert_eq!(status(&e, "last_restore_test"), Level::Fail);
+    }
+
+    #[test]
+    fn an_old_key_warns() {
+        let mut e = evidence(60);
+        assert_eq!(status(&e, "key_age"), Level::Pass);
+        e.repo_created = Some(e.now - Duration::days(MAX_KEY_AGE_DAYS + 1));
+        assert_eq!(status(&e, "key_age"), Level::Warn);
+        e.encrypted = false;
+        assert_eq!(status(&e, "key_age"), Level::Warn);
+    }
+}

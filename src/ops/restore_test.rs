@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::history::keep;
 use super::restore::{RestoreRequest, RestoreResponse};
 use super::scan::{self, ScanContext};
-use super::{Cancel, Dr, Progress, human_age, human_bytes, secs};
+use super::{Cancel, Dr, Progress, human_age, human_bytes, human_duration, secs};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
@@ -411,7 +411,7 @@ impl Dr {
         if restored.is_some() && !rto_met {
             reasons.push(format!(
                 "RTO achieved {} exceeds the target of {} min",
-                human_age(rto.round() as i64),
+                human_duration(rto),
                 dr_settings.rto_target_minutes
             ));
         }
@@ -442,7 +442,7 @@ impl Dr {
             format!(
                 "restore test passed: {id} ({files} files, {}) restored and verified in {} (RTO target {} min), {} old (RPO target {} min)",
                 human_bytes(bytes),
-                human_age(rto.round() as i64),
+                human_duration(rto),
                 dr_settings.rto_target_minutes,
                 human_age(rpo_seconds.round() as i64),
                 dr_settings.rpo_target_minutes

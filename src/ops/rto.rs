@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::history::keep;
 use super::restore_test::{ScratchRestore, UNVERIFIED, chain_ids};
-use super::{Cancel, Dr, Progress, human_age, human_bytes, secs};
+use super::{Cancel, Dr, Progress, human_age, human_bytes, human_duration, secs};
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
 use crate::repo::manifest::EntryKind;
@@ -125,7 +125,7 @@ pub(crate) fn estimate(
             format!(
                 "measured RTO scaled linearly by bytes: {} measured for {}, the full data set is \
                  {} (live path sources now plus stored command outputs), at the same {:.2} MiB/s",
-                human_age(rto_seconds.round() as i64),
+                human_duration(rto_seconds),
                 human_bytes(restored_bytes),
                 human_bytes(f),
                 mib_per_s(restored_bytes, rto_seconds)
@@ -224,7 +224,7 @@ impl Dr {
         if restored.is_some() && !rto_met {
             reasons.push(format!(
                 "RTO measured {} exceeds the target of {target_minutes} min",
-                human_age(rto_seconds.round() as i64)
+                human_duration(rto_seconds)
             ));
         }
         let estimate = estimate(rto_seconds, bytes, full, rto_target_seconds);
@@ -234,7 +234,7 @@ impl Dr {
             let mut m = format!(
                 "RTO measured: {id} ({files} files, {}) restored and verified in {} at {throughput:.2} MiB/s (target {target_minutes} min: met)",
                 human_bytes(bytes),
-                human_age(rto_seconds.round() as i64),
+                human_duration(rto_seconds),
             );
             if estimate.partial {
                 m.push_str(&format!(
