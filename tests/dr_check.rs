@@ -57,14 +57,7 @@ fn check_fails_without_backups_passes_with_a_recent_intact_one_and_names_damage(
 
     // A truncated volume: integrity fails and the check says where.
     let id = b["backup_id"].as_str().unwrap();
-    let vol = p.repo().join("backups").join(id).join("vol-00000");
-    let len = std::fs::metadata(&vol).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&vol)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    p.truncate_volume(id);
     let v = p.json(&["check"], 1);
     assert_eq!(v["results"]["posture"], "critical");
     let i = &v["results"]["checks"]["backup_integrity"];

@@ -156,14 +156,7 @@ fn a_damaged_chain_makes_the_report_critical_and_names_the_backup() {
     let p = project();
     let b = p.backup("full");
     let id = b["backup_id"].as_str().unwrap();
-    let vol = p.repo().join("backups").join(id).join("vol-00000");
-    let len = std::fs::metadata(&vol).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&vol)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    p.truncate_volume(id);
     let r = report(&p);
     assert_eq!(r["verdict"], "critical", "{r:#}");
     let c = check(&r, "chain_health");

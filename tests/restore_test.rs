@@ -102,16 +102,12 @@ fn drift_names_what_changed_since_the_backup() {
     assert_eq!(d["bytes_at_risk"], 5 + 12);
 }
 
-fn volume(p: &Project, id: &str) -> std::path::PathBuf {
-    p.repo().join("backups").join(id).join("vol-00000")
-}
-
 #[test]
 fn a_corrupted_volume_fails_the_test_naming_it() {
     let p = project();
     let b = p.backup("full");
     let id = b["backup_id"].as_str().unwrap();
-    let v = volume(&p, id);
+    let v = p.volume(id);
     let mut bytes = std::fs::read(&v).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
@@ -134,7 +130,7 @@ fn a_corrupted_volume_fails_the_test_naming_it() {
 fn a_deleted_volume_fails_the_test_saying_it_is_missing() {
     let p = project();
     let b = p.backup("full");
-    std::fs::remove_file(volume(&p, b["backup_id"].as_str().unwrap())).unwrap();
+    std::fs::remove_file(p.volume(b["backup_id"].as_str().unwrap())).unwrap();
     let r = run_test(&p, &[], 1);
     assert_eq!(r["passed"], false);
     let reasons = r["reasons"].to_string();
@@ -170,7 +166,7 @@ fn history_survives_a_new_process_and_a_second_host() {
     let p = project();
     p.backup("full");
     let first = run_test(&p, &[], 0);
-    std::fs::remove_file(volume(&p, first["backup_id"].as_str().unwrap())).unwrap();
+    std::fs::remove_file(p.volume(first["backup_id"].as_str().unwrap())).unwrap();
     let second = run_test(&p, &[], 1);
     // A new process sees both, oldest first, with pass/fail and RTO.
     let h = p.json(&["restore-test", "report"], 0);
@@ -292,7 +288,7 @@ fn measure_rto_times_restore_and_verify_and_estimates_a_grown_data_set() {
 
     // A deleted volume fails the measurement with the reason, exit 1.
     let id = b["backup_id"].as_str().unwrap();
-    std::fs::remove_file(volume(&p, id)).unwrap();
+    std::fs::remove_file(p.volume(id)).unwrap();
     let r = p.json(&["restore-test", "measure-rto"], 1);
     assert_eq!(r["passed"], false);
     assert!(

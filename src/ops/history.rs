@@ -152,6 +152,18 @@ pub(crate) async fn keep<T: Serialize>(
         .map_err(|e| not_kept(e.message))
 }
 
+/// Put the outcome of [`keep`] into a response: its record id, or a warning.
+pub(crate) fn note_kept(
+    kept: std::result::Result<String, String>,
+    record_id: &mut Option<String>,
+    warnings: &mut Vec<String>,
+) {
+    match kept {
+        Ok(id) => *record_id = Some(id),
+        Err(w) => warnings.push(w),
+    }
+}
+
 impl Dr {
     /// The kept history, newest `last` records.
     pub async fn history(&self, req: &HistoryRequest) -> Result<HistoryResponse> {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::history::keep;
+use super::history::{keep, note_kept};
 use super::restore_test::{ScratchRestore, UNVERIFIED, chain_ids};
 use super::{Cancel, Dr, Progress, human_age, human_bytes, human_duration, secs};
 use crate::repo::BackupType;
@@ -275,18 +275,15 @@ impl Dr {
             message,
             warnings,
         };
-        match keep(
+        let kept = keep(
             &repo,
             RecordKind::RtoMeasurement,
             passed,
             &response.message,
             &response,
         )
-        .await
-        {
-            Ok(record_id) => response.record_id = Some(record_id),
-            Err(w) => response.warnings.push(w),
-        }
+        .await;
+        note_kept(kept, &mut response.record_id, &mut response.warnings);
         Ok(response)
     }
 }

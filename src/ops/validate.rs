@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::backup::volume_contents;
-use super::history::keep;
+use super::history::{keep, note_kept};
 use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
@@ -154,10 +154,7 @@ impl Dr {
                 e.message
             )),
         };
-        match kept {
-            Ok(id) => r.record_id = Some(id),
-            Err(w) => r.warnings.push(w),
-        }
+        note_kept(kept, &mut r.record_id, &mut r.warnings);
         Ok(r)
     }
 

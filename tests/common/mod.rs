@@ -115,6 +115,26 @@ impl Project {
         self.json(&["backup", "run", "--type", backup_type], 0)
     }
 
+    /// The first volume of a backup in the local repository.
+    pub fn volume(&self, backup_id: &str) -> PathBuf {
+        self.repo()
+            .join("backups")
+            .join(backup_id)
+            .join("vol-00000")
+    }
+
+    /// Cut a backup's first volume to half its length (damage quick validation finds).
+    pub fn truncate_volume(&self, backup_id: &str) {
+        let vol = self.volume(backup_id);
+        let len = std::fs::metadata(&vol).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&vol)
+            .unwrap()
+            .set_len(len / 2)
+            .unwrap();
+    }
+
     pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
         let p = self.data().join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
