@@ -258,68 +258,55 @@ pub fn restore(r: &RestoreResponse) -> String {
 }
 
 pub fn check(r: &crate::ops::check::DrCheckResponse) -> String {
-    use crate::ops::report::Level;
     let c = &r.results.checks;
-    let rows: [(&str, Level, &str, Option<&String>); 8] = [
+    let rows = [
         (
             "backups_available",
-            if c.backups_available.status == crate::ops::check::CheckStatus::Pass {
-                Level::Pass
-            } else {
-                Level::Fail
-            },
+            c.backups_available.level,
             &c.backups_available.detail,
-            None,
+            &c.backups_available.action,
         ),
         (
             "backup_integrity",
-            if c.backup_integrity.status == crate::ops::check::CheckStatus::Pass {
-                Level::Pass
-            } else {
-                Level::Fail
-            },
+            c.backup_integrity.level,
             &c.backup_integrity.detail,
-            None,
+            &c.backup_integrity.action,
         ),
         (
             "recent_backup",
-            if c.recent_backup.status == crate::ops::check::CheckStatus::Pass {
-                Level::Pass
-            } else {
-                Level::Warn
-            },
+            c.recent_backup.level,
             &c.recent_backup.detail,
-            None,
+            &c.recent_backup.action,
         ),
         (
             "schedule_rpo",
             c.schedule_rpo.level,
             &c.schedule_rpo.detail,
-            c.schedule_rpo.action.as_ref(),
+            &c.schedule_rpo.action,
         ),
         (
             "last_validation",
             c.last_validation.level,
             &c.last_validation.detail,
-            c.last_validation.action.as_ref(),
+            &c.last_validation.action,
         ),
         (
             "last_restore_test",
             c.last_restore_test.level,
             &c.last_restore_test.detail,
-            c.last_restore_test.action.as_ref(),
+            &c.last_restore_test.action,
         ),
         (
             "retention_compliance",
             c.retention_compliance.level,
             &c.retention_compliance.detail,
-            c.retention_compliance.action.as_ref(),
+            &c.retention_compliance.action,
         ),
         (
             "key_age",
             c.key_age.level,
             &c.key_age.detail,
-            c.key_age.action.as_ref(),
+            &c.key_age.action,
         ),
     ];
     let mut out = format!("{}\n", r.message);

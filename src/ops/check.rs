@@ -45,6 +45,10 @@ pub struct BackupsAvailable {
     pub latest_backup: Option<DateTime<Utc>>,
     pub latest_backup_id: Option<String>,
     pub detail: String,
+    /// The report's level: pass, warn or fail.
+    pub level: Level,
+    /// What to do; none when it passes.
+    pub action: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -56,6 +60,10 @@ pub struct BackupIntegrity {
     /// Backups with a problem, unreadable manifests included.
     pub failed: i64,
     pub detail: String,
+    /// The report's level: pass, warn or fail.
+    pub level: Level,
+    /// What to do; none when it passes.
+    pub action: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -67,6 +75,10 @@ pub struct RecentBackup {
     /// younger than this.
     pub threshold_hours: f64,
     pub detail: String,
+    /// The report's level: pass, warn or fail.
+    pub level: Level,
+    /// What to do; none when it passes.
+    pub action: Option<String>,
 }
 
 /// One of the report's checks, in the orchestrator's pass/fail shape.
@@ -160,6 +172,8 @@ impl Dr {
                 latest_backup: newest.map(|b| b.finished),
                 latest_backup_id: newest.map(|b| b.backup_id.clone()),
                 detail: available.detail.clone(),
+                level: available.status,
+                action: available.action.clone(),
             },
             backup_integrity: BackupIntegrity {
                 status: CheckStatus::from_ok(
@@ -168,6 +182,8 @@ impl Dr {
                 checked: e.backup_ok.len() as i64,
                 failed: e.backup_ok.values().filter(|ok| !**ok).count() as i64,
                 detail: chain.detail.clone(),
+                level: chain.status,
+                action: chain.action.clone(),
             },
             recent_backup: RecentBackup {
                 status: CheckStatus::from_ok(age.status == Level::Pass),
@@ -176,6 +192,8 @@ impl Dr {
                 }),
                 threshold_hours: threshold_minutes as f64 / 60.0,
                 detail: age.detail.clone(),
+                level: age.status,
+                action: age.action.clone(),
             },
             schedule_rpo: find("schedule_rpo")?.into(),
             last_validation: find("last_validation")?.into(),
