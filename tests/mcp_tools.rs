@@ -566,6 +566,16 @@ async fn long_tools_send_increasing_progress_with_the_callers_token() {
         !s.collector.progress.lock().unwrap().is_empty(),
         "validate sent no progress"
     );
+    // So do the restore test and the RTO measurement (both restore the chain).
+    for tool in ["restore_test_run", "measure_rto"] {
+        s.collector.progress.lock().unwrap().clear();
+        ok_structured(&s.tools, tool, &call(&s.client, tool, json!({})).await);
+        let progress = s.collector.progress.lock().unwrap().clone();
+        assert!(!progress.is_empty(), "{tool} sent no progress");
+        for w in progress.windows(2) {
+            assert!(w[1].progress > w[0].progress, "{tool}: {progress:?}");
+        }
+    }
 }
 
 #[tokio::test]

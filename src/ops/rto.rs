@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::history::{keep, note_kept};
 use super::restore_test::{ScratchRestore, UNVERIFIED, chain_ids};
-use super::{Cancel, Dr, Progress, human_age, human_bytes, human_duration, secs};
+use super::{Cancel, Dr, Progress, human_bytes, human_duration, secs};
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
 use crate::repo::manifest::EntryKind;
@@ -239,7 +239,7 @@ impl Dr {
             if estimate.partial {
                 m.push_str(&format!(
                     "; the full data set would take about {} ({})",
-                    human_age(estimate.estimated_rto_seconds.round() as i64),
+                    human_duration(estimate.estimated_rto_seconds),
                     if estimate.estimated_rto_met {
                         "within the target"
                     } else {
