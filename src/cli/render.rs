@@ -398,6 +398,14 @@ pub fn report(r: &crate::ops::report::ReportResponse) -> String {
     out
 }
 
+/// The per-stage times of a restore, one line.
+fn stages(t: &crate::repo::timing::StageSeconds) -> String {
+    format!(
+        "  stages      read {:.3} s, decrypt {:.3} s, decompress {:.3} s, write {:.3} s, verify {:.3} s (summed over workers)\n",
+        t.read, t.decrypt, t.decompress, t.write, t.verify
+    )
+}
+
 pub fn restore_test(r: &crate::ops::restore_test::RestoreTestResponse) -> String {
     use crate::ops::{human_age, human_bytes};
     let mut out = format!("{}\n", r.message);
@@ -412,10 +420,7 @@ pub fn restore_test(r: &crate::ops::restore_test::RestoreTestResponse) -> String
         r.restore_seconds,
         r.throughput_mib_s
     ));
-    out.push_str(&format!(
-        "  stages      read {:.3} s, decrypt {:.3} s, decompress {:.3} s, write {:.3} s, verify {:.3} s (summed over workers)\n",
-        r.stages.read, r.stages.decrypt, r.stages.decompress, r.stages.write, r.stages.verify
-    ));
+    out.push_str(&stages(&r.stages));
     out.push_str(&format!(
         "  RTO         {:.3} s achieved, target {} s: {}\n",
         r.rto_seconds,
@@ -530,10 +535,7 @@ pub fn rto(r: &crate::ops::rto::MeasureRtoResponse) -> String {
             ""
         }
     ));
-    out.push_str(&format!(
-        "  stages      read {:.3} s, decrypt {:.3} s, decompress {:.3} s, write {:.3} s, verify {:.3} s (summed over workers)\n",
-        r.stages.read, r.stages.decrypt, r.stages.decompress, r.stages.write, r.stages.verify
-    ));
+    out.push_str(&stages(&r.stages));
     out.push_str(&format!(
         "  RTO         {:.3} s measured, target {} s: {}\n",
         r.rto_seconds,
