@@ -134,6 +134,21 @@ pub fn trend(items: &[HistoryItem]) -> Trend {
     }
 }
 
+impl HistoryResponse {
+    /// The newest `last` records of `repo` (0: all), with their trend.
+    pub(crate) async fn read(repo: &Repository, last: i64) -> Result<HistoryResponse> {
+        let total = repo.list_history().await?.len() as i64;
+        let (records, unreadable) = repo.recent_history(last.max(0) as usize).await?;
+        let items: Vec<HistoryItem> = records.iter().map(HistoryItem::from).collect();
+        Ok(HistoryResponse {
+            trend: trend(&items),
+            records: items,
+            total,
+            unreadable,
+        })
+    }
+}
+
 /// Keep a result in the repository's history: its record id, or a warning saying why it was
 /// not kept (the result itself stands either way).
 pub(crate) async fn keep<T: Serialize>(
@@ -167,16 +182,7 @@ pub(crate) fn note_kept(
 impl Dr {
     /// The kept history, newest `last` records.
     pub async fn history(&self, req: &HistoryRequest) -> Result<HistoryResponse> {
-        let repo = self.open_repo().await?;
-        let total = repo.list_history().await?.len() as i64;
-        let (records, unreadable) = repo.recent_history(req.last.max(0) as usize).await?;
-        let items: Vec<HistoryItem> = records.iter().map(HistoryItem::from).collect();
-        Ok(HistoryResponse {
-            trend: trend(&items),
-            records: items,
-            total,
-            unreadable,
-        })
+        HistoryResponse::read(&self.open_repo().await?, req.last).await
     }
 }
 

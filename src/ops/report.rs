@@ -717,17 +717,8 @@ impl Dr {
         });
 
         let history = match &repo {
-            Some(repo) => {
-                let total = repo.list_history().await?.len() as i64;
-                let (records, unreadable) = repo.recent_history(req.last.max(0) as usize).await?;
-                let items: Vec<HistoryItem> = records.iter().map(HistoryItem::from).collect();
-                HistoryResponse {
-                    trend: trend(&items),
-                    records: items,
-                    total,
-                    unreadable,
-                }
-            }
+            Some(repo) => HistoryResponse::read(repo, req.last).await?,
+            // No repository, no history.
             None => HistoryResponse {
                 trend: trend(&[]),
                 records: Vec::new(),
