@@ -123,7 +123,11 @@ async fn craft(p: &Project, members: Option<&[Member]>, entries: Vec<Entry>) -> 
     if let Some(members) = members {
         let tar = raw_tar(members);
         let packed = zstd::encode_all(&tar[..], 3).unwrap();
-        let sealed = seal_all(repo.master(), &repo.volume_context(&id, 0), &packed);
+        let sealed = seal_all(
+            repo.master().unwrap(),
+            &repo.volume_context(&id, 0),
+            &packed,
+        );
         volumes.push(VolumeRecord {
             index: 0,
             name: volume_name(0),

@@ -318,7 +318,14 @@ fn a_damaged_manifest_is_reported_and_its_backup_is_not_treated_as_an_orphan() {
         );
     }
     let (s, _) = json_run(&p, &["backup", "status"], 0);
-    assert_eq!(s["unreadable"], serde_json::json!([id]), "{s}");
+    assert_eq!(s["unreadable"][0]["backup_id"], id.as_str(), "{s}");
+    assert!(
+        s["unreadable"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("fails authentication"),
+        "{s}"
+    );
     // Cleanup keeps what it cannot read, and says so; every volume stays.
     let (c, _) = json_run(&p, &["backup", "cleanup"], 0);
     assert!(

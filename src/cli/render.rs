@@ -6,7 +6,7 @@ use crate::ops::backup::{BackupResponse, BackupStatus};
 use crate::ops::cleanup::CleanupResponse;
 use crate::ops::init::InitResponse;
 use crate::ops::restore::RestoreResponse;
-use crate::ops::status::{BackupItem, ListResponse, StatusResponse};
+use crate::ops::status::{BackupItem, ListResponse, StatusResponse, UnreadableBackup};
 use crate::ops::validate::ValidateResponse;
 use crate::ops::{human_age, human_bytes};
 
@@ -104,17 +104,30 @@ fn header() -> String {
 }
 
 pub fn list(r: &ListResponse) -> String {
+    let mut s = String::new();
     if r.backups.is_empty() {
-        return "no backups yet".into();
-    }
-    let mut s = header();
-    s.push('\n');
-    for b in &r.backups {
-        s.push_str(&row(b));
+        s.push_str("no backups yet\n");
+    } else {
+        s.push_str(&header());
         s.push('\n');
+        for b in &r.backups {
+            s.push_str(&row(b));
+            s.push('\n');
+        }
+        let _ = writeln!(s, "{} backup(s)", r.total_count);
     }
-    let _ = writeln!(s, "{} backup(s)", r.total_count);
-    s
+    unreadable_lines(&mut s, &r.unreadable);
+    s.trim_end().to_string()
+}
+
+fn unreadable_lines(s: &mut String, unreadable: &[UnreadableBackup]) {
+    for u in unreadable {
+        let _ = writeln!(
+            s,
+            "UNREADABLE: {} ({}); run `backup validate`",
+            u.backup_id, u.reason
+        );
+    }
 }
 
 pub fn status(r: &StatusResponse) -> String {
@@ -192,9 +205,7 @@ pub fn status(r: &StatusResponse) -> String {
             "unfinished: {u} (running, or crashed: `backup cleanup` removes it)"
         );
     }
-    for u in &r.unreadable {
-        let _ = writeln!(s, "UNREADABLE: {u} (run `backup validate`)");
-    }
+    unreadable_lines(&mut s, &r.unreadable);
     for w in &r.warnings {
         let _ = writeln!(s, "warning: {w}");
     }

@@ -98,6 +98,16 @@ fn choose_type(catalog: &Catalog, requested: BackupType, max_chain: u32) -> Plan
             parent: None,
         };
     }
+    if let Some(u) = catalog.unreadable_newer_than_latest().first() {
+        return Plan {
+            backup_type: BackupType::Full,
+            reason: Some(format!(
+                "the newest backup {} is unreadable ({}): a new full was made instead of an incremental on top of it",
+                u.backup_id, u.error.message
+            )),
+            parent: None,
+        };
+    }
     let Some(latest) = latest else {
         return Plan {
             backup_type: BackupType::Full,
@@ -717,10 +727,10 @@ impl Dr {
         progress: Arc<dyn Progress>,
         cancel: Cancel,
     ) -> Result<VolumeDone> {
+        let master = repo.master()?.cloned();
         let key = backup_key(id, &volume_name(index));
         let writer = repo.storage().writer(&key).await?;
         let (sender, pump) = writer_pump(writer);
-        let master = repo.master().cloned();
         let ctx = repo.volume_context(id, index);
         let frame = repo.frame_size();
         let produced = tokio::task::spawn_blocking(move || -> Result<VolumeDone> {

@@ -45,7 +45,7 @@ impl Dr {
             .await?
             .ok_or_else(|| Error::integrity(format!("volume {index} of {id} is missing")))?;
         let reader = BlockingObjectReader::spawn(repo.storage().clone(), key, size);
-        let master = repo.master().cloned();
+        let master = repo.master()?.cloned();
         let ctx = repo.volume_context(&id, index);
         let name = volume_name(index);
         let bytes = tokio::task::spawn_blocking(move || -> Result<u64> {

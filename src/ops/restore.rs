@@ -361,10 +361,11 @@ impl Dr {
                 (b, v, want)
             })
             .collect();
+        let key = repo.master()?.cloned();
         let results: Vec<Result<(u64, u64)>> = futures::stream::iter(jobs)
             .map(|(b, v, want)| {
                 let storage = repo.storage().clone();
-                let master = repo.master().cloned();
+                let master = key.clone();
                 let ctx = repo.volume_context(&b, v);
                 let owner = owners[&b].clone();
                 let snapshot = manifest.clone();

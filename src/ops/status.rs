@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{Dr, human_age};
 use crate::error::Result;
 use crate::repo::BackupType;
-use crate::repo::catalog::Catalog;
+use crate::repo::catalog::{Catalog, Unreadable};
 use crate::repo::manifest::ManifestSummary;
 use crate::schedule::{NextRun, next_runs};
 
@@ -63,11 +63,30 @@ pub struct ListRequest {
     pub backup_type: Option<BackupType>,
 }
 
+/// A backup whose manifest exists but cannot be read (damaged, or not sealed with this
+/// repository's key): never used in silence, shown with the reason.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct UnreadableBackup {
+    pub backup_id: String,
+    pub reason: String,
+}
+
+impl From<&Unreadable> for UnreadableBackup {
+    fn from(u: &Unreadable) -> Self {
+        UnreadableBackup {
+            backup_id: u.backup_id.clone(),
+            reason: u.error.message.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ListResponse {
     /// Newest first.
     pub backups: Vec<BackupItem>,
     pub total_count: u64,
+    /// Backups whose manifest exists but cannot be read, newest first, with the reason.
+    pub unreadable: Vec<UnreadableBackup>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -105,9 +124,18 @@ pub struct StatusResponse {
     pub backups: Vec<BackupItem>,
     /// Unfinished backups (running, crashed or cancelled); cleanup removes crashed ones.
     pub unfinished: Vec<String>,
-    /// Backups whose manifest exists but cannot be read.
-    pub unreadable: Vec<String>,
+    /// Backups whose manifest exists but cannot be read, newest first, with the reason.
+    pub unreadable: Vec<UnreadableBackup>,
     pub warnings: Vec<String>,
+}
+
+fn unreadable(catalog: &Catalog) -> Vec<UnreadableBackup> {
+    catalog
+        .unreadable
+        .iter()
+        .rev()
+        .map(UnreadableBackup::from)
+        .collect()
 }
 
 impl Dr {
@@ -128,6 +156,7 @@ impl Dr {
         Ok(ListResponse {
             backups: items,
             total_count,
+            unreadable: unreadable(&catalog),
         })
     }
 
@@ -184,6 +213,13 @@ impl Dr {
                 Vec::new()
             }
         };
+        if let Some(u) = catalog.unreadable_newer_than_latest().first() {
+            warnings.push(format!(
+                "the newest backup {} is unreadable: `--backup-id latest` refuses until it is \
+                 resolved; name an older backup deliberately, and run `backup validate`",
+                u.backup_id
+            ));
+        }
         if !repo.encrypted() {
             warnings.push(super::init::UNENCRYPTED_WARNING.to_string());
         }
@@ -204,11 +240,7 @@ impl Dr {
                 .iter()
                 .map(|u| u.backup_id.clone())
                 .collect(),
-            unreadable: catalog
-                .unreadable
-                .iter()
-                .map(|u| u.backup_id.clone())
-                .collect(),
+            unreadable: unreadable(&catalog),
             warnings,
         })
     }

@@ -196,10 +196,7 @@ impl Dr {
         let mut per: BTreeMap<String, BackupCheck> = BTreeMap::new();
         let mut totals = VolumeChecks::default();
 
-        if req.level == ValidationLevel::Checksum
-            && repo.master().is_none()
-            && repo.config().encryption != "none"
-        {
+        if req.level == ValidationLevel::Checksum && repo.keyless() {
             let ids = self.keyless_ids(repo, req.backup_id.as_deref()).await?;
             for id in &ids {
                 per.insert(id.clone(), new_check(id));
@@ -550,10 +547,11 @@ impl Dr {
             .filter(|v| only.is_none_or(|o| o.contains(&v.index)))
             .cloned()
             .collect();
+        let key = repo.master()?.cloned();
         let results: Vec<VolumeCheck> = futures::stream::iter(vols)
             .map(|v| {
                 let storage = repo.storage().clone();
-                let master = repo.master().cloned();
+                let master = key.clone();
                 let ctx = repo.volume_context(&id, v.index);
                 let progress = progress.clone();
                 let cancel = cancel.clone();

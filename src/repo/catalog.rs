@@ -81,8 +81,22 @@ impl Catalog {
         })
     }
 
+    /// The newest readable backup. (`resolve("latest")` refuses when a newer one is unreadable.)
     pub fn latest(&self) -> Option<&ManifestSummary> {
         self.backups.last()
+    }
+
+    /// Unreadable backups newer than every readable one, newest first: what `latest` would
+    /// silently skip.
+    pub fn unreadable_newer_than_latest(&self) -> Vec<&Unreadable> {
+        let latest = self.latest().map(|b| b.backup_id.as_str()).unwrap_or("");
+        let mut v: Vec<&Unreadable> = self
+            .unreadable
+            .iter()
+            .filter(|u| u.backup_id.as_str() > latest)
+            .collect();
+        v.sort_by(|a, b| b.backup_id.cmp(&a.backup_id));
+        v
     }
 
     pub fn get(&self, id: &str) -> Option<&ManifestSummary> {
@@ -92,6 +106,18 @@ impl Catalog {
     /// `latest` or an id.
     pub fn resolve(&self, id: &str) -> Result<&ManifestSummary> {
         if id == "latest" {
+            if let Some(u) = self.unreadable_newer_than_latest().first() {
+                return Err(Error::integrity(format!(
+                    "the newest backup {} is unreadable ({}); `latest` does not fall back to an older backup in silence",
+                    u.backup_id, u.error.message
+                ))
+                .with_guidance(
+                    "name the backup to use with --backup-id (`mahavishnu-dr backup list` shows the \
+                     readable ones and why the others are not), and run `mahavishnu-dr backup \
+                     validate` to see what is damaged; a backup you did not make was planted by a \
+                     writer of the store",
+                ));
+            }
             return self.latest().ok_or_else(|| {
                 Error::not_found("the repository holds no backups yet")
                     .with_guidance("run `mahavishnu-dr backup run` first")

@@ -1,10 +1,12 @@
-//! Keys and sealing: key files, key slots wrapping the master key, per-object keys, frame AEAD.
+//! Keys and sealing: key files, key slots wrapping the master key, per-object keys, frame AEAD,
+//! and the config's authentication code.
 //!
 //! The master key (32 random bytes) never leaves memory in the clear. Each key slot in the
 //! repository config wraps it with a key-encryption key derived from a key file (HKDF-SHA256) or a
 //! passphrase (Argon2id). Each stored object gets its own AES-256-GCM key from
 //! HKDF-SHA256(salt = the object's random 32-byte salt, ikm = master); the nonce is the frame index,
-//! so no (key, nonce) pair ever repeats.
+//! so no (key, nonce) pair ever repeats. Every secret (master key, key-encryption keys, object keys,
+//! key-file bytes, passphrases) is zeroed when dropped.
 
 use std::io::Write;
 use std::path::Path;
@@ -15,9 +17,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Error, Result};
 
@@ -25,7 +29,7 @@ pub const KEY_LEN: usize = 32;
 pub const TAG_LEN: usize = 16;
 
 /// 32 secret bytes, zeroed when dropped.
-#[derive(Clone)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct SecretKey(pub(crate) [u8; KEY_LEN]);
 
 impl SecretKey {
@@ -34,15 +38,6 @@ impl SecretKey {
     }
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
-    }
-}
-
-impl Drop for SecretKey {
-    fn drop(&mut self) {
-        for b in self.0.iter_mut() {
-            // SAFETY: `b` is a valid, aligned &mut u8; volatile keeps the zeroing from being elided.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
     }
 }
 
@@ -57,17 +52,20 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     rand::random()
 }
 
-fn hkdf(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; KEY_LEN] {
-    let mut out = [0u8; KEY_LEN];
+fn hkdf(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
     // Expanding 32 bytes from SHA-256 is always within HKDF's length limit (255 * 32).
-    let ok = Hkdf::<Sha256>::new(Some(salt), ikm).expand(info, &mut out);
+    let ok = Hkdf::<Sha256>::new(Some(salt), ikm).expand(info, &mut out[..]);
     debug_assert!(ok.is_ok());
     out
 }
 
 fn cipher(key: &[u8; KEY_LEN]) -> Aes256Gcm {
-    // A 32-byte slice is always a valid AES-256 key.
-    Aes256Gcm::new(&(*key).into())
+    // A 32-byte slice is always a valid AES-256 key; the cipher zeroes its key schedule on drop.
+    match Aes256Gcm::new_from_slice(key) {
+        Ok(c) => c,
+        Err(_) => unreachable!("a 32-byte key has the AES-256 key length"),
+    }
 }
 
 fn seal_detached(c: &Aes256Gcm, nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>) {
@@ -97,6 +95,34 @@ fn open_detached(c: &Aes256Gcm, nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>)
     ok
 }
 
+/// The key that authenticates the repository config: HKDF-SHA256(salt = repository id,
+/// ikm = master, info = "mahavishnu-dr config auth v1").
+fn config_mac_state(master: &SecretKey, repo_id: &str) -> Hmac<Sha256> {
+    let k = hkdf(
+        repo_id.as_bytes(),
+        master.as_bytes(),
+        b"mahavishnu-dr config auth v1",
+    );
+    match <Hmac<Sha256> as KeyInit>::new_from_slice(&k[..]) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC accepts keys of any length"),
+    }
+}
+
+/// HMAC-SHA256 of the config's canonical bytes under the config key.
+pub fn config_mac(master: &SecretKey, repo_id: &str, input: &[u8]) -> [u8; 32] {
+    let mut m = config_mac_state(master, repo_id);
+    m.update(input);
+    m.finalize().into_bytes().into()
+}
+
+/// Whether `tag` is the config's authentication code (compared in constant time).
+pub fn config_mac_matches(master: &SecretKey, repo_id: &str, input: &[u8], tag: &[u8]) -> bool {
+    let mut m = config_mac_state(master, repo_id);
+    m.update(input);
+    m.verify_slice(tag).is_ok()
+}
+
 /// Seals and opens the frames of one object. `None` cipher: encryption disabled (frames in clear).
 pub struct FrameCipher {
     cipher: Option<Aes256Gcm>,
@@ -106,12 +132,8 @@ pub struct FrameCipher {
 impl FrameCipher {
     /// `aad_prefix` binds the object: header bytes, repository id, object name and index.
     pub fn new(master: Option<&SecretKey>, salt: &[u8; 32], aad_prefix: Vec<u8>) -> Self {
-        let cipher = master.map(|m| {
-            let mut k = hkdf(salt, m.as_bytes(), b"mahavishnu-dr object key v1");
-            let c = cipher(&k);
-            k.fill(0);
-            c
-        });
+        let cipher =
+            master.map(|m| cipher(&hkdf(salt, m.as_bytes(), b"mahavishnu-dr object key v1")));
         FrameCipher { cipher, aad_prefix }
     }
 
@@ -178,21 +200,38 @@ pub struct KeySlot {
     pub wrapped_key: String,
 }
 
-fn slot_aad(repo_id: &str, slot_id: &str) -> Vec<u8> {
-    let mut aad = b"mahavishnu-dr key slot v1\0".to_vec();
+/// How a slot's wrapping is bound. A v2 slot says "this repository's config carries an
+/// authentication code": a config with a v2 slot and no code was altered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotVersion {
+    /// Written before configs were authenticated (format version 1, first releases).
+    V1,
+    /// The config carries `auth`.
+    V2,
+}
+
+fn slot_aad(version: SlotVersion, repo_id: &str, slot_id: &str) -> Vec<u8> {
+    let mut aad = match version {
+        SlotVersion::V1 => b"mahavishnu-dr key slot v1\0".to_vec(),
+        SlotVersion::V2 => b"mahavishnu-dr key slot v2\0".to_vec(),
+    };
     aad.extend_from_slice(repo_id.as_bytes());
     aad.push(0);
     aad.extend_from_slice(slot_id.as_bytes());
     aad
 }
 
-/// Key material offered to open a repository.
+/// Key material offered to open a repository (zeroed when dropped).
 pub enum Credential {
     KeyFile(SecretKey),
-    Passphrase(String),
+    Passphrase(Zeroizing<String>),
 }
 
-fn kek(credential: &Credential, kdf: &SlotKdf, salt: &[u8]) -> Result<Option<[u8; KEY_LEN]>> {
+fn kek(
+    credential: &Credential,
+    kdf: &SlotKdf,
+    salt: &[u8],
+) -> Result<Option<Zeroizing<[u8; KEY_LEN]>>> {
     match (credential, kdf) {
         (Credential::KeyFile(k), SlotKdf::KeyFile) => Ok(Some(hkdf(
             salt,
@@ -211,8 +250,8 @@ fn kek(credential: &Credential, kdf: &SlotKdf, salt: &[u8]) -> Result<Option<[u8
                 .map_err(|e| Error::key(format!("bad Argon2id parameters in key slot: {e}")))?;
             let a =
                 argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-            let mut out = [0u8; KEY_LEN];
-            a.hash_password_into(p.as_bytes(), salt, &mut out)
+            let mut out = Zeroizing::new([0u8; KEY_LEN]);
+            a.hash_password_into(p.as_bytes(), salt, &mut out[..])
                 .map_err(|e| Error::key(format!("Argon2id failed: {e}")))?;
             Ok(Some(out))
         }
@@ -221,7 +260,7 @@ fn kek(credential: &Credential, kdf: &SlotKdf, salt: &[u8]) -> Result<Option<[u8
 }
 
 impl KeySlot {
-    /// Wrap `master` for `credential`.
+    /// Wrap `master` for `credential` (a v2 slot: the config it goes into carries `auth`).
     pub fn wrap(
         master: &SecretKey,
         credential: &Credential,
@@ -238,11 +277,15 @@ impl KeySlot {
         };
         let salt: [u8; 32] = random_bytes();
         let nonce: [u8; 12] = random_bytes();
-        let mut kek = kek(credential, &kdf, &salt)?
+        let kek = kek(credential, &kdf, &salt)?
             .ok_or_else(|| Error::internal("credential does not match the slot kind"))?;
         let mut buf = master.as_bytes().to_vec();
-        seal_detached(&cipher(&kek), &nonce, &slot_aad(repo_id, slot_id), &mut buf);
-        kek.fill(0);
+        seal_detached(
+            &cipher(&kek),
+            &nonce,
+            &slot_aad(SlotVersion::V2, repo_id, slot_id),
+            &mut buf,
+        );
         Ok(KeySlot {
             id: slot_id.to_string(),
             kdf,
@@ -253,8 +296,13 @@ impl KeySlot {
         })
     }
 
-    /// Unwrap the master key; `Ok(None)` when this credential does not open this slot.
-    pub fn unwrap_key(&self, credential: &Credential, repo_id: &str) -> Result<Option<SecretKey>> {
+    /// Unwrap the master key; `Ok(None)` when this credential does not open this slot. Also says
+    /// how the slot was bound (v1: before configs were authenticated).
+    pub fn unwrap_key(
+        &self,
+        credential: &Credential,
+        repo_id: &str,
+    ) -> Result<Option<(SecretKey, SlotVersion)>> {
         let bad = |what: &str| Error::key(format!("key slot {} has a malformed {what}", self.id));
         let salt = B64.decode(&self.salt).map_err(|_| bad("salt"))?;
         let nonce: [u8; 12] = B64
@@ -262,26 +310,25 @@ impl KeySlot {
             .ok()
             .and_then(|n| n.try_into().ok())
             .ok_or_else(|| bad("nonce"))?;
-        let mut buf = B64
+        let wrapped = B64
             .decode(&self.wrapped_key)
             .map_err(|_| bad("wrapped key"))?;
-        let Some(mut kek) = kek(credential, &self.kdf, &salt)? else {
+        if wrapped.len() != KEY_LEN + TAG_LEN {
+            return Err(bad("wrapped key"));
+        }
+        let Some(kek) = kek(credential, &self.kdf, &salt)? else {
             return Ok(None);
         };
-        let ok = open_detached(
-            &cipher(&kek),
-            &nonce,
-            &slot_aad(repo_id, &self.id),
-            &mut buf,
-        );
-        kek.fill(0);
-        if !ok || buf.len() != KEY_LEN {
-            return Ok(None);
+        let c = cipher(&kek);
+        for version in [SlotVersion::V2, SlotVersion::V1] {
+            let mut buf = Zeroizing::new(wrapped.clone());
+            if open_detached(&c, &nonce, &slot_aad(version, repo_id, &self.id), &mut buf) {
+                let mut key = SecretKey([0u8; KEY_LEN]);
+                key.0.copy_from_slice(&buf[..KEY_LEN]);
+                return Ok(Some((key, version)));
+            }
         }
-        let mut key = [0u8; KEY_LEN];
-        key.copy_from_slice(&buf);
-        buf.fill(0);
-        Ok(Some(SecretKey(key)))
+        Ok(None)
     }
 }
 
@@ -289,7 +336,7 @@ impl KeySlot {
 /// files are distinct errors that name the path.
 pub fn read_key_file(path: &Path) -> Result<SecretKey> {
     let data = match std::fs::read(path) {
-        Ok(d) => d,
+        Ok(d) => Zeroizing::new(d),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::key(format!("the key file {} does not exist", path.display()))
                 .with_guidance(
@@ -310,15 +357,15 @@ pub fn read_key_file(path: &Path) -> Result<SecretKey> {
     let decoded = if data.len() == KEY_LEN && std::str::from_utf8(&data).is_err() {
         Some(data.clone())
     } else if text.len() == 2 * KEY_LEN {
-        hex::decode(text).ok()
+        hex::decode(text).ok().map(Zeroizing::new)
     } else {
-        B64.decode(text).ok()
+        B64.decode(text).ok().map(Zeroizing::new)
     };
     match decoded {
         Some(k) if k.len() == KEY_LEN => {
-            let mut key = [0u8; KEY_LEN];
-            key.copy_from_slice(&k);
-            Ok(SecretKey(key))
+            let mut key = SecretKey([0u8; KEY_LEN]);
+            key.0.copy_from_slice(&k);
+            Ok(key)
         }
         _ => Err(Error::key(format!(
             "the key file {} is not a mahavishnu-dr key (expected 32 bytes: raw, hex or base64)",
@@ -349,7 +396,7 @@ pub fn generate_key_file(path: &Path) -> Result<SecretKey> {
                 Error::from_io("create the key file", path, e)
             }
         })?;
-    let mut text = B64.encode(key.as_bytes());
+    let mut text = Zeroizing::new(B64.encode(key.as_bytes()));
     text.push('\n');
     f.write_all(text.as_bytes())
         .and_then(|_| f.sync_all())
@@ -385,8 +432,13 @@ mod tests {
         let master = SecretKey::random();
         let kf = Credential::KeyFile(SecretKey::random());
         let slot = KeySlot::wrap(&master, &kf, "repo1", "slot-1").unwrap();
-        let got = slot.unwrap_key(&kf, "repo1").unwrap().unwrap();
+        let (got, version) = slot.unwrap_key(&kf, "repo1").unwrap().unwrap();
         assert_eq!(got.as_bytes(), master.as_bytes());
+        assert_eq!(
+            version,
+            SlotVersion::V2,
+            "new slots say the config is authenticated"
+        );
         assert!(
             slot.unwrap_key(&Credential::KeyFile(SecretKey::random()), "repo1")
                 .unwrap()
@@ -394,7 +446,7 @@ mod tests {
         );
         assert!(slot.unwrap_key(&kf, "repo2").unwrap().is_none());
         assert!(
-            slot.unwrap_key(&Credential::Passphrase("x".into()), "repo1")
+            slot.unwrap_key(&Credential::Passphrase(Zeroizing::new("x".into())), "repo1")
                 .unwrap()
                 .is_none()
         );
@@ -403,11 +455,11 @@ mod tests {
     #[test]
     fn passphrase_slots_work() {
         let master = SecretKey::random();
-        let p = Credential::Passphrase("correct horse".into());
+        let p = Credential::Passphrase(Zeroizing::new("correct horse".into()));
         let slot = KeySlot::wrap(&master, &p, "r", "s").unwrap();
         assert!(slot.unwrap_key(&p, "r").unwrap().is_some());
         assert!(
-            slot.unwrap_key(&Credential::Passphrase("wrong".into()), "r")
+            slot.unwrap_key(&Credential::Passphrase(Zeroizing::new("wrong".into())), "r")
                 .unwrap()
                 .is_none()
         );

@@ -16,6 +16,9 @@ use crate::error::{Error, Result};
 pub const MAGIC: &[u8; 8] = b"MHDRENV1";
 pub const HEADER_LEN: usize = 64;
 pub const DEFAULT_FRAME_SIZE: u32 = 1 << 20;
+/// Frame sizes a header (or the config) may give.
+pub const MIN_FRAME_SIZE: u32 = 4096;
+pub const MAX_FRAME_SIZE: u32 = 64 << 20;
 
 pub const CIPHER_NONE: u8 = 0;
 pub const CIPHER_AES256GCM: u8 = 1;
@@ -62,7 +65,7 @@ impl Header {
             return None;
         }
         let frame_size = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
-        if !(4096..=(64 << 20)).contains(&frame_size) {
+        if !(MIN_FRAME_SIZE..=MAX_FRAME_SIZE).contains(&frame_size) {
             return None;
         }
         let mut salt = [0u8; 32];
@@ -256,9 +259,18 @@ impl<R: Read> Opener<R> {
                 self.what()
             )));
         }
+        // The cipher is the repository's, never the object's choice: an encrypted repository
+        // accepts only sealed objects, so a keyless writer cannot plant a plain one.
         let master = match (header.cipher, self.master.as_ref()) {
             (CIPHER_AES256GCM, Some(m)) => Some(m),
-            (CIPHER_NONE, _) => None,
+            (CIPHER_NONE, None) => None,
+            (CIPHER_NONE, Some(_)) => {
+                return Err(integrity(format!(
+                    "{} fails authentication: its header says it is not encrypted, but this \
+                     repository is; it was not written with this repository's key and is not trusted",
+                    self.what()
+                )));
+            }
             (CIPHER_AES256GCM, None) => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -417,5 +429,19 @@ mod tests {
         let err = open_all(Some(&key), &other, &sealed).unwrap_err();
         assert_eq!(err.kind, crate::error::ErrorKind::Integrity);
         assert_eq!(open_all(Some(&key), &ctx(), &sealed).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn a_plain_object_is_refused_where_a_key_is_loaded() {
+        let key = SecretKey::random();
+        let plain = seal_all(None, &ctx(), b"planted by a keyless writer");
+        let err = open_all(Some(&key), &ctx(), &plain).unwrap_err();
+        assert_eq!(err.kind, crate::error::ErrorKind::Integrity);
+        assert!(err.message.contains("volume 0 of backup_x"), "{err}");
+        assert!(err.message.contains("not encrypted"), "{err}");
+        // The other way round: a sealed object in an unencrypted repository needs a key.
+        let sealed = seal_all(Some(&key), &ctx(), b"x");
+        let err = open_all(None, &ctx(), &sealed).unwrap_err();
+        assert_eq!(err.kind, crate::error::ErrorKind::Key);
     }
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Repository;
+use super::bounded::{MAX_HISTORY_JSON, MAX_HISTORY_SEALED, read_bounded, unseal_json};
 use super::envelope::{self, ObjectKind};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -87,12 +88,13 @@ impl Repository {
     /// Seal and store a record (once; an existing id is never replaced).
     pub async fn write_history(&self, record: &HistoryRecord) -> Result<()> {
         check_record_id(&record.record_id)?;
+        self.authenticate_config().await?;
         let json = serde_json::to_vec(record)
             .map_err(|e| Error::internal(format!("cannot encode a history record: {e}")))?;
         let packed = zstd::bulk::compress(&json, 3)
             .map_err(|e| Error::internal(format!("cannot compress a history record: {e}")))?;
         let sealed = envelope::seal_all(
-            self.master(),
+            self.master()?,
             &self.context(ObjectKind::History, &record.record_id, 0),
             &packed,
         );
@@ -126,27 +128,29 @@ impl Repository {
 
     pub async fn read_history(&self, id: &str) -> Result<HistoryRecord> {
         check_record_id(id)?;
-        let sealed = self
-            .storage
-            .get(&format!("{HISTORY_PREFIX}{id}"))
-            .await
-            .map_err(|e| {
-                if e.kind == ErrorKind::NotFound {
-                    Error::not_found(format!("there is no history record {id}"))
-                } else {
-                    e
-                }
-            })?;
-        let packed = envelope::open_all(
-            self.master(),
-            &self.context(ObjectKind::History, id, 0),
-            &sealed,
-        )?;
-        let json = zstd::stream::decode_all(&packed[..]).map_err(|e| {
-            Error::integrity(format!("history record {id} does not decompress: {e}"))
+        let what = format!("history record {id}");
+        let sealed = read_bounded(
+            &self.storage,
+            &format!("{HISTORY_PREFIX}{id}"),
+            MAX_HISTORY_SEALED,
+            &what,
+        )
+        .await
+        .map_err(|e| {
+            if e.kind == ErrorKind::NotFound {
+                Error::not_found(format!("there is no history record {id}"))
+            } else {
+                e
+            }
         })?;
-        let record: HistoryRecord = serde_json::from_slice(&json)
-            .map_err(|e| Error::integrity(format!("history record {id} is not valid: {e}")))?;
+        let record: HistoryRecord = unseal_json(
+            self.master()?,
+            self.context(ObjectKind::History, id, 0),
+            &sealed,
+            MAX_HISTORY_JSON,
+            &what,
+            false,
+        )?;
         if record.record_id != id {
             return Err(Error::integrity(format!(
                 "history record {id} names itself {}",

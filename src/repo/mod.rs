@@ -2,6 +2,7 @@
 //!
 //! `docs/FORMAT.md` is the normative description; this module is its implementation.
 
+pub mod bounded;
 pub mod catalog;
 pub mod config;
 pub mod crypto;
@@ -12,6 +13,7 @@ pub mod kind;
 pub mod locks;
 pub mod manifest;
 pub mod paths;
+pub mod tar_reader;
 pub mod timing;
 pub mod volume;
 
@@ -20,8 +22,12 @@ use chrono::Utc;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::storage::DynStorage;
-use config::{FORMAT_NAME, FORMAT_VERSION, RepoConfig};
-use crypto::{Credential, KeySlot, SecretKey};
+use bounded::{
+    MAX_CHECKSUMS_BYTES, MAX_CONFIG_BYTES, MAX_MANIFEST_JSON, MAX_MANIFEST_SEALED, read_bounded,
+    unseal_json,
+};
+use config::{ENCRYPTION_AES, ENCRYPTION_NONE, FORMAT_NAME, FORMAT_VERSION, RepoConfig};
+use crypto::{Credential, KeySlot, SecretKey, SlotVersion};
 use envelope::{DEFAULT_FRAME_SIZE, ObjectContext, ObjectKind};
 use manifest::{ChecksumItem, ChecksumList, Manifest, ManifestSummary};
 
@@ -51,6 +57,8 @@ pub struct Repository {
     storage: DynStorage,
     config: RepoConfig,
     master: Option<SecretKey>,
+    /// A version 1 config without `auth`, as the first write of a key holder replaces it.
+    pending_auth: std::sync::Arc<std::sync::Mutex<Option<RepoConfig>>>,
 }
 
 impl Repository {
@@ -73,11 +81,11 @@ impl Repository {
             Some(c) => {
                 let master = SecretKey::random();
                 let slot = KeySlot::wrap(&master, c, &repository_id, "slot-1")?;
-                (Some(master), vec![slot], "aes-256-gcm")
+                (Some(master), vec![slot], ENCRYPTION_AES)
             }
-            None => (None, Vec::new(), "none"),
+            None => (None, Vec::new(), ENCRYPTION_NONE),
         };
-        let config = RepoConfig {
+        let mut config = RepoConfig {
             format: FORMAT_NAME.to_string(),
             version: FORMAT_VERSION,
             repository_id,
@@ -85,7 +93,11 @@ impl Repository {
             encryption: encryption.to_string(),
             frame_size: DEFAULT_FRAME_SIZE,
             key_slots: slots,
+            auth: None,
         };
+        if let Some(m) = &master {
+            config.authenticate(m);
+        }
         let json = serde_json::to_vec_pretty(&config)
             .map_err(|e| Error::internal(format!("cannot encode config: {e}")))?;
         if !storage.put_if_absent(CONFIG_KEY, Bytes::from(json)).await? {
@@ -97,11 +109,19 @@ impl Repository {
             storage,
             config,
             master,
+            pending_auth: Default::default(),
         })
     }
 
     async fn read_config(storage: &DynStorage) -> Result<RepoConfig> {
-        let raw = match storage.get(CONFIG_KEY).await {
+        let raw = match read_bounded(
+            storage,
+            CONFIG_KEY,
+            MAX_CONFIG_BYTES,
+            "the repository config",
+        )
+        .await
+        {
             Ok(r) => r,
             Err(e) if e.kind == ErrorKind::NotFound => {
                 return Err(Error::not_found(format!(
@@ -118,69 +138,123 @@ impl Repository {
                 storage.describe()
             ))
         })?;
-        if config.format != FORMAT_NAME || config.version != FORMAT_VERSION {
-            return Err(Error::integrity(format!(
-                "{} holds format {} version {}, this mahavishnu-dr reads {FORMAT_NAME} version {FORMAT_VERSION}",
-                storage.describe(),
-                config.format,
-                config.version
-            )));
-        }
+        config.check_shape(&storage.describe())?;
         Ok(config)
     }
 
-    /// Open a repository; an encrypted one needs a credential that opens one of its key slots.
+    /// Open a repository; an encrypted one needs a credential that opens one of its key slots,
+    /// and its config must carry a valid authentication code (or be a version 1 config written
+    /// before codes existed, which the first write of this key holder authenticates).
     pub async fn open(storage: DynStorage, credential: Option<&Credential>) -> Result<Repository> {
         let config = Self::read_config(&storage).await?;
-        let master = match (config.encryption.as_str(), credential) {
-            ("none", _) => None,
-            ("aes-256-gcm", None) => {
+        let describe = storage.describe();
+        let altered = |what: &str| {
+            Error::key(format!(
+                "the repository config at {describe} was altered: {what}"
+            ))
+            .with_guidance(
+                "nothing was read or written. Someone with write access to the store changed \
+                     `config`: restore it from a replica or an earlier copy of the repository, and \
+                     find out who can write to the store",
+            )
+        };
+        let (master, pending) = match (config.encryption.as_str(), credential) {
+            (ENCRYPTION_NONE, None) => (None, None),
+            (ENCRYPTION_NONE, Some(_)) => {
+                return Err(altered(
+                    "it says the repository is not encrypted, but the settings name a key. An \
+                     encrypted repository never becomes unencrypted: opening it so would hide \
+                     every encrypted backup and write new ones in clear (an encryption downgrade)",
+                )
+                .with_guidance(
+                    "nothing was read or written. If this repository really was created without \
+                     encryption, set backup.encryption.enabled: false; otherwise restore `config` \
+                     from a replica or an earlier copy and find out who can write to the store",
+                ));
+            }
+            (_, None) => {
                 return Err(Error::key(format!(
-                    "the repository at {} is encrypted, and encryption is disabled in the settings",
-                    storage.describe()
+                    "the repository at {describe} is encrypted, and encryption is disabled in the settings"
                 ))
                 .with_guidance(
                     "set backup.encryption.enabled: true and key_path to the repository's key",
                 ));
             }
-            ("aes-256-gcm", Some(c)) => {
+            (_, Some(c)) => {
                 let mut found = None;
                 for slot in &config.key_slots {
-                    if let Some(k) = slot.unwrap_key(c, &config.repository_id)? {
-                        found = Some(k);
+                    if let Some((k, version)) = slot.unwrap_key(c, &config.repository_id)? {
+                        found = Some((k, version, slot.id.clone()));
                         break;
                     }
                 }
-                Some(found.ok_or_else(|| {
+                let (master, version, slot_id) = found.ok_or_else(|| {
                     Error::key(format!(
-                        "this key does not open the repository at {} (it has {} key slot(s); none accepts this key)",
-                        storage.describe(),
+                        "this key does not open the repository at {describe} (it has {} key slot(s); none accepts this key)",
                         config.key_slots.len()
                     ))
                     .with_guidance("use the key this repository was created with (from your off-host copy); a wrong key never changes stored data")
-                })?)
-            }
-            (other, _) => {
-                return Err(Error::integrity(format!(
-                    "unknown repository encryption {other:?}"
-                )));
+                })?;
+                let pending = match (&config.auth, version) {
+                    (Some(_), _) if config.auth_matches(&master) => None,
+                    (Some(_), _) => {
+                        return Err(altered(
+                            "its authentication code does not match its fields (a cipher, frame \
+                             size, id or key slot was changed)",
+                        ));
+                    }
+                    (None, SlotVersion::V2) => {
+                        return Err(altered("its authentication code was removed"));
+                    }
+                    // Written before configs were authenticated: accepted (every field was
+                    // checked for shape) and authenticated by this key holder's first write.
+                    (None, SlotVersion::V1) => {
+                        Some(authenticated_copy(&config, &master, c, &slot_id)?)
+                    }
+                };
+                (Some(master), pending)
             }
         };
         Ok(Repository {
             storage,
             config,
             master,
+            pending_auth: std::sync::Arc::new(std::sync::Mutex::new(pending)),
         })
     }
 
-    /// Open without a key: only keyless checks (sizes, checksum lists) can run.
+    /// Open without a key: only keyless checks (sizes, checksum lists) can run; every read of a
+    /// sealed object is refused.
     pub async fn open_keyless(storage: DynStorage) -> Result<Repository> {
         let config = Self::read_config(&storage).await?;
         Ok(Repository {
             storage,
             config,
             master: None,
+            pending_auth: Default::default(),
         })
+    }
+
+    /// Before the first write of a key holder into a version 1 repository: replace its config by
+    /// the authenticated one (same fields, the opening slot rebound as v2, `auth` added).
+    async fn authenticate_config(&self) -> Result<()> {
+        let pending = match self.pending_auth.lock() {
+            Ok(mut p) => p.take(),
+            Err(_) => return Err(Error::internal("the config upgrade lock is poisoned")),
+        };
+        let Some(upgraded) = pending else {
+            return Ok(());
+        };
+        let json = serde_json::to_vec_pretty(&upgraded)
+            .map_err(|e| Error::internal(format!("cannot encode config: {e}")))?;
+        if let Err(e) = self.storage.put(CONFIG_KEY, Bytes::from(json)).await {
+            if let Ok(mut p) = self.pending_auth.lock() {
+                *p = Some(upgraded);
+            }
+            return Err(e.context("adding the authentication code to the repository config"));
+        }
+        tracing::info!("the repository config now carries an authentication code");
+        Ok(())
     }
 
     pub fn storage(&self) -> &DynStorage {
@@ -192,11 +266,24 @@ impl Repository {
     pub fn id(&self) -> &str {
         &self.config.repository_id
     }
-    pub fn master(&self) -> Option<&SecretKey> {
-        self.master.as_ref()
+    /// The key that seals and opens objects: `None` in an unencrypted repository. An encrypted
+    /// repository opened without its key refuses, so no plain object is ever taken for a sealed one.
+    pub fn master(&self) -> Result<Option<&SecretKey>> {
+        if self.master.is_none() && self.keyless() {
+            return Err(Error::key(format!(
+                "the repository at {} is encrypted and was opened without its key",
+                self.storage.describe()
+            ))
+            .with_guidance("set backup.encryption.key_path to the repository's key"));
+        }
+        Ok(self.master.as_ref())
     }
     pub fn encrypted(&self) -> bool {
         self.master.is_some()
+    }
+    /// An encrypted repository opened without its key (keyless checks only).
+    pub fn keyless(&self) -> bool {
+        self.master.is_none() && self.config.encryption != ENCRYPTION_NONE
     }
     pub fn frame_size(&self) -> u32 {
         self.config.frame_size
@@ -219,12 +306,22 @@ impl Repository {
     /// last and only if absent: the backup exists from that moment.
     pub async fn commit_manifest(&self, manifest: &Manifest) -> Result<ChecksumItem> {
         let id = &manifest.summary.backup_id;
+        self.authenticate_config().await?;
         let json = serde_json::to_vec(manifest)
             .map_err(|e| Error::internal(format!("cannot encode manifest: {e}")))?;
+        if json.len() as u64 > MAX_MANIFEST_JSON {
+            // Readers refuse a manifest past this size: never write a backup nobody could read.
+            return Err(Error::refused(format!(
+                "the manifest of {id} would be {} bytes ({} entries), more than the {MAX_MANIFEST_JSON} a manifest may be",
+                json.len(),
+                manifest.entries.len()
+            ))
+            .with_guidance("split the sources over several settings files (repositories), or exclude what need not be kept; nothing was committed"));
+        }
         let packed = zstd::bulk::compress(&json, 3)
             .map_err(|e| Error::internal(format!("cannot compress manifest: {e}")))?;
         let sealed = envelope::seal_all(
-            self.master(),
+            self.master()?,
             &self.context(ObjectKind::Manifest, id, u32::MAX),
             &packed,
         );
@@ -264,50 +361,84 @@ impl Repository {
         Ok(item)
     }
 
-    async fn manifest_json(&self, backup_id: &str) -> Result<Vec<u8>> {
+    /// A manifest's sealed bytes (bounded), or a `NotFound` naming the backup.
+    async fn sealed_manifest(&self, backup_id: &str) -> Result<Bytes> {
         check_backup_id(backup_id)?;
         let key = backup_key(backup_id, MANIFEST_NAME);
-        let sealed = self.storage.get(&key).await.map_err(|e| {
+        read_bounded(
+            &self.storage,
+            &key,
+            MAX_MANIFEST_SEALED,
+            &format!("the manifest of {backup_id}"),
+        )
+        .await
+        .map_err(|e| {
             if e.kind == ErrorKind::NotFound {
                 Error::not_found(format!("there is no backup {backup_id}"))
                     .with_guidance("`mahavishnu-dr backup list` shows the backups")
             } else {
                 e
             }
-        })?;
-        let packed = envelope::open_all(
-            self.master(),
-            &self.context(ObjectKind::Manifest, backup_id, u32::MAX),
-            &sealed,
-        )?;
-        zstd::stream::decode_all(&packed[..]).map_err(|e| {
-            Error::integrity(format!(
-                "the manifest of {backup_id} does not decompress: {e}"
-            ))
         })
     }
 
-    pub async fn read_manifest(&self, backup_id: &str) -> Result<Manifest> {
-        let json = self.manifest_json(backup_id).await?;
-        serde_json::from_slice(&json)
-            .map_err(|e| Error::integrity(format!("the manifest of {backup_id} is not valid: {e}")))
+    async fn manifest_as<T: serde::de::DeserializeOwned>(
+        &self,
+        backup_id: &str,
+        streamed: bool,
+    ) -> Result<T> {
+        let sealed = self.sealed_manifest(backup_id).await?;
+        unseal_json(
+            self.master()?,
+            self.context(ObjectKind::Manifest, backup_id, u32::MAX),
+            &sealed,
+            MAX_MANIFEST_JSON,
+            &format!("the manifest of {backup_id}"),
+            streamed,
+        )
     }
 
+    pub async fn read_manifest(&self, backup_id: &str) -> Result<Manifest> {
+        self.manifest_as(backup_id, false).await
+    }
+
+    /// The manifest without its entries: parsed while decompressing, so listing many backups
+    /// holds no manifest's entries in memory.
     pub async fn read_summary(&self, backup_id: &str) -> Result<ManifestSummary> {
-        let json = self.manifest_json(backup_id).await?;
-        serde_json::from_slice(&json)
-            .map_err(|e| Error::integrity(format!("the manifest of {backup_id} is not valid: {e}")))
+        self.manifest_as(backup_id, true).await
     }
 
     pub async fn read_checksums(&self, backup_id: &str) -> Result<ChecksumList> {
-        let raw = self
-            .storage
-            .get(&backup_key(backup_id, CHECKSUMS_NAME))
-            .await?;
+        check_backup_id(backup_id)?;
+        let raw = read_bounded(
+            &self.storage,
+            &backup_key(backup_id, CHECKSUMS_NAME),
+            MAX_CHECKSUMS_BYTES,
+            &format!("the checksum list of {backup_id}"),
+        )
+        .await?;
         serde_json::from_slice(&raw).map_err(|e| {
             Error::integrity(format!(
                 "the checksum list of {backup_id} is not valid: {e}"
             ))
         })
     }
+}
+
+/// `config` as a key holder's first write leaves it: the slot that opened it rebound as v2 (the
+/// config carries `auth`), then `auth` added. Other fields are kept as they are.
+fn authenticated_copy(
+    config: &RepoConfig,
+    master: &SecretKey,
+    credential: &Credential,
+    slot_id: &str,
+) -> Result<RepoConfig> {
+    let mut out = config.clone();
+    for slot in out.key_slots.iter_mut().filter(|s| s.id == slot_id) {
+        let created = slot.created;
+        *slot = KeySlot::wrap(master, credential, &config.repository_id, slot_id)?;
+        slot.created = created;
+    }
+    out.authenticate(master);
+    Ok(out)
 }

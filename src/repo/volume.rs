@@ -14,6 +14,7 @@ use crate::repo::hash::Sha256;
 use super::crypto::SecretKey;
 use super::envelope::{ObjectContext, Opener, Sealer, io_to_integrity};
 use super::manifest::Entry;
+use super::tar_reader::TarReader;
 use super::timing::{Stage, StageTimes, Timed};
 use crate::error::{Error, Result};
 
@@ -245,13 +246,11 @@ pub fn read_volume<R: Read>(
     let dec =
         zstd::stream::Decoder::new(Timed::new(opener, times, Stage::Decrypt)).map_err(wrap)?;
     let dec = Timed::new(dec, times, Stage::Decompress);
-    // tar reads 512-byte headers; a buffer keeps each from being its own decompression call.
-    let mut archive = tar::Archive::new(io::BufReader::with_capacity(256 << 10, dec));
+    // Headers are 512-byte reads; a buffer keeps each from being its own decompression call.
+    let mut archive = TarReader::new(io::BufReader::with_capacity(256 << 10, dec));
     let mut seen = BTreeSet::new();
-    for item in archive.entries().map_err(wrap)? {
-        let mut item = item.map_err(wrap)?;
-        let raw = item.path_bytes().into_owned();
-        let path = String::from_utf8(raw).map_err(|_| {
+    while let Some(item) = archive.next_entry().map_err(wrap)? {
+        let path = String::from_utf8(item.path).map_err(|_| {
             Error::integrity(format!("{what} holds an entry with a non-UTF-8 path"))
         })?;
         crate::repo::paths::check_stored_path(&path).map_err(|e| e.context(what.clone()))?;
@@ -260,27 +259,26 @@ pub fn read_volume<R: Read>(
                 "{what} holds {path:?}, which its manifest does not place there; the volume is corrupt or crafted and is not trusted"
             )));
         };
-        if item.header().entry_type() != tar::EntryType::Regular {
+        if item.kind != tar::EntryType::Regular {
             return Err(Error::integrity(format!(
                 "{what}: {path:?} is stored as {:?}, not a regular file",
-                item.header().entry_type()
+                item.kind
             )));
         }
         if !seen.insert(path.clone()) {
             return Err(Error::integrity(format!("{what} holds {path:?} twice")));
         }
-        let size = item.size();
-        if size != entry.size {
+        if item.size != entry.size {
             return Err(Error::integrity(format!(
-                "{what}: {path:?} holds {size} bytes, the manifest says {}",
-                entry.size
+                "{what}: {path:?} holds {} bytes, the manifest says {}",
+                item.size, entry.size
             )));
         }
         if wanted(&path) {
-            on_file(entry, &mut item)?;
+            on_file(entry, &mut archive.content())?;
         }
     }
-    // Drain what follows the tar end marker so the final frame's authentication is checked.
+    // Drain what follows the end-of-archive block so the final frame's authentication is checked.
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(wrap)?;
     let missing: Vec<&str> = expected
