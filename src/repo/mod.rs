@@ -193,7 +193,7 @@ impl Repository {
                         "this key does not open the repository at {describe} (it has {} key slot(s); none accepts this key)",
                         config.key_slots.len()
                     ))
-                    .with_guidance("use the key this repository was created with (from your off-host copy); a wrong key never changes stored data")
+                    .with_guidance("use the key this repository was created with (from your off-host copy); a wrong key never changes stored data. If it is the right key, the config's key slots or id were altered: restore `config` from a replica or an earlier copy")
                 })?;
                 let pending = match (&config.auth, version) {
                     (Some(_), _) if config.auth_matches(&master) => None,
