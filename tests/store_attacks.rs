@@ -326,7 +326,8 @@ fn no_field_of_the_config_can_be_changed_without_detection() {
     let folders = backup_folders(&p);
     let path = p.repo().join("config");
     let good = std::fs::read(&path).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Case<'a> = (&'a str, Box<dyn Fn(&mut Value)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "frame size",
             Box::new(|c| c["frame_size"] = json!(65536)),
@@ -469,6 +470,8 @@ async fn an_unreadable_newest_backup_is_never_skipped_in_silence() {
 }
 
 /// Run `args` to the end and return its output and its peak resident memory in MiB.
+// The child is reaped by wait4 (which also reports its memory), not by std's wait.
+#[allow(clippy::zombie_processes)]
 fn run_measuring_memory(p: &Project, args: &[&str]) -> (Output, u64) {
     let mut child = p
         .cmd(args)

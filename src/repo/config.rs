@@ -177,7 +177,8 @@ mod tests {
         let good = config(&master);
         assert!(good.auth_matches(&master));
         assert!(!good.auth_matches(&SecretKey::random()), "another key");
-        let changes: Vec<Box<dyn Fn(&mut RepoConfig)>> = vec![
+        type Change = Box<dyn Fn(&mut RepoConfig)>;
+        let changes: Vec<Change> = vec![
             Box::new(|c| c.format.push('x')),
             Box::new(|c| c.version += 1),
             Box::new(|c| c.repository_id.replace_range(0..1, "f")),
