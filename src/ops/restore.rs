@@ -237,7 +237,7 @@ fn write_file(
 
 /// The name prefix of the staging folder a restore into an empty target writes into; one left
 /// behind is a restore that was killed.
-pub const STAGING_PREFIX: &str = ".mhdr-restore-";
+const STAGING_PREFIX: &str = ".mhdr-restore-";
 
 /// What [`prepare_target`] found or made.
 struct PreparedTarget {
