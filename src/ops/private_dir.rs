@@ -1,6 +1,7 @@
 //! Private folders: the scratch folder and the restore roots hold plaintext, so each must be a
 //! real folder (not a symlink) owned by the user running mahavishnu-dr and not writable by other
-//! users; every folder this tool creates for them (and every restore target it creates) is 0700.
+//! users, in a folder that no other user can swap it out of; every folder this tool creates for
+//! them (and every restore target it creates) is 0700.
 //!
 //! The one place that decides whether such a folder is safe: restore tests, RTO measurement,
 //! backups (their SQLite snapshots and command outputs) and the restore-root confinement of the
@@ -87,6 +88,19 @@ pub fn judge(f: &Facts, me: u32) -> Option<Unsafe> {
     }
 }
 
+/// Whether the folder holding a private folder keeps other users from swapping it: owned by `me`
+/// or root, and writable by group or others only with the sticky bit (as `/tmp` is). Symlinks on
+/// the way are followed first: a `state/` linked to a folder of one's own on a bigger disk is fine.
+pub fn judge_parent(f: &Facts, me: u32) -> Option<Unsafe> {
+    if f.uid != me && f.uid != 0 {
+        Some(Unsafe::OwnedByOther { owner: f.uid })
+    } else if f.mode & 0o022 != 0 && f.mode & 0o1000 == 0 {
+        Some(Unsafe::WritableByOthers { mode: f.mode })
+    } else {
+        None
+    }
+}
+
 /// The effective user id of this process.
 pub fn current_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -138,10 +152,47 @@ fn refusal(path: &Path, role: Role, problem: &Unsafe, me: u32) -> Error {
     .with_guidance(guidance)
 }
 
+/// The refusal for `path` in `role` because of the folder `parent` that holds it.
+fn parent_refusal(path: &Path, parent: &Path, role: Role, problem: &Unsafe, me: u32) -> Error {
+    let (name, setting) = (role.name(), role.setting());
+    let (shown, parent_shown) = (path.display(), parent.display());
+    let why = match problem {
+        Unsafe::OwnedByOther { owner } => {
+            format!("belongs to another user (uid {owner}, this process runs as uid {me})")
+        }
+        Unsafe::WritableByOthers { mode } => {
+            format!("is writable by other users (mode {mode:o}) without the sticky bit")
+        }
+        Unsafe::Symlink | Unsafe::NotAFolder => "is not a folder of this user's".to_string(),
+    };
+    Error::refused(format!(
+        "{name} {shown} is inside {parent_shown}, which {why}: that user could swap {name} for \
+         a folder of their own; refused, nothing was written there"
+    ))
+    .with_guidance(format!(
+        "point {setting} at a folder inside a folder of your own (the default is under state/ in \
+         the project root), or run `chmod go-w {parent_shown}` if you own it"
+    ))
+}
+
 /// Make sure `path` is a private folder for `role`: create it (and any missing parent) with mode
 /// 0700 when it does not exist, then refuse it when it is a symlink, not a folder, owned by
-/// another user, or writable by group or others. An existing folder is never changed.
+/// another user, or writable by group or others, or when the folder holding it lets another
+/// user swap it (see [`judge_parent`]). An existing folder is never changed.
 pub fn ensure_private_dir(path: &Path, role: Role) -> Result<()> {
+    let me = current_uid();
+    // The folder that holds it first (made, 0700, when missing), so nothing is created in a
+    // folder that is refused.
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.exists() {
+            create_private_dirs(parent)?;
+        }
+        let real = std::fs::canonicalize(parent).map_err(|e| Error::from_io("check", parent, e))?;
+        let m = std::fs::metadata(&real).map_err(|e| Error::from_io("check", &real, e))?;
+        if let Some(problem) = judge_parent(&Facts::of(&m), me) {
+            return Err(parent_refusal(path, &real, role, &problem, me));
+        }
+    }
     match std::fs::symlink_metadata(path) {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_private_dirs(path)?,
@@ -149,7 +200,6 @@ pub fn ensure_private_dir(path: &Path, role: Role) -> Result<()> {
     }
     // Checked after creating too: something may have raced into the name.
     let m = std::fs::symlink_metadata(path).map_err(|e| Error::from_io("check", path, e))?;
-    let me = current_uid();
     match judge(&Facts::of(&m), me) {
         None => Ok(()),
         Some(problem) => Err(refusal(path, role, &problem, me)),
@@ -223,6 +273,48 @@ mod tests {
             ..dir(ME, 0o600)
         };
         assert_eq!(judge(&file, ME), Some(Unsafe::NotAFolder));
+    }
+
+    #[test]
+    fn judge_parent_accepts_own_or_roots_folders_that_others_cannot_swap_in() {
+        assert_eq!(judge_parent(&dir(ME, 0o755), ME), None);
+        assert_eq!(judge_parent(&dir(0, 0o755), ME), None);
+        // /tmp: world-writable, but the sticky bit keeps others from renaming our folder.
+        assert_eq!(judge_parent(&dir(0, 0o1777), ME), None);
+        assert_eq!(
+            judge_parent(&dir(0, 0o777), ME),
+            Some(Unsafe::WritableByOthers { mode: 0o777 })
+        );
+        assert_eq!(
+            judge_parent(&dir(ME, 0o2775), ME),
+            Some(Unsafe::WritableByOthers { mode: 0o2775 })
+        );
+        assert_eq!(
+            judge_parent(&dir(65534, 0o755), ME),
+            Some(Unsafe::OwnedByOther { owner: 65534 })
+        );
+    }
+
+    #[test]
+    fn a_folder_in_a_folder_others_may_write_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let open = t.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        // The parent reached through a symlink is judged as what it is.
+        let link = t.path().join("state");
+        std::os::unix::fs::symlink(&open, &link).unwrap();
+        let e = ensure_private_dir(&link.join("scratch"), Role::Scratch).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Refused);
+        assert!(
+            !open.join("scratch").exists(),
+            "created in a refused folder"
+        );
+        assert!(e.message.contains(&open.display().to_string()), "{e}");
+        assert!(e.message.contains("sticky"), "{e}");
+        assert!(e.guidance.unwrap().contains("scratch_dir"));
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        ensure_private_dir(&link.join("scratch"), Role::Scratch).unwrap();
     }
 
     #[test]

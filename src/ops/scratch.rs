@@ -52,10 +52,13 @@ impl ScratchWork {
             .get_or_init(|| {
                 ensure_private_dir(&self.scratch_root, Role::Scratch)?;
                 create_private_dir(&self.dir)?;
-                for sub in ["commands", "sqlite"] {
-                    create_private_dir(&self.dir.join(sub))?;
+                let subs = ["commands", "sqlite"]
+                    .into_iter()
+                    .try_for_each(|sub| create_private_dir(&self.dir.join(sub)));
+                if subs.is_err() {
+                    let _ = std::fs::remove_dir_all(&self.dir);
                 }
-                Ok(())
+                subs
             })
             .clone()?;
         Ok(self.dir.join(name))
