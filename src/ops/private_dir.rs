@@ -166,8 +166,8 @@ fn parent_refusal(path: &Path, parent: &Path, role: Role, problem: &Unsafe, me: 
         Unsafe::Symlink | Unsafe::NotAFolder => "is not a folder of this user's".to_string(),
     };
     Error::refused(format!(
-        "{name} {shown} is inside {parent_shown}, which {why}: that user could swap {name} for \
-         a folder of their own; refused, nothing was written there"
+        "{name} {shown} is inside {parent_shown}, which {why}: another user could swap {name} \
+         for a folder of their own; refused, nothing was written there"
     ))
     .with_guidance(format!(
         "point {setting} at a folder inside a folder of your own (the default is under state/ in \
