@@ -612,3 +612,324 @@ fn backup_ids_that_are_paths_are_usage_errors() {
         assert!(!t.exists(), "{bad}: the target was created");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Private folders, special bits, restore targets (security review, issue 9: findings 6, 11, 12)
+
+/// The `--json` error of a failed run: (kind, message, guidance).
+fn error_of(v: &serde_json::Value) -> (String, String, String) {
+    let e = &v["error"];
+    let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+    (s("kind"), s("message"), s("guidance"))
+}
+
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Give `p` to uid/gid 65534 (nobody), as if another user had made it. None when this process
+/// may not (tests normally run as root).
+fn give_to_nobody(p: &Path) -> Option<()> {
+    match std::os::unix::fs::chown(p, Some(65534), Some(65534)) {
+        Ok(()) => Some(()),
+        Err(e) => {
+            eprintln!("skipped: cannot chown {} ({e}); run as root", p.display());
+            None
+        }
+    }
+}
+
+#[test]
+fn a_symlinked_scratch_folder_is_refused_and_nothing_lands_where_it_points() {
+    // A project with a command source too: a backup writes its output (plaintext) in scratch.
+    let p = project();
+    let cfg = std::fs::read_to_string(p.config()).unwrap().replace(
+        "sources: [\"./data\"]",
+        "sources: [\"./data\", {name: \"dump.sql\", command: [\"sh\", \"-c\", \"echo secret rows\"]}]",
+    );
+    std::fs::write(p.config(), cfg).unwrap();
+    // Another user's folder, and the scratch folder replaced by a link to it.
+    let elsewhere = p.root().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let scratch = p.root().join("scratch");
+    std::os::unix::fs::symlink(&elsewhere, &scratch).unwrap();
+
+    for args in [
+        vec!["restore-test", "run", "--keep"],
+        vec!["restore-test", "measure-rto"],
+        vec!["backup", "run", "--type", "full"],
+    ] {
+        let (v, _) = json_run(&p, &args, 1);
+        let (kind, message, guidance) = error_of(&v);
+        assert_eq!(kind, "refused", "{args:?}: {v}");
+        assert!(
+            message.contains(&scratch.display().to_string()) && message.contains("symlink"),
+            "{args:?}: the error should name the linked scratch folder: {message}"
+        );
+        assert!(
+            guidance.contains("disaster_recovery.restore_test.scratch_dir"),
+            "{args:?}: {guidance}"
+        );
+        assert!(
+            std::fs::read_dir(&elsewhere).unwrap().next().is_none(),
+            "{args:?} wrote into the folder the scratch link points at: {:?}",
+            files_under(&elsewhere).keys().collect::<Vec<_>>()
+        );
+    }
+    assert!(
+        std::fs::symlink_metadata(&scratch)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn a_scratch_folder_owned_by_another_user_is_refused() {
+    let p = project();
+    let scratch = p.root().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    if give_to_nobody(&scratch).is_none() {
+        return;
+    }
+    let (v, stderr_text) = json_run(&p, &["restore-test", "run", "--keep"], 1);
+    let (kind, message, guidance) = error_of(&v);
+    assert_eq!(kind, "refused", "{v}");
+    assert!(
+        message.contains(&scratch.display().to_string())
+            && message.contains("another user (uid 65534"),
+        "{message}"
+    );
+    assert!(guidance.contains("scratch_dir"), "{guidance}");
+    assert!(stderr_text.contains("what to do"), "{stderr_text}");
+    assert!(
+        std::fs::read_dir(&scratch).unwrap().next().is_none(),
+        "something was restored into the other user's folder: {:?}",
+        files_under(&scratch).keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn scratch_copies_are_private_and_live_in_the_projects_state_folder() {
+    // The built-in default: <project>/state/scratch, not a world-writable /tmp.
+    let p = project();
+    let cfg = std::fs::read_to_string(p.config()).unwrap();
+    let without = cfg.replace(
+        "disaster_recovery:\n  restore_test: { scratch_dir: \"./scratch\" }\n",
+        "",
+    );
+    assert_ne!(cfg, without, "the test project's scratch_dir line changed");
+    std::fs::write(p.config(), without).unwrap();
+    let o = p.run(&["restore-test", "run", "--keep", "--json"]);
+    assert_no_panic(&o);
+    let v = json_of(&o);
+    assert_eq!(v["restore_ok"], true, "{}", shown(&o));
+    let kept = PathBuf::from(v["scratch_dir"].as_str().unwrap());
+    let state = p.root().join("state");
+    assert!(
+        kept.starts_with(state.join("scratch")),
+        "{} is not under {}",
+        kept.display(),
+        state.display()
+    );
+    for dir in [state.clone(), state.join("scratch"), kept.clone()] {
+        assert_eq!(mode_of(&dir), 0o700, "{}", dir.display());
+    }
+    assert_eq!(
+        std::fs::read(kept.join("data/ordinary.txt")).unwrap(),
+        b"an ordinary file\n"
+    );
+    // A restore target the restore creates is private too.
+    let target = p.root().join("new/target");
+    let o = p.run_restore("latest", &target, &[]);
+    assert_eq!(code(&o), 0, "{}", shown(&o));
+    assert_eq!(mode_of(&target), 0o700);
+    assert_eq!(mode_of(&p.root().join("new")), 0o700);
+}
+
+#[tokio::test]
+async fn mcp_restore_roots_that_are_links_or_another_users_are_refused() {
+    use common::mcp::{Collector, call, is_tool_error};
+    use mahavishnu_dr::mcp::DrServer;
+    use mahavishnu_dr::{Dr, load_settings};
+    use rmcp::ServiceExt;
+    use serde_json::json;
+
+    let p = project();
+    let roots = p.root().join("restores");
+    let elsewhere = p.root().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &roots).unwrap();
+    p.add_settings(&format!(
+        "mcp:\n  restore_roots: [\"{}\"]\n",
+        roots.display()
+    ));
+
+    let loaded = load_settings(Some(&p.config()), p.root(), &[]).expect("settings");
+    let server = DrServer::new(Dr::new(loaded).expect("dr"));
+    let (a, b) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let running = server.serve(a).await.expect("server starts");
+        let _ = running.waiting().await;
+    });
+    let client = Collector::default()
+        .serve(b)
+        .await
+        .expect("client connects");
+    let shown_root = roots.display().to_string();
+
+    let r = call(&client, "restore_run", json!({"target_dir": "x"})).await;
+    is_tool_error("restore_run", &r, &[&shown_root, "symlink"]);
+    let r = call(&client, "restore_backup", json!({"backup_id": ""})).await;
+    is_tool_error("restore_backup", &r, &[&shown_root, "symlink"]);
+    assert!(
+        std::fs::read_dir(&elsewhere).unwrap().next().is_none(),
+        "an agent restored into the folder the restore root links to"
+    );
+
+    // The root is a real folder, but another user's.
+    std::fs::remove_file(&roots).unwrap();
+    std::fs::create_dir(&roots).unwrap();
+    if give_to_nobody(&roots).is_none() {
+        return;
+    }
+    let r = call(&client, "restore_run", json!({"target_dir": "x"})).await;
+    is_tool_error("restore_run", &r, &[&shown_root, "another user"]);
+    assert!(std::fs::read_dir(&roots).unwrap().next().is_none());
+}
+
+#[tokio::test]
+async fn a_crafted_setuid_entry_comes_back_without_special_bits() {
+    let p = project();
+    let tool = b"#!/bin/sh\nid\n".to_vec();
+    let members = vec![file_member("data/tool", &tool)];
+    let id = craft(
+        &p,
+        Some(&members),
+        vec![
+            dir_entry("data"),
+            Entry {
+                mode: 0o3777,
+                ..dir_entry("data/shared")
+            },
+            Entry {
+                mode: 0o6755,
+                ..file_entry("data/tool", &tool, "BACKUP", 0)
+            },
+        ],
+    )
+    .await;
+
+    // A plain restore drops setuid, setgid and sticky, and says so.
+    let target = p.root().join("target");
+    let (v, _) = json_run(&p, &Project::restore_args(&id, &target, &[]), 0);
+    assert_eq!(
+        mode_of(&target.join("data/tool")),
+        0o755,
+        "the setuid/setgid file came back with its special bits"
+    );
+    assert_eq!(mode_of(&target.join("data/shared")), 0o777);
+    let warnings = v["warnings"].to_string();
+    assert!(
+        warnings.contains("setuid") && warnings.contains("data/tool"),
+        "the restore should say which entries lost their bits: {warnings}"
+    );
+
+    // Asked for explicitly, they are kept.
+    let kept = p.root().join("kept");
+    json_run(
+        &p,
+        &Project::restore_args(&id, &kept, &["--keep-special-bits"]),
+        0,
+    );
+    assert_eq!(mode_of(&kept.join("data/tool")), 0o6755);
+    assert_eq!(mode_of(&kept.join("data/shared")), 0o3777);
+
+    // A restore test's scratch copy never has them.
+    let o = p.run(&[
+        "restore-test",
+        "run",
+        "--backup-id",
+        &id,
+        "--keep",
+        "--json",
+    ]);
+    assert_no_panic(&o);
+    let v = json_of(&o);
+    assert_eq!(v["restore_ok"], true, "{}", shown(&o));
+    let scratch = PathBuf::from(v["scratch_dir"].as_str().unwrap());
+    assert_eq!(mode_of(&scratch.join("data/tool")), 0o755);
+    assert_eq!(mode_of(&scratch.join("data/shared")), 0o777);
+}
+
+#[test]
+fn a_symlink_as_the_restore_target_is_refused() {
+    let p = project();
+    let outside = p.root().join("outside");
+    let target = p.root().join("target");
+    std::os::unix::fs::symlink(&outside, &target).unwrap();
+    for extra in [vec![], vec!["--overwrite"]] {
+        let (v, _) = json_run(&p, &Project::restore_args("latest", &target, &extra), 1);
+        let (kind, message, guidance) = error_of(&v);
+        assert_eq!(kind, "refused", "{extra:?}: {v}");
+        assert!(
+            message.contains(&target.display().to_string()) && message.contains("symlink"),
+            "{extra:?}: {message}"
+        );
+        assert!(guidance.contains("link"), "{guidance}");
+        assert!(
+            std::fs::read_dir(&outside).unwrap().next().is_none(),
+            "{extra:?}: the restore followed the target link into outside/: {:?}",
+            files_under(&outside).keys().collect::<Vec<_>>()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_restore_leaves_nothing_in_its_target() {
+    // data/a.txt restores fine; data/b.txt fails its SHA-256 after a.txt was written.
+    let p = project();
+    let a = b"a good file".to_vec();
+    let members = vec![
+        file_member("data/a.txt", &a),
+        file_member("data/b.txt", b"EVIL"),
+    ];
+    let id = craft(
+        &p,
+        Some(&members),
+        vec![
+            dir_entry("data"),
+            file_entry("data/a.txt", &a, "BACKUP", 0),
+            Entry {
+                sha256: Some(sha256_hex(b"GOOD")),
+                ..file_entry("data/b.txt", b"EVIL", "BACKUP", 0)
+            },
+        ],
+    )
+    .await;
+
+    // A new target: not even the folder stays.
+    let target = p.root().join("target");
+    let (v, _) = json_run(&p, &Project::restore_args(&id, &target, &[]), 1);
+    assert_eq!(error_of(&v).0, "integrity", "{v}");
+    assert!(
+        !target.exists(),
+        "a failed restore left {:?}",
+        files_under(&target).keys().collect::<Vec<_>>()
+    );
+
+    // An existing empty target stays empty.
+    std::fs::create_dir(&target).unwrap();
+    let (v, _) = json_run(&p, &Project::restore_args(&id, &target, &[]), 1);
+    assert_eq!(error_of(&v).0, "integrity", "{v}");
+    let left: Vec<_> = std::fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "a failed restore left {left:?}");
+}

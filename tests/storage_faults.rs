@@ -112,6 +112,7 @@ async fn a_full_disk_fails_the_backup_and_loses_nothing() {
                 target: target.clone(),
                 paths: Vec::new(),
                 overwrite: false,
+                keep_special_bits: false,
             },
             Arc::new(NoProgress),
             &Cancel::new(),

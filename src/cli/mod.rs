@@ -292,6 +292,9 @@ pub struct RestoreArgs {
     /// Allow a non-empty target and replace files of the same name.
     #[arg(long)]
     pub overwrite: bool,
+    /// Restore setuid, setgid and sticky bits as the backup has them (dropped by default).
+    #[arg(long)]
+    pub keep_special_bits: bool,
 }
 
 /// What a command produced: its JSON, its text, and whether it found a problem.
@@ -539,6 +542,7 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
                 target: a.target,
                 paths: a.paths,
                 overwrite: a.overwrite,
+                keep_special_bits: a.keep_special_bits,
             };
             let r = dr.restore(&req, progress.clone(), &cancel).await?;
             outcome(&r, render::restore(&r), false)

@@ -359,6 +359,8 @@ async fn restore_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
         target,
         paths: a.paths,
         overwrite: a.overwrite,
+        // Agents never restore setuid, setgid or sticky bits.
+        keep_special_bits: false,
     };
     let r: RestoreResponse = dr.restore(&req, cx.progress.clone(), &cx.cancel).await?;
     done(&r)
@@ -397,6 +399,7 @@ async fn restore_backup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value
         target,
         paths: Vec::new(),
         overwrite: false,
+        keep_special_bits: false,
     };
     let r = dr.restore(&req, cx.progress.clone(), &cx.cancel).await?;
     done(&RestoreBackupResult::from_restore(&r))

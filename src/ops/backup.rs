@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::init::{InitRequest, InitResponse};
 use super::scan::{self, ScanContext};
+use super::scratch::ScratchWork;
 use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
@@ -338,12 +339,8 @@ impl Dr {
 
         // Scan the sources.
         progress.phase("scanning sources", None);
-        let scratch = s
-            .disaster_recovery
-            .restore_test
-            .scratch_dir
-            .join(format!("work-{id}"));
-        let _scratch_guard = ScratchDir(scratch.clone());
+        // SQLite snapshots and command outputs: a private work folder, made on first use.
+        let work = Arc::new(self.scratch_work(id));
         let sources = self.settings.sources();
         let skip = vec![
             self.settings.repository_dir(),
@@ -354,7 +351,7 @@ impl Dr {
         let exclude = b.exclude.clone();
         let default_sources = b.sources.is_empty();
         let cancel2 = cancel.clone();
-        let command_dir = scratch.join("commands");
+        let work2 = work.clone();
         let scanned = tokio::task::spawn_blocking(move || {
             scan::scan(
                 &sources,
@@ -363,7 +360,7 @@ impl Dr {
                     global_exclude: &exclude,
                     skip: &skip,
                     default_sources,
-                    command_dir: &command_dir,
+                    command_dir: Some(&work2),
                     cancel: &cancel2,
                 },
             )
@@ -486,7 +483,6 @@ impl Dr {
             .map(|(i, v)| (i as u32, v))
             .collect();
         order.sort_by_key(|(_, v)| std::cmp::Reverse(v.iter().map(|i| i.size_hint).sum::<u64>()));
-        let tmp_dir = scratch.join("sqlite");
         let results: Vec<Result<VolumeDone>> = futures::stream::iter(order)
             .map(|(index, inputs)| {
                 let single_big = inputs.len() == 1 && inputs[0].size_hint >= limit;
@@ -498,7 +494,7 @@ impl Dr {
                     inputs,
                     level,
                     workers,
-                    tmp_dir.clone(),
+                    work.clone(),
                     progress.clone(),
                     cancel.clone(),
                 )
@@ -723,7 +719,7 @@ impl Dr {
         inputs: Vec<VolumeInput>,
         level: i32,
         workers: u32,
-        tmp_dir: PathBuf,
+        work: Arc<ScratchWork>,
         progress: Arc<dyn Progress>,
         cancel: Cancel,
     ) -> Result<VolumeDone> {
@@ -746,8 +742,7 @@ impl Dr {
                 if !input.sqlite {
                     return Ok(input.read_from.clone());
                 }
-                std::fs::create_dir_all(&tmp_dir).map_err(|e| Error::from_io("create", &tmp_dir, e))?;
-                let dst = tmp_dir.join(format!("{index}-{}.db", input.entry));
+                let dst = work.sub("sqlite")?.join(format!("{index}-{}.db", input.entry));
                 match sqlite_snapshot(&input.read_from, &dst) {
                     Ok(()) => {
                         last_tmp = Some(dst.clone());
@@ -816,15 +811,6 @@ impl Dr {
             (Ok(_), Err(e)) => return Err(e.context(format!("writing volume {index} of {id}"))),
         };
         Ok(done)
-    }
-}
-
-/// Removes the backup's scratch folder (SQLite snapshots, command outputs) when dropped.
-struct ScratchDir(PathBuf);
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

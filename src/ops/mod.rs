@@ -9,6 +9,7 @@ pub mod cleanup;
 pub mod decrypt;
 pub mod history;
 pub mod init;
+mod private_dir;
 pub mod progress;
 pub mod report;
 pub mod restore;
@@ -18,6 +19,7 @@ pub mod retention;
 pub mod rpo;
 pub mod rto;
 mod scan;
+mod scratch;
 pub mod status;
 pub mod validate;
 

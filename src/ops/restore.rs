@@ -1,13 +1,21 @@
 //! `restore`: write a backup's snapshot into a target folder, verified, never outside it.
 //!
-//! Safety: every stored path is checked before anything is written; folders are created one
-//! component at a time and a component that is a symlink stops the restore; files are written to
-//! a fresh temporary name (O_NOFOLLOW, create-new) and renamed into place; symlinks are created
-//! last, so no write ever passes through a link the restore made.
+//! Safety: every stored path is checked before anything is written; a target that is a symlink
+//! is refused, a missing one is created mode 0700; folders are created one component at a time
+//! and a component that is a symlink stops the restore; files are written to a fresh temporary
+//! name (O_NOFOLLOW, create-new) and renamed into place; symlinks are created last, so no write
+//! ever passes through a link the restore made. Setuid, setgid and sticky bits are dropped unless
+//! the request keeps them.
+//!
+//! All or nothing for an empty (or new) target: the restore writes into a private staging folder
+//! inside it and moves the result into place only when every file is written and verified; a
+//! failure removes the staging folder (and a target the restore created). With `overwrite` into a
+//! non-empty target the files are written in place: a failure leaves the files restored so far
+//! (each one whole and verified) beside what was there.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -19,6 +27,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::backup::volume_contents;
+use super::private_dir::{create_private_dir, create_private_dirs, current_uid};
 use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
@@ -46,6 +55,10 @@ pub struct RestoreRequest {
     /// Allow a non-empty target; existing files of the same name are replaced.
     #[serde(default)]
     pub overwrite: bool,
+    /// Restore setuid, setgid and sticky bits as the backup has them; without it they are
+    /// dropped (and the response warns which entries had them).
+    #[serde(default)]
+    pub keep_special_bits: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -148,6 +161,7 @@ fn write_file(
     entry: &Entry,
     data: &mut dyn Read,
     verify: bool,
+    mode_mask: u32,
     cache: &DirCache,
     times: Option<&StageTimes>,
 ) -> Result<u64> {
@@ -199,7 +213,7 @@ fn write_file(
                 entry.path
             )));
         }
-        f.set_permissions(std::fs::Permissions::from_mode(entry.mode & 0o7777))
+        f.set_permissions(std::fs::Permissions::from_mode(entry.mode & mode_mask))
             .map_err(|e| Error::from_io("set the mode of", &tmp, e))?;
         f.set_modified(mtime_of(entry.mtime_ns))
             .map_err(|e| Error::from_io("set the time of", &tmp, e))?;
@@ -221,7 +235,173 @@ fn write_file(
     result
 }
 
+/// The name prefix of the staging folder a restore into an empty target writes into; one left
+/// behind is a restore that was killed.
+const STAGING_PREFIX: &str = ".mhdr-restore-";
+
+/// What [`prepare_target`] found or made.
+struct PreparedTarget {
+    /// The restore created the folder (a failed restore removes it again).
+    created: bool,
+    /// The folder was empty: the restore goes through a staging folder.
+    empty: bool,
+    warnings: Vec<String>,
+}
+
+/// Check the target before anything is written: not a symlink, a folder, empty unless
+/// `overwrite`. A missing target is created, with any missing parent, mode 0700.
+fn prepare_target(target: &Path, overwrite: bool) -> Result<PreparedTarget> {
+    let meta = match std::fs::symlink_metadata(target) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            create_private_dirs(target)?;
+            let m = std::fs::symlink_metadata(target)
+                .map_err(|e| Error::from_io("check the target", target, e))?;
+            refuse_link_or_file(target, &m)?;
+            return Ok(PreparedTarget {
+                created: true,
+                empty: true,
+                warnings: Vec::new(),
+            });
+        }
+        Err(e) => return Err(Error::from_io("check the target", target, e)),
+    };
+    refuse_link_or_file(target, &meta)?;
+    let names: Vec<String> = std::fs::read_dir(target)
+        .map_err(|e| Error::from_io("open the target", target, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if !names.is_empty() && !overwrite {
+        let mut guidance = "restore into an empty or new folder, or pass --overwrite to replace \
+                            files of the same name"
+            .to_string();
+        if let Some(left) = names.iter().find(|n| n.starts_with(STAGING_PREFIX)) {
+            guidance.push_str(&format!(
+                "; {left} in it is what an interrupted restore left behind: delete it"
+            ));
+        }
+        return Err(
+            Error::usage(format!("the target {} is not empty", target.display()))
+                .with_guidance(guidance),
+        );
+    }
+    let mut warnings = Vec::new();
+    let me = current_uid();
+    if meta.uid() != me {
+        warnings.push(format!(
+            "the target {} belongs to another user (uid {}), who can read and change what was \
+             restored",
+            target.display(),
+            meta.uid()
+        ));
+    }
+    Ok(PreparedTarget {
+        created: false,
+        empty: names.is_empty(),
+        warnings,
+    })
+}
+
+/// A target that is a symlink or not a folder is refused: the restore never writes through links.
+fn refuse_link_or_file(target: &Path, m: &std::fs::Metadata) -> Result<()> {
+    if m.file_type().is_symlink() {
+        let to = std::fs::read_link(target)
+            .map(|t| format!(" (to {})", t.display()))
+            .unwrap_or_default();
+        return Err(Error::refused(format!(
+            "the target {} is a symlink{to}; the restore never writes through links, so \
+             nothing was restored",
+            target.display()
+        ))
+        .with_guidance(
+            "give the real folder as the target (the one the link points to, if that is where \
+             the files belong), or remove the link",
+        ));
+    }
+    if !m.is_dir() {
+        return Err(Error::refused(format!(
+            "the target {} exists and is not a folder; nothing was restored",
+            target.display()
+        ))
+        .with_guidance("restore into a new or empty folder"));
+    }
+    Ok(())
+}
+
+/// Move everything a restore wrote into `staging` up into `root`, then remove `staging`.
+fn move_into_place(staging: &Path, root: &Path) -> Result<()> {
+    let left_in = || {
+        format!(
+            "what was not moved waits, verified, in {}: move it into {} by hand, then delete it",
+            staging.display(),
+            root.display()
+        )
+    };
+    let entries = std::fs::read_dir(staging)
+        .map_err(|e| Error::from_io("read", staging, e).with_guidance(left_in()))?;
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| Error::from_io("read", staging, e).with_guidance(left_in()))?;
+        let dest = root.join(entry.file_name());
+        if std::fs::symlink_metadata(&dest).is_ok() {
+            return Err(Error::refused(format!(
+                "{} appeared in the target while the restore ran; it was left as it is",
+                dest.display()
+            ))
+            .with_guidance(left_in()));
+        }
+        std::fs::rename(entry.path(), &dest)
+            .map_err(|e| Error::from_io("move into place", &dest, e).with_guidance(left_in()))?;
+    }
+    std::fs::remove_dir(staging).map_err(|e| Error::from_io("remove", staging, e))
+}
+
+/// The warning for entries whose setuid, setgid or sticky bits are dropped (None when none has
+/// any).
+fn special_bits_warning(selected: &[&Entry]) -> Option<String> {
+    let special: Vec<&str> = selected
+        .iter()
+        .filter(|e| matches!(e.kind, EntryKind::File | EntryKind::Dir) && e.mode & 0o7000 != 0)
+        .map(|e| e.path.as_str())
+        .collect();
+    let (first, more) = special.split_at(special.len().min(5));
+    (!special.is_empty()).then(|| {
+        format!(
+            "{} {} setuid, setgid or sticky bits in the backup ({}{}); restored without them \
+             (pass --keep-special-bits to keep them)",
+            special.len(),
+            if special.len() == 1 {
+                "entry has"
+            } else {
+                "entries have"
+            },
+            first.join(", "),
+            if more.is_empty() {
+                String::new()
+            } else {
+                format!(" and {} more", more.len())
+            }
+        )
+    })
+}
+
+/// What [`Dr::write_snapshot`] wrote.
+struct Written {
+    files: u64,
+    bytes: u64,
+    volumes_read: u64,
+    symlinks: u64,
+    /// The backups whose volumes were read.
+    chain: Vec<String>,
+    warnings: Vec<String>,
+}
+
 impl Dr {
+    fn verify_on_restore(&self) -> bool {
+        self.settings.settings.backup.validation.verify_on_restore
+    }
+
     pub async fn restore(
         &self,
         req: &RestoreRequest,
@@ -282,26 +462,122 @@ impl Dr {
             ));
         }
 
-        // The target: created if missing; non-empty only with --overwrite.
+        // The target: never a symlink; created (0700) when missing; non-empty only with
+        // --overwrite. An empty target is filled through a staging folder inside it, moved into
+        // place once everything is written and verified, so a failed restore leaves it empty.
         let target = &req.target;
-        match std::fs::read_dir(target) {
-            Ok(mut rd) => {
-                if rd.next().is_some() && !req.overwrite {
-                    return Err(Error::usage(format!(
-                        "the target {} is not empty",
-                        target.display()
-                    ))
-                    .with_guidance("restore into an empty or new folder, or pass --overwrite to replace files of the same name"));
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(target)
-                    .map_err(|e| Error::from_io("create the target", target, e))?;
-            }
-            Err(e) => return Err(Error::from_io("open the target", target, e)),
-        }
+        let prepared = prepare_target(target, req.overwrite)?;
+        let mut warnings = prepared.warnings;
         let root = std::fs::canonicalize(target)
             .map_err(|e| Error::from_io("resolve the target", target, e))?;
+        let staging = if prepared.empty {
+            let s = root.join(format!(
+                "{STAGING_PREFIX}{}",
+                hex::encode(crate::repo::crypto::random_bytes::<6>())
+            ));
+            create_private_dir(&s)?;
+            Some(s)
+        } else {
+            None
+        };
+        let mode_mask = if req.keep_special_bits { 0o7777 } else { 0o777 };
+        if !req.keep_special_bits {
+            warnings.extend(special_bits_warning(&selected));
+        }
+        let verify = self.verify_on_restore();
+        let written = self
+            .write_snapshot(
+                repo,
+                &id,
+                &manifest,
+                &selected,
+                staging.as_deref().unwrap_or(&root),
+                mode_mask,
+                progress.clone(),
+                cancel,
+                times,
+            )
+            .await;
+        let written = match written {
+            Ok(w) => w,
+            Err(e) => {
+                // Nothing of a failed restore stays in a target that was empty.
+                if let Some(s) = &staging {
+                    let _ = std::fs::remove_dir_all(s);
+                }
+                if prepared.created {
+                    let _ = std::fs::remove_dir(&root);
+                }
+                return Err(e);
+            }
+        };
+        if let Some(s) = &staging {
+            move_into_place(s, &root)?;
+        }
+        warnings.extend(written.warnings);
+
+        // Folder modes and times last, deepest first (after the move, which touches them).
+        let mut dirs: Vec<&&Entry> = selected
+            .iter()
+            .filter(|e| e.kind == EntryKind::Dir)
+            .collect();
+        dirs.sort_by_key(|e| std::cmp::Reverse(e.path.matches('/').count()));
+        for e in &dirs {
+            let p = target_path(&root, &e.path)?;
+            let _ =
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(e.mode & mode_mask));
+            if let Ok(f) = std::fs::File::open(&p) {
+                let _ = f.set_modified(mtime_of(e.mtime_ns));
+            }
+        }
+        progress.finish();
+        let Written {
+            files,
+            bytes,
+            volumes_read,
+            symlinks,
+            chain,
+            ..
+        } = written;
+        let message = format!(
+            "restored {files} files ({}) from {id} into {}{}",
+            super::human_bytes(bytes),
+            root.display(),
+            if verify { ", every file verified" } else { "" }
+        );
+        Ok(RestoreResponse {
+            backup_id: id,
+            backup_type: summary.backup_type,
+            chain,
+            target: root.display().to_string(),
+            files,
+            dirs: dirs.len() as u64,
+            symlinks,
+            bytes,
+            volumes_read,
+            verified: verify,
+            duration_seconds: secs(t0.elapsed()),
+            message,
+            warnings,
+        })
+    }
+
+    /// Write the selected entries of `id`'s snapshot under `root`: folders, then files (one
+    /// volume per core, each checked against its SHA-256), then symlinks.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_snapshot(
+        &self,
+        repo: &Repository,
+        id: &str,
+        manifest: &Arc<Manifest>,
+        selected: &[&Entry],
+        root: &Path,
+        mode_mask: u32,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+        times: Option<Arc<StageTimes>>,
+    ) -> Result<Written> {
+        let root = root.to_path_buf();
         let cache = Arc::new(DirCache::default());
         cache.add(root.clone());
 
@@ -342,7 +618,7 @@ impl Dr {
         }
         let total: u64 = by_volume.values().flatten().map(|e| e.size).sum();
         progress.phase("restoring", Some(total));
-        let verify = self.settings.settings.backup.validation.verify_on_restore;
+        let verify = self.verify_on_restore();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let index: std::collections::HashMap<&str, usize> = manifest
             .entries
@@ -399,7 +675,7 @@ impl Dr {
                                 let entry = want
                                     .get(&stored.path)
                                     .map_or(stored, |&i| &snapshot.entries[i]);
-                                bytes += write_file(&root, entry, data, verify, &cache, times.as_deref())?;
+                                bytes += write_file(&root, entry, data, verify, mode_mask, &cache, times.as_deref())?;
                                 files += 1;
                                 progress.advance(entry.size);
                                 Ok(())
@@ -441,7 +717,7 @@ impl Dr {
             return Err(e);
         }
 
-        // Symlinks last, then folder modes and times, deepest first.
+        // Symlinks last.
         let mut warnings = Vec::new();
         let mut symlinks = 0;
         for e in selected.iter().filter(|e| e.kind == EntryKind::Symlink) {
@@ -463,39 +739,12 @@ impl Dr {
                 .map_err(|err| Error::from_io("create the symlink", &p, err))?;
             symlinks += 1;
         }
-        let mut dirs: Vec<&&Entry> = selected
-            .iter()
-            .filter(|e| e.kind == EntryKind::Dir)
-            .collect();
-        dirs.sort_by_key(|e| std::cmp::Reverse(e.path.matches('/').count()));
-        for e in &dirs {
-            let p = target_path(&root, &e.path)?;
-            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(e.mode & 0o7777));
-            if let Ok(f) = std::fs::File::open(&p) {
-                let _ = f.set_modified(mtime_of(e.mtime_ns));
-            }
-        }
-        progress.finish();
-        let chain: Vec<String> = owners.keys().cloned().collect();
-        let message = format!(
-            "restored {files} files ({}) from {id} into {}{}",
-            super::human_bytes(bytes),
-            root.display(),
-            if verify { ", every file verified" } else { "" }
-        );
-        Ok(RestoreResponse {
-            backup_id: id,
-            backup_type: summary.backup_type,
-            chain,
-            target: root.display().to_string(),
+        Ok(Written {
             files,
-            dirs: dirs.len() as u64,
-            symlinks,
             bytes,
             volumes_read,
-            verified: verify,
-            duration_seconds: secs(t0.elapsed()),
-            message,
+            symlinks,
+            chain: owners.keys().cloned().collect(),
             warnings,
         })
     }

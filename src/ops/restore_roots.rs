@@ -2,10 +2,12 @@
 //!
 //! A target is inside a root when, after resolving every symlink of the part that exists, it
 //! lies under one of the roots (also resolved). `..` is refused outright, so the part that does
-//! not exist yet cannot climb out either.
+//! not exist yet cannot climb out either. The root used must be private (see `private_dir`): a
+//! real folder of this user's, not writable by others; a missing one is created, mode 0700.
 
 use std::path::{Component, Path, PathBuf};
 
+use super::private_dir::{Role, ensure_private_dir};
 use crate::error::{Error, ErrorKind, Result};
 
 fn roots_list(roots: &[PathBuf]) -> String {
@@ -40,8 +42,8 @@ fn resolve_existing_prefix(p: &Path) -> Result<PathBuf> {
     }
 }
 
-/// Check that `target` lies inside one of `roots`; return the absolute target to use.
-/// A relative target is taken relative to the first root.
+/// Check that `target` lies inside one of `roots` and that this root is private; return the
+/// absolute target to use. A relative target is taken relative to the first root.
 pub fn confine_to_roots(target: &Path, roots: &[PathBuf]) -> Result<PathBuf> {
     let Some(first) = roots.first() else {
         return Err(Error::new(
@@ -77,6 +79,7 @@ pub fn confine_to_roots(target: &Path, roots: &[PathBuf]) -> Result<PathBuf> {
     for root in roots {
         let root_resolved = resolve_existing_prefix(root)?;
         if resolved.starts_with(&root_resolved) {
+            ensure_private_dir(root, Role::RestoreRoot)?;
             return Ok(absolute);
         }
     }
@@ -139,5 +142,30 @@ mod tests {
             confine_to_roots(&root.join("a"), &[]).unwrap_err().kind,
             ErrorKind::Refused
         );
+    }
+
+    #[test]
+    fn a_missing_root_is_created_private_and_a_linked_root_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("state/restores");
+        let roots = vec![root.clone()];
+        assert_eq!(
+            confine_to_roots(Path::new("x"), &roots).unwrap(),
+            root.join("x")
+        );
+        let mode = std::fs::metadata(&root).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+
+        // The root is a link to another folder: refused, naming the root and the setting.
+        let elsewhere = t.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let linked = t.path().join("linked");
+        std::os::unix::fs::symlink(&elsewhere, &linked).unwrap();
+        let e = confine_to_roots(Path::new("x"), std::slice::from_ref(&linked)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Refused);
+        assert!(e.message.contains(&linked.display().to_string()), "{e}");
+        assert!(e.message.contains("symlink"), "{e}");
+        assert!(e.guidance.unwrap().contains("mcp.restore_roots"));
     }
 }

@@ -4,7 +4,7 @@
 //! The result is kept in the repository's history (see `repo::history`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,14 +13,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::history::{keep, note_kept};
-use super::restore::{RestoreRequest, RestoreResponse};
 use super::scan::{self, ScanContext};
+use super::scratch::{ScratchRestore, UNVERIFIED, chain_ids};
 use super::{Cancel, Dr, Progress, human_age, human_bytes, human_duration, secs};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
 use crate::repo::manifest::{EntryKind, Manifest};
-use crate::repo::timing::{StageSeconds, StageTimes};
+use crate::repo::timing::StageSeconds;
 use crate::settings::ResolvedSource;
 
 fn latest() -> String {
@@ -172,27 +172,6 @@ fn check_databases(root: &Path, manifest: &Manifest) -> Vec<DatabaseCheck> {
         .collect()
 }
 
-pub(crate) const UNVERIFIED: &str = "files were restored without SHA-256 verification \
-     (backup.validation.verify_on_restore is off)";
-
-/// A backup's whole chain restored into a fresh scratch folder, with the time of each stage.
-pub(crate) struct ScratchRestore {
-    pub scratch: PathBuf,
-    pub times: Arc<StageTimes>,
-    /// None when the restore failed.
-    pub restored: Option<RestoreResponse>,
-    /// Why it failed, for the reasons of a failed test.
-    pub failure: Option<String>,
-}
-
-/// The chain a recovery of `id` uses: its full and every incremental up to it, oldest first.
-pub(crate) fn chain_ids(catalog: &crate::repo::catalog::Catalog, id: &str) -> Vec<String> {
-    catalog
-        .chain(id)
-        .map(|c| c.iter().map(|b| b.backup_id.clone()).collect())
-        .unwrap_or_default()
-}
-
 fn push_capped(v: &mut Vec<String>, s: &str) {
     if v.len() < 20 {
         v.push(s.to_string());
@@ -215,11 +194,6 @@ impl Dr {
             b.encryption.key_path.clone(),
             s.disaster_recovery.restore_test.scratch_dir.clone(),
         ];
-        let command_dir = s
-            .disaster_recovery
-            .restore_test
-            .scratch_dir
-            .join("drift-unused");
         scan::scan(
             &sources,
             &ScanContext {
@@ -227,7 +201,7 @@ impl Dr {
                 global_exclude: &b.exclude,
                 skip: &skip,
                 default_sources: b.sources.is_empty(),
-                command_dir: &command_dir,
+                command_dir: None,
                 cancel,
             },
         )
@@ -280,63 +254,6 @@ impl Dr {
             push_capped(&mut d.removed_paths, p);
         }
         Ok(d)
-    }
-
-    /// Restore `id`'s chain into a fresh folder under the scratch dir. A restore that fails on
-    /// the data (missing or corrupt volume, checksum mismatch) is a failure in the result; what
-    /// stops the test from running at all (settings, key, lock, cancellation) is an error, and
-    /// the scratch folder is removed then.
-    pub(crate) async fn scratch_restore(
-        &self,
-        id: &str,
-        progress: Arc<dyn Progress>,
-        cancel: &Cancel,
-    ) -> Result<ScratchRestore> {
-        let dr_settings = &self.settings.settings.disaster_recovery;
-        let scratch: PathBuf = dr_settings.restore_test.scratch_dir.join(format!(
-            "restore-test-{}-{:08x}",
-            Utc::now().format("%Y%m%dT%H%M%S"),
-            rand::random::<u32>()
-        ));
-        let times = Arc::new(StageTimes::default());
-        let req = RestoreRequest {
-            backup_id: id.to_string(),
-            target: scratch.clone(),
-            paths: Vec::new(),
-            overwrite: false,
-        };
-        let restored = self
-            .restore_measured(&req, progress, cancel, Some(times.clone()))
-            .await;
-        let (restored, failure) = match restored {
-            Ok(r) => (Some(r), None),
-            Err(e)
-                if matches!(
-                    e.kind,
-                    ErrorKind::Cancelled
-                        | ErrorKind::Key
-                        | ErrorKind::Settings
-                        | ErrorKind::Locked
-                        | ErrorKind::Usage
-                ) =>
-            {
-                let _ = std::fs::remove_dir_all(&scratch);
-                return Err(e);
-            }
-            Err(e) => {
-                let mut reason = format!("the restore failed: {}", e.message);
-                if !e.context.is_empty() {
-                    reason.push_str(&format!(" ({})", e.context.join("; ")));
-                }
-                (None, Some(reason))
-            }
-        };
-        Ok(ScratchRestore {
-            scratch,
-            times,
-            restored,
-            failure,
-        })
     }
 
     /// Run a restore test. A failed restore or check is a failed test (a response with

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::history::{keep, note_kept};
-use super::restore_test::{ScratchRestore, UNVERIFIED, chain_ids};
+use super::scratch::{ScratchRestore, UNVERIFIED, chain_ids};
 use super::{Cancel, Dr, Progress, human_bytes, human_duration, secs};
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;

@@ -1,13 +1,14 @@
 //! Source scanning: walk path sources (with excludes), run command sources, stamp every entry.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::repo::hash::Sha256;
 use globset::{Glob, GlobMatcher};
 
 use super::Cancel;
+use super::scratch::ScratchWork;
 use crate::error::{Error, Result};
 use crate::repo::manifest::{Entry, EntryKind, Origin, SourceRecord};
 use crate::repo::paths::stored_path_for;
@@ -110,8 +111,9 @@ pub struct ScanContext<'a> {
     pub skip: &'a [PathBuf],
     /// Whether the sources are the defaults (a missing default source is only a warning).
     pub default_sources: bool,
-    /// Where command outputs are written.
-    pub command_dir: &'a Path,
+    /// Where command outputs are written (a backup's private work folder); None for scans that
+    /// run no commands.
+    pub command_dir: Option<&'a ScratchWork>,
     pub cancel: &'a Cancel,
 }
 
@@ -308,11 +310,18 @@ fn run_command(
             "command source {name:?} has an empty command"
         )));
     };
-    std::fs::create_dir_all(cx.command_dir)
-        .map_err(|e| Error::from_io("create", cx.command_dir, e))?;
-    let out_path = cx.command_dir.join(name.replace('/', "_"));
-    let file =
-        std::fs::File::create(&out_path).map_err(|e| Error::from_io("create", &out_path, e))?;
+    let command_dir = cx
+        .command_dir
+        .ok_or_else(|| Error::internal("a scan without a work folder cannot run commands"))?
+        .sub("commands")?;
+    let out_path = command_dir.join(name.replace('/', "_"));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&out_path)
+        .map_err(|e| Error::from_io("create", &out_path, e))?;
     let output = std::process::Command::new(program)
         .args(args)
         .current_dir(cx.project_root)

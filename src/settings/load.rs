@@ -1608,6 +1608,9 @@ mod tests {
         assert_eq!(s.backup.volume_size_mb, 64);
         assert_eq!(s.backup.max_chain_length, 14);
         assert_eq!(s.mcp.http.listen, "127.0.0.1:8684");
+        // Scratch space and restore roots: private folders in the project's state/ folder.
+        assert_eq!(dr.restore_test.scratch_dir, root.join("state/scratch"));
+        assert_eq!(s.mcp.restore_roots, vec![root.join("state/restores")]);
         assert_eq!(
             l.sources(),
             vec![
@@ -1635,6 +1638,15 @@ mod tests {
         assert_eq!(l.repository_dir(), root.join("backups"));
         assert_eq!(l.settings.backup.schedules.len(), 3);
         assert_eq!(l.settings.disaster_recovery.drills.scenarios.len(), 5);
+        // The default state folder does not overlap the default sources (settings/, data/).
+        assert_eq!(
+            l.settings.disaster_recovery.restore_test.scratch_dir,
+            root.join("state/scratch")
+        );
+        assert_eq!(
+            l.settings.mcp.restore_roots,
+            vec![root.join("state/restores")]
+        );
         // Every key of the seed is in the shipped file.
         let seed: Value =
             serde_saphyr::from_str(&std::fs::read_to_string(seed_path()).expect("seed"))

@@ -572,14 +572,15 @@ impl Default for DrillSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RestoreTestSettings {
-    /// Restore tests and drills work here, never on live data.
+    /// Restore tests and drills work here, never on live data. Private: a folder of this user's
+    /// (not a symlink, not writable by others), created with mode 0700.
     pub scratch_dir: PathBuf,
 }
 
 impl Default for RestoreTestSettings {
     fn default() -> Self {
         RestoreTestSettings {
-            scratch_dir: PathBuf::from("/tmp/mahavishnu-dr"),
+            scratch_dir: PathBuf::from("./state/scratch"),
         }
     }
 }
@@ -587,7 +588,7 @@ impl Default for RestoreTestSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct McpSettings {
-    /// The only places an agent may restore into.
+    /// The only places an agent may restore into. Private, like the scratch folder.
     pub restore_roots: Vec<PathBuf>,
     pub http: McpHttpSettings,
 }
@@ -595,7 +596,7 @@ pub struct McpSettings {
 impl Default for McpSettings {
     fn default() -> Self {
         McpSettings {
-            restore_roots: vec![PathBuf::from("/tmp/mahavishnu-dr/restores")],
+            restore_roots: vec![PathBuf::from("./state/restores")],
             http: McpHttpSettings::default(),
         }
     }
