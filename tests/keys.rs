@@ -234,3 +234,96 @@ fn init_without_a_key_names_the_missing_key_and_creates_nothing() {
     );
     assert!(!key_path(&p).exists());
 }
+
+#[test]
+fn a_key_readable_by_others_is_warned_about_on_every_command() {
+    let (p, id) = with_backup();
+    let key = key_path(&p);
+    let secret = std::fs::read_to_string(&key).unwrap().trim().to_string();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warning = format!(
+        "the key file {} is readable by group or others (mode 0644)",
+        key.display()
+    );
+    let restores = p.root().join("restores");
+    let target = |n: &str| restores.join(n).display().to_string();
+    let (t1, t2) = (target("text"), target("json"));
+    // (arguments, whether the --json result has a `warnings` list)
+    let commands: Vec<(Vec<&str>, Vec<&str>, bool)> = vec![
+        (vec!["backup", "status"], vec![], true),
+        (vec!["backup", "list"], vec![], false),
+        (vec!["backup", "run", "--type", "incremental"], vec![], true),
+        (vec!["backup", "validate", "--level", "full"], vec![], true),
+        (vec!["backup", "cleanup", "--dry-run"], vec![], true),
+        (
+            vec!["restore", "--backup-id", &id, "--target"],
+            vec![&t1, &t2],
+            true,
+        ),
+        (vec!["restore-test", "run"], vec![], true),
+        (vec!["restore-test", "measure-rpo"], vec![], true),
+        (vec!["report"], vec![], true),
+        (vec!["check"], vec![], false),
+    ];
+    for (args, per_face, has_list) in &commands {
+        for json in [false, true] {
+            let mut a = args.clone();
+            if let Some(extra) = per_face.get(usize::from(json)) {
+                a.push(extra);
+            }
+            if json {
+                a.push("--json");
+            }
+            let o = p.run(&a);
+            assert_no_panic(&o);
+            assert!(code(&o) < 2, "{a:?}:\n{}", shown(&o));
+            let err = stderr(&o);
+            assert!(
+                err.contains(&format!("warning: {warning}")) && err.contains("chmod 600"),
+                "{a:?}: stderr should warn about the key file's mode:\n{}",
+                shown(&o)
+            );
+            assert_eq!(
+                err.matches(&warning).count(),
+                1,
+                "{a:?}: said more than once:\n{err}"
+            );
+            assert!(
+                !stdout(&o).contains(&secret) && !err.contains(&secret),
+                "{a:?}: key material printed"
+            );
+            if json && *has_list {
+                let v = json_of(&o);
+                let listed = v["warnings"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{a:?}: no warnings list: {v}"))
+                    .iter()
+                    .filter(|w| w.as_str().unwrap().contains(&warning))
+                    .count();
+                assert_eq!(
+                    listed, 1,
+                    "{a:?}: the JSON warnings should name it once: {v}"
+                );
+            }
+        }
+    }
+
+    // `init` reads an existing key too.
+    let q = Project::new("");
+    std::fs::copy(&key, key_path(&q)).unwrap();
+    std::fs::set_permissions(key_path(&q), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (v, err) = json_run(&q, &["init"], 0);
+    assert!(err.contains("mode 0640"), "{err}");
+    assert!(v["warnings"].to_string().contains("mode 0640"), "{v}");
+
+    // chmod 600: silent again; nothing stored was lost.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (s, err) = json_run(&p, &["backup", "status"], 0);
+    assert!(!err.contains("readable by group"), "{err}");
+    assert!(
+        !s["warnings"].to_string().contains("readable by group"),
+        "{s}"
+    );
+    assert_eq!(s["backup_count"], 3, "{s}");
+    json_run(&p, &["backup", "validate", "--level", "full"], 0);
+}

@@ -175,9 +175,29 @@ fn cleanup_never_runs_under_a_backup() {
 
 /// Write a lock object as another holder would.
 fn foreign_lock(p: &Project, mode: &str, host: &str, operation: &str, refreshed_ago_secs: i64) {
-    let t = chrono::Utc::now() - chrono::Duration::seconds(refreshed_ago_secs);
+    lock_object(
+        p,
+        "0123456789abcdef",
+        mode,
+        host,
+        operation,
+        refreshed_ago_secs,
+    );
+}
+
+/// Write lock object `id` as another holder would, taken and refreshed `ago_secs` ago (negative:
+/// in the future). Returns its file name.
+fn lock_object(
+    p: &Project,
+    id: &str,
+    mode: &str,
+    host: &str,
+    operation: &str,
+    ago_secs: i64,
+) -> String {
+    let t = chrono::Utc::now() - chrono::Duration::seconds(ago_secs);
     let lock = serde_json::json!({
-        "id": "0123456789abcdef",
+        "id": id,
         "mode": mode,
         "host": host,
         "pid": 4242,
@@ -186,11 +206,13 @@ fn foreign_lock(p: &Project, mode: &str, host: &str, operation: &str, refreshed_
         "refreshed": t,
     });
     std::fs::create_dir_all(p.repo().join("locks")).unwrap();
+    let name = format!("{mode}-{id}.json");
     std::fs::write(
-        p.repo().join(format!("locks/{mode}-0123456789abcdef.json")),
+        p.repo().join("locks").join(&name),
         serde_json::to_vec(&lock).unwrap(),
     )
     .unwrap();
+    name
 }
 
 #[test]
@@ -250,4 +272,310 @@ fn a_torn_lock_object_is_removed_with_a_notice() {
         "locks left: {:?}",
         lock_files(&p)
     );
+}
+
+#[test]
+fn a_lock_dated_in_the_future_is_broken_saying_why() {
+    let p = Project::new("  lock_wait_seconds: 1\n");
+    p.write("a.txt", "alpha");
+    p.init();
+    let first = p.backup("full");
+
+    // A few minutes ahead is clock skew: a live lock, the backup waits 1 s and gives up.
+    foreign_lock(
+        &p,
+        "exclusive",
+        "fast-clock.example",
+        "backup cleanup",
+        -240,
+    );
+    let o = p.run(&["backup", "run", "--type", "full", "--json"]);
+    assert_no_panic(&o);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    assert_eq!(json_of(&o)["error"]["kind"], "locked", "{}", shown(&o));
+    assert!(
+        json_of(&o)["error"]["guidance"]
+            .as_str()
+            .unwrap()
+            .contains("unlock"),
+        "the error should point at `unlock`: {}",
+        shown(&o)
+    );
+
+    // A day ahead, it would never go stale and would block every backup: broken, saying why.
+    foreign_lock(
+        &p,
+        "exclusive",
+        "fast-clock.example",
+        "backup cleanup",
+        -86_400,
+    );
+    let (b, err) = json_run(&p, &["backup", "run", "--type", "full"], 0);
+    assert!(
+        err.contains("stale")
+            && err.contains("fast-clock.example")
+            && err.contains("ahead of this host's clock"),
+        "stderr should say the future lock was broken, and why:\n{err}"
+    );
+    assert_eq!(b["status"], "completed", "{b}");
+    assert!(
+        lock_files(&p).is_empty(),
+        "locks left: {:?}",
+        lock_files(&p)
+    );
+
+    // Nothing stored was lost.
+    let (l, _) = json_run(&p, &["backup", "list"], 0);
+    assert_eq!(l["total_count"], 2, "{l}");
+    json_run(&p, &["backup", "validate", "--level", "full"], 0);
+    let restored = p.restore(first["backup_id"].as_str().unwrap());
+    common::assert_same_tree(&p.data(), &restored);
+}
+
+#[test]
+fn unlock_removes_stale_locks_and_all_removes_live_ones() {
+    let p = Project::new("  lock_wait_seconds: 1\n");
+    p.write("a.txt", "alpha");
+    p.init();
+    let first = p.backup("full");
+
+    let stale = lock_object(
+        &p,
+        "00000000000000aa",
+        "backup",
+        "crashed.example",
+        "backup run",
+        600,
+    );
+    let future = lock_object(
+        &p,
+        "00000000000000bb",
+        "exclusive",
+        "bad-clock.example",
+        "backup cleanup",
+        -86_400,
+    );
+    let live = lock_object(
+        &p,
+        "00000000000000cc",
+        "shared",
+        "busy.example",
+        "restore",
+        0,
+    );
+    std::fs::write(
+        p.repo().join("locks/backup-garbage.json"),
+        b"\xff\xfe{not json",
+    )
+    .unwrap();
+
+    let (u, err) = json_run(&p, &["unlock"], 0);
+    assert!(!err.contains("panicked"), "{err}");
+    let removed = u["removed"].as_array().unwrap();
+    let by_object = |name: &str| {
+        removed
+            .iter()
+            .find(|r| r["object"] == format!("locks/{name}"))
+            .unwrap_or_else(|| panic!("{name} was not removed: {u}"))
+    };
+    let s = by_object(&stale);
+    assert_eq!(s["mode"], "backup", "{s}");
+    assert_eq!(s["operation"], "backup run", "{s}");
+    assert_eq!(s["host"], "crashed.example", "{s}");
+    assert_eq!(s["pid"], 4242, "{s}");
+    let age = s["age_seconds"].as_i64().unwrap();
+    assert!((600..700).contains(&age), "{s}");
+    assert!(
+        s["reason"].as_str().unwrap().contains("not refreshed"),
+        "{s}"
+    );
+    let f = by_object(&future);
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ahead of this host's clock"),
+        "{f}"
+    );
+    let g = by_object("backup-garbage.json");
+    assert!(
+        g["mode"].is_null() && g["reason"].as_str().unwrap().contains("unreadable"),
+        "{g}"
+    );
+    assert_eq!(removed.len(), 3, "{u}");
+    let kept = u["kept"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{u}");
+    assert_eq!(kept[0]["object"], format!("locks/{live}"), "{u}");
+    assert_eq!(
+        lock_files(&p),
+        vec![live.clone()],
+        "only the live lock should be left"
+    );
+    assert!(u["message"].as_str().unwrap().contains("--all"), "{u}");
+
+    // The live lock still blocks a backup; `unlock --all` removes it, saying what and the danger.
+    lock_object(
+        &p,
+        "00000000000000dd",
+        "exclusive",
+        "busy.example",
+        "backup cleanup",
+        0,
+    );
+    let o = p.run(&["backup", "run", "--type", "full"]);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    let o = p.run(&["unlock", "--all"]);
+    assert_no_panic(&o);
+    assert_eq!(code(&o), 0, "{}", shown(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("removed exclusive lock of `backup cleanup` held by busy.example pid 4242")
+            && out.contains("removed shared lock of `restore`"),
+        "{}",
+        shown(&o)
+    );
+    assert!(
+        stderr(&o).contains("live locks were removed"),
+        "{}",
+        shown(&o)
+    );
+    assert!(
+        lock_files(&p).is_empty(),
+        "locks left: {:?}",
+        lock_files(&p)
+    );
+    let help = p.run(&["unlock", "--help"]);
+    assert!(stdout(&help).contains("DANGER"), "{}", shown(&help));
+    let schema = p.run(&["schema", "unlock"]);
+    assert_eq!(code(&schema), 0, "{}", shown(&schema));
+
+    // The repository works again and nothing stored was lost.
+    let (b, _) = json_run(&p, &["backup", "run", "--type", "incremental"], 0);
+    assert_eq!(b["parent"], first["backup_id"], "{b}");
+    json_run(&p, &["backup", "validate", "--level", "full"], 0);
+    let restored = p.restore(b["backup_id"].as_str().unwrap());
+    common::assert_same_tree(&p.data(), &restored);
+    // Without a repository, unlock says so.
+    let empty = Project::new("");
+    let o = empty.run(&["unlock"]);
+    assert_no_panic(&o);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    assert!(stderr(&o).contains("no repository"), "{}", shown(&o));
+}
+
+/// Start `init --generate-key` for each project at once against one repository folder: every
+/// process waits on a FIFO until all are started, then all go.
+fn racing_inits(
+    projects: &[Project],
+    repo: &std::path::Path,
+    gate: &std::path::Path,
+) -> Vec<Output> {
+    let c_gate = std::ffi::CString::new(gate.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
+    assert_eq!(unsafe { libc::mkfifo(c_gate.as_ptr(), 0o600) }, 0, "mkfifo");
+    // Held open for reading and writing, so the racers' opens never block and nothing is lost.
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(gate)
+        .unwrap();
+    let children: Vec<Child> = projects
+        .iter()
+        .map(|p| {
+            let mut c = std::process::Command::new("sh");
+            c.arg("-c")
+                .arg("read _ < \"$0\"; exec \"$@\"")
+                .arg(gate)
+                .arg(common::BIN)
+                .arg("--config")
+                .arg(p.config())
+                .args(["init", "--generate-key", "--json"])
+                .current_dir(p.root())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            for (k, _) in std::env::vars() {
+                if k.starts_with("MAHAVISHNU_") {
+                    c.env_remove(k);
+                }
+            }
+            c.env("MAHAVISHNU_BACKUP__DIRECTORY", repo);
+            c.spawn().unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    use std::io::Write;
+    fifo.write_all(&vec![b'\n'; projects.len()]).unwrap();
+    let outs: Vec<Output> = children.into_iter().map(finish).collect();
+    drop(fifo);
+    outs
+}
+
+#[test]
+fn racing_inits_create_one_repository_that_the_winners_key_opens() {
+    const RACERS: usize = 4;
+    const ROUNDS: usize = 6;
+    for round in 0..ROUNDS {
+        let shared = tempfile::tempdir().unwrap();
+        let repo = shared.path().join("repo");
+        let projects: Vec<Project> = (0..RACERS)
+            .map(|i| {
+                let p = Project::new("");
+                p.write("who.txt", format!("project {i} of round {round}"));
+                p
+            })
+            .collect();
+        let outs = racing_inits(&projects, &repo, &shared.path().join("gate"));
+        let winners: Vec<usize> = (0..RACERS).filter(|i| code(&outs[*i]) == 0).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: exactly one init should succeed:\n{}",
+            outs.iter().map(shown).collect::<Vec<_>>().join("\n---\n")
+        );
+        let w = winners[0];
+        let created = json_of(&outs[w]);
+        for (i, o) in outs.iter().enumerate().filter(|(i, _)| *i != w) {
+            assert_eq!(code(o), 1, "round {round}, racer {i}:\n{}", shown(o));
+            let e = json_of(o);
+            assert_eq!(e["error"]["kind"], "refused", "{e}");
+            assert!(
+                e["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("already exists"),
+                "round {round}, racer {i}: a clear \"already exists\": {e}"
+            );
+            assert!(
+                !projects[i].root().join("key").exists(),
+                "round {round}, racer {i}: the loser's unused key was left behind"
+            );
+        }
+        // The repository is the winner's: its key opens it, a backup runs and restores.
+        let p = &projects[w];
+        let env = ("MAHAVISHNU_BACKUP__DIRECTORY", repo.as_os_str());
+        let o = p
+            .cmd(&["backup", "run", "--type", "full", "--json"])
+            .env(env.0, env.1)
+            .output()
+            .unwrap();
+        assert_no_panic(&o);
+        assert_eq!(
+            code(&o),
+            0,
+            "round {round}: the winner's key should open the repository:\n{}",
+            shown(&o)
+        );
+        let b = json_of(&o);
+        let config: Value =
+            serde_json::from_slice(&std::fs::read(repo.join("config")).unwrap()).unwrap();
+        assert_eq!(
+            config["repository_id"], created["repository_id"],
+            "round {round}"
+        );
+        assert_eq!(b["status"], "completed", "round {round}: {b}");
+        assert!(
+            std::fs::read_dir(repo.join("tmp")).map_or(true, |mut d| d.next().is_none()),
+            "round {round}: temporary files left in the repository"
+        );
+    }
 }

@@ -187,3 +187,116 @@ fn off_loopback_needs_a_token_and_requests_without_it_get_401() {
     assert_eq!(request(port, "GET", "/health", &[], "").0, 401);
     assert_eq!(request(port, "GET", "/health", &right, "").0, 200);
 }
+
+/// Start `serve --http ADDR extra...`; returns the server and what it printed on stderr up to
+/// and including the line saying where it listens.
+fn start_reading_stderr(
+    p: &Project,
+    addr: &str,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> (Server, String) {
+    use std::io::BufRead;
+    let mut args = vec!["serve", "--http", addr];
+    args.extend_from_slice(extra);
+    let mut c = p.cmd(&args);
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().expect("start serve --http");
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let server = Server(child);
+    let mut seen = String::new();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) => {
+                seen.push_str(&l);
+                seen.push('\n');
+                if l.contains("MCP server on") {
+                    break;
+                }
+            }
+            _ => panic!("the server stopped before listening:\n{seen}"),
+        }
+    }
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (server, seen)
+}
+
+#[test]
+fn loopback_without_a_token_warns_when_others_share_the_host_and_bearer_ignores_case() {
+    use std::os::unix::fs::MetadataExt;
+    let p = Project::new("");
+    p.write("a.txt", "a");
+    let b = p.json(&["backup", "run", "--backup-type", "full"], 0);
+    let own_uid = std::fs::metadata(p.root()).unwrap().uid();
+    let passwd = p.root().join("passwd");
+    let passwd_arg = passwd.display().to_string();
+    let extra = ["--passwd-file", passwd_arg.as_str()];
+    std::fs::write(
+        &passwd,
+        format!(
+            "root:x:0:0:root:/root:/bin/bash\nme:x:{own_uid}:{own_uid}::/home/me:/bin/sh\n\
+             nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        ),
+    )
+    .unwrap();
+
+    // Only this user (and nobody): a single-user machine, no warning.
+    let port = free_port();
+    let (server, err) = start_reading_stderr(&p, &format!("127.0.0.1:{port}"), &extra, &[]);
+    assert!(!err.contains("token_file"), "{err}");
+    drop(server);
+
+    // Another login user: the server still starts without a token, and warns naming the fix.
+    let mut text = std::fs::read_to_string(&passwd).unwrap();
+    text.push_str("alice:x:1000:1000:Alice:/home/alice:/bin/bash\n");
+    std::fs::write(&passwd, text).unwrap();
+    let port = free_port();
+    let (server, err) = start_reading_stderr(&p, &format!("127.0.0.1:{port}"), &extra, &[]);
+    assert!(
+        err.contains("warning") && err.contains("mcp.http.token_file") && err.contains("alice"),
+        "the start-up should warn that other users can call the tools:\n{err}"
+    );
+    wait_port(port);
+    let (status, body) = request(port, "GET", "/health", &[], "");
+    assert_eq!(status, 200, "loopback without a token still serves: {body}");
+    let h: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(h["newest_backup_id"], b["backup_id"], "{h}");
+    drop(server);
+
+    // With a token: no warning, and the Bearer scheme matches in any case (RFC 7235).
+    let token = "0123456789abcdef0123456789abcdef";
+    let port = free_port();
+    let (_server, err) = start_reading_stderr(
+        &p,
+        &format!("127.0.0.1:{port}"),
+        &extra,
+        &[("MAHAVISHNU_MCP__HTTP__TOKEN", token)],
+    );
+    assert!(!err.contains("token_file"), "{err}");
+    wait_port(port);
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let auth = vec![("Authorization", format!("{scheme} {token}"))];
+        assert_eq!(
+            request(port, "GET", "/health", &auth, "").0,
+            200,
+            "{scheme}"
+        );
+        let mut h = mcp_headers();
+        h.extend(auth);
+        assert_eq!(request(port, "POST", "/mcp", &h, INIT).0, 200, "{scheme}");
+    }
+    for bad in [
+        format!("Basic {token}"),
+        format!("Bearer {token}x"),
+        format!("Bearer{token}"),
+        "bearer".to_string(),
+    ] {
+        let auth = vec![("Authorization", bad.clone())];
+        assert_eq!(request(port, "GET", "/health", &auth, "").0, 401, "{bad}");
+    }
+    assert_eq!(request(port, "GET", "/health", &[], "").0, 401);
+}

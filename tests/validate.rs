@@ -339,3 +339,64 @@ fn a_damaged_manifest_is_reported_and_its_backup_is_not_treated_as_an_orphan() {
     assert!(c["warnings"].to_string().contains(&id), "{c}");
     assert_eq!(volumes(&p, &id).len(), VOLUMES);
 }
+
+#[test]
+fn a_non_hex_digest_in_the_checksum_list_is_named_damage_not_a_crash() {
+    let (p, id) = backed_up();
+    let list_path = backup_dir(&p, &id).join("checksums.json");
+    let mut list: Value = serde_json::from_slice(&std::fs::read(&list_path).unwrap()).unwrap();
+    // 64 bytes of text whose 16th byte falls inside a character: cutting the text there for a
+    // message used to panic.
+    let bad = format!("a{}b", "é".repeat(31));
+    assert_eq!(bad.len(), 64);
+    for item in list["volumes"].as_array_mut().unwrap() {
+        if item["name"] == "vol-00001" {
+            item["sha256"] = bad.clone().into();
+        }
+    }
+    std::fs::write(&list_path, serde_json::to_vec_pretty(&list).unwrap()).unwrap();
+    let stored_before = files_under(&p.repo().join("backups"));
+
+    // Keyed and keyless: exit 1, the problem names the backup, the volume and what is wrong.
+    let key = p.root().join("key");
+    let away = p.root().join("key.off-host");
+    for keyed in [true, false] {
+        if !keyed {
+            std::fs::rename(&key, &away).unwrap();
+        }
+        let v = validate(&p, "checksum", 1);
+        assert_eq!(v["ok"], false, "keyed={keyed}: {v}");
+        let named = naming(&v, &id, "vol-00001");
+        assert!(
+            named.iter().any(|pr| {
+                let t = pr["problem"].as_str().unwrap();
+                t.contains("checksum list is damaged") && t.contains("not a SHA-256 digest")
+            }),
+            "keyed={keyed}: the problem should say the list's digest is damaged: {v}"
+        );
+        for prob in problems(&v) {
+            assert_eq!(prob["backup_id"], id.as_str(), "{v}");
+            assert_eq!(
+                prob["volume"], "vol-00001",
+                "an undamaged volume is blamed: {v}"
+            );
+        }
+        // The text face says it too.
+        let o = p.run(&["backup", "validate", "--level", "checksum"]);
+        assert_no_panic(&o);
+        assert_eq!(code(&o), 1, "{}", shown(&o));
+        assert!(
+            stdout(&o).contains("vol-00001") && stdout(&o).contains("not a SHA-256 digest"),
+            "{}",
+            shown(&o)
+        );
+    }
+    std::fs::rename(&away, &key).unwrap();
+
+    // Nothing stored was changed or lost: the data itself is whole and restores.
+    assert_eq!(files_under(&p.repo().join("backups")), stored_before);
+    let full = validate(&p, "full", 0);
+    assert_eq!(full["ok"], true, "{full}");
+    let restored = p.restore(&id);
+    common::assert_same_tree(&p.data(), &restored);
+}

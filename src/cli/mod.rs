@@ -16,7 +16,7 @@ use crate::ops::init::InitRequest;
 use crate::ops::restore::RestoreRequest;
 use crate::ops::status::ListRequest;
 use crate::ops::validate::{ValidateRequest, ValidationLevel};
-use crate::ops::{Cancel, Dr, Progress};
+use crate::ops::{Cancel, Dr, Notes, Progress};
 use crate::repo::BackupType;
 use crate::settings;
 
@@ -84,10 +84,24 @@ pub enum Command {
         /// (default ADDR: mcp.http.listen, 127.0.0.1:8684).
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
         http: Option<String>,
+        /// The password database read at start-up to tell whether other users share the host
+        /// (default /etc/passwd; for tests).
+        #[arg(long, value_name = "FILE", hide = true)]
+        passwd_file: Option<PathBuf>,
     },
     /// The MCP tool definitions.
     #[command(subcommand)]
     Tools(ToolsCommand),
+    /// Remove stale locks: of crashed processes, not refreshed for 120 s, or dated more than
+    /// 10 minutes in the future. Live locks stay unless --all.
+    Unlock {
+        /// Remove every lock, live ones too. DANGER: a live lock belongs to an operation that may
+        /// still be running (here or on another host); without it a cleanup can delete backups
+        /// or volumes that a running backup or restore is using. Use it only when you are sure
+        /// no mahavishnu-dr works on this repository.
+        #[arg(long)]
+        all: bool,
+    },
     /// Write one volume's plaintext (a .tar.zst: `zstd -d | tar -x` reads it).
     Decrypt {
         /// A backup id, or "latest".
@@ -151,6 +165,7 @@ pub enum SchemaName {
     RestoreTestMeasureRto,
     RestoreTestMeasureRpo,
     Report,
+    Unlock,
     Error,
 }
 
@@ -180,6 +195,7 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
             schemars::schema_for!(crate::ops::rpo::MeasureRpoResponse)
         }
         SchemaName::Report => schemars::schema_for!(crate::ops::report::ReportResponse),
+        SchemaName::Unlock => schemars::schema_for!(crate::ops::unlock::UnlockResponse),
         SchemaName::Error => schemars::schema_for!(crate::error::Error),
     };
     serde_json::to_value(s).unwrap_or_default()
@@ -316,8 +332,16 @@ fn outcome<T: Serialize>(value: &T, text: String, problem: bool) -> Result<Outco
 /// Run a parsed command line; returns the process exit code.
 pub async fn run(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> i32 {
     let json = cli.json;
-    match execute(cli, env, cancel).await {
-        Ok(o) => {
+    let notes = Notes::new();
+    let result = execute(cli, env, cancel, notes.clone()).await;
+    // Warnings of the shared machinery (a key file others can read): on stderr in every mode,
+    // and in the JSON result's `warnings` when it has that list.
+    for w in notes.warnings() {
+        eprintln!("warning: {w}");
+    }
+    match result {
+        Ok(mut o) => {
+            notes.add_to(&mut o.json);
             if o.json.is_null() && o.text.is_empty() {
                 // `serve`: stdout carried the protocol; nothing to add.
             } else if json {
@@ -346,7 +370,12 @@ fn print_stdout(text: &str) {
     let _ = out.flush();
 }
 
-async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result<Outcome> {
+async fn execute(
+    cli: Cli,
+    env: Vec<(String, String)>,
+    cancel: Cancel,
+    notes: Notes,
+) -> Result<Outcome> {
     let cli_json = cli.json;
     if let Command::Schema { output } = cli.command {
         let v = output_schema(output);
@@ -373,9 +402,9 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
     let cwd = std::env::current_dir()
         .map_err(|e| Error::io(format!("cannot read the current folder: {e}")))?;
     let loaded = settings::load(cli.config.as_deref(), &cwd, &env)?;
-    let dr = Dr::new(loaded)?;
-    if let Command::Serve { http } = cli.command {
-        return serve(dr, http, cancel).await;
+    let dr = Dr::new(loaded)?.with_notes(notes);
+    if let Command::Serve { http, passwd_file } = cli.command {
+        return serve(dr, http, passwd_file, cancel).await;
     }
     let show_bar = !cli.json && !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let progress: Arc<dyn Progress> = if show_bar {
@@ -528,6 +557,15 @@ async fn execute(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> Result
                 }
             }
         }
+        Command::Unlock { all } => {
+            let r = dr
+                .unlock(&crate::ops::unlock::UnlockRequest { all })
+                .await?;
+            for w in &r.warnings {
+                progress.notice(&format!("warning: {w}"));
+            }
+            outcome(&r, render::unlock(&r), false)
+        }
         Command::Check => {
             let r = dr.dr_check().await?;
             let problem = r.results.status != crate::ops::check::Verdict::Healthy;
@@ -577,12 +615,20 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// `serve`: MCP on stdio, or streamable HTTP until Ctrl-C.
-async fn serve(dr: Dr, http: Option<String>, cancel: Cancel) -> Result<Outcome> {
+async fn serve(
+    dr: Dr,
+    http: Option<String>,
+    passwd_file: Option<PathBuf>,
+    cancel: Cancel,
+) -> Result<Outcome> {
     let server = crate::mcp::DrServer::new(dr);
     match http {
         None => crate::mcp::serve_stdio(server).await?,
         Some(addr) => {
-            let opts = crate::mcp::http::HttpOptions::from_settings(server.dr(), Some(&addr))?;
+            let mut opts = crate::mcp::http::HttpOptions::from_settings(server.dr(), Some(&addr))?;
+            if let Some(f) = passwd_file {
+                opts.passwd_file = f;
+            }
             let shutdown = tokio_util::sync::CancellationToken::new();
             let s2 = shutdown.clone();
             tokio::spawn(async move {

@@ -569,3 +569,29 @@ pub fn rto(r: &crate::ops::rto::MeasureRtoResponse) -> String {
     }
     out
 }
+
+/// `unlock`: every lock removed or kept, with who held it and why.
+pub fn unlock(r: &crate::ops::unlock::UnlockResponse) -> String {
+    let mut s = format!("{}\n", r.message);
+    let line = |verb: &str, i: &crate::ops::unlock::UnlockItem| match (&i.mode, &i.operation) {
+        (Some(mode), Some(op)) => format!(
+            "  {verb} {} lock of `{op}` held by {} pid {}, {}: {}\n",
+            mode.as_str(),
+            i.host.as_deref().unwrap_or("?"),
+            i.pid.map_or("?".into(), |p| p.to_string()),
+            match i.age_seconds.unwrap_or(0) {
+                a if a < 0 => format!("dated {} in the future", human_age(-a)),
+                a => format!("age {}", human_age(a)),
+            },
+            i.reason
+        ),
+        _ => format!("  {verb} {}: {}\n", i.object, i.reason),
+    };
+    for i in &r.removed {
+        s.push_str(&line("removed", i));
+    }
+    for i in &r.kept {
+        s.push_str(&line("kept   ", i));
+    }
+    s
+}

@@ -1,8 +1,9 @@
 //! The streamable HTTP transport: `/mcp` (MCP), `/health` (JSON), a Host check against DNS
-//! rebinding, and a bearer token that is required whenever the server listens off loopback.
+//! rebinding, and a bearer token that is required whenever the server listens off loopback (and
+//! recommended on loopback when other users share the host: start-up warns then).
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
@@ -29,6 +30,8 @@ pub struct HttpOptions {
     pub token: Option<String>,
     /// Host header values accepted (names or IPs, optionally with a port).
     pub allowed_hosts: Vec<String>,
+    /// The password database, read at start-up to tell whether other users share the host.
+    pub passwd_file: PathBuf,
 }
 
 impl std::fmt::Debug for HttpOptions {
@@ -37,6 +40,7 @@ impl std::fmt::Debug for HttpOptions {
             .field("listen", &self.listen)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("allowed_hosts", &self.allowed_hosts)
+            .field("passwd_file", &self.passwd_file)
             .finish()
     }
 }
@@ -102,8 +106,52 @@ impl HttpOptions {
             listen,
             token,
             allowed_hosts,
+            passwd_file: PathBuf::from("/etc/passwd"),
         })
     }
+}
+
+/// Login accounts in a password database (`/etc/passwd` lines) other than `own_uid`: uid 1000
+/// and above, without `nobody` (65534). Malformed lines are skipped.
+pub fn other_users(passwd: &str, own_uid: u32) -> Vec<String> {
+    passwd
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| {
+            let mut fields = l.split(':');
+            let name = fields.next()?.trim();
+            let uid: u32 = fields.nth(1)?.trim().parse().ok()?;
+            (!name.is_empty() && uid >= 1000 && uid != own_uid && uid != 65534 && name != "nobody")
+                .then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// The start-up warning for a loopback server without a token on a host that other users share.
+pub fn shared_host_warning(opts: &HttpOptions, own_uid: u32) -> Option<String> {
+    if opts.token.is_some() || !opts.listen.ip().is_loopback() {
+        return None;
+    }
+    let passwd = std::fs::read_to_string(&opts.passwd_file).ok()?;
+    let others = other_users(&passwd, own_uid);
+    if others.is_empty() {
+        return None;
+    }
+    let mut names = others
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if others.len() > 5 {
+        names.push_str(&format!(" and {} more", others.len() - 5));
+    }
+    Some(format!(
+        "warning: this MCP server needs no token on loopback, and this host has other users \
+         ({names}): any of them can call its tools, destructive ones included (restore_run, \
+         backup_cleanup). Set mcp.http.token_file to a file (mode 0600) holding a long random \
+         token, or MAHAVISHNU_MCP__HTTP__TOKEN, and send it as `Authorization: Bearer <token>`"
+    ))
 }
 
 /// What `GET /health` answers.
@@ -156,9 +204,27 @@ async fn health(State(server): State<DrServer>) -> Response {
     axum::Json(body).into_response()
 }
 
-/// Equal without leaking where the first difference is.
+/// Equal in constant time: both sides are hashed first, so neither where the first difference
+/// lies nor the token's length shows in the time taken.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let (ha, hb) = (
+        ring::digest::digest(&ring::digest::SHA256, a),
+        ring::digest::digest(&ring::digest::SHA256, b),
+    );
+    let diff = ha
+        .as_ref()
+        .iter()
+        .zip(hb.as_ref())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme name is case-insensitive
+/// (RFC 7235), any other scheme gives none.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start().split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 fn host_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
@@ -228,8 +294,7 @@ async fn guard(State(g): State<Guard>, request: Request, next: Next) -> Response
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(bearer_token);
         if !given.is_some_and(|t| same_secret(t.as_bytes(), token.as_bytes())) {
             return (
                 StatusCode::UNAUTHORIZED,
@@ -283,6 +348,11 @@ pub async fn serve(server: DrServer, opts: HttpOptions, shutdown: CancellationTo
         IpAddr::V6(ip) if ip.is_loopback() => "loopback only",
         _ => "bearer token required",
     };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let own_uid = unsafe { libc::geteuid() };
+    if let Some(w) = shared_host_warning(&opts, own_uid) {
+        eprintln!("{w}");
+    }
     eprintln!(
         "mahavishnu-dr MCP server on http://{local}/mcp (health: http://{local}/health; {ip_note})"
     );
@@ -291,4 +361,62 @@ pub async fn serve(server: DrServer, opts: HttpOptions, shutdown: CancellationTo
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .map_err(|e| Error::io(format!("the HTTP server stopped: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_users_are_login_accounts_but_this_one_and_nobody() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      daemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n\
+                      # a comment\n\
+                      \n\
+                      broken line\n\
+                      alice:x:1000:1000:Alice:/home/alice:/bin/bash\n\
+                      svc:x:1001:1001::/srv:/bin/sh\n\
+                      bob:x:notanumber:1:::\n\
+                      nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n\
+                      carol:x:4000000000:1:::\n";
+        assert_eq!(other_users(passwd, 1001), vec!["alice", "carol"]);
+        assert_eq!(other_users(passwd, 0), vec!["alice", "svc", "carol"]);
+        assert!(other_users("root:x:0:0::/root:/bin/sh\n", 0).is_empty());
+        assert!(other_users("", 0).is_empty());
+    }
+
+    #[test]
+    fn the_warning_names_token_file_only_without_a_token_on_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        std::fs::write(&passwd, "alice:x:1000:1000::/home/alice:/bin/bash\n").unwrap();
+        let mut o = HttpOptions {
+            listen: "127.0.0.1:8684".parse().unwrap(),
+            token: None,
+            allowed_hosts: Vec::new(),
+            passwd_file: passwd,
+        };
+        let w = shared_host_warning(&o, 0).expect("warned");
+        assert!(
+            w.contains("mcp.http.token_file") && w.contains("alice"),
+            "{w}"
+        );
+        assert_eq!(shared_host_warning(&o, 1000), None, "only this user");
+        o.token = Some("t".into());
+        assert_eq!(shared_host_warning(&o, 0), None, "a token is configured");
+    }
+
+    #[test]
+    fn bearer_is_matched_case_insensitively_and_tokens_compared_whole() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+        assert!(!same_secret(b"", b"a"));
+    }
 }

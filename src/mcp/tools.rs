@@ -24,7 +24,7 @@ use crate::ops::rpo::MeasureRpoResponse;
 use crate::ops::rto::{MeasureRtoRequest, MeasureRtoResponse};
 use crate::ops::status::{ListRequest, ListResponse, StatusResponse};
 use crate::ops::validate::{ValidateRequest, ValidateResponse};
-use crate::ops::{Cancel, Dr, Progress};
+use crate::ops::{Cancel, Dr, Notes, Progress};
 use crate::repo::BackupType;
 
 /// How a tool behaves, for its annotations.
@@ -222,8 +222,28 @@ fn refused(message: impl Into<String>, guidance: impl Into<String>) -> Error {
     Error::new(ErrorKind::Refused, message).with_guidance(guidance)
 }
 
-/// Run one tool. `Ok(None)` means no such tool (a protocol error for the caller).
+/// Run one tool. `Ok(None)` means no such tool (a protocol error for the caller). Warnings the
+/// operation recorded (a key file others can read) join the result's `warnings` and the log.
 pub async fn call(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<Outcome> {
+    let notes = Notes::new();
+    let outcome = dispatch(&dr.with_notes(notes.clone()), name, args, cx).await;
+    for w in notes.warnings() {
+        tracing::warn!(tool = %name, "{w}");
+    }
+    Some(match outcome? {
+        Outcome::Done(mut v) => {
+            notes.add_to(&mut v);
+            Outcome::Done(v)
+        }
+        Outcome::DoneWithText(mut v, text) => {
+            notes.add_to(&mut v);
+            Outcome::DoneWithText(v, text)
+        }
+        failed => failed,
+    })
+}
+
+async fn dispatch(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<Outcome> {
     let result = match name {
         "backup_run" => backup_run(dr, args, &cx).await,
         "backup_status" => match parse::<NoArgs>(name, args) {

@@ -4,9 +4,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
-use crate::repo::crypto::{Credential, generate_key_file, read_key_file};
+use crate::repo::crypto::{Credential, generate_key_file};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct InitRequest {
@@ -43,7 +43,7 @@ impl Dr {
                 key_generated = true;
                 generate_key_file(&enc.key_path)?
             } else {
-                read_key_file(&enc.key_path)?
+                self.read_key()?
             };
             Some(Credential::KeyFile(key))
         } else {
@@ -56,6 +56,16 @@ impl Dr {
                 if key_generated {
                     // The key was made for this repository only; do not leave an unused key behind.
                     let _ = std::fs::remove_file(&enc.key_path);
+                }
+                // Found before writing, or lost a race with another init: one clear answer.
+                if e.kind == ErrorKind::Refused
+                    && Repository::exists(&self.storage).await.unwrap_or(false)
+                {
+                    return Err(already_exists(
+                        &self.storage.describe(),
+                        key_generated,
+                        &enc.key_path,
+                    ));
                 }
                 return Err(e);
             }
@@ -72,4 +82,20 @@ impl Dr {
             warnings,
         })
     }
+}
+
+/// Another repository is already there (perhaps created a moment ago by a racing `init`).
+fn already_exists(repository: &str, key_generated: bool, key_path: &std::path::Path) -> Error {
+    Error::refused(format!("a repository already exists at {repository}")).with_guidance(format!(
+        "nothing in it was changed{}; use the existing repository with the key it was created \
+         with, or choose another backup.directory",
+        if key_generated {
+            format!(
+                ", and the key just generated for it ({}) was removed again",
+                key_path.display()
+            )
+        } else {
+            String::new()
+        }
+    ))
 }

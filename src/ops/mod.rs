@@ -9,6 +9,8 @@ pub mod cleanup;
 pub mod decrypt;
 pub mod history;
 pub mod init;
+mod key_file;
+pub mod notes;
 mod private_dir;
 pub mod progress;
 pub mod report;
@@ -21,6 +23,7 @@ pub mod rto;
 mod scan;
 mod scratch;
 pub mod status;
+pub mod unlock;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -29,11 +32,12 @@ use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
-use crate::repo::crypto::{Credential, read_key_file};
+use crate::repo::crypto::Credential;
 use crate::repo::locks::{self, LockGuard, LockMode};
 use crate::settings::LoadedSettings;
 use crate::storage::{DynStorage, OpendalStorage, RetryStorage};
 
+pub use notes::Notes;
 pub use progress::{Cancel, NoProgress, Progress};
 
 /// The operations, bound to one set of settings and one repository store.
@@ -41,6 +45,8 @@ pub use progress::{Cancel, NoProgress, Progress};
 pub struct Dr {
     settings: Arc<LoadedSettings>,
     storage: DynStorage,
+    /// Warnings recorded while operations run (see [`Dr::with_notes`]).
+    notes: Notes,
 }
 
 impl Dr {
@@ -52,6 +58,7 @@ impl Dr {
         Ok(Dr {
             settings: Arc::new(settings),
             storage,
+            notes: Notes::new(),
         })
     }
 
@@ -60,6 +67,16 @@ impl Dr {
         Dr {
             settings: Arc::new(settings),
             storage,
+            notes: Notes::new(),
+        }
+    }
+
+    /// The same operations, recording warnings into `notes`: a face gives each command or tool
+    /// call its own, then shows what was recorded (a key file others can read, ...).
+    pub fn with_notes(&self, notes: Notes) -> Dr {
+        Dr {
+            notes,
+            ..self.clone()
         }
     }
 
@@ -80,8 +97,7 @@ impl Dr {
         if !self.settings.settings.backup.encryption.enabled {
             return Ok(None);
         }
-        let path = self.key_path();
-        Ok(Some(Credential::KeyFile(read_key_file(&path)?)))
+        Ok(Some(Credential::KeyFile(self.read_key()?)))
     }
 
     /// Open the repository with the configured key.

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::repo::hash::Sha256;
+use crate::repo::hash::{Sha256, describe_text, parse_sha256_hex, short_digest};
 use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
 use crate::repo::history::RecordKind;
 use crate::repo::locks::LockMode;
-use crate::repo::manifest::Manifest;
+use crate::repo::manifest::{ChecksumItem, Manifest};
 use crate::repo::volume::{HashingReader, read_volume};
 use crate::repo::{BACKUPS_PREFIX, MANIFEST_NAME, Repository, backup_key};
 use crate::storage::bridge::BlockingObjectReader;
@@ -123,8 +123,8 @@ impl VolumeChecks {
     }
 }
 
-/// (backup id, object name, (bytes, sha256) or what is wrong).
-type ObjectCheck = (String, String, Result<(u64, String)>);
+/// (backup id, object name, bytes or what is wrong).
+type ObjectCheck = (String, String, Result<u64>);
 /// (volume name, (bytes read, files checked, problems) or what is wrong).
 type VolumeCheck = (String, Result<(u64, u64, Vec<Problem>)>);
 
@@ -405,8 +405,10 @@ impl Dr {
     async fn keyless_ids(&self, repo: &Repository, only: Option<&str>) -> Result<Vec<String>> {
         let mut ids = BTreeSet::new();
         for o in repo.storage().list(BACKUPS_PREFIX).await? {
-            let rest = &o.key[BACKUPS_PREFIX.len()..];
-            if let Some((id, name)) = rest.split_once('/')
+            if let Some((id, name)) = o
+                .key
+                .strip_prefix(BACKUPS_PREFIX)
+                .and_then(|rest| rest.split_once('/'))
                 && name == MANIFEST_NAME
             {
                 ids.insert(id.to_string());
@@ -445,18 +447,41 @@ impl Dr {
                 }
             };
             let sample = sample_volumes(list.volumes.len(), sample_percent);
-            for (i, item) in list.volumes.iter().enumerate() {
-                if sample.contains(&(i as u32)) {
-                    jobs.push((id.clone(), item.clone()));
+            let items = list
+                .volumes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| sample.contains(&(*i as u32)))
+                .map(|(_, item)| (item, false))
+                .chain(std::iter::once((&list.manifest, true)));
+            for (item, is_manifest) in items {
+                // The list is read from an untrusted store: a damaged entry is a problem of this
+                // backup, never a reason to read elsewhere (or to panic on its text).
+                match checked_item(item, is_manifest) {
+                    Ok(expected) => jobs.push((id.clone(), item.clone(), expected)),
+                    Err(why) => {
+                        if !is_manifest {
+                            out.count(id, 1, 0);
+                        }
+                        let name = if is_manifest || volume_index(&item.name).is_some() {
+                            item.name.clone()
+                        } else {
+                            describe_text(&item.name, 40)
+                        };
+                        out.problems.push(problem(
+                            id,
+                            Some(&name),
+                            format!("the checksum list is damaged: {why}"),
+                        ));
+                    }
                 }
             }
-            jobs.push((id.clone(), list.manifest.clone()));
         }
-        let total: u64 = jobs.iter().map(|(_, i)| i.size).sum();
+        let total: u64 = jobs.iter().map(|(_, i, _)| i.size).sum();
         progress.phase("checksumming", Some(total));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let results: Vec<ObjectCheck> = futures::stream::iter(jobs)
-            .map(|(id, item)| {
+            .map(|(id, item, expected)| {
                 let storage = repo.storage().clone();
                 let progress = progress.clone();
                 let cancel = cancel.clone();
@@ -468,7 +493,7 @@ impl Dr {
                         Err(e) => return (id, item.name.clone(), Err(e)),
                     };
                     let name = item.name.clone();
-                    let r = tokio::task::spawn_blocking(move || -> Result<(u64, String)> {
+                    let r = tokio::task::spawn_blocking(move || -> Result<(u64, [u8; 32])> {
                         let mut r = BlockingObjectReader::spawn(storage, key, size);
                         let mut h = Sha256::new();
                         let mut buf = vec![0u8; 1 << 20];
@@ -485,21 +510,21 @@ impl Dr {
                             n += k as u64;
                             progress.advance(k as u64);
                         }
-                        Ok((n, h.finish_hex()))
+                        Ok((n, h.finish()))
                     })
                     .await
                     .unwrap_or_else(|e| Err(Error::internal(format!("checksum task failed: {e}"))));
                     let r = r.and_then(|(n, sha)| {
                         if n != item.size {
                             Err(Error::integrity(format!("has {n} bytes, the checksum list says {}", item.size)))
-                        } else if sha != item.sha256 {
+                        } else if sha != expected {
                             Err(Error::integrity(format!(
                                 "SHA-256 mismatch: stored bytes hash to {}, expected {} (the object was altered or damaged)",
-                                &sha[..16],
-                                &item.sha256[..16.min(item.sha256.len())]
+                                short_digest(&hex::encode(sha), 16),
+                                short_digest(&hex::encode(expected), 16)
                             )))
                         } else {
-                            Ok((n, sha))
+                            Ok(n)
                         }
                     });
                     (id, item.name.clone(), r)
@@ -510,7 +535,7 @@ impl Dr {
             .await;
         for (id, name, r) in results {
             match r {
-                Ok((n, _)) => {
+                Ok(n) => {
                     out.bytes += n;
                     if name != MANIFEST_NAME {
                         out.count(&id, 1, 0);
@@ -663,6 +688,33 @@ impl Dr {
         }
         Ok(out)
     }
+}
+
+/// The digest a checksum-list entry expects, after checking the entry's shape: the manifest's
+/// entry is named `manifest`, a volume's `vol-` and digits, and the digest is 64 hex digits.
+fn checked_item(item: &ChecksumItem, is_manifest: bool) -> Result<[u8; 32], String> {
+    let name_ok = if is_manifest {
+        item.name == MANIFEST_NAME
+    } else {
+        volume_index(&item.name).is_some()
+    };
+    if !name_ok {
+        return Err(format!(
+            "{} is not the name of a {}",
+            describe_text(&item.name, 40),
+            if is_manifest { "manifest" } else { "volume" }
+        ));
+    }
+    parse_sha256_hex(&item.sha256).map_err(|e| format!("the SHA-256 of {}: {e}", item.name))
+}
+
+/// The index of a volume object named `vol-<digits>`.
+fn volume_index(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("vol-")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 fn new_check(id: &str) -> BackupCheck {

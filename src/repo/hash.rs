@@ -14,6 +14,12 @@ impl Sha256 {
     pub fn update(&mut self, data: &[u8]) {
         self.0.update(data);
     }
+    /// The digest.
+    pub fn finish(self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.0.finish().as_ref());
+        out
+    }
     /// The digest as lowercase hex.
     pub fn finish_hex(self) -> String {
         hex::encode(self.0.finish().as_ref())
@@ -31,8 +37,61 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
 }
 
+/// Parse a SHA-256 digest as text read from the store: exactly 64 hex digits (either case).
+/// Anything else is described, for a message, in the error (never sliced: it may be any UTF-8).
+pub fn parse_sha256_hex(text: &str) -> Result<[u8; 32], String> {
+    let mut out = [0u8; 32];
+    if text.len() == 64 && hex::decode_to_slice(text, &mut out).is_ok() {
+        return Ok(out);
+    }
+    Err(format!(
+        "{} is not a SHA-256 digest (64 hex digits)",
+        describe_text(text, 20)
+    ))
+}
+
+/// `text` quoted for a message, cut to its first `max_chars` characters (on character
+/// boundaries, so any UTF-8 from the store is safe to show).
+pub fn describe_text(text: &str, max_chars: usize) -> String {
+    let mut shown: String = text.chars().take(max_chars).collect();
+    if shown.len() < text.len() {
+        shown.push('…');
+    }
+    format!("{shown:?}")
+}
+
+/// The first `n` characters of a digest for messages; safe on any text.
+pub fn short_digest(text: &str, n: usize) -> String {
+    text.chars().take(n).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn digests_parse_only_as_64_hex_digits() {
+        let good = super::sha256_hex(b"abc");
+        assert!(super::parse_sha256_hex(&good).is_ok());
+        assert!(super::parse_sha256_hex(&good.to_uppercase()).is_ok());
+        // 64 bytes of text with a character across byte 16: slicing it there would panic.
+        let multibyte = format!("a{}", "é".repeat(31)) + "b";
+        assert_eq!(multibyte.len(), 64);
+        for bad in [
+            "",
+            "zz",
+            &good[..63],
+            &format!("{good}0"),
+            &multibyte,
+            &"g".repeat(64),
+        ] {
+            let e = super::parse_sha256_hex(bad).unwrap_err();
+            assert!(e.contains("not a SHA-256 digest"), "{e}");
+        }
+        let long = "é".repeat(100);
+        let e = super::parse_sha256_hex(&long).unwrap_err();
+        assert!(e.contains('…') && e.len() < 120, "{e}");
+        assert_eq!(super::short_digest(&multibyte, 16).chars().count(), 16);
+    }
+
     #[test]
     fn matches_the_standard_test_vector() {
         assert_eq!(

@@ -5,7 +5,10 @@
 //! both proceed (the later writer sees the earlier one), and both backing off is resolved by a
 //! random delay. Shared (restore, validate) conflicts with exclusive; backup with backup and
 //! exclusive; exclusive (cleanup) with everything. Holders refresh their lock every 30 s; a lock
-//! not refreshed for 120 s, or held by a dead process on this host, is stale and is broken.
+//! not refreshed for 120 s, held by a dead process on this host, or whose times lie more than
+//! 10 minutes in the future (a wrong clock, or a forged lock that would never age), is stale and
+//! is broken. Lock objects come from an untrusted store: any bytes parse without a panic, as a
+//! lock or as an unreadable object.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +24,11 @@ use crate::storage::DynStorage;
 
 pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
 pub const STALE_AFTER_SECS: i64 = 120;
+/// How far ahead of this host's clock a lock's times may lie (clock skew between hosts) before
+/// the lock counts as stale: a lock refreshed "in the future" would otherwise never age.
+pub const FUTURE_SKEW_SECS: i64 = 600;
+/// Larger lock objects are not read (a lock is a few hundred bytes); they count as unreadable.
+const MAX_LOCK_BYTES: u64 = 64 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -38,7 +46,7 @@ impl LockMode {
             (Exclusive, _) | (_, Exclusive) | (Backup, Backup)
         )
     }
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             LockMode::Shared => "shared",
             LockMode::Backup => "backup",
@@ -71,9 +79,83 @@ impl LockInfo {
                 self.pid, self.host
             ));
         }
-        let age = (now - self.refreshed).num_seconds();
+        // Whole seconds since the epoch: any time chrono parsed subtracts without overflow.
+        let ahead = self.created.timestamp().max(self.refreshed.timestamp()) - now.timestamp();
+        if ahead > FUTURE_SKEW_SECS {
+            return Some(format!(
+                "its time ({}) lies {} ahead of this host's clock, more than the {} min allowed \
+                 for clock skew: a host with a wrong clock wrote it, or it was forged, and it \
+                 would never go stale",
+                self.refreshed.format("%Y-%m-%d %H:%M:%S UTC"),
+                span(ahead),
+                FUTURE_SKEW_SECS / 60
+            ));
+        }
+        let age = self.refreshed_ago(now);
         (age > STALE_AFTER_SECS).then(|| format!("not refreshed for {age} s"))
     }
+
+    /// Seconds since the holder last refreshed the lock (negative when that lies ahead).
+    pub fn refreshed_ago(&self, now: DateTime<Utc>) -> i64 {
+        now.timestamp() - self.refreshed.timestamp()
+    }
+
+    /// Seconds since the lock was taken (negative when that lies ahead).
+    pub fn age(&self, now: DateTime<Utc>) -> i64 {
+        now.timestamp() - self.created.timestamp()
+    }
+}
+
+/// "12 min", "3 h", "400 d": how far a time lies ahead, for messages.
+fn span(secs: i64) -> String {
+    match secs {
+        ..3600 => format!("{} min", secs / 60),
+        3600..172_800 => format!("{} h", secs / 3600),
+        _ => format!("{} d", secs / 86_400),
+    }
+}
+
+/// One object in `locks/`, read and judged.
+#[derive(Debug, Clone)]
+pub struct FoundLock {
+    /// The object's key.
+    pub key: String,
+    /// The lock it holds; `None` when the object does not parse (cut off by a crash, or garbage).
+    pub info: Option<LockInfo>,
+    /// Why it is stale, when it is (an unreadable object always is).
+    pub stale: Option<String>,
+}
+
+/// Every lock object in the repository, each with whether (and why) it is stale now.
+pub async fn survey(storage: &DynStorage) -> Result<Vec<FoundLock>> {
+    let host = hostname();
+    let now = Utc::now();
+    Ok(list_locks(storage)
+        .await?
+        .into_iter()
+        .map(|(key, info)| {
+            let stale = match &info {
+                Some(i) => i.stale_reason(now, &host),
+                None => {
+                    Some("the lock object is unreadable (cut off by a crash, or not a lock)".into())
+                }
+            };
+            FoundLock { key, info, stale }
+        })
+        .collect())
+}
+
+/// Remove one lock object (by the key it was listed under).
+pub async fn remove(storage: &DynStorage, key: &str) -> Result<()> {
+    if !key.starts_with(LOCKS_PREFIX) {
+        return Err(Error::internal(format!("{key} is not a lock object")));
+    }
+    storage.delete(key).await
+}
+
+/// Parse a lock object; `None` for anything that is not one.
+fn parse_lock(raw: &[u8]) -> Option<LockInfo> {
+    serde_json::from_slice::<LockInfo>(raw).ok()
 }
 
 pub fn hostname() -> String {
@@ -84,6 +166,10 @@ fn process_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };
+    // 0 would ask about this process group, not a process.
+    if pid <= 0 {
+        return false;
+    }
     // SAFETY: kill with signal 0 only checks for existence and permission; it sends nothing.
     let r = unsafe { libc::kill(pid, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
@@ -121,8 +207,12 @@ async fn write_lock(storage: &DynStorage, info: &LockInfo) -> Result<()> {
 pub async fn list_locks(storage: &DynStorage) -> Result<Vec<(String, Option<LockInfo>)>> {
     let mut out = Vec::new();
     for obj in storage.list(LOCKS_PREFIX).await? {
+        if obj.size > MAX_LOCK_BYTES {
+            out.push((obj.key, None));
+            continue;
+        }
         let info = match storage.get(&obj.key).await {
-            Ok(raw) => serde_json::from_slice::<LockInfo>(&raw).ok(),
+            Ok(raw) => parse_lock(&raw),
             Err(e) if e.kind == ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
@@ -219,7 +309,10 @@ pub async fn acquire(
             )
             .with_guidance(
                 "wait for that operation to finish and run again; a lock of a crashed process is \
-                 broken automatically once it is stale (120 s without refresh)",
+                 broken automatically once it is stale (120 s without refresh), and \
+                 `mahavishnu-dr unlock` removes stale locks now; only when you are sure that no \
+                 operation runs on any host, `mahavishnu-dr unlock --all` removes every lock \
+                 (docs/RUNBOOK.md, \"The repository is locked\")",
             ));
         }
         if !announced {
@@ -312,6 +405,82 @@ mod tests {
             "{heard:?}"
         );
         g.release().await.unwrap();
+    }
+
+    fn lock_at(created: DateTime<Utc>, refreshed: DateTime<Utc>) -> LockInfo {
+        LockInfo {
+            id: "future".into(),
+            mode: LockMode::Exclusive,
+            host: "elsewhere".into(),
+            pid: 1,
+            operation: "backup cleanup".into(),
+            created,
+            refreshed,
+        }
+    }
+
+    #[test]
+    fn a_lock_from_the_future_is_stale_beyond_the_skew_allowance() {
+        let now = Utc::now();
+        let secs = chrono::Duration::seconds;
+        // Within the skew allowance: a live lock of a host whose clock runs a little ahead.
+        let near = lock_at(now + secs(300), now + secs(300));
+        assert_eq!(near.stale_reason(now, "here"), None);
+        // Far ahead: it would never age, so it is stale, and the reason says why.
+        for l in [
+            lock_at(now, now + secs(86_400)),
+            lock_at(now + secs(3 * 3600), now),
+            lock_at(
+                now + secs(FUTURE_SKEW_SECS + 5),
+                now + secs(FUTURE_SKEW_SECS + 5),
+            ),
+        ] {
+            let why = l.stale_reason(now, "here").expect("stale");
+            assert!(why.contains("ahead of this host's clock"), "{why}");
+        }
+        // The extremes chrono can parse neither panic nor count as live.
+        let far = lock_at(DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MAX_UTC);
+        assert!(far.stale_reason(now, "here").is_some());
+        let ancient = lock_at(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MIN_UTC);
+        assert!(ancient.stale_reason(now, "here").is_some());
+    }
+
+    #[test]
+    fn garbage_lock_objects_never_panic() {
+        let cases: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"\xff\xfe\x00garbage".to_vec(),
+            b"null".to_vec(),
+            b"[]".to_vec(),
+            br#"{"id":"x"}"#.to_vec(),
+            br#"{"id":"\u00e9\u00e9","mode":"backup","host":"h\u0000","pid":4294967295,"operation":"\u00e9","created":"+262142-01-01T00:00:00Z","refreshed":"-262143-01-01T00:00:00Z"}"#.to_vec(),
+            br#"{"id":"x","mode":"backup","host":"h","pid":-1,"operation":"o","created":"2025-01-01T00:00:00Z","refreshed":"2025-01-01T00:00:00Z"}"#.to_vec(),
+            br#"{"id":"x","mode":"nope","host":"h","pid":1,"operation":"o","created":"2025-01-01T00:00:00Z","refreshed":"2025-01-01T00:00:00Z"}"#.to_vec(),
+            br#"{"id":"x","mode":"shared","host":"h","pid":0,"operation":"o","created":"9999-99-99T00:00:00Z","refreshed":"x"}"#.to_vec(),
+        ];
+        let now = Utc::now();
+        for raw in &cases {
+            if let Some(l) = parse_lock(raw) {
+                let _ = l.stale_reason(now, &l.host.clone());
+                let _ = (l.age(now), l.refreshed_ago(now), l.key());
+            }
+        }
+        // Pid 0 or beyond pid_t on this host is no live process.
+        let mut l = lock_at(now, now);
+        for pid in [0, u32::MAX] {
+            l.pid = pid;
+            l.host = "here".into();
+            assert!(l.stale_reason(now, "here").is_some(), "pid {pid}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_or_not_without_a_panic(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            if let Some(l) = parse_lock(&raw) {
+                let _ = l.stale_reason(Utc::now(), "here");
+            }
+        }
     }
 
     #[tokio::test]

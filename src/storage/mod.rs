@@ -137,5 +137,33 @@ pub(crate) mod contract {
         store.delete("a/b").await.unwrap();
         store.delete("a/b").await.unwrap();
         assert_eq!(store.size("a/b").await.unwrap(), None);
+        create_only_writes_race(store).await;
+    }
+
+    /// Create-only writes that race for one key: exactly one writer wins, the object holds the
+    /// winner's bytes whole, the losers change nothing, and no temporary object is left.
+    async fn create_only_writes_race(store: &dyn Storage) {
+        const WRITERS: u8 = 8;
+        for round in 0..25 {
+            let key = format!("race/config-{round}");
+            let body = |i: u8| Bytes::from(vec![i; 64 << 10 | usize::from(i)]);
+            let writes = (0..WRITERS).map(|i| store.put_if_absent(&key, body(i)));
+            let won: Vec<bool> = futures::future::join_all(writes)
+                .await
+                .into_iter()
+                .map(|r| r.expect("a create-only write failed"))
+                .collect();
+            let winners: Vec<u8> = (0..WRITERS).filter(|i| won[usize::from(*i)]).collect();
+            assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+            assert_eq!(
+                store.get(&key).await.unwrap(),
+                body(winners[0]),
+                "round {round}: the object is not the winner's"
+            );
+        }
+        assert!(
+            store.list(TMP_PREFIX).await.unwrap().is_empty(),
+            "temporary objects left behind"
+        );
     }
 }
