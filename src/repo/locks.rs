@@ -19,6 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::LOCKS_PREFIX;
+use super::bounded::{MAX_LOCK_BYTES, read_bounded};
 use crate::error::{Error, ErrorKind, Result};
 use crate::storage::DynStorage;
 
@@ -27,8 +28,6 @@ pub const STALE_AFTER_SECS: i64 = 120;
 /// How far ahead of this host's clock a lock's times may lie (clock skew between hosts) before
 /// the lock counts as stale: a lock refreshed "in the future" would otherwise never age.
 pub const FUTURE_SKEW_SECS: i64 = 600;
-/// Larger lock objects are not read (a lock is a few hundred bytes); they count as unreadable.
-const MAX_LOCK_BYTES: u64 = 64 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -207,13 +206,11 @@ async fn write_lock(storage: &DynStorage, info: &LockInfo) -> Result<()> {
 pub async fn list_locks(storage: &DynStorage) -> Result<Vec<(String, Option<LockInfo>)>> {
     let mut out = Vec::new();
     for obj in storage.list(LOCKS_PREFIX).await? {
-        if obj.size > MAX_LOCK_BYTES {
-            out.push((obj.key, None));
-            continue;
-        }
-        let info = match storage.get(&obj.key).await {
+        let info = match read_bounded(storage, &obj.key, MAX_LOCK_BYTES, "a lock object").await {
             Ok(raw) => parse_lock(&raw),
             Err(e) if e.kind == ErrorKind::NotFound => continue,
+            // Too large to be a lock: garbage, removed like any unreadable lock object.
+            Err(e) if e.kind == ErrorKind::Integrity => None,
             Err(e) => return Err(e),
         };
         out.push((obj.key, info));
