@@ -452,6 +452,22 @@ mod tests {
         );
     }
 
+    /// Every type that holds key material wipes it when dropped: checked by the type system, so
+    /// a refactor that swaps one for a plain array does not compile.
+    #[test]
+    fn key_material_is_zeroed_on_drop() {
+        fn wiped<T: zeroize::ZeroizeOnDrop>() {}
+        wiped::<SecretKey>();
+        wiped::<Zeroizing<[u8; KEY_LEN]>>();
+        wiped::<Zeroizing<String>>();
+        wiped::<Zeroizing<Vec<u8>>>();
+        // The AES key schedule of every object and key-encryption key (aes-gcm's zeroize).
+        wiped::<Aes256Gcm>();
+        let mut k = SecretKey([7u8; KEY_LEN]);
+        k.zeroize();
+        assert_eq!(k.as_bytes(), &[0u8; KEY_LEN]);
+    }
+
     #[test]
     fn passphrase_slots_work() {
         let master = SecretKey::random();
