@@ -74,15 +74,19 @@ impl Drop for ScratchWork {
 }
 
 impl Dr {
-    /// The scratch folder, checked private (created, 0700, when missing).
-    pub(crate) fn scratch_root(&self) -> Result<PathBuf> {
-        let root = self
-            .settings
+    /// The configured scratch folder, unchecked.
+    fn scratch_setting(&self) -> PathBuf {
+        self.settings
             .settings
             .disaster_recovery
             .restore_test
             .scratch_dir
-            .clone();
+            .clone()
+    }
+
+    /// The scratch folder, checked private (created, 0700, when missing).
+    pub(crate) fn scratch_root(&self) -> Result<PathBuf> {
+        let root = self.scratch_setting();
         ensure_private_dir(&root, Role::Scratch)?;
         Ok(root)
     }
@@ -100,13 +104,7 @@ impl Dr {
 
     /// The work folder `work-<name>` in the scratch folder, made on first use.
     pub(crate) fn scratch_work(&self, name: &str) -> ScratchWork {
-        let scratch_root = self
-            .settings
-            .settings
-            .disaster_recovery
-            .restore_test
-            .scratch_dir
-            .clone();
+        let scratch_root = self.scratch_setting();
         ScratchWork {
             dir: scratch_root.join(format!("work-{name}")),
             scratch_root,
