@@ -1,8 +1,8 @@
 //! `backup cleanup` end to end: the dry-run plan (every backup, with a reason, nothing removed),
 //! the seed's retention, expiry that respects dependencies, and orphans.
 
-mod common;
-mod dr_util;
+use crate::common;
+use crate::dr_util;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

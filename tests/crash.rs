@@ -2,8 +2,8 @@
 //! cleanup removes; the next backup breaks the dead process's lock. A backup that fails leaves
 //! nothing at all.
 
-mod common;
-mod dr_util;
+use crate::common;
+use crate::dr_util;
 
 use std::path::Path;
 use std::process::Stdio;

@@ -1,7 +1,7 @@
 //! `decrypt` writes a volume's plaintext, which standard tools read: FORMAT.md's claim that data
 //! can be recovered with `zstd` and `tar` (plus the decryptor) holds.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! `mahavishnu-dr check`: the disaster-recovery check (the orchestrator's
 //! run_disaster_recovery_check), on real repositories.
 
-mod common;
+use crate::common;
 
 use common::Project;
 

@@ -2,8 +2,8 @@
 //! that), records deletions, and every backup of the chain restores exactly the tree as it was
 //! when it was made. Chains are bounded by max_chain_length; list and status show the chains.
 
-mod common;
-mod tree_support;
+use crate::common;
+use crate::tree_support;
 
 use std::collections::BTreeMap;
 

@@ -1,8 +1,8 @@
 //! Keys: generation (mode 0600, a loud warning, never replaced), and a missing, an unreadable and a
 //! wrong key: three different clear errors, exit 2, naming the key path, changing nothing.
 
-mod common;
-mod dr_util;
+use crate::common;
+use crate::dr_util;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;

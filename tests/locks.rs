@@ -1,7 +1,7 @@
 //! Locks: concurrent backups serialize into a chain; a cleanup never runs under a backup.
 
-mod common;
-mod dr_util;
+use crate::common;
+use crate::dr_util;
 
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;

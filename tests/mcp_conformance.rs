@@ -2,7 +2,7 @@
 //! `serve --http`: every scenario passes except those in tests/mcp/conformance/
 //! expected-failures.yml, which exercise the suite's own fixture tools, resources and prompts.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

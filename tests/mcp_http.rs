@@ -1,7 +1,7 @@
 //! `mahavishnu-dr serve --http`: /mcp and /health on the real binary, the Host and Origin checks,
 //! and the bearer token off loopback.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

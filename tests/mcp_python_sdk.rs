@@ -2,7 +2,7 @@
 //! lists the tools, runs a backup with a progress callback, and checks every structured result
 //! against its tool's output schema (tests/mcp/python/sdk_client.py).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

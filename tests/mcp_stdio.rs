@@ -1,6 +1,6 @@
 //! `mahavishnu-dr serve` on stdio: the real binary speaks MCP on stdout and nothing else.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;

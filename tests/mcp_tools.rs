@@ -1,7 +1,7 @@
 //! The MCP tools, in process: an rmcp client talks to the server over an in-memory pipe, on a
 //! real repository in a temporary project.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

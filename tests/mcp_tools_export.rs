@@ -1,7 +1,7 @@
 //! tools/ holds exactly what `mahavishnu-dr tools export` writes, which is what the server
 //! registers: a changed tool without a re-export fails here.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,8 +2,8 @@
 //! folders, symlinks) backed up full, mutated at random, backed up incremental, restores exactly
 //! as it was at each backup.
 
-mod common;
-mod tree_support;
+use crate::common;
+use crate::tree_support;
 
 use std::path::Path;
 

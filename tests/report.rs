@@ -2,7 +2,7 @@
 //! healthy after a validation and a restore test, a loose key file, a damaged chain), every
 //! format renders, `--output` writes the file, and the HTML page renders in headless Chromium.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! passes with measured RTO and RPO; damage fails with the right reason; drift is found; the
 //! history is kept in the repository, for any process and any host with the key.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

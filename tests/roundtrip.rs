@@ -2,8 +2,8 @@
 //! archival backup store comes back byte for byte, with modes, times, folders and links; partial
 //! restores bring back only what was asked for; a non-empty target needs --overwrite.
 
-mod common;
-mod tree_support;
+use crate::common;
+use crate::tree_support;
 
 use common::Project;
 use tree_support::*;

@@ -5,8 +5,8 @@
 //! hand-written tar streams, compressed with zstd and sealed with the repository's key, so they
 //! authenticate and the restore's own checks are what stops them.
 
-mod common;
-mod dr_util;
+use crate::common;
+use crate::dr_util;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -3,8 +3,8 @@
 //! naming where they are; local.yaml and the environment override the main file; a disabled
 //! backup does nothing; the default settings path; unencrypted repositories work and warn.
 
-mod common;
-mod tree_support;
+use crate::common;
+use crate::tree_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

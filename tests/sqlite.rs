@@ -3,8 +3,8 @@
 //! invariant (each transaction inserts the same value into two tables), and the -wal/-shm files
 //! are never stored.
 
-mod common;
-mod tree_support;
+use crate::common;
+use crate::tree_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Storage failures during a backup (a full disk, a store that goes away): the backup fails with
 //! a clear error, and nothing already stored is lost or changed.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -5,8 +5,8 @@
 //! as FORMAT.md documents them (a keyless writer can read that too), a config edited by hand,
 //! a manifest damaged in place, decompression bombs and a tar long name that claims a gigabyte.
 
-mod common;
-mod dr_util;
+use crate::common;
+use crate::dr_util;
 
 use std::io::{Read, Write};
 use std::path::Path;

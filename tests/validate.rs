@@ -1,8 +1,8 @@
 //! `backup validate` at its three levels against real damage: a flipped byte, a truncated and a
 //! deleted volume; keyless checksum validation; sampling; and a restore that meets the damage.
 
-mod common;
-mod dr_util;
+use crate::common;
+use crate::dr_util;
 
 use common::Project;
 use dr_util::*;

@@ -1,0 +1,31 @@
+//! The one integration test binary (as ripgrep keeps it): a module per capability, driving the
+//! real `mahavishnu-dr` binary over real files, and one shared harness (`common`, `dr_util`,
+//! `tree_support`). One binary links the crate once instead of once per file.
+
+mod common;
+mod dr_util;
+mod tree_support;
+
+mod cleanup;
+mod crash;
+mod decrypt;
+mod dr_check;
+mod incremental;
+mod keys;
+mod locks;
+mod mcp_conformance;
+mod mcp_http;
+mod mcp_python_sdk;
+mod mcp_stdio;
+mod mcp_tools;
+mod mcp_tools_export;
+mod properties;
+mod report;
+mod restore_test;
+mod roundtrip;
+mod security;
+mod settings_cli;
+mod sqlite;
+mod storage_faults;
+mod store_attacks;
+mod validate;
