@@ -937,7 +937,8 @@ pub fn lock(data: &[u8]) -> Reach {
     let now = time(1_795_358_721);
     // Another host's lock is stale exactly when it was not refreshed for 120 s.
     let age = (now - info.refreshed).num_seconds();
-    let reason = info.stale_reason(now, "not-the-lock-holder.invalid");
+    let elsewhere = format!("{}-elsewhere", info.host);
+    let reason = info.stale_reason(now, &elsewhere);
     assert_eq!(
         reason.is_some(),
         age > STALE_AFTER_SECS,
