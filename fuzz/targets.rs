@@ -30,8 +30,9 @@ use mahavishnu_dr::repo::envelope::{
     self, HEADER_LEN, Header, MAX_FRAME_SIZE, MIN_FRAME_SIZE, ObjectContext, ObjectKind, Opener,
     Sealer,
 };
+use mahavishnu_dr::repo::hash::{parse_sha256_hex, short_digest};
 use mahavishnu_dr::repo::history::{HistoryRecord, RecordKind};
-use mahavishnu_dr::repo::locks::{LockInfo, LockMode, STALE_AFTER_SECS};
+use mahavishnu_dr::repo::locks::{FUTURE_SKEW_SECS, LockInfo, LockMode, STALE_AFTER_SECS};
 use mahavishnu_dr::repo::manifest::{
     ChecksumItem, ChecksumList, Entry, EntryKind, Location, Manifest, ManifestSummary, Origin,
     SourceRecord, Totals, VolumeRecord,
@@ -108,33 +109,23 @@ pub fn alloc_bound(target: &str, len: usize) -> usize {
     }
 }
 
+/// An open finding: its target, whether an input reaches it, its name.
+type OpenFinding = (&'static str, fn(&[u8]) -> bool, &'static str);
+
 /// Inputs a target skips because they reach a finding that is already reported and not fixed
 /// yet (each has an ignored reproducer in `tests/fuzz.rs`); the name of the finding, if so.
-/// Remove an arm when its finding is fixed.
-/// `FUZZ_KNOWN=1` in the environment turns the skipping off (to see whether a fix holds).
+/// Add an arm for a new finding; remove it when the fix lands. None is open now (the two that
+/// fuzzing found, tar-size-overflow and validate-digest-prefix, are fixed and kept as regression
+/// tests). `FUZZ_KNOWN=1` in the environment turns the skipping off.
 pub fn known_finding(target: &str, data: &[u8]) -> Option<&'static str> {
     static RUN_KNOWN: OnceLock<bool> = OnceLock::new();
     if *RUN_KNOWN.get_or_init(|| std::env::var_os("FUZZ_KNOWN").is_some()) {
         return None;
     }
-    match target {
-        "tar" if data.chunks_exact(512).any(claims_size_past_u64_padding) => {
-            Some("tar-size-overflow")
-        }
-        _ => None,
-    }
-}
-
-/// A tar header block (checksum valid) whose size, in base-256, is so close to 2^64 that the
-/// size plus its padding to 512 bytes overflows u64 (finding `tar-size-overflow`).
-fn claims_size_past_u64_padding(block: &[u8]) -> bool {
-    let size = &block[124..136];
-    if size[0] & 0x80 == 0 || !tar_checksum_ok(block) {
-        return false;
-    }
-    // tar reads the last 8 bytes of a base-256 field.
-    let value = u64::from_be_bytes(size[4..12].try_into().unwrap_or([0; 8]));
-    value > u64::MAX - 511
+    let open: [OpenFinding; 0] = [];
+    open.iter()
+        .find(|(t, reaches, _)| *t == target && reaches(data))
+        .map(|(_, _, name)| *name)
 }
 
 /// Whether a 512-byte block's stored checksum matches its bytes (as the tar reader computes it).
@@ -641,14 +632,21 @@ pub fn checksums(data: &[u8]) -> Reach {
     assert_eq!(again, list, "a checksum list does not round-trip");
     reach |= check_id(&list.backup_id) << 1;
     for item in list.volumes.iter().chain([&list.manifest]) {
-        // ---- DIGEST PARSER (issue 9): src/ops/validate.rs is getting a parser of 64-hex-digit
-        // digests. When it is public, call it here on `item.sha256` and assert: it accepts exactly
-        // the strings of 64 ASCII hex digits, and what it accepts re-encodes to the same digest
-        // (lowercased). Until then the only digest handling is validate's comparison and its
-        // message, which slices the listed digest at byte 16 (finding
-        // `validate-digest-prefix`, reproduced through the binary in tests/fuzz.rs).
+        // The digest parser validate uses: exactly 64 hex digits, re-encoding to the same
+        // digest (lowercased); the message helper never panics on any text.
         let hex64 = item.sha256.len() == 64 && item.sha256.bytes().all(|b| b.is_ascii_hexdigit());
-        reach |= if hex64 { 1 << 8 } else { 1 << 9 };
+        match parse_sha256_hex(&item.sha256) {
+            Ok(d) => {
+                assert!(hex64, "accepted a digest that is not 64 hex digits");
+                assert_eq!(hex::encode(d), item.sha256.to_ascii_lowercase());
+                reach |= 1 << 8;
+            }
+            Err(_) => {
+                assert!(!hex64, "refused a digest of 64 hex digits");
+                reach |= 1 << 9;
+            }
+        }
+        let _ = short_digest(&item.sha256, 16);
         if !item.sha256.is_char_boundary(16.min(item.sha256.len())) {
             reach |= 1 << 10;
         }
@@ -935,14 +933,16 @@ pub fn lock(data: &[u8]) -> Reach {
     let again: LockInfo = serde_json::from_slice(&json).expect("a written lock parses");
     assert_eq!(again, info, "a lock does not round-trip");
     let now = time(1_795_358_721);
-    // Another host's lock is stale exactly when it was not refreshed for 120 s.
-    let age = (now - info.refreshed).num_seconds();
+    // Another host's lock is stale exactly when it was not refreshed for 120 s, or when one of
+    // its times lies more than the allowed clock skew ahead (it would never age).
+    let age = info.refreshed_ago(now);
+    let ahead = info.created.max(info.refreshed).timestamp() - now.timestamp();
     let elsewhere = format!("{}-elsewhere", info.host);
     let reason = info.stale_reason(now, &elsewhere);
     assert_eq!(
         reason.is_some(),
-        age > STALE_AFTER_SECS,
-        "age {age} s, stale: {reason:?}"
+        age > STALE_AFTER_SECS || ahead > FUTURE_SKEW_SECS,
+        "age {age} s, {ahead} s ahead, stale: {reason:?}"
     );
     // This host's: also when its process is gone (the pid is only probed, with signal 0).
     let own = info.stale_reason(now, &info.host);

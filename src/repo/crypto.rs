@@ -246,6 +246,15 @@ fn kek(
                 parallelism,
             },
         ) => {
+            // The slot is read before the config can be authenticated: bound what it may ask
+            // for (4 GiB of memory, 100 passes, 64 lanes), so a planted slot cannot exhaust the
+            // host. Our own slots use 64 MiB, 3 passes, 1 lane.
+            if *memory_kib > 4 << 20 || *iterations > 100 || *parallelism > 64 {
+                return Err(Error::key(format!(
+                    "a key slot asks for Argon2id with {memory_kib} KiB, {iterations} passes and \
+                     {parallelism} lanes, past what mahavishnu-dr accepts; the config was altered"
+                )));
+            }
             let params = argon2::Params::new(*memory_kib, *iterations, *parallelism, Some(KEY_LEN))
                 .map_err(|e| Error::key(format!("bad Argon2id parameters in key slot: {e}")))?;
             let a =

@@ -292,16 +292,16 @@ impl<R: Read> Opener<R> {
         if self.cipher.is_none() {
             self.read_header()?;
         }
-        // Reuse the previous frame's buffer: only its tail needs zeroing, not a fresh MiB.
+        // Reuse the previous frame's buffer, and grow it only as bytes arrive: the frame size
+        // comes from an unauthenticated header, so a 64-byte object must not cost 64 MiB.
         let mut frame = std::mem::take(&mut self.buf);
-        frame.resize(self.frame_ct, 0);
-        let mut n = 0;
+        frame.clear();
         if let Some(b) = self.peeked.take() {
-            frame[0] = b;
-            n = 1;
+            frame.push(b);
         }
-        n += read_full(&mut self.inner, &mut frame[n..])?;
-        frame.truncate(n);
+        let want = (self.frame_ct - frame.len()) as u64;
+        (&mut self.inner).take(want).read_to_end(&mut frame)?;
+        let n = frame.len();
         let last = if n < self.frame_ct {
             true
         } else {
@@ -443,5 +443,27 @@ mod tests {
         let sealed = seal_all(Some(&key), &ctx(), b"x");
         let err = open_all(None, &ctx(), &sealed).unwrap_err();
         assert_eq!(err.kind, crate::error::ErrorKind::Key);
+    }
+
+    #[test]
+    fn a_claimed_frame_size_costs_only_the_bytes_that_arrive() {
+        // A plain object whose header claims 64 MiB frames but that holds 10 bytes.
+        let header = Header {
+            cipher: CIPHER_NONE,
+            kind: ObjectKind::Volume as u8,
+            frame_size: MAX_FRAME_SIZE,
+            salt: [0; 32],
+        };
+        let mut data = header.to_bytes().to_vec();
+        data.extend_from_slice(b"ten bytes!");
+        let mut r = Opener::new(None, ctx(), &data[..]).unwrap();
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"ten bytes!");
+        assert!(
+            r.buf.capacity() < 1 << 20,
+            "{} bytes held",
+            r.buf.capacity()
+        );
     }
 }

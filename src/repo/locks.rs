@@ -79,13 +79,14 @@ impl LockInfo {
             ));
         }
         // Whole seconds since the epoch: any time chrono parsed subtracts without overflow.
-        let ahead = self.created.timestamp().max(self.refreshed.timestamp()) - now.timestamp();
+        let latest = self.created.max(self.refreshed);
+        let ahead = latest.timestamp() - now.timestamp();
         if ahead > FUTURE_SKEW_SECS {
             return Some(format!(
                 "its time ({}) lies {} ahead of this host's clock, more than the {} min allowed \
                  for clock skew: a host with a wrong clock wrote it, or it was forged, and it \
                  would never go stale",
-                self.refreshed.format("%Y-%m-%d %H:%M:%S UTC"),
+                latest.format("%Y-%m-%d %H:%M:%S UTC"),
                 span(ahead),
                 FUTURE_SKEW_SECS / 60
             ));
