@@ -547,6 +547,7 @@ async fn decompression_bombs_cost_bounded_memory_and_are_named() {
     assert_eq!(code(&o), 0, "{}", shown(&o));
     let l: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(ids(&l, "unreadable"), vec![id.clone()], "{l}");
+    eprintln!("backup list over a 1 GiB manifest bomb: peak RSS {mib} MiB");
     assert!(mib < MEMORY_LIMIT_MIB, "backup list used {mib} MiB");
     // Restoring it stops at the manifest cap with the reason.
     let target = p.root().join("t");
@@ -586,6 +587,7 @@ async fn decompression_bombs_cost_bounded_memory_and_are_named() {
         unreadable.contains(big) && unreadable.contains("20971520 bytes"),
         "{h}"
     );
+    eprintln!("restore-test report over a 1 GiB history bomb: peak RSS {mib} MiB");
     assert!(mib < MEMORY_LIMIT_MIB, "restore-test report used {mib} MiB");
 }
 
@@ -631,6 +633,7 @@ async fn a_tar_long_name_of_a_gigabyte_is_refused_without_reading_it() {
         run_measuring_memory(&p, &["restore", "--backup-id", &id, "--target", &target_s]);
     assert_eq!(code(&o), 1, "{}", shown(&o));
     assert!(stderr(&o).contains("long name"), "{}", shown(&o));
+    eprintln!("restore of a volume with a 1 GiB tar long name: peak RSS {mib} MiB");
     assert!(mib < MEMORY_LIMIT_MIB, "restore used {mib} MiB");
     assert!(!target.join("data/x").exists(), "a file was restored");
     let v = p.run(&["backup", "validate", "--level", "full", "--json"]);
