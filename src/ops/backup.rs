@@ -1,6 +1,6 @@
 //! `backup run`: full, incremental and archival backups, volumes built in parallel.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,13 +17,14 @@ use super::scratch::ScratchWork;
 use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
+use crate::repo::keys::{volume_key, volume_name};
 use crate::repo::locks::{LockMode, hostname};
 use crate::repo::manifest::{
     Entry, EntryKind, Location, MANIFEST_VERSION, Manifest, ManifestSummary, Origin, Totals,
     VolumeRecord,
 };
 use crate::repo::volume::{FileOutcome, VolumeInput, VolumeParams, write_volume};
-use crate::repo::{BackupType, Repository, backup_key, new_backup_id, volume_name};
+use crate::repo::{BackupType, Repository, new_backup_id};
 use crate::storage::bridge::writer_pump;
 
 const MIB: u64 = 1 << 20;
@@ -307,13 +308,7 @@ impl Dr {
             }
             Err(e) => {
                 // Remove what was written; a crash that skips this leaves orphans for cleanup.
-                let folder = format!("backups/{id}/");
-                if let Ok(objs) = repo.storage().list(&folder).await {
-                    for o in objs {
-                        let _ = repo.storage().delete(&o.key).await;
-                    }
-                    let _ = repo.storage().delete_folder(&folder).await;
-                }
+                repo.discard_failed_backup(&id).await;
                 Err(e)
             }
         }
@@ -724,7 +719,7 @@ impl Dr {
         cancel: Cancel,
     ) -> Result<VolumeDone> {
         let master = repo.master()?.cloned();
-        let key = backup_key(id, &volume_name(index));
+        let key = volume_key(id, index);
         let writer = repo.storage().writer(&key).await?;
         let (sender, pump) = writer_pump(writer);
         let ctx = repo.volume_context(id, index);
@@ -812,19 +807,4 @@ impl Dr {
         };
         Ok(done)
     }
-}
-
-/// Map of stored path to entry for one backup's own volume.
-pub(crate) fn volume_contents(manifest: &Manifest, volume: u32) -> BTreeMap<&str, &Entry> {
-    let id = &manifest.summary.backup_id;
-    manifest
-        .entries
-        .iter()
-        .filter(|e| {
-            e.location
-                .as_ref()
-                .is_some_and(|l| &l.backup_id == id && l.volume == volume)
-        })
-        .map(|e| (e.path.as_str(), e))
-        .collect()
 }

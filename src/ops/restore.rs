@@ -26,16 +26,16 @@ use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::backup::volume_contents;
 use super::private_dir::{create_private_dir, create_private_dirs, current_uid};
 use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
+use crate::repo::keys::{volume_key, volume_name};
 use crate::repo::locks::LockMode;
 use crate::repo::manifest::{Entry, EntryKind, Manifest};
 use crate::repo::paths::{check_stored_path, is_under, target_path};
 use crate::repo::volume::read_volume;
-use crate::repo::{BackupType, Repository, backup_key, volume_name};
+use crate::repo::{BackupType, Repository};
 use crate::storage::bridge::BlockingObjectReader;
 
 fn latest() -> String {
@@ -651,14 +651,14 @@ impl Dr {
                 let cancel = cancel.clone();
                 let times = times.clone();
                 async move {
-                    let key = backup_key(&b, &volume_name(v));
+                    let key = volume_key(&b, v);
                     let size = storage.size(&key).await?.ok_or_else(|| {
                         Error::integrity(format!("volume {} of {b} is missing", volume_name(v)))
                             .with_guidance("run `mahavishnu-dr backup validate` to see the damage; restore an older backup that does not need this volume")
                     })?;
                     tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
                         let reader = BlockingObjectReader::spawn(storage, key, size);
-                        let expected = volume_contents(&owner, v);
+                        let expected = owner.volume_contents(v);
                         let mut files = 0u64;
                         let mut bytes = 0u64;
                         read_volume(

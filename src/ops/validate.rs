@@ -10,16 +10,18 @@ use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::backup::volume_contents;
 use super::history::{keep, note_kept};
 use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
+use crate::repo::Repository;
 use crate::repo::catalog::Catalog;
 use crate::repo::history::RecordKind;
+use crate::repo::keys::{
+    BACKUPS_PREFIX, MANIFEST_NAME, backup_folder, backup_key, split_backup_key,
+};
 use crate::repo::locks::LockMode;
 use crate::repo::manifest::{ChecksumItem, Manifest};
 use crate::repo::volume::{HashingReader, read_volume};
-use crate::repo::{BACKUPS_PREFIX, MANIFEST_NAME, Repository, backup_key};
 use crate::storage::bridge::BlockingObjectReader;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -261,7 +263,7 @@ impl Dr {
                 }
                 let present: BTreeMap<String, u64> = repo
                     .storage()
-                    .list(&format!("{BACKUPS_PREFIX}{id}/"))
+                    .list(&backup_folder(id))
                     .await?
                     .into_iter()
                     .map(|o| (o.key, o.size))
@@ -405,10 +407,7 @@ impl Dr {
     async fn keyless_ids(&self, repo: &Repository, only: Option<&str>) -> Result<Vec<String>> {
         let mut ids = BTreeSet::new();
         for o in repo.storage().list(BACKUPS_PREFIX).await? {
-            if let Some((id, name)) = o
-                .key
-                .strip_prefix(BACKUPS_PREFIX)
-                .and_then(|rest| rest.split_once('/'))
+            if let Some((id, name)) = split_backup_key(&o.key)
                 && name == MANIFEST_NAME
             {
                 ids.insert(id.to_string());
@@ -581,11 +580,11 @@ impl Dr {
                 let progress = progress.clone();
                 let cancel = cancel.clone();
                 let id = id.clone();
-                let expected: Vec<(String, crate::repo::manifest::Entry)> =
-                    volume_contents(manifest, v.index)
-                        .into_iter()
-                        .map(|(p, e)| (p.to_string(), e.clone()))
-                        .collect();
+                let expected: Vec<(String, crate::repo::manifest::Entry)> = manifest
+                    .volume_contents(v.index)
+                    .into_iter()
+                    .map(|(p, e)| (p.to_string(), e.clone()))
+                    .collect();
                 async move {
                     let key = backup_key(&id, &v.name);
                     let size = match storage.size(&key).await {
