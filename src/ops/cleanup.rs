@@ -6,7 +6,7 @@ use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::retention::{RetentionCandidate, RetentionPlan, RetentionPolicy, plan_retention};
+use super::retention::{RetentionPlan, RetentionPolicy};
 use super::{Dr, Progress, with_lock};
 use crate::error::Result;
 use crate::repo::Repository;
@@ -129,37 +129,5 @@ impl Dr {
             message,
             warnings,
         })
-    }
-}
-
-impl Dr {
-    /// The retention plan for `catalog` at `now` (no lock: cleanup holds one; the report only
-    /// reads the plan).
-    pub(crate) fn retention_plan(
-        &self,
-        catalog: &Catalog,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<RetentionPlan> {
-        let policy = RetentionPolicy::from_settings(&self.settings.settings.backup)?;
-        let candidates: Vec<RetentionCandidate> = catalog
-            .backups
-            .iter()
-            .map(|b| {
-                // A backup needs the backups its files are in and its whole parent chain (so the
-                // chain stays intact for validation and for the next incremental).
-                let mut needs: std::collections::BTreeSet<String> =
-                    b.depends_on.iter().cloned().collect();
-                if let Some(p) = &b.parent {
-                    needs.insert(p.clone());
-                }
-                RetentionCandidate {
-                    backup_id: b.backup_id.clone(),
-                    backup_type: b.backup_type,
-                    finished: b.finished,
-                    depends_on: needs.into_iter().collect(),
-                }
-            })
-            .collect();
-        Ok(plan_retention(&candidates, &policy, now))
     }
 }

@@ -3,28 +3,42 @@
 //! The CLI and the MCP server call only this. Responses are serde + schemars types: what
 //! `--json` prints and what an MCP tool returns as structured content.
 
+// The operations (verbs): one public operation each. A verb never reaches into a sibling verb;
+// what two of them share is machinery below (the `layout` test holds this).
 pub mod backup;
 pub mod check;
 pub mod cleanup;
 pub mod decrypt;
 pub mod history;
 pub mod init;
-mod key_file;
-pub mod notes;
-mod private_dir;
-pub mod progress;
 pub mod report;
 pub mod restore;
-pub mod restore_roots;
 pub mod restore_test;
-pub mod retention;
 pub mod rpo;
 pub mod rto;
-mod scan;
-mod scratch;
 pub mod status;
 pub mod unlock;
 pub mod validate;
+
+// Machinery the verbs (and drills) share. It never imports a verb, and forms no cycle.
+mod extract;
+mod integrity;
+mod key_file;
+pub mod measure;
+mod new_repository;
+pub mod notes;
+mod posture;
+mod private_dir;
+pub mod progress;
+mod record;
+pub mod restore_roots;
+pub mod retention;
+mod scan;
+mod scratch;
+mod sqlite;
+
+#[cfg(test)]
+mod layout;
 
 use std::path::PathBuf;
 use std::sync::Arc;

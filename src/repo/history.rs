@@ -131,7 +131,7 @@ impl Repository {
         let what = format!("history record {id}");
         let sealed = read_bounded(
             &self.storage,
-            &super::keys::history_key(&id),
+            &super::keys::history_key(id),
             MAX_HISTORY_SEALED,
             &what,
         )
