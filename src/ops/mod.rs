@@ -24,7 +24,7 @@ pub mod validate;
 mod extract;
 mod integrity;
 mod key_file;
-pub mod measure;
+mod measure;
 mod new_repository;
 pub mod notes;
 mod posture;

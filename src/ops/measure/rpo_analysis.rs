@@ -4,10 +4,10 @@
 //! Each figure is compared with the RPO target: how much data a loss would cost now, at worst over
 //! the window, and at best under the configured schedules.
 //!
-//! `mahavishnu-dr restore-test measure-rpo [--days N]` (`ops::rpo`) gathers the inputs (the successful backups'
-//! finish times and types, `backup` settings, `disaster_recovery.rpo_target_minutes`, the clock)
-//! and calls [`analyze_rpo`]. Three figures come out, each compared with the target (a figure equal
-//! to the target meets it):
+//! `mahavishnu-dr restore-test measure-rpo [--days N]` (the `rpo` operation) gathers the inputs
+//! (the successful backups' finish times and types, `backup` settings,
+//! `disaster_recovery.rpo_target_minutes`, the clock) and calls [`analyze_rpo`]. Three figures
+//! come out, each compared with the target (a figure equal to the target meets it):
 //!
 //! - **current RPO**: the age of the newest backup: what an incident now would lose.
 //! - **worst gap** over the window `[now - days, now]`: the longest stretch without a new backup,
