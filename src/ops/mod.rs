@@ -2,6 +2,11 @@
 //!
 //! The CLI and the MCP server call only this. Responses are serde + schemars types: what
 //! `--json` prints and what an MCP tool returns as structured content.
+//!
+//! Two layers: the verbs (one file per public operation, with its request and response types)
+//! over the machinery they share (the restore engine `extract`, `integrity`, `measure`,
+//! `posture`, `record`, `retention`, ...). A verb never reaches into a sibling verb; machinery
+//! never imports a verb and forms no cycle. `layout` tests both.
 
 // The operations (verbs): one public operation each. A verb never reaches into a sibling verb;
 // what two of them share is machinery below (the `layout` test holds this).

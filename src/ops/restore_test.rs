@@ -1,7 +1,7 @@
 //! Restore tests: restore a backup's whole chain into scratch space, verify every file and every
 //! SQLite database, compare with the live sources (drift), and measure the RTO and RPO achieved.
 //!
-//! The result is kept in the repository's history (see `repo::history`).
+//! The result is kept in the repository's history (see `record` and `repo::history`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
