@@ -140,9 +140,7 @@ fn references(at: &[String], src: &str) -> Vec<Reference> {
         } else {
             vec![ident_at(tail).to_string()]
         };
-        let text_end = tail
-            .find(|c: char| c == ';' || c == '\n' || c == '(' || c == ')')
-            .unwrap_or(tail.len());
+        let text_end = tail.find([';', '\n', '(', ')']).unwrap_or(tail.len());
         let text = src[i..j + text_end].trim().to_string();
         if let Some(base) = base {
             for n in names {
