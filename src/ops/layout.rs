@@ -229,7 +229,8 @@ fn violations(ops_dir: &Path) -> Vec<String> {
         if own == "layout" {
             continue;
         }
-        let shown = f.display();
+        let rel = f.strip_prefix(ops_dir).unwrap_or(f);
+        let shown = format!("src/ops/{}", rel.display());
         let src = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("cannot read {shown}: {e}"));
         if is_verb(&own) {
             for (n, line) in strip_comments(&src).lines().enumerate() {
