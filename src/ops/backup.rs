@@ -1,9 +1,9 @@
 //! `backup run`: full, incremental and archival backups, volumes built in parallel.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::repo::hash::Sha256;
 use chrono::{DateTime, Utc};
@@ -11,19 +11,21 @@ use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::init::{InitRequest, InitResponse};
+use super::new_repository::{InitResponse, UNENCRYPTED_WARNING};
 use super::scan::{self, ScanContext};
 use super::scratch::ScratchWork;
+use super::sqlite::{is_sqlite, sqlite_snapshot};
 use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
+use crate::repo::keys::{volume_key, volume_name};
 use crate::repo::locks::{LockMode, hostname};
 use crate::repo::manifest::{
     Entry, EntryKind, Location, MANIFEST_VERSION, Manifest, ManifestSummary, Origin, Totals,
     VolumeRecord,
 };
 use crate::repo::volume::{FileOutcome, VolumeInput, VolumeParams, write_volume};
-use crate::repo::{BackupType, Repository, backup_key, new_backup_id, volume_name};
+use crate::repo::{BackupType, Repository, new_backup_id};
 use crate::storage::bridge::writer_pump;
 
 const MIB: u64 = 1 << 20;
@@ -143,59 +145,6 @@ fn choose_type(catalog: &Catalog, requested: BackupType, max_chain: u32) -> Plan
     }
 }
 
-pub(crate) fn is_sqlite(path: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 16];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .map(|_| &head == b"SQLite format 3\0")
-        .unwrap_or(false)
-}
-
-/// Copy a live SQLite database consistently through SQLite's online backup API.
-pub(crate) fn sqlite_snapshot(src: &Path, dst: &Path) -> Result<()> {
-    use rusqlite::{Connection, OpenFlags};
-    let fail = |e: rusqlite::Error| {
-        Error::io(format!(
-            "SQLite online backup of {} failed: {e}",
-            src.display()
-        ))
-    };
-    let _ = std::fs::remove_file(dst);
-    let from = Connection::open_with_flags(
-        src,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(fail)?;
-    from.busy_timeout(Duration::from_secs(30)).map_err(fail)?;
-    let mut to = Connection::open(dst).map_err(fail)?;
-    {
-        let b = rusqlite::backup::Backup::new(&from, &mut to).map_err(fail)?;
-        // All pages in one step: one read transaction, so the copy is one consistent snapshot.
-        // Busy or locked (a writer holds the database): wait and try again, up to a minute.
-        use rusqlite::backup::StepResult;
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            match b.step(-1).map_err(fail)? {
-                StepResult::Done => break,
-                StepResult::More | StepResult::Busy | StepResult::Locked
-                    if std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                other => {
-                    return Err(Error::io(format!(
-                        "SQLite online backup of {} did not finish ({other:?}): the database stayed locked",
-                        src.display()
-                    )));
-                }
-            }
-        }
-    }
-    to.close().map_err(|(_, e)| fail(e))?;
-    Ok(())
-}
-
 /// One scanned entry on its way into the manifest.
 struct Planned {
     entry: Entry,
@@ -256,7 +205,7 @@ impl Dr {
         let mut initialized = None;
         if !Repository::exists(&self.storage).await? {
             let generate_key = b.encryption.enabled && !b.encryption.key_path.exists();
-            let r = self.init(&InitRequest { generate_key }).await?;
+            let r = self.create_repository(generate_key).await?;
             progress.notice(&format!(
                 "first use: created the repository {} ({})",
                 r.repository,
@@ -307,13 +256,7 @@ impl Dr {
             }
             Err(e) => {
                 // Remove what was written; a crash that skips this leaves orphans for cleanup.
-                let folder = format!("backups/{id}/");
-                if let Ok(objs) = repo.storage().list(&folder).await {
-                    for o in objs {
-                        let _ = repo.storage().delete(&o.key).await;
-                    }
-                    let _ = repo.storage().delete_folder(&folder).await;
-                }
+                repo.discard_failed_backup(&id).await;
                 Err(e)
             }
         }
@@ -611,7 +554,7 @@ impl Dr {
             })
             .count() as u64;
         if !repo.encrypted() {
-            warnings.push(super::init::UNENCRYPTED_WARNING.to_string());
+            warnings.push(UNENCRYPTED_WARNING.to_string());
         }
         totals.stored_bytes = vol_records.iter().map(|v| v.stored_bytes).sum();
 
@@ -724,7 +667,7 @@ impl Dr {
         cancel: Cancel,
     ) -> Result<VolumeDone> {
         let master = repo.master()?.cloned();
-        let key = backup_key(id, &volume_name(index));
+        let key = volume_key(id, index);
         let writer = repo.storage().writer(&key).await?;
         let (sender, pump) = writer_pump(writer);
         let ctx = repo.volume_context(id, index);
@@ -812,19 +755,4 @@ impl Dr {
         };
         Ok(done)
     }
-}
-
-/// Map of stored path to entry for one backup's own volume.
-pub(crate) fn volume_contents(manifest: &Manifest, volume: u32) -> BTreeMap<&str, &Entry> {
-    let id = &manifest.summary.backup_id;
-    manifest
-        .entries
-        .iter()
-        .filter(|e| {
-            e.location
-                .as_ref()
-                .is_some_and(|l| &l.backup_id == id && l.volume == volume)
-        })
-        .map(|e| (e.path.as_str(), e))
-        .collect()
 }

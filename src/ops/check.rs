@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
-use super::report::{Level, Posture, PostureCheck, posture_checks, verdict};
+use super::posture::{Level, Posture, PostureCheck, posture_checks, verdict};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

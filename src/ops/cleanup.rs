@@ -6,12 +6,12 @@ use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::retention::{RetentionCandidate, RetentionPlan, RetentionPolicy, plan_retention};
+use super::retention::{RetentionPlan, RetentionPolicy};
 use super::{Dr, Progress, with_lock};
 use crate::error::Result;
+use crate::repo::Repository;
 use crate::repo::catalog::Catalog;
 use crate::repo::locks::LockMode;
-use crate::repo::{MANIFEST_NAME, Repository, backup_key};
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct CleanupRequest {
@@ -99,28 +99,10 @@ impl Dr {
         let bytes_freed = removed_bytes + orphans.iter().map(|o| o.bytes).sum::<u64>();
         if !req.dry_run {
             for item in &plan.remove {
-                // The manifest goes first: from that moment the backup no longer exists.
-                repo.storage()
-                    .delete(&backup_key(&item.backup_id, MANIFEST_NAME))
-                    .await?;
-                for o in repo
-                    .storage()
-                    .list(&format!("backups/{}/", item.backup_id))
-                    .await?
-                {
-                    repo.storage().delete(&o.key).await?;
-                }
-                repo.storage()
-                    .delete_folder(&format!("backups/{}/", item.backup_id))
-                    .await?;
+                repo.remove_backup(&item.backup_id).await?;
             }
             for u in &catalog.unfinished {
-                for o in &u.objects {
-                    repo.storage().delete(&o.key).await?;
-                }
-                repo.storage()
-                    .delete_folder(&format!("backups/{}/", u.backup_id))
-                    .await?;
+                repo.discard_unfinished(u).await?;
             }
             for o in &tmp {
                 repo.storage().delete(&o.key).await?;
@@ -147,37 +129,5 @@ impl Dr {
             message,
             warnings,
         })
-    }
-}
-
-impl Dr {
-    /// The retention plan for `catalog` at `now` (no lock: cleanup holds one; the report only
-    /// reads the plan).
-    pub(crate) fn retention_plan(
-        &self,
-        catalog: &Catalog,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<RetentionPlan> {
-        let policy = RetentionPolicy::from_settings(&self.settings.settings.backup)?;
-        let candidates: Vec<RetentionCandidate> = catalog
-            .backups
-            .iter()
-            .map(|b| {
-                // A backup needs the backups its files are in and its whole parent chain (so the
-                // chain stays intact for validation and for the next incremental).
-                let mut needs: std::collections::BTreeSet<String> =
-                    b.depends_on.iter().cloned().collect();
-                if let Some(p) = &b.parent {
-                    needs.insert(p.clone());
-                }
-                RetentionCandidate {
-                    backup_id: b.backup_id.clone(),
-                    backup_type: b.backup_type,
-                    finished: b.finished,
-                    depends_on: needs.into_iter().collect(),
-                }
-            })
-            .collect();
-        Ok(plan_retention(&candidates, &policy, now))
     }
 }

@@ -9,7 +9,7 @@ use super::Dr;
 use crate::error::{Error, Result};
 use crate::repo::catalog::Catalog;
 use crate::repo::envelope::{Opener, io_to_integrity};
-use crate::repo::{backup_key, volume_name};
+use crate::repo::keys::{volume_key, volume_name};
 use crate::storage::bridge::BlockingObjectReader;
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -38,7 +38,7 @@ impl Dr {
                 summary.volumes.len()
             )));
         }
-        let key = backup_key(&id, &volume_name(index));
+        let key = volume_key(&id, index);
         let size = repo
             .storage()
             .size(&key)

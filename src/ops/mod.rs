@@ -2,29 +2,48 @@
 //!
 //! The CLI and the MCP server call only this. Responses are serde + schemars types: what
 //! `--json` prints and what an MCP tool returns as structured content.
+//!
+//! Two layers: the verbs (one file per public operation, with its request and response types)
+//! over the machinery they share (the restore engine `extract`, `integrity`, `measure`,
+//! `posture`, `record`, `retention`, ...). A verb never reaches into a sibling verb; machinery
+//! never imports a verb and forms no cycle. `layout` tests both.
 
+// The operations (verbs): one public operation each. A verb never reaches into a sibling verb;
+// what two of them share is machinery below (the `layout` test holds this).
 pub mod backup;
 pub mod check;
 pub mod cleanup;
 pub mod decrypt;
 pub mod history;
 pub mod init;
-mod key_file;
-pub mod notes;
-mod private_dir;
-pub mod progress;
 pub mod report;
 pub mod restore;
-pub mod restore_roots;
 pub mod restore_test;
-pub mod retention;
 pub mod rpo;
 pub mod rto;
-mod scan;
-mod scratch;
 pub mod status;
 pub mod unlock;
 pub mod validate;
+
+// Machinery the verbs (and drills) share. It never imports a verb, and forms no cycle.
+mod extract;
+mod integrity;
+mod key_file;
+mod measure;
+mod new_repository;
+pub mod notes;
+mod posture;
+mod private_dir;
+pub mod progress;
+mod record;
+pub mod restore_roots;
+pub mod retention;
+mod scan;
+mod scratch;
+mod sqlite;
+
+#[cfg(test)]
+mod layout;
 
 use std::path::PathBuf;
 use std::sync::Arc;

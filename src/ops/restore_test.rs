@@ -1,7 +1,7 @@
 //! Restore tests: restore a backup's whole chain into scratch space, verify every file and every
 //! SQLite database, compare with the live sources (drift), and measure the RTO and RPO achieved.
 //!
-//! The result is kept in the repository's history (see `repo::history`).
+//! The result is kept in the repository's history (see `record` and `repo::history`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,16 +12,16 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::history::{keep, note_kept};
-use super::scan::{self, ScanContext};
-use super::scratch::{ScratchRestore, UNVERIFIED, chain_ids};
+use super::measure::{ScratchRestore, UNVERIFIED, chain_ids, mib_per_s};
+use super::record::{keep, note_kept};
+use super::scan;
+use super::sqlite::{integrity_check, is_sqlite};
 use super::{Cancel, Dr, Progress, human_age, human_bytes, human_duration, secs};
 use crate::error::{Error, Result};
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
 use crate::repo::manifest::{EntryKind, Manifest};
 use crate::repo::timing::StageSeconds;
-use crate::settings::ResolvedSource;
 
 fn latest() -> String {
     "latest".to_string()
@@ -123,31 +123,6 @@ pub struct RestoreTestResponse {
     pub warnings: Vec<String>,
 }
 
-const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
-
-fn is_sqlite(path: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 16];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| &head == SQLITE_MAGIC)
-}
-
-fn integrity_check(path: &Path) -> std::result::Result<String, String> {
-    let flags =
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| e.to_string())?;
-    let mut stmt = conn
-        .prepare("PRAGMA integrity_check")
-        .map_err(|e| e.to_string())?;
-    let rows: Vec<String> = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(|e| e.to_string())?
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    Ok(rows.join("; "))
-}
-
 /// Check every restored SQLite database.
 fn check_databases(root: &Path, manifest: &Manifest) -> Vec<DatabaseCheck> {
     manifest
@@ -179,34 +154,6 @@ fn push_capped(v: &mut Vec<String>, s: &str) {
 }
 
 impl Dr {
-    /// Scan the live path sources as a backup would (command sources are not run).
-    pub(crate) fn live_scan(&self, cancel: &Cancel) -> Result<scan::ScanResult> {
-        let b = &self.settings.settings.backup;
-        let s = &self.settings.settings;
-        let sources: Vec<ResolvedSource> = self
-            .settings
-            .sources()
-            .into_iter()
-            .filter(|r| matches!(r, ResolvedSource::Path { .. }))
-            .collect();
-        let skip = vec![
-            self.settings.repository_dir(),
-            b.encryption.key_path.clone(),
-            s.disaster_recovery.restore_test.scratch_dir.clone(),
-        ];
-        scan::scan(
-            &sources,
-            &ScanContext {
-                project_root: &self.settings.project_root,
-                global_exclude: &b.exclude,
-                skip: &skip,
-                default_sources: b.sources.is_empty(),
-                command_dir: None,
-                cancel,
-            },
-        )
-    }
-
     /// Compare the live path sources with a backup's manifest, by the same change stamps an
     /// incremental uses (size, times, inode; a SQLite database's WAL). Command sources are not
     /// run, so their outputs are not compared.
@@ -354,7 +301,7 @@ impl Dr {
         let passed = reasons.is_empty();
         let restore_ok =
             restored.as_ref().is_some_and(|r| r.verified) && databases.iter().all(|d| d.ok);
-        let throughput = super::rto::mib_per_s(bytes, rto);
+        let throughput = mib_per_s(bytes, rto);
         let message = if passed {
             format!(
                 "restore test passed: {id} ({files} files, {}) restored and verified in {} (RTO target {} min), {} old (RPO target {} min)",

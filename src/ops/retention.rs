@@ -1,4 +1,5 @@
-//! Retention planning: which backups a cleanup keeps and which it removes, and why (pure; no I/O).
+//! Retention planning: which backups a cleanup keeps and which it removes, and why (pure; no I/O:
+//! the caller loads the catalog). `cleanup` applies the plan; the posture evidence reads it.
 //!
 //! Retention is per backup type (seed: incremental 7 days, full 4 weeks, archival 12 calendar
 //! months). A backup is within retention when `now - finished` is at most its type's window; months
@@ -18,8 +19,10 @@ use chrono::{DateTime, Months, TimeDelta, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Dr;
 use crate::error::Result;
 use crate::repo::BackupType;
+use crate::repo::catalog::Catalog;
 use crate::schedule::schedule_backup_type;
 use crate::settings::BackupSettings;
 
@@ -367,6 +370,38 @@ fn describe_age(age: TimeDelta) -> String {
         "less than a minute".to_string()
     } else {
         parts.join(" ")
+    }
+}
+
+impl Dr {
+    /// The retention plan for `catalog` at `now` (no lock: cleanup holds one; the report only
+    /// reads the plan).
+    pub(crate) fn retention_plan(
+        &self,
+        catalog: &Catalog,
+        now: DateTime<Utc>,
+    ) -> Result<RetentionPlan> {
+        let policy = RetentionPolicy::from_settings(&self.settings.settings.backup)?;
+        let candidates: Vec<RetentionCandidate> = catalog
+            .backups
+            .iter()
+            .map(|b| {
+                // A backup needs the backups its files are in and its whole parent chain (so the
+                // chain stays intact for validation and for the next incremental).
+                let mut needs: std::collections::BTreeSet<String> =
+                    b.depends_on.iter().cloned().collect();
+                if let Some(p) = &b.parent {
+                    needs.insert(p.clone());
+                }
+                RetentionCandidate {
+                    backup_id: b.backup_id.clone(),
+                    backup_type: b.backup_type,
+                    finished: b.finished,
+                    depends_on: needs.into_iter().collect(),
+                }
+            })
+            .collect();
+        Ok(plan_retention(&candidates, &policy, now))
     }
 }
 

@@ -1,41 +1,18 @@
-//! The scratch folder (`disaster_recovery.restore_test.scratch_dir`) and what works in it: the
-//! scratch restore and its timing that restore tests and RTO measurement share, and a backup's
-//! private work folder (SQLite snapshots, command outputs).
+//! The scratch folder (`disaster_recovery.restore_test.scratch_dir`): a fresh private folder for
+//! each use (the scratch restore of `measure`), and a backup's private work folder (SQLite
+//! snapshots, command outputs).
 //!
 //! Every use goes through [`Dr::scratch_root`], so the folder is checked private (see
 //! `private_dir`) before any plaintext is written; each use gets a new 0700 folder inside it.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use chrono::Utc;
 
+use super::Dr;
 use super::private_dir::{Role, create_private_dir, ensure_private_dir};
-use super::restore::{RestoreRequest, RestoreResponse};
-use super::{Cancel, Dr, Progress};
-use crate::error::{ErrorKind, Result};
-use crate::repo::timing::StageTimes;
-
-pub(crate) const UNVERIFIED: &str = "files were restored without SHA-256 verification \
-     (backup.validation.verify_on_restore is off)";
-
-/// A backup's whole chain restored into a fresh scratch folder, with the time of each stage.
-pub(crate) struct ScratchRestore {
-    pub scratch: PathBuf,
-    pub times: Arc<StageTimes>,
-    /// None when the restore failed.
-    pub restored: Option<RestoreResponse>,
-    /// Why it failed, for the reasons of a failed test.
-    pub failure: Option<String>,
-}
-
-/// The chain a recovery of `id` uses: its full and every incremental up to it, oldest first.
-pub(crate) fn chain_ids(catalog: &crate::repo::catalog::Catalog, id: &str) -> Vec<String> {
-    catalog
-        .chain(id)
-        .map(|c| c.iter().map(|b| b.backup_id.clone()).collect())
-        .unwrap_or_default()
-}
+use crate::error::Result;
 
 /// A private work folder in the scratch folder, made (the scratch folder checked first) on first
 /// use and removed when dropped, with the subfolders `commands` and `sqlite`.
@@ -110,59 +87,5 @@ impl Dr {
             scratch_root,
             made: OnceLock::new(),
         }
-    }
-
-    /// Restore `id`'s chain into a fresh folder under the scratch dir, without setuid, setgid
-    /// or sticky bits. A restore that fails on the data (missing or corrupt volume, checksum
-    /// mismatch) is a failure in the result; what stops the test from running at all (settings,
-    /// key, lock, cancellation, an unsafe scratch folder) is an error, and the scratch folder is
-    /// removed then.
-    pub(crate) async fn scratch_restore(
-        &self,
-        id: &str,
-        progress: Arc<dyn Progress>,
-        cancel: &Cancel,
-    ) -> Result<ScratchRestore> {
-        let scratch = self.new_scratch_folder("restore-test")?;
-        let times = Arc::new(StageTimes::default());
-        let req = RestoreRequest {
-            backup_id: id.to_string(),
-            target: scratch.clone(),
-            paths: Vec::new(),
-            overwrite: false,
-            keep_special_bits: false,
-        };
-        let restored = self
-            .restore_measured(&req, progress, cancel, Some(times.clone()))
-            .await;
-        let (restored, failure) = match restored {
-            Ok(r) => (Some(r), None),
-            Err(e)
-                if matches!(
-                    e.kind,
-                    ErrorKind::Cancelled
-                        | ErrorKind::Key
-                        | ErrorKind::Settings
-                        | ErrorKind::Locked
-                        | ErrorKind::Usage
-                ) =>
-            {
-                let _ = std::fs::remove_dir_all(&scratch);
-                return Err(e);
-            }
-            Err(e) => {
-                let mut reason = format!("the restore failed: {}", e.message);
-                if !e.context.is_empty() {
-                    reason.push_str(&format!(" ({})", e.context.join("; ")));
-                }
-                (None, Some(reason))
-            }
-        };
-        Ok(ScratchRestore {
-            scratch,
-            times,
-            restored,
-            failure,
-        })
     }
 }

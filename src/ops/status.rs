@@ -221,7 +221,7 @@ impl Dr {
             ));
         }
         if !repo.encrypted() {
-            warnings.push(super::init::UNENCRYPTED_WARNING.to_string());
+            warnings.push(super::new_repository::UNENCRYPTED_WARNING.to_string());
         }
         Ok(StatusResponse {
             repository: self.storage.describe(),

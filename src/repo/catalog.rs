@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use futures::StreamExt;
 
+use super::Repository;
+use super::keys::{BACKUPS_PREFIX, MANIFEST_NAME, split_backup_key};
 use super::manifest::ManifestSummary;
-use super::{BACKUPS_PREFIX, MANIFEST_NAME, Repository};
 use crate::error::{Error, Result};
 use crate::storage::ObjectInfo;
 
@@ -35,8 +36,7 @@ impl Catalog {
     pub async fn load(repo: &Repository) -> Result<Catalog> {
         let mut folders: BTreeMap<String, Vec<ObjectInfo>> = BTreeMap::new();
         for obj in repo.storage().list(BACKUPS_PREFIX).await? {
-            let rest = &obj.key[BACKUPS_PREFIX.len()..];
-            if let Some((id, _)) = rest.split_once('/') {
+            if let Some((id, _)) = split_backup_key(&obj.key) {
                 folders.entry(id.to_string()).or_default().push(obj.clone());
             }
         }

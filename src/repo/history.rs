@@ -16,7 +16,7 @@ use super::bounded::{MAX_HISTORY_JSON, MAX_HISTORY_SEALED, read_bounded, unseal_
 use super::envelope::{self, ObjectKind};
 use crate::error::{Error, ErrorKind, Result};
 
-pub const HISTORY_PREFIX: &str = "history/";
+pub use super::keys::HISTORY_PREFIX;
 
 /// What a record holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -98,7 +98,7 @@ impl Repository {
             &self.context(ObjectKind::History, &record.record_id, 0),
             &packed,
         );
-        let key = format!("{HISTORY_PREFIX}{}", record.record_id);
+        let key = super::keys::history_key(&record.record_id);
         if !self
             .storage
             .put_if_absent(&key, Bytes::from(sealed))
@@ -131,7 +131,7 @@ impl Repository {
         let what = format!("history record {id}");
         let sealed = read_bounded(
             &self.storage,
-            &format!("{HISTORY_PREFIX}{id}"),
+            &super::keys::history_key(id),
             MAX_HISTORY_SEALED,
             &what,
         )

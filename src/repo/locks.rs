@@ -67,7 +67,7 @@ pub struct LockInfo {
 
 impl LockInfo {
     fn key(&self) -> String {
-        format!("{LOCKS_PREFIX}{}-{}.json", self.mode.as_str(), self.id)
+        super::keys::lock_key(self.mode.as_str(), &self.id)
     }
 
     /// Why this lock is stale, if it is.

@@ -161,6 +161,21 @@ impl Manifest {
     pub fn entry_map(&self) -> BTreeMap<&str, &Entry> {
         self.entries.iter().map(|e| (e.path.as_str(), e)).collect()
     }
+
+    /// Stored path to entry for the files in volume `volume` of this backup itself (what that
+    /// volume must hold, no more, no less).
+    pub fn volume_contents(&self, volume: u32) -> BTreeMap<&str, &Entry> {
+        let id = &self.summary.backup_id;
+        self.entries
+            .iter()
+            .filter(|e| {
+                e.location
+                    .as_ref()
+                    .is_some_and(|l| &l.backup_id == id && l.volume == volume)
+            })
+            .map(|e| (e.path.as_str(), e))
+            .collect()
+    }
 }
 
 /// The keyless checksum list beside the manifest: storage-side checks run without the key.

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod envelope;
 pub mod hash;
 pub mod history;
+pub mod keys;
 pub mod kind;
 pub mod locks;
 pub mod manifest;
@@ -26,6 +27,7 @@ use bounded::{
     MAX_CHECKSUMS_BYTES, MAX_CONFIG_BYTES, MAX_MANIFEST_JSON, MAX_MANIFEST_SEALED, read_bounded,
     unseal_json,
 };
+use catalog::Unfinished;
 use config::{ENCRYPTION_AES, ENCRYPTION_NONE, FORMAT_NAME, FORMAT_VERSION, RepoConfig};
 use crypto::{Credential, KeySlot, SecretKey, SlotVersion};
 use envelope::{DEFAULT_FRAME_SIZE, ObjectContext, ObjectKind};
@@ -33,21 +35,10 @@ use manifest::{ChecksumItem, ChecksumList, Manifest, ManifestSummary};
 
 pub use kind::{BackupType, check_backup_id, new_backup_id};
 
-pub const CONFIG_KEY: &str = "config";
-pub const BACKUPS_PREFIX: &str = "backups/";
-pub const LOCKS_PREFIX: &str = "locks/";
-pub const MANIFEST_NAME: &str = "manifest";
-pub const CHECKSUMS_NAME: &str = "checksums.json";
-
-/// Object key of something inside a backup's folder.
-pub fn backup_key(backup_id: &str, name: &str) -> String {
-    format!("{BACKUPS_PREFIX}{backup_id}/{name}")
-}
-
-/// Name of volume `index` inside its backup's folder.
-pub fn volume_name(index: u32) -> String {
-    format!("vol-{index:05}")
-}
+pub use keys::{
+    BACKUPS_PREFIX, CHECKSUMS_NAME, CONFIG_KEY, LOCKS_PREFIX, MANIFEST_NAME, backup_key,
+    volume_name,
+};
 
 pub use hash::sha256_hex;
 
@@ -347,11 +338,11 @@ impl Repository {
         let cj = serde_json::to_vec_pretty(&checksums)
             .map_err(|e| Error::internal(format!("cannot encode checksums: {e}")))?;
         self.storage
-            .put(&backup_key(id, CHECKSUMS_NAME), Bytes::from(cj))
+            .put(&keys::checksums_key(id), Bytes::from(cj))
             .await?;
         if !self
             .storage
-            .put_if_absent(&backup_key(id, MANIFEST_NAME), Bytes::from(sealed))
+            .put_if_absent(&keys::manifest_key(id), Bytes::from(sealed))
             .await?
         {
             return Err(Error::internal(format!(
@@ -364,7 +355,7 @@ impl Repository {
     /// A manifest's sealed bytes (bounded), or a `NotFound` naming the backup.
     async fn sealed_manifest(&self, backup_id: &str) -> Result<Bytes> {
         check_backup_id(backup_id)?;
-        let key = backup_key(backup_id, MANIFEST_NAME);
+        let key = keys::manifest_key(backup_id);
         read_bounded(
             &self.storage,
             &key,
@@ -412,7 +403,7 @@ impl Repository {
         check_backup_id(backup_id)?;
         let raw = read_bounded(
             &self.storage,
-            &backup_key(backup_id, CHECKSUMS_NAME),
+            &keys::checksums_key(backup_id),
             MAX_CHECKSUMS_BYTES,
             &format!("the checksum list of {backup_id}"),
         )
@@ -422,6 +413,43 @@ impl Repository {
                 "the checksum list of {backup_id} is not valid: {e}"
             ))
         })
+    }
+
+    /// Remove a backup: its manifest first (from that moment the backup no longer exists), then
+    /// every other object in its folder, then the folder. The caller holds the exclusive lock
+    /// and has checked that no kept backup needs this one.
+    pub async fn remove_backup(&self, backup_id: &str) -> Result<()> {
+        check_backup_id(backup_id)?;
+        self.storage.delete(&keys::manifest_key(backup_id)).await?;
+        let folder = keys::backup_folder(backup_id);
+        for o in self.storage.list(&folder).await? {
+            self.storage.delete(&o.key).await?;
+        }
+        self.storage.delete_folder(&folder).await
+    }
+
+    /// Remove what an unfinished backup (no manifest: crashed, killed or cancelled) left: the
+    /// objects the catalog listed, then its folder. Under the exclusive lock no backup is running,
+    /// so every unfinished backup is an orphan.
+    pub async fn discard_unfinished(&self, unfinished: &Unfinished) -> Result<()> {
+        for o in &unfinished.objects {
+            self.storage.delete(&o.key).await?;
+        }
+        self.storage
+            .delete_folder(&keys::backup_folder(&unfinished.backup_id))
+            .await
+    }
+
+    /// Best effort, after a backup failed before its manifest was written: remove every object
+    /// written into its folder, and the folder. What a crash skips stays for `discard_unfinished`.
+    pub async fn discard_failed_backup(&self, backup_id: &str) {
+        let folder = keys::backup_folder(backup_id);
+        if let Ok(objs) = self.storage.list(&folder).await {
+            for o in objs {
+                let _ = self.storage.delete(&o.key).await;
+            }
+            let _ = self.storage.delete_folder(&folder).await;
+        }
     }
 }
 

@@ -1,0 +1,726 @@
+//! The restore engine: write a backup's snapshot into a target folder, verified, never outside
+//! it. `restore` and the scratch restore of restore tests, RTO measurement and drills use it.
+//!
+//! Safety: every stored path is checked before anything is written; a target that is a symlink
+//! is refused, a missing one is created mode 0700; folders are created one component at a time
+//! and a component that is a symlink stops the restore; files are written to a fresh temporary
+//! name (O_NOFOLLOW, create-new) and renamed into place; symlinks are created last, so no write
+//! ever passes through a link the restore made. Setuid, setgid and sticky bits are dropped unless
+//! the request keeps them.
+//!
+//! All or nothing for an empty (or new) target: the restore writes into a private staging folder
+//! inside it and moves the result into place only when every file is written and verified; a
+//! failure removes the staging folder (and a target the restore created). With `overwrite` into a
+//! non-empty target the files are written in place: a failure leaves the files restored so far
+//! (each one whole and verified) beside what was there.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::repo::hash::Sha256;
+use crate::repo::timing::{Stage, StageTimes};
+use futures::StreamExt;
+
+use super::private_dir::{create_private_dir, create_private_dirs, current_uid};
+use super::{Cancel, Dr, Progress, secs, with_lock};
+use crate::error::{Error, ErrorKind, Result};
+use crate::repo::catalog::Catalog;
+use crate::repo::keys::{volume_key, volume_name};
+use crate::repo::locks::LockMode;
+use crate::repo::manifest::{Entry, EntryKind, Manifest};
+use crate::repo::paths::{check_stored_path, is_under, target_path};
+use crate::repo::volume::read_volume;
+use crate::repo::{BackupType, Repository};
+use crate::storage::bridge::BlockingObjectReader;
+
+/// What to extract: a backup (or "latest"), where, and which of its paths.
+pub(crate) struct Extraction<'a> {
+    pub backup_id: &'a str,
+    /// The folder to write into (created 0700 if missing).
+    pub target: &'a Path,
+    /// Only these stored paths (files or folders); everything when empty.
+    pub paths: &'a [String],
+    /// Allow a non-empty target; existing files of the same name are replaced.
+    pub overwrite: bool,
+    /// Keep setuid, setgid and sticky bits (dropped otherwise, with a warning).
+    pub keep_special_bits: bool,
+}
+
+/// What an extraction wrote.
+#[derive(Debug, Clone)]
+pub(crate) struct Extracted {
+    pub backup_id: String,
+    pub backup_type: BackupType,
+    /// The backups whose volumes were read (the chain the extraction used).
+    pub chain: Vec<String>,
+    /// The target, resolved.
+    pub target: PathBuf,
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub bytes: u64,
+    pub volumes_read: u64,
+    /// Every written file's SHA-256 was checked against the manifest.
+    pub verified: bool,
+    pub duration_seconds: f64,
+    pub warnings: Vec<String>,
+}
+
+/// Folders already known to be real folders inside the target.
+#[derive(Default)]
+struct DirCache(Mutex<HashSet<PathBuf>>);
+
+impl DirCache {
+    fn known(&self, p: &Path) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(p)
+    }
+    fn add(&self, p: PathBuf) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(p);
+    }
+}
+
+/// Make sure every folder from `root` down to `dir` exists and none is a symlink.
+fn ensure_dir(root: &Path, stored_dir: &str, cache: &DirCache) -> Result<PathBuf> {
+    let mut cur = root.to_path_buf();
+    if stored_dir.is_empty() {
+        return Ok(cur);
+    }
+    for c in stored_dir.split('/') {
+        cur.push(c);
+        if cache.known(&cur) {
+            continue;
+        }
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::refused(format!(
+                    "{} is a symlink; the restore never writes through links",
+                    cur.display()
+                ))
+                .with_guidance("restore into an empty folder, or remove the link"));
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::refused(format!(
+                    "{} exists and is not a folder; it was left as it is",
+                    cur.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::create_dir(&cur) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let m = std::fs::symlink_metadata(&cur)
+                        .map_err(|e| Error::from_io("stat", &cur, e))?;
+                    if !m.is_dir() {
+                        return Err(Error::refused(format!(
+                            "{} appeared as a non-folder during the restore",
+                            cur.display()
+                        )));
+                    }
+                }
+                Err(e) => return Err(Error::from_io("create the folder", &cur, e)),
+            },
+            Err(e) => return Err(Error::from_io("stat", &cur, e)),
+        }
+        cache.add(cur.clone());
+    }
+    Ok(cur)
+}
+
+fn parent_of(stored: &str) -> (&str, &str) {
+    match stored.rsplit_once('/') {
+        Some((d, n)) => (d, n),
+        None => ("", stored),
+    }
+}
+
+fn mtime_of(ns: i64) -> SystemTime {
+    if ns >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(ns as u64)
+    } else {
+        SystemTime::UNIX_EPOCH - Duration::from_nanos(ns.unsigned_abs())
+    }
+}
+
+/// Write one file safely: temp name, verify, mode and mtime, rename into place.
+fn write_file(
+    root: &Path,
+    entry: &Entry,
+    data: &mut dyn Read,
+    verify: bool,
+    mode_mask: u32,
+    cache: &DirCache,
+    times: Option<&StageTimes>,
+) -> Result<u64> {
+    check_stored_path(&entry.path)?;
+    let (dir, name) = parent_of(&entry.path);
+    let dir_path = ensure_dir(root, dir, cache)?;
+    let final_path = dir_path.join(name);
+    let tmp = dir_path.join(format!(
+        ".{name}.mhdr-{}",
+        hex::encode(crate::repo::crypto::random_bytes::<6>())
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::from_io("create", &tmp, e))?;
+    let result = (|| -> Result<u64> {
+        let mut h = Sha256::new();
+        // Sized to the file: zeroing a large buffer for each of many small files costs more
+        // than the files themselves.
+        let mut buf = vec![0u8; (entry.size as usize).clamp(1, 256 << 10)];
+        let mut n = 0u64;
+        loop {
+            let k = data
+                .read(&mut buf)
+                .map_err(|e| crate::repo::envelope::io_to_integrity(e, &entry.path))?;
+            if k == 0 {
+                break;
+            }
+            match times {
+                None => {
+                    h.update(&buf[..k]);
+                    f.write_all(&buf[..k])
+                }
+                Some(t) => {
+                    t.time(Stage::Verify, || h.update(&buf[..k]));
+                    t.time(Stage::Write, || f.write_all(&buf[..k]))
+                }
+            }
+            .map_err(|e| Error::from_io("write", &tmp, e))?;
+            n += k as u64;
+        }
+        let got = h.finish_hex();
+        if verify && Some(&got) != entry.sha256.as_ref() {
+            return Err(Error::integrity(format!(
+                "{}: restored bytes do not match the manifest's SHA-256; the file was not restored",
+                entry.path
+            )));
+        }
+        f.set_permissions(std::fs::Permissions::from_mode(entry.mode & mode_mask))
+            .map_err(|e| Error::from_io("set the mode of", &tmp, e))?;
+        f.set_modified(mtime_of(entry.mtime_ns))
+            .map_err(|e| Error::from_io("set the time of", &tmp, e))?;
+        if let Ok(m) = std::fs::symlink_metadata(&final_path)
+            && m.is_dir()
+        {
+            return Err(Error::refused(format!(
+                "{} is a folder; a file of that name was not restored",
+                final_path.display()
+            )));
+        }
+        std::fs::rename(&tmp, &final_path)
+            .map_err(|e| Error::from_io("move into place", &final_path, e))?;
+        Ok(n)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The name prefix of the staging folder a restore into an empty target writes into; one left
+/// behind is a restore that was killed.
+const STAGING_PREFIX: &str = ".mhdr-restore-";
+
+/// What [`prepare_target`] found or made.
+struct PreparedTarget {
+    /// The restore created the folder (a failed restore removes it again).
+    created: bool,
+    /// The folder was empty: the restore goes through a staging folder.
+    empty: bool,
+    warnings: Vec<String>,
+}
+
+/// Check the target before anything is written: not a symlink, a folder, empty unless
+/// `overwrite`. A missing target is created, with any missing parent, mode 0700.
+fn prepare_target(target: &Path, overwrite: bool) -> Result<PreparedTarget> {
+    let meta = match std::fs::symlink_metadata(target) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            create_private_dirs(target)?;
+            let m = std::fs::symlink_metadata(target)
+                .map_err(|e| Error::from_io("check the target", target, e))?;
+            refuse_link_or_file(target, &m)?;
+            return Ok(PreparedTarget {
+                created: true,
+                empty: true,
+                warnings: Vec::new(),
+            });
+        }
+        Err(e) => return Err(Error::from_io("check the target", target, e)),
+    };
+    refuse_link_or_file(target, &meta)?;
+    let names: Vec<String> = std::fs::read_dir(target)
+        .map_err(|e| Error::from_io("open the target", target, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if !names.is_empty() && !overwrite {
+        let mut guidance = "restore into an empty or new folder, or pass --overwrite to replace \
+                            files of the same name"
+            .to_string();
+        if let Some(left) = names.iter().find(|n| n.starts_with(STAGING_PREFIX)) {
+            guidance.push_str(&format!(
+                "; {left} in it is what an interrupted restore left behind: delete it"
+            ));
+        }
+        return Err(
+            Error::usage(format!("the target {} is not empty", target.display()))
+                .with_guidance(guidance),
+        );
+    }
+    let mut warnings = Vec::new();
+    let me = current_uid();
+    if meta.uid() != me {
+        warnings.push(format!(
+            "the target {} belongs to another user (uid {}), who can read and change what was \
+             restored",
+            target.display(),
+            meta.uid()
+        ));
+    }
+    Ok(PreparedTarget {
+        created: false,
+        empty: names.is_empty(),
+        warnings,
+    })
+}
+
+/// A target that is a symlink or not a folder is refused: the restore never writes through links.
+fn refuse_link_or_file(target: &Path, m: &std::fs::Metadata) -> Result<()> {
+    if m.file_type().is_symlink() {
+        let to = std::fs::read_link(target)
+            .map(|t| format!(" (to {})", t.display()))
+            .unwrap_or_default();
+        return Err(Error::refused(format!(
+            "the target {} is a symlink{to}; the restore never writes through links, so \
+             nothing was restored",
+            target.display()
+        ))
+        .with_guidance(
+            "give the real folder as the target (the one the link points to, if that is where \
+             the files belong), or remove the link",
+        ));
+    }
+    if !m.is_dir() {
+        return Err(Error::refused(format!(
+            "the target {} exists and is not a folder; nothing was restored",
+            target.display()
+        ))
+        .with_guidance("restore into a new or empty folder"));
+    }
+    Ok(())
+}
+
+/// Move everything a restore wrote into `staging` up into `root`, then remove `staging`.
+fn move_into_place(staging: &Path, root: &Path) -> Result<()> {
+    let left_in = || {
+        format!(
+            "what was not moved waits, verified, in {}: move it into {} by hand, then delete it",
+            staging.display(),
+            root.display()
+        )
+    };
+    let entries = std::fs::read_dir(staging)
+        .map_err(|e| Error::from_io("read", staging, e).with_guidance(left_in()))?;
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| Error::from_io("read", staging, e).with_guidance(left_in()))?;
+        let dest = root.join(entry.file_name());
+        if std::fs::symlink_metadata(&dest).is_ok() {
+            return Err(Error::refused(format!(
+                "{} appeared in the target while the restore ran; it was left as it is",
+                dest.display()
+            ))
+            .with_guidance(left_in()));
+        }
+        std::fs::rename(entry.path(), &dest)
+            .map_err(|e| Error::from_io("move into place", &dest, e).with_guidance(left_in()))?;
+    }
+    std::fs::remove_dir(staging).map_err(|e| Error::from_io("remove", staging, e))
+}
+
+/// The warning for entries whose setuid, setgid or sticky bits are dropped (None when none has
+/// any).
+fn special_bits_warning(selected: &[&Entry]) -> Option<String> {
+    let special: Vec<&str> = selected
+        .iter()
+        .filter(|e| matches!(e.kind, EntryKind::File | EntryKind::Dir) && e.mode & 0o7000 != 0)
+        .map(|e| e.path.as_str())
+        .collect();
+    let (first, more) = special.split_at(special.len().min(5));
+    (!special.is_empty()).then(|| {
+        format!(
+            "{} {} setuid, setgid or sticky bits in the backup ({}{}); restored without them \
+             (pass --keep-special-bits to keep them)",
+            special.len(),
+            if special.len() == 1 {
+                "entry has"
+            } else {
+                "entries have"
+            },
+            first.join(", "),
+            if more.is_empty() {
+                String::new()
+            } else {
+                format!(" and {} more", more.len())
+            }
+        )
+    })
+}
+
+/// What [`Dr::write_snapshot`] wrote.
+struct Written {
+    files: u64,
+    bytes: u64,
+    volumes_read: u64,
+    symlinks: u64,
+    /// The backups whose volumes were read.
+    chain: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Dr {
+    fn verify_on_restore(&self) -> bool {
+        self.settings.settings.backup.validation.verify_on_restore
+    }
+
+    /// Extract under a shared lock; with `times`, add the time of each stage to it (restore
+    /// tests, RTO measurement).
+    pub(crate) async fn extract(
+        &self,
+        req: &Extraction<'_>,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+        times: Option<Arc<StageTimes>>,
+    ) -> Result<Extracted> {
+        let repo = self.open_repo().await?;
+        let guard = self.lock(LockMode::Shared, "restore", &*progress).await?;
+        with_lock(
+            guard,
+            self.extract_locked(&repo, req, progress, cancel, times),
+        )
+        .await
+    }
+
+    async fn extract_locked(
+        &self,
+        repo: &Repository,
+        req: &Extraction<'_>,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+        times: Option<Arc<StageTimes>>,
+    ) -> Result<Extracted> {
+        let t0 = Instant::now();
+        let catalog = Catalog::load(repo).await?;
+        let summary = catalog.resolve(req.backup_id)?.clone();
+        let id = summary.backup_id.clone();
+        let manifest = Arc::new(repo.read_manifest(&id).await?);
+        // Check every path before writing anything.
+        for e in &manifest.entries {
+            check_stored_path(&e.path)
+                .map_err(|err| err.context(format!("reading the manifest of {id}")))?;
+        }
+        let wanted = |p: &str| req.paths.is_empty() || req.paths.iter().any(|w| is_under(p, w));
+        let selected: Vec<&Entry> = manifest
+            .entries
+            .iter()
+            .filter(|e| wanted(&e.path))
+            .collect();
+        if selected.is_empty() {
+            return Err(Error::not_found(format!(
+                "{id} holds nothing under {}",
+                req.paths.join(", ")
+            ))
+            .with_guidance(
+                "paths are stored paths as `backup list`/the manifest shows them, e.g. data/app.db",
+            ));
+        }
+
+        // The target: never a symlink; created (0700) when missing; non-empty only with
+        // --overwrite. An empty target is filled through a staging folder inside it, moved into
+        // place once everything is written and verified, so a failed restore leaves it empty.
+        let target = req.target;
+        let prepared = prepare_target(target, req.overwrite)?;
+        let mut warnings = prepared.warnings;
+        let root = std::fs::canonicalize(target)
+            .map_err(|e| Error::from_io("resolve the target", target, e))?;
+        let staging = if prepared.empty {
+            let s = root.join(format!(
+                "{STAGING_PREFIX}{}",
+                hex::encode(crate::repo::crypto::random_bytes::<6>())
+            ));
+            create_private_dir(&s)?;
+            Some(s)
+        } else {
+            None
+        };
+        let mode_mask = if req.keep_special_bits { 0o7777 } else { 0o777 };
+        if !req.keep_special_bits {
+            warnings.extend(special_bits_warning(&selected));
+        }
+        let verify = self.verify_on_restore();
+        let written = self
+            .write_snapshot(
+                repo,
+                &id,
+                &manifest,
+                &selected,
+                staging.as_deref().unwrap_or(&root),
+                mode_mask,
+                progress.clone(),
+                cancel,
+                times,
+            )
+            .await;
+        let written = match written {
+            Ok(w) => w,
+            Err(e) => {
+                // Nothing of a failed restore stays in a target that was empty.
+                if let Some(s) = &staging {
+                    let _ = std::fs::remove_dir_all(s);
+                }
+                if prepared.created {
+                    let _ = std::fs::remove_dir(&root);
+                }
+                return Err(e);
+            }
+        };
+        if let Some(s) = &staging {
+            move_into_place(s, &root)?;
+        }
+        warnings.extend(written.warnings);
+
+        // Folder modes and times last, deepest first (after the move, which touches them).
+        let mut dirs: Vec<&&Entry> = selected
+            .iter()
+            .filter(|e| e.kind == EntryKind::Dir)
+            .collect();
+        dirs.sort_by_key(|e| std::cmp::Reverse(e.path.matches('/').count()));
+        for e in &dirs {
+            let p = target_path(&root, &e.path)?;
+            let _ =
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(e.mode & mode_mask));
+            if let Ok(f) = std::fs::File::open(&p) {
+                let _ = f.set_modified(mtime_of(e.mtime_ns));
+            }
+        }
+        progress.finish();
+        let Written {
+            files,
+            bytes,
+            volumes_read,
+            symlinks,
+            chain,
+            ..
+        } = written;
+        Ok(Extracted {
+            backup_id: id,
+            backup_type: summary.backup_type,
+            chain,
+            target: root,
+            files,
+            dirs: dirs.len() as u64,
+            symlinks,
+            bytes,
+            volumes_read,
+            verified: verify,
+            duration_seconds: secs(t0.elapsed()),
+            warnings,
+        })
+    }
+
+    /// Write the selected entries of `id`'s snapshot under `root`: folders, then files (one
+    /// volume per core, each checked against its SHA-256), then symlinks.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_snapshot(
+        &self,
+        repo: &Repository,
+        id: &str,
+        manifest: &Arc<Manifest>,
+        selected: &[&Entry],
+        root: &Path,
+        mode_mask: u32,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+        times: Option<Arc<StageTimes>>,
+    ) -> Result<Written> {
+        let root = root.to_path_buf();
+        let cache = Arc::new(DirCache::default());
+        cache.add(root.clone());
+
+        // Folders first.
+        for e in selected.iter().filter(|e| e.kind == EntryKind::Dir) {
+            ensure_dir(&root, &e.path, &cache)?;
+        }
+
+        // Files, one volume per core. Each volume is checked against the manifest of the backup
+        // that wrote it; only the files this snapshot wants are written.
+        let mut by_volume: BTreeMap<(String, u32), Vec<&Entry>> = BTreeMap::new();
+        for e in selected.iter().filter(|e| e.kind == EntryKind::File) {
+            let loc = e.location.as_ref().ok_or_else(|| {
+                Error::integrity(format!(
+                    "{}: the manifest of {id} says nowhere where its bytes are",
+                    e.path
+                ))
+            })?;
+            by_volume
+                .entry((loc.backup_id.clone(), loc.volume))
+                .or_default()
+                .push(e);
+        }
+        let mut owners: BTreeMap<String, Arc<Manifest>> = BTreeMap::new();
+        for (b, _) in by_volume.keys() {
+            if !owners.contains_key(b) {
+                let m = if *b == id {
+                    manifest.clone()
+                } else {
+                    Arc::new(
+                        repo.read_manifest(b)
+                            .await
+                            .map_err(|e| e.context(format!("reading {b}, which {id} needs")))?,
+                    )
+                };
+                owners.insert(b.clone(), m);
+            }
+        }
+        let total: u64 = by_volume.values().flatten().map(|e| e.size).sum();
+        progress.phase("restoring", Some(total));
+        let verify = self.verify_on_restore();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let index: std::collections::HashMap<&str, usize> = manifest
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.path.as_str(), i))
+            .collect();
+        let jobs: Vec<_> = by_volume
+            .into_iter()
+            .map(|((b, v), entries)| {
+                // Wanted paths -> index of their entry in this snapshot's manifest.
+                let want: BTreeMap<String, usize> = entries
+                    .iter()
+                    .map(|e| (e.path.clone(), index[e.path.as_str()]))
+                    .collect();
+                (b, v, want)
+            })
+            .collect();
+        let key = repo.master()?.cloned();
+        let results: Vec<Result<(u64, u64)>> = futures::stream::iter(jobs)
+            .map(|(b, v, want)| {
+                let storage = repo.storage().clone();
+                let master = key.clone();
+                let ctx = repo.volume_context(&b, v);
+                let owner = owners[&b].clone();
+                let snapshot = manifest.clone();
+                let root = root.clone();
+                let cache = cache.clone();
+                let progress = progress.clone();
+                let cancel = cancel.clone();
+                let times = times.clone();
+                async move {
+                    let key = volume_key(&b, v);
+                    let size = storage.size(&key).await?.ok_or_else(|| {
+                        Error::integrity(format!("volume {} of {b} is missing", volume_name(v)))
+                            .with_guidance("run `mahavishnu-dr backup validate` to see the damage; restore an older backup that does not need this volume")
+                    })?;
+                    tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
+                        let reader = BlockingObjectReader::spawn(storage, key, size);
+                        let expected = owner.volume_contents(v);
+                        let mut files = 0u64;
+                        let mut bytes = 0u64;
+                        read_volume(
+                            master.as_ref(),
+                            ctx,
+                            reader,
+                            &expected,
+                            &|p| want.contains_key(p),
+                            &mut |stored, data| {
+                                if cancel.is_cancelled() {
+                                    return Err(super::cancelled());
+                                }
+                                // Our snapshot's entry (mode, mtime, hash) for this path.
+                                let entry = want
+                                    .get(&stored.path)
+                                    .map_or(stored, |&i| &snapshot.entries[i]);
+                                bytes += write_file(&root, entry, data, verify, mode_mask, &cache, times.as_deref())?;
+                                files += 1;
+                                progress.advance(entry.size);
+                                Ok(())
+                            },
+                            times.as_deref(),
+                        )
+                        .map_err(|e| e.context(format!("restoring from volume {} of {b}", volume_name(v))))?;
+                        Ok((files, bytes))
+                    })
+                    .await
+                    .map_err(|e| Error::internal(format!("restore task failed: {e}")))?
+                }
+            })
+            .buffer_unordered(cores)
+            .collect()
+            .await;
+        let mut files = 0;
+        let mut bytes = 0;
+        let mut volumes_read = 0;
+        let mut first_err: Option<Error> = None;
+        for r in results {
+            match r {
+                Ok((f, b)) => {
+                    files += f;
+                    bytes += b;
+                    volumes_read += 1;
+                }
+                Err(e) => {
+                    if first_err
+                        .as_ref()
+                        .is_none_or(|f| f.kind == ErrorKind::Cancelled)
+                    {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+
+        // Symlinks last.
+        let mut warnings = Vec::new();
+        let mut symlinks = 0;
+        for e in selected.iter().filter(|e| e.kind == EntryKind::Symlink) {
+            let (dir, name) = parent_of(&e.path);
+            let dir_path = ensure_dir(&root, dir, &cache)?;
+            let p = dir_path.join(name);
+            if let Ok(m) = std::fs::symlink_metadata(&p) {
+                if m.is_dir() {
+                    warnings.push(format!(
+                        "{}: a folder is in the way; the symlink was not restored",
+                        e.path
+                    ));
+                    continue;
+                }
+                std::fs::remove_file(&p).map_err(|err| Error::from_io("replace", &p, err))?;
+            }
+            let link_target = e.target.clone().unwrap_or_default();
+            std::os::unix::fs::symlink(&link_target, &p)
+                .map_err(|err| Error::from_io("create the symlink", &p, err))?;
+            symlinks += 1;
+        }
+        Ok(Written {
+            files,
+            bytes,
+            volumes_read,
+            symlinks,
+            chain: owners.keys().cloned().collect(),
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,525 @@
+//! The posture checks, in the order a person reads them, and the verdict they give.
+
+use chrono::Duration;
+
+use super::{Evidence, Level, MAX_KEY_AGE_DAYS, Posture, PostureCheck, STALE_DAYS};
+use crate::ops::human_age;
+
+fn days(d: Duration) -> f64 {
+    (d.num_seconds() as f64 / 86400.0 * 10.0).round() / 10.0
+}
+
+/// The checks, in the order a person reads them.
+pub(crate) fn posture_checks(
+    e: &Evidence,
+    rto_target_seconds: f64,
+    rpo_target_seconds: f64,
+) -> Vec<PostureCheck> {
+    let now = e.now;
+    let backups = e.catalog.as_ref().map_or(&[][..], |c| &c.backups[..]);
+    let newest = backups.iter().max_by_key(|b| b.finished);
+    let mut checks = Vec::new();
+
+    // Backups available.
+    checks.push(
+        match (&e.missing_repository, newest) {
+            (Some(m), _) => PostureCheck::new(
+                "backups_available",
+                "Backups available",
+                Level::Fail,
+                format!("no repository yet ({m})"),
+            )
+            .action("run `mahavishnu-dr backup run --backup-type full` (MCP: backup_run)"),
+            (None, None) => PostureCheck::new(
+                "backups_available",
+                "Backups available",
+                Level::Fail,
+                "the repository holds no finished backup".into(),
+            )
+            .action("run `mahavishnu-dr backup run --backup-type full` (MCP: backup_run)"),
+            (None, Some(b)) => PostureCheck::new(
+                "backups_available",
+                "Backups available",
+                Level::Pass,
+                format!("{} backup(s); newest {}", backups.len(), b.backup_id),
+            ),
+        }
+        .figure(Some(backups.len() as f64), None, "backups"),
+    );
+
+    // Newest backup age against the RPO target.
+    let age = newest.map(|b| (now - b.finished).num_seconds());
+    let limit = (2.0 * rpo_target_seconds).max(48.0 * 3600.0);
+    let age_check = match age {
+        None => PostureCheck::new(
+            "newest_backup_age",
+            "Newest backup vs RPO target",
+            Level::Fail,
+            "no backup: a recovery now would lose everything".into(),
+        )
+        .action("run a backup"),
+        Some(a) if a as f64 <= rpo_target_seconds => PostureCheck::new(
+            "newest_backup_age",
+            "Newest backup vs RPO target",
+            Level::Pass,
+            format!(
+                "newest backup is {} old, within the RPO target of {}",
+                human_age(a),
+                human_age(rpo_target_seconds as i64)
+            ),
+        ),
+        Some(a) => PostureCheck::new(
+            "newest_backup_age",
+            "Newest backup vs RPO target",
+            if a as f64 <= limit {
+                Level::Warn
+            } else {
+                Level::Fail
+            },
+            format!(
+                "newest backup is {} old, over the RPO target of {}: a recovery now would lose that much",
+                human_age(a),
+                human_age(rpo_target_seconds as i64)
+            ),
+        )
+        .action(if a as f64 <= limit {
+            "back up more often (see the RPO section: the schedules may not be able to meet the target)"
+        } else {
+            "backups have stopped: check the scheduler (cron/systemd timer) and run a backup now"
+        }),
+    };
+    checks.push(age_check.figure(age.map(|a| a as f64), Some(rpo_target_seconds), "seconds"));
+
+    // The schedules against the RPO target.
+    checks.push(match &e.rpo {
+        Err(err) => PostureCheck::new(
+            "schedule_rpo",
+            "Schedules vs RPO target",
+            Level::Warn,
+            format!("the schedules could not be analysed: {err}"),
+        )
+        .action("fix backup.schedules (see `mahavishnu-dr restore-test measure-rpo`)"),
+        Ok(a) => {
+            PostureCheck::new(
+                "schedule_rpo",
+                "Schedules vs RPO target",
+                if a.schedule_can_meet_target {
+                    Level::Pass
+                } else {
+                    Level::Warn
+                },
+                a.statement.clone(),
+            )
+            .action(a.recommendations.first().cloned().unwrap_or_else(|| {
+                "schedule backups at least as often as the RPO target".to_string()
+            }))
+            .figure(
+                a.schedule.implied_rpo_seconds.map(|s| s as f64),
+                Some(rpo_target_seconds),
+                "seconds",
+            )
+        }
+    });
+
+    // Last validation.
+    let stale = Duration::days(STALE_DAYS);
+    checks.push(match &e.last_validation {
+        None => PostureCheck::new(
+            "last_validation",
+            "Last validation",
+            Level::Warn,
+            "no validation kept in the history".into(),
+        ),
+        Some(r) if !r.passed => PostureCheck::new(
+            "last_validation",
+            "Last validation",
+            Level::Fail,
+            format!("the last validation ({}) failed: {}", r.at.format("%Y-%m-%d %H:%M UTC"), r.summary),
+        ),
+        Some(r) => PostureCheck::new(
+            "last_validation",
+            "Last validation",
+            if now - r.at <= stale { Level::Pass } else { Level::Warn },
+            format!(
+                "passed {} ago ({}): {}",
+                human_age((now - r.at).num_seconds()),
+                r.at.format("%Y-%m-%d %H:%M UTC"),
+                r.summary
+            ),
+        ),
+    }
+    .action(format!(
+        "run `mahavishnu-dr backup validate --level full` (MCP: backup_validate) at least every {STALE_DAYS} days"
+    ))
+    .figure(
+        e.last_validation.as_ref().map(|r| days(now - r.at)),
+        Some(STALE_DAYS as f64),
+        "days",
+    ));
+
+    // Last restore test against the RTO target.
+    checks.push(match &e.last_restore_test {
+        None => PostureCheck::new(
+            "last_restore_test",
+            "Last restore test vs RTO target",
+            Level::Warn,
+            "no restore test kept in the history: the RTO is unproven".into(),
+        )
+        .action("run `mahavishnu-dr restore-test run` (MCP: restore_test_run)")
+        .figure(None, Some(rto_target_seconds), "seconds"),
+        Some(r) => {
+            let rto = r.data.get("rto_seconds").and_then(serde_json::Value::as_f64);
+            let rto_met = rto.is_some_and(|s| s <= rto_target_seconds);
+            let when = format!(
+                "{} ago ({})",
+                human_age((now - r.at).num_seconds()),
+                r.at.format("%Y-%m-%d %H:%M UTC")
+            );
+            // Older records lack restore_ok: their pass/fail stands for it.
+            let restore_ok = r
+                .data
+                .get("restore_ok")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(r.passed);
+            let (status, detail, action) = if !restore_ok {
+                (
+                    Level::Fail,
+                    format!("the last restore test, {when}, failed: {}", r.summary),
+                    "fix what it names, then run `mahavishnu-dr restore-test run` again",
+                )
+            } else if !rto_met {
+                (
+                    Level::Fail,
+                    format!(
+                        "the last restore test, {when}, took {} against a target of {}",
+                        rto.map_or("-".into(), |s| format!("{s:.3} s")),
+                        human_age(rto_target_seconds as i64)
+                    ),
+                    "make restores faster (faster storage, shorter chains through more frequent full backups) or raise rto_target_minutes",
+                )
+            } else if now - r.at > stale {
+                (
+                    Level::Warn,
+                    format!("the last restore test passed, but {when}"),
+                    "run `mahavishnu-dr restore-test run` at least weekly",
+                )
+            } else {
+                (
+                    Level::Pass,
+                    format!(
+                        "passed {when}: restored and verified in {} (target {})",
+                        rto.map_or("-".into(), |s| format!("{s:.3} s")),
+                        human_age(rto_target_seconds as i64)
+                    ),
+                    "",
+                )
+            };
+            PostureCheck::new("last_restore_test", "Last restore test vs RTO target", status, detail)
+                .action(action)
+                .figure(rto, Some(rto_target_seconds), "seconds")
+        }
+    });
+
+    // Retention compliance.
+    checks.push(if e.catalog.is_none() {
+        PostureCheck::new(
+            "retention_compliance",
+            "Retention compliance",
+            Level::Warn,
+            "nothing to check: there is no repository".into(),
+        )
+    } else if e.retention_due.is_empty() {
+        PostureCheck::new(
+            "retention_compliance",
+            "Retention compliance",
+            Level::Pass,
+            "every backup is within its type's retention or needed by a kept one".into(),
+        )
+    } else {
+        PostureCheck::new(
+            "retention_compliance",
+            "Retention compliance",
+            Level::Warn,
+            format!(
+                "{} backup(s) past retention still stored (oldest {})",
+                e.retention_due.len(),
+                e.retention_due.last().map(String::as_str).unwrap_or("")
+            ),
+        )
+        .action("run `mahavishnu-dr backup cleanup --dry-run` to see the plan, then `backup cleanup`")
+    }
+    .figure(Some(e.retention_due.len() as f64), Some(0.0), "backups"));
+
+    // Chain health: quick validation of every backup.
+    let failed = e.backup_ok.values().filter(|ok| !**ok).count();
+    checks.push(if e.catalog.is_none() {
+        PostureCheck::new(
+            "chain_health",
+            "Chain health",
+            Level::Fail,
+            "nothing to check: there is no repository".into(),
+        )
+    } else if failed == 0 && e.unreadable.is_empty() {
+        PostureCheck::new(
+            "chain_health",
+            "Chain health",
+            Level::Pass,
+            format!(
+                "quick validation passed for {} backup(s): manifests readable, volumes present, chains intact",
+                e.backup_ok.len()
+            ),
+        )
+    } else {
+        let first = e.problems.first().or(e.unreadable.first()).cloned().unwrap_or_default();
+        PostureCheck::new(
+            "chain_health",
+            "Chain health",
+            Level::Fail,
+            format!(
+                "{} backup(s) with a problem, {} unreadable: {first}",
+                failed,
+                e.unreadable.len()
+            ),
+        )
+        .action("run `mahavishnu-dr backup validate --level full` for details, then a full backup to start a sound chain")
+    }
+    .figure(Some(failed as f64), Some(0.0), "backups"));
+
+    // Key age.
+    checks.push(key_check(e));
+    checks
+}
+
+fn key_check(e: &Evidence) -> PostureCheck {
+    let title = "Encryption key";
+    if !e.encrypted {
+        return PostureCheck::new(
+            "key_age",
+            title,
+            Level::Warn,
+            "encryption is disabled: volumes are stored in plaintext".into(),
+        )
+        .action("set backup.encryption.enabled: true and start a new repository");
+    }
+    let Some(created) = e.repo_created else {
+        return PostureCheck::new(
+            "key_age",
+            title,
+            Level::Warn,
+            "no repository yet: the key's age is unknown".into(),
+        );
+    };
+    let age = e.now - created;
+    let mut issues = Vec::new();
+    let mut level = Level::Pass;
+    if age > Duration::days(MAX_KEY_AGE_DAYS) {
+        level = Level::Warn;
+        issues.push(format!("older than {MAX_KEY_AGE_DAYS} days"));
+    }
+    #[cfg(unix)]
+    if let Some(path) = &e.key_file {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            level = Level::Warn;
+            issues.push(format!(
+                "the key file {} is readable by group or others (mode {:o})",
+                path.display(),
+                m.permissions().mode() & 0o777
+            ));
+        }
+    }
+    let detail = format!(
+        "the repository's master key is {} old (created {}){}",
+        human_age(age.num_seconds()),
+        created.format("%Y-%m-%d"),
+        if issues.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", issues.join("; "))
+        }
+    );
+    PostureCheck::new("key_age", title, level, detail)
+        .action(format!(
+            "chmod 600 the key file; past {MAX_KEY_AGE_DAYS} days, rotate: init a new repository with a new key, run a full backup into it, and keep the old key until the old repository's retention ends"
+        ))
+        .figure(Some(days(age)), Some(MAX_KEY_AGE_DAYS as f64), "days")
+}
+
+/// The verdict: critical when a check fails, needs_attention when one warns.
+pub(crate) fn verdict(checks: &[PostureCheck]) -> Posture {
+    match checks.iter().map(|c| c.status).max() {
+        Some(Level::Fail) => Posture::Critical,
+        Some(Level::Warn) => Posture::NeedsAttention,
+        _ => Posture::Healthy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::catalog::Catalog;
+    use crate::repo::history::{HistoryRecord, RecordKind};
+    use chrono::{DateTime, Utc};
+    use serde_json::json;
+
+    const RTO: f64 = 900.0;
+    const RPO: f64 = 3600.0;
+
+    fn backup(now: DateTime<Utc>, age_seconds: i64) -> crate::repo::manifest::ManifestSummary {
+        let finished = now - Duration::seconds(age_seconds);
+        serde_json::from_value(json!({
+            "format_version": 1, "backup_id": "backup_20260101T000000.000Z_00000001",
+            "backup_type": "full", "requested_type": "full", "parent": null,
+            "chain_root": "backup_20260101T000000.000Z_00000001", "chain_length": 1,
+            "started": finished, "finished": finished, "host": "h", "tool_version": "0",
+            "compression_level": 3, "encrypted": true, "sources": [], "volumes": [],
+            "totals": {"files": 1, "dirs": 0, "symlinks": 0, "bytes": 1, "files_stored": 1,
+                       "bytes_stored_content": 1, "files_unchanged": 0, "files_deleted": 0,
+                       "stored_bytes": 1},
+            "depends_on": []
+        }))
+        .expect("a manifest summary")
+    }
+
+    fn record(kind: RecordKind, at: DateTime<Utc>, passed: bool, data: Value) -> HistoryRecord {
+        let mut r = HistoryRecord::new(kind, passed, "summary".into(), data);
+        r.at = at;
+        r
+    }
+
+    use serde_json::Value;
+
+    /// A sound repository with one backup `age_seconds` old, validated and restore-tested an
+    /// hour ago.
+    fn evidence(age_seconds: i64) -> Evidence {
+        let now = Utc::now();
+        let b = backup(now, age_seconds);
+        let hour_ago = now - Duration::hours(1);
+        Evidence {
+            now,
+            missing_repository: None,
+            backup_ok: [(b.backup_id.clone(), true)].into_iter().collect(),
+            catalog: Some(Catalog {
+                backups: vec![b],
+                ..Catalog::default()
+            }),
+            problems: Vec::new(),
+            unreadable: Vec::new(),
+            last_validation: Some(record(RecordKind::Validation, hour_ago, true, json!({}))),
+            last_restore_test: Some(record(
+                RecordKind::RestoreTest,
+                hour_ago,
+                true,
+                json!({"restore_ok": true, "rto_seconds": 12.5}),
+            )),
+            retention_due: Vec::new(),
+            repo_created: Some(now - Duration::days(30)),
+            encrypted: true,
+            key_file: None,
+            rpo: Err("not analysed in this test".into()),
+        }
+    }
+
+    fn status(e: &Evidence, name: &str) -> Level {
+        posture_checks(e, RTO, RPO)
+            .into_iter()
+            .find(|c| c.name == name)
+            .map(|c| c.status)
+            .expect("the check")
+    }
+
+    #[test]
+    fn newest_backup_age_passes_at_the_target_warns_past_it_fails_when_backups_stopped() {
+        assert_eq!(status(&evidence(3600), "newest_backup_age"), Level::Pass);
+        assert_eq!(status(&evidence(3601), "newest_backup_age"), Level::Warn);
+        // Past twice the target and 48 h: backups have stopped.
+        assert_eq!(
+            status(&evidence(48 * 3600), "newest_backup_age"),
+            Level::Warn
+        );
+        assert_eq!(
+            status(&evidence(48 * 3600 + 1), "newest_backup_age"),
+            Level::Fail
+        );
+    }
+
+    #[test]
+    fn retention_due_warns_and_the_verdict_follows_the_worst_check() {
+        let mut e = evidence(60);
+        // The schedule check warns here (not analysed); drop it to see the others.
+        let others = |e: &Evidence| -> Vec<PostureCheck> {
+            posture_checks(e, RTO, RPO)
+                .into_iter()
+                .filter(|c| c.name != "schedule_rpo")
+                .collect()
+        };
+        assert_eq!(verdict(&others(&e)), Posture::Healthy);
+        e.retention_due = vec!["backup_a".into(), "backup_b".into()];
+        let checks = others(&e);
+        let r = checks
+            .iter()
+            .find(|c| c.name == "retention_compliance")
+            .unwrap();
+        assert_eq!(r.status, Level::Warn);
+        assert!(
+            r.detail.starts_with("2 backup(s) past retention"),
+            "{}",
+            r.detail
+        );
+        assert!(r.action.as_deref().unwrap().contains("cleanup"));
+        assert_eq!(verdict(&checks), Posture::NeedsAttention);
+        e.backup_ok.insert("backup_x".into(), false);
+        assert_eq!(verdict(&others(&e)), Posture::Critical);
+    }
+
+    #[test]
+    fn validation_and_restore_test_are_judged_on_what_they_prove() {
+        let mut e = evidence(60);
+        e.last_validation = Some(record(
+            RecordKind::Validation,
+            e.now - Duration::days(STALE_DAYS) - Duration::seconds(1),
+            true,
+            json!({}),
+        ));
+        assert_eq!(status(&e, "last_validation"), Level::Warn);
+        e.last_validation = Some(record(RecordKind::Validation, e.now, false, json!({})));
+        assert_eq!(status(&e, "last_validation"), Level::Fail);
+
+        // A restore test that failed only on the RPO (an old backup) proves the restore: pass.
+        e.last_restore_test = Some(record(
+            RecordKind::RestoreTest,
+            e.now,
+            false,
+            json!({"restore_ok": true, "rto_seconds": 3.0}),
+        ));
+        assert_eq!(status(&e, "last_restore_test"), Level::Pass);
+        // A restore slower than the target fails.
+        e.last_restore_test = Some(record(
+            RecordKind::RestoreTest,
+            e.now,
+            false,
+            json!({"restore_ok": true, "rto_seconds": RTO + 1.0}),
+        ));
+        assert_eq!(status(&e, "last_restore_test"), Level::Fail);
+        // A broken restore fails whatever its time.
+        e.last_restore_test = Some(record(
+            RecordKind::RestoreTest,
+            e.now,
+            false,
+            json!({"restore_ok": false, "rto_seconds": 1.0}),
+        ));
+        assert_eq!(status(&e, "last_restore_test"), Level::Fail);
+    }
+
+    #[test]
+    fn an_old_key_warns() {
+        let mut e = evidence(60);
+        assert_eq!(status(&e, "key_age"), Level::Pass);
+        e.repo_created = Some(e.now - Duration::days(MAX_KEY_AGE_DAYS + 1));
+        assert_eq!(status(&e, "key_age"), Level::Warn);
+        e.encrypted = false;
+        assert_eq!(status(&e, "key_age"), Level::Warn);
+    }
+}

@@ -1,0 +1,134 @@
+//! Gathering the evidence the posture checks read: the catalog, a quick integrity check of every
+//! backup, the RPO analysis, the retention plan and the newest kept validation and restore test.
+//! A repository that does not exist yet is evidence, not an error.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{ErrorKind, Result};
+use crate::ops::integrity::ValidationLevel;
+use crate::ops::measure::rpo_analysis::{
+    BackupPoint, DEFAULT_WINDOW_DAYS, RpoAnalysis, analyze_rpo,
+};
+use crate::ops::{Cancel, Dr, NoProgress};
+use crate::repo::Repository;
+use crate::repo::catalog::Catalog;
+use crate::repo::history::{HistoryRecord, RecordKind};
+
+/// What the checks read.
+pub(crate) struct Evidence {
+    pub now: DateTime<Utc>,
+    /// None: there is no repository yet (the message says so).
+    pub missing_repository: Option<String>,
+    pub catalog: Option<Catalog>,
+    /// Per backup id: quick validation found nothing wrong.
+    pub backup_ok: BTreeMap<String, bool>,
+    /// Quick validation's problems, as "backup: problem".
+    pub problems: Vec<String>,
+    pub unreadable: Vec<String>,
+    pub last_validation: Option<HistoryRecord>,
+    pub last_restore_test: Option<HistoryRecord>,
+    /// Backups retention would remove now.
+    pub retention_due: Vec<String>,
+    pub repo_created: Option<DateTime<Utc>>,
+    pub encrypted: bool,
+    pub key_file: Option<PathBuf>,
+    /// The RPO analysis (current, worst gap, schedules); its error when the settings defeat it.
+    pub rpo: std::result::Result<RpoAnalysis, String>,
+}
+
+impl Dr {
+    /// Everything the checks read. A repository that does not exist yet is evidence, not an
+    /// error; a wrong key is an error.
+    pub(crate) async fn evidence(&self) -> Result<(Evidence, Option<Repository>)> {
+        let now = Utc::now();
+        let s = &self.settings.settings;
+        let mut e = Evidence {
+            now,
+            missing_repository: None,
+            catalog: None,
+            backup_ok: Default::default(),
+            problems: Vec::new(),
+            unreadable: Vec::new(),
+            last_validation: None,
+            last_restore_test: None,
+            retention_due: Vec::new(),
+            repo_created: None,
+            encrypted: s.backup.encryption.enabled,
+            key_file: s
+                .backup
+                .encryption
+                .enabled
+                .then(|| s.backup.encryption.key_path.clone()),
+            rpo: Err("not analysed".into()),
+        };
+        let analyse = |points: &[BackupPoint]| {
+            analyze_rpo(
+                now,
+                points,
+                DEFAULT_WINDOW_DAYS,
+                &s.backup,
+                s.disaster_recovery.rpo_target_minutes,
+            )
+            .map_err(|err| err.message)
+        };
+        e.rpo = analyse(&[]);
+        let repo = match self.open_repo().await {
+            Ok(r) => r,
+            Err(err) if err.kind == ErrorKind::NotFound => {
+                e.missing_repository = Some(err.message);
+                return Ok((e, None));
+            }
+            // No key and no repository: the repository is what is missing.
+            Err(err) if err.kind == ErrorKind::Key => {
+                match Repository::open_keyless(self.storage.clone()).await {
+                    Err(n) if n.kind == ErrorKind::NotFound => {
+                        e.missing_repository = Some(n.message);
+                        return Ok((e, None));
+                    }
+                    _ => return Err(err),
+                }
+            }
+            Err(err) => return Err(err),
+        };
+        e.repo_created = Some(repo.config().created);
+        let catalog = Catalog::load(&repo).await?;
+        let points: Vec<BackupPoint> = catalog.backups.iter().map(BackupPoint::from).collect();
+        e.rpo = analyse(&points);
+        e.unreadable = catalog
+            .unreadable
+            .iter()
+            .map(|u| format!("{}: {}", u.backup_id, u.error.message))
+            .collect();
+        if !catalog.backups.is_empty() {
+            let v = self
+                .check_integrity(
+                    None,
+                    ValidationLevel::Quick,
+                    100.0,
+                    Arc::new(NoProgress),
+                    &Cancel::new(),
+                )
+                .await?;
+            e.backup_ok = v
+                .backups
+                .iter()
+                .map(|b| (b.backup_id.clone(), b.ok))
+                .collect();
+            e.problems = v
+                .problems
+                .iter()
+                .map(|p| format!("{} {}", p.backup_id, p.problem))
+                .collect();
+        }
+        let plan = self.retention_plan(&catalog, now)?;
+        e.retention_due = plan.remove.iter().map(|p| p.backup_id.clone()).collect();
+        e.last_validation = repo.latest_history(RecordKind::Validation).await?;
+        e.last_restore_test = repo.latest_history(RecordKind::RestoreTest).await?;
+        e.catalog = Some(catalog);
+        Ok((e, Some(repo)))
+    }
+}

@@ -1,0 +1,96 @@
+//! The DR posture: the evidence read from the repository and the settings, the checks that judge
+//! it, and the verdict. The report and the DR check read the same checks (and so will drills).
+
+mod checks;
+mod evidence;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub(crate) use checks::{posture_checks, verdict};
+pub(crate) use evidence::Evidence;
+
+/// A validation or restore test older than this is stale.
+pub const STALE_DAYS: i64 = 7;
+/// A master key older than this should be rotated (a year: the usual cryptoperiod for a
+/// symmetric data-encryption key).
+pub const MAX_KEY_AGE_DAYS: i64 = 365;
+
+/// The verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Posture {
+    /// Every check passes.
+    Healthy,
+    /// Something needs doing soon (a warning), but a recovery would work.
+    NeedsAttention,
+    /// A recovery now could fail or lose too much (a check fails).
+    Critical,
+}
+
+impl std::fmt::Display for Posture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Posture::Healthy => "healthy",
+            Posture::NeedsAttention => "needs attention",
+            Posture::Critical => "critical",
+        })
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// One check behind the verdict.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PostureCheck {
+    /// Stable name: backups_available, newest_backup_age, schedule_rpo, last_validation,
+    /// last_restore_test, retention_compliance, chain_health, key_age.
+    pub name: String,
+    /// For people.
+    pub title: String,
+    pub status: Level,
+    pub detail: String,
+    /// What to do; none when it passes.
+    pub action: Option<String>,
+    /// The measured figure, where there is one (in `unit`).
+    pub value: Option<f64>,
+    /// Its target (in `unit`).
+    pub target: Option<f64>,
+    /// "seconds", "days" or "backups".
+    pub unit: Option<String>,
+}
+
+impl PostureCheck {
+    fn new(name: &str, title: &str, status: Level, detail: String) -> Self {
+        PostureCheck {
+            name: name.into(),
+            title: title.into(),
+            status,
+            detail,
+            action: None,
+            value: None,
+            target: None,
+            unit: None,
+        }
+    }
+    fn action(mut self, a: impl Into<String>) -> Self {
+        if self.status != Level::Pass {
+            self.action = Some(a.into());
+        }
+        self
+    }
+    fn figure(mut self, value: Option<f64>, target: Option<f64>, unit: &str) -> Self {
+        self.value = value;
+        self.target = target;
+        self.unit = Some(unit.into());
+        self
+    }
+}
