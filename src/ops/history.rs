@@ -10,15 +10,33 @@ use crate::error::Result;
 use crate::repo::Repository;
 use crate::repo::history::{HistoryRecord, RecordKind};
 
-fn ten() -> i64 {
-    10
+/// Options of `restore-test report`: the kept history.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryOptions {
+    /// The newest N records (0: all).
+    #[serde(default = "super::defaults::history_last")]
+    #[schemars(range(min = 0))]
+    #[arg(long, default_value_t = super::defaults::HISTORY_LAST)]
+    pub last: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct HistoryRequest {
-    /// The newest N records (0: all).
-    #[serde(default = "ten")]
-    pub last: i64,
+impl Default for HistoryOptions {
+    fn default() -> Self {
+        HistoryOptions {
+            last: super::defaults::HISTORY_LAST,
+        }
+    }
+}
+
+/// A count of history records is 0 (all) or more.
+pub(crate) fn check_last(last: i64) -> Result<()> {
+    if last < 0 {
+        return Err(crate::error::Error::usage(format!(
+            "last must be 0 (all records) or more, not {last}"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -181,7 +199,8 @@ pub(crate) fn note_kept(
 
 impl Dr {
     /// The kept history, newest `last` records.
-    pub async fn history(&self, req: &HistoryRequest) -> Result<HistoryResponse> {
+    pub async fn history(&self, req: &HistoryOptions) -> Result<HistoryResponse> {
+        check_last(req.last)?;
         HistoryResponse::read(&self.open_repo().await?, req.last).await
     }
 }

@@ -8,10 +8,14 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
 use crate::repo::crypto::{Credential, generate_key_file};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct InitRequest {
-    /// Write a new random key to `backup.encryption.key_path` first (refuses to replace one).
+/// Options of `init`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct InitOptions {
+    /// Write a new random key to backup.encryption.key_path (mode 0600) first; never replaces
+    /// an existing key file.
     #[serde(default)]
+    #[arg(long)]
     pub generate_key: bool,
 }
 
@@ -34,7 +38,7 @@ pub const UNENCRYPTED_WARNING: &str = "encryption is disabled (backup.encryption
      and manifests are stored in clear; anyone who can read the repository can read your data";
 
 impl Dr {
-    pub async fn init(&self, req: &InitRequest) -> Result<InitResponse> {
+    pub async fn init(&self, req: &InitOptions) -> Result<InitResponse> {
         let enc = &self.settings.settings.backup.encryption;
         let mut warnings = Vec::new();
         let mut key_generated = false;

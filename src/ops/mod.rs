@@ -7,6 +7,8 @@ pub mod backup;
 pub mod check;
 pub mod cleanup;
 pub mod decrypt;
+pub mod defaults;
+pub mod health;
 pub mod history;
 pub mod init;
 mod key_file;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::history::{HistoryItem, HistoryResponse, trend};
 use super::rpo::{BackupPoint, RpoAnalysis, analyze_rpo};
-use super::validate::{ValidateRequest, ValidationLevel};
+use super::validate::{ValidateOptions, ValidationLevel};
 use super::{Cancel, Dr, NoProgress, human_age, human_bytes};
 use crate::error::{ErrorKind, Result};
 use crate::repo::catalog::Catalog;
@@ -25,20 +25,22 @@ pub const MAX_KEY_AGE_DAYS: i64 = 365;
 /// The timeline covers at most this many days back from now.
 pub const TIMELINE_DAYS: i64 = 90;
 
-fn ten() -> i64 {
-    10
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct ReportRequest {
-    /// History records to include in the trends (0: all).
-    #[serde(default = "ten")]
+/// Options of the report (`report`, the `report` tool).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct ReportOptions {
+    /// History records in the trends (default 10; 0: all).
+    #[serde(default = "super::defaults::history_last")]
+    #[schemars(range(min = 0))]
+    #[arg(long, default_value_t = super::defaults::HISTORY_LAST)]
     pub last: i64,
 }
 
-impl Default for ReportRequest {
+impl Default for ReportOptions {
     fn default() -> Self {
-        ReportRequest { last: ten() }
+        ReportOptions {
+            last: super::defaults::HISTORY_LAST,
+        }
     }
 }
 
@@ -641,10 +643,9 @@ impl Dr {
         if !catalog.backups.is_empty() {
             let v = self
                 .validate_unrecorded(
-                    &ValidateRequest {
-                        backup_id: None,
+                    &ValidateOptions {
                         level: ValidationLevel::Quick,
-                        sample_percent: 100.0,
+                        ..ValidateOptions::default()
                     },
                     Arc::new(NoProgress),
                     &Cancel::new(),
@@ -670,7 +671,7 @@ impl Dr {
     }
 
     /// The DR posture report.
-    pub async fn report(&self, req: &ReportRequest) -> Result<ReportResponse> {
+    pub async fn report(&self, req: &ReportOptions) -> Result<ReportResponse> {
         let s = &self.settings.settings;
         let rto_target_seconds = s.disaster_recovery.rto_target_minutes as f64 * 60.0;
         let rpo_target_seconds = s.disaster_recovery.rpo_target_minutes as f64 * 60.0;

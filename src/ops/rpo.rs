@@ -41,6 +41,29 @@ use crate::settings::BackupSettings;
 /// The window `measure-rpo` looks back over when `--days` is not given.
 pub const DEFAULT_WINDOW_DAYS: i64 = 30;
 
+fn default_window_days() -> i64 {
+    DEFAULT_WINDOW_DAYS
+}
+
+/// Options of an RPO measurement (`restore-test measure-rpo`, `measure_rpo`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureRpoOptions {
+    /// The window for the worst gap between backups, in days (default 30).
+    #[serde(default = "default_window_days")]
+    #[schemars(range(min = 1))]
+    #[arg(long, default_value_t = DEFAULT_WINDOW_DAYS)]
+    pub days: i64,
+}
+
+impl Default for MeasureRpoOptions {
+    fn default() -> Self {
+        MeasureRpoOptions {
+            days: DEFAULT_WINDOW_DAYS,
+        }
+    }
+}
+
 /// How far ahead scheduled runs are computed for the implied RPO: a year, so that every month
 /// length and both daylight-saving changes are covered.
 pub const SCHEDULE_HORIZON_DAYS: i64 = 366;
@@ -700,7 +723,8 @@ pub struct MeasureRpoResponse {
 }
 
 impl super::Dr {
-    pub async fn measure_rpo(&self, window_days: i64) -> Result<MeasureRpoResponse> {
+    pub async fn measure_rpo(&self, opts: &MeasureRpoOptions) -> Result<MeasureRpoResponse> {
+        let window_days = opts.days;
         let repo = self.open_repo().await?;
         let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
         let points: Vec<BackupPoint> = catalog.backups.iter().map(BackupPoint::from).collect();

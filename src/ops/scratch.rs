@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::Utc;
 
 use super::private_dir::{Role, create_private_dir, ensure_private_dir};
-use super::restore::{RestoreRequest, RestoreResponse};
+use super::restore::{RestoreOptions, RestoreResponse};
 use super::{Cancel, Dr, Progress};
 use crate::error::{ErrorKind, Result};
 use crate::repo::timing::StageTimes;
@@ -125,13 +125,7 @@ impl Dr {
     ) -> Result<ScratchRestore> {
         let scratch = self.new_scratch_folder("restore-test")?;
         let times = Arc::new(StageTimes::default());
-        let req = RestoreRequest {
-            backup_id: id.to_string(),
-            target: scratch.clone(),
-            paths: Vec::new(),
-            overwrite: false,
-            keep_special_bits: false,
-        };
+        let req = RestoreOptions::into_folder(id, scratch.clone());
         let restored = self
             .restore_measured(&req, progress, cancel, Some(times.clone()))
             .await;

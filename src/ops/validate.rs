@@ -22,7 +22,9 @@ use crate::repo::volume::{HashingReader, read_volume};
 use crate::repo::{BACKUPS_PREFIX, MANIFEST_NAME, Repository, backup_key};
 use crate::storage::bridge::BlockingObjectReader;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ValidationLevel {
     /// Manifests readable, volumes present with the right sizes, chains intact.
@@ -34,29 +36,48 @@ pub enum ValidationLevel {
     Full,
 }
 
-fn hundred() -> f64 {
-    100.0
+/// Every volume is read unless a sample is asked for.
+pub const ALL_VOLUMES: i64 = 100;
+
+fn all_volumes() -> i64 {
+    ALL_VOLUMES
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct ValidateRequest {
-    /// One backup (and the backups its chain reads); all backups when absent.
+/// Options of a validation (`backup validate`, `backup_validate`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateOptions {
+    /// One backup id (its chain is checked with it); empty checks every backup.
     #[serde(default)]
-    pub backup_id: Option<String>,
+    #[arg(long, default_value_t, hide_default_value = true)]
+    pub backup_id: String,
+    /// quick: manifests and volume sizes, seconds. checksum: every volume's SHA-256, reads all
+    /// stored bytes, needs no key. full: decrypts and decompresses everything and checks every
+    /// file's SHA-256, about as long as a restore.
     #[serde(default)]
+    #[arg(long, value_enum, default_value_t)]
     pub level: ValidationLevel,
-    /// For checksum and full: the share of volumes to read, chosen at random (1..=100).
-    #[serde(default = "hundred")]
-    pub sample_percent: f64,
+    /// For checksum and full: the share of volumes to read, chosen at random (1 to 100).
+    #[serde(default = "all_volumes")]
+    #[schemars(range(min = 1, max = 100))]
+    #[arg(long = "sample", value_name = "PERCENT", default_value_t = ALL_VOLUMES)]
+    pub sample_percent: i64,
 }
 
-impl Default for ValidateRequest {
+impl Default for ValidateOptions {
     fn default() -> Self {
-        ValidateRequest {
-            backup_id: None,
+        ValidateOptions {
+            backup_id: String::new(),
             level: ValidationLevel::Quick,
-            sample_percent: 100.0,
+            sample_percent: ALL_VOLUMES,
         }
+    }
+}
+
+impl ValidateOptions {
+    /// The one backup asked for, if any.
+    fn only(&self) -> Option<&str> {
+        Some(self.backup_id.as_str()).filter(|id| !id.is_empty())
     }
 }
 
@@ -142,7 +163,7 @@ impl Dr {
     /// ask for; the DR check's internal one is not kept).
     pub async fn validate(
         &self,
-        req: &ValidateRequest,
+        req: &ValidateOptions,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<ValidateResponse> {
@@ -160,15 +181,16 @@ impl Dr {
 
     pub(crate) async fn validate_unrecorded(
         &self,
-        req: &ValidateRequest,
+        req: &ValidateOptions,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<ValidateResponse> {
-        if !(req.sample_percent > 0.0 && req.sample_percent <= 100.0) {
+        if !(1..=100).contains(&req.sample_percent) {
             return Err(Error::usage(format!(
-                "sample percent {} is out of range: give a number above 0 and at most 100",
+                "sample_percent must be between 1 and 100, not {}",
                 req.sample_percent
-            )));
+            ))
+            .with_guidance("give the share of volumes to read as a whole percent, 1 to 100"));
         }
         let repo = match self.open_repo().await {
             Ok(r) => r,
@@ -187,7 +209,7 @@ impl Dr {
     async fn validate_locked(
         &self,
         repo: &Repository,
-        req: &ValidateRequest,
+        req: &ValidateOptions,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<ValidateResponse> {
@@ -197,17 +219,17 @@ impl Dr {
         let mut totals = VolumeChecks::default();
 
         if req.level == ValidationLevel::Checksum && repo.keyless() {
-            let ids = self.keyless_ids(repo, req.backup_id.as_deref()).await?;
+            let ids = self.keyless_ids(repo, req.only()).await?;
             for id in &ids {
                 per.insert(id.clone(), new_check(id));
             }
             let c = self
-                .checksum_check(repo, &ids, req.sample_percent, &progress, cancel)
+                .checksum_check(repo, &ids, req.sample_percent as f64, &progress, cancel)
                 .await?;
             merge(&mut per, &mut totals, c);
         } else {
             let catalog = Catalog::load(repo).await?;
-            let ids: Vec<String> = match &req.backup_id {
+            let ids: Vec<String> = match req.only() {
                 Some(id) => {
                     let b = catalog.resolve(id)?;
                     let mut set: BTreeSet<String> = b.depends_on.iter().cloned().collect();
@@ -299,7 +321,7 @@ impl Dr {
                         .cloned()
                         .collect();
                     let c = self
-                        .checksum_check(repo, &ids, req.sample_percent, &progress, cancel)
+                        .checksum_check(repo, &ids, req.sample_percent as f64, &progress, cancel)
                         .await?;
                     // The checksum list must agree with the (authenticated) manifest.
                     for id in &ids {
@@ -343,7 +365,8 @@ impl Dr {
                                 });
                             }
                         }
-                        let sample = sample_volumes(m.summary.volumes.len(), req.sample_percent);
+                        let sample =
+                            sample_volumes(m.summary.volumes.len(), req.sample_percent as f64);
                         let c = self
                             .verify_volumes(repo, &m, Some(&sample), progress.clone(), cancel)
                             .await?;
@@ -386,7 +409,7 @@ impl Dr {
         };
         Ok(ValidateResponse {
             level: req.level,
-            sample_percent: req.sample_percent,
+            sample_percent: req.sample_percent as f64,
             ok,
             message,
             backups_checked: per.len() as u64,
