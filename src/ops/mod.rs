@@ -13,6 +13,8 @@ pub mod history;
 pub mod init;
 mod key_file;
 pub mod notes;
+#[cfg(test)]
+mod options_tests;
 mod private_dir;
 pub mod progress;
 pub mod report;
