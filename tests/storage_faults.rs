@@ -6,9 +6,9 @@ use crate::common;
 use std::sync::Arc;
 
 use common::Project;
-use mahavishnu_dr::ops::backup::BackupRequest;
-use mahavishnu_dr::ops::restore::RestoreRequest;
-use mahavishnu_dr::ops::validate::{ValidateRequest, ValidationLevel};
+use mahavishnu_dr::ops::backup::BackupOptions;
+use mahavishnu_dr::ops::restore::RestoreOptions;
+use mahavishnu_dr::ops::validate::{ValidateOptions, ValidationLevel};
 use mahavishnu_dr::ops::{Cancel, NoProgress};
 use mahavishnu_dr::repo::BackupType;
 use mahavishnu_dr::storage::{DynStorage, Fault, FaultStorage, OpendalStorage};
@@ -43,8 +43,8 @@ fn files(p: &Project) -> std::collections::BTreeMap<String, Vec<u8>> {
     out
 }
 
-fn full() -> BackupRequest {
-    BackupRequest {
+fn full() -> BackupOptions {
+    BackupOptions {
         backup_type: BackupType::Full,
         scheduled: false,
     }
@@ -93,10 +93,9 @@ async fn a_full_disk_fails_the_backup_and_loses_nothing() {
     // The repository is valid and the earlier backup restores.
     let v = dr
         .validate(
-            &ValidateRequest {
-                backup_id: None,
+            &ValidateOptions {
                 level: ValidationLevel::Full,
-                sample_percent: 100.0,
+                ..ValidateOptions::default()
             },
             Arc::new(NoProgress),
             &Cancel::new(),
@@ -107,13 +106,7 @@ async fn a_full_disk_fails_the_backup_and_loses_nothing() {
     let target = p.root().join("restored");
     let r = dr
         .restore(
-            &RestoreRequest {
-                backup_id: first["backup_id"].as_str().unwrap().to_string(),
-                target: target.clone(),
-                paths: Vec::new(),
-                overwrite: false,
-                keep_special_bits: false,
-            },
+            &RestoreOptions::into_folder(first["backup_id"].as_str().unwrap(), target.clone()),
             Arc::new(NoProgress),
             &Cancel::new(),
         )

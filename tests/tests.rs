@@ -19,6 +19,8 @@ mod mcp_python_sdk;
 mod mcp_stdio;
 mod mcp_tools;
 mod mcp_tools_export;
+mod options;
+mod policy;
 mod properties;
 mod report;
 mod restore_test;

@@ -6,18 +6,24 @@ mod render;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::ops::backup::BackupRequest;
-use crate::ops::cleanup::CleanupRequest;
-use crate::ops::init::InitRequest;
-use crate::ops::restore::RestoreRequest;
-use crate::ops::status::ListRequest;
-use crate::ops::validate::{ValidateRequest, ValidationLevel};
+use crate::ops::backup::BackupOptions;
+use crate::ops::cleanup::CleanupOptions;
+use crate::ops::decrypt::DecryptOptions;
+use crate::ops::history::HistoryOptions;
+use crate::ops::init::InitOptions;
+use crate::ops::report::ReportOptions;
+use crate::ops::restore::RestoreOptions;
+use crate::ops::restore_test::RestoreTestOptions;
+use crate::ops::rpo::MeasureRpoOptions;
+use crate::ops::rto::MeasureRtoOptions;
+use crate::ops::status::ListOptions;
+use crate::ops::unlock::UnlockOptions;
+use crate::ops::validate::ValidateOptions;
 use crate::ops::{Cancel, Dr, Notes, Progress};
-use crate::repo::BackupType;
 use crate::settings;
 
 #[derive(Debug, Parser)]
@@ -44,16 +50,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the repository named by the settings.
-    Init {
-        /// Write a new random key to backup.encryption.key_path (mode 0600) first.
-        #[arg(long)]
-        generate_key: bool,
-    },
+    Init(InitOptions),
     /// Back up, validate, list, clean up.
     #[command(subcommand)]
     Backup(BackupCommand),
     /// Restore a backup into a folder.
-    Restore(RestoreArgs),
+    Restore(RestoreOptions),
     /// Print the JSON Schema of a command's `--json` output.
     Schema {
         #[arg(value_enum)]
@@ -71,9 +73,8 @@ pub enum Command {
         /// Write to FILE instead of stdout (replaced atomically).
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
-        /// History records to include in the trends (0: all).
-        #[arg(long, default_value_t = 10)]
-        last: i64,
+        #[command(flatten)]
+        options: ReportOptions,
     },
     /// The disaster-recovery check: the report's checks, pass/fail (exit 1 when not healthy).
     #[command(alias = "run-dr-check")]
@@ -94,43 +95,15 @@ pub enum Command {
     Tools(ToolsCommand),
     /// Remove stale locks: of crashed processes, not refreshed for 120 s, or dated more than
     /// 10 minutes in the future. Live locks stay unless --all.
-    Unlock {
-        /// Remove every lock, live ones too. DANGER: a live lock belongs to an operation that may
-        /// still be running (here or on another host); without it a cleanup can delete backups
-        /// or volumes that a running backup or restore is using. Use it only when you are sure
-        /// no mahavishnu-dr works on this repository.
-        #[arg(long)]
-        all: bool,
-    },
+    Unlock(UnlockOptions),
     /// Write one volume's plaintext (a .tar.zst: `zstd -d | tar -x` reads it).
     Decrypt {
-        /// A backup id, or "latest".
-        #[arg(long, default_value = "latest")]
-        backup_id: String,
-        /// The volume index (0, 1, ...).
-        #[arg(long, default_value_t = 0)]
-        volume: u32,
+        #[command(flatten)]
+        options: DecryptOptions,
         /// The file to write (must not exist).
         #[arg(long, short)]
         output: PathBuf,
     },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum TypeArg {
-    Full,
-    Incremental,
-    Archival,
-}
-
-impl From<TypeArg> for BackupType {
-    fn from(t: TypeArg) -> Self {
-        match t {
-            TypeArg::Full => BackupType::Full,
-            TypeArg::Incremental => BackupType::Incremental,
-            TypeArg::Archival => BackupType::Archival,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -139,13 +112,6 @@ pub enum ReportFormat {
     Json,
     Markdown,
     Html,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LevelArg {
-    Quick,
-    Checksum,
-    Full,
 }
 
 /// Commands whose `--json` output has a schema.
@@ -205,48 +171,17 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
 pub enum BackupCommand {
     /// Make a backup now (creates the repository and key on first use).
     #[command(alias = "run-immediate")]
-    Run {
-        /// full, incremental or archival.
-        #[arg(
-            long = "backup-type",
-            alias = "type",
-            value_enum,
-            default_value = "incremental"
-        )]
-        backup_type: TypeArg,
-        /// Mark the run as started by a schedule (cron).
-        #[arg(long)]
-        scheduled: bool,
-    },
+    Run(BackupOptions),
     /// Check backups: quick (structure), checksum (no key needed), full (every file).
     #[command(alias = "validate-backups")]
-    Validate {
-        /// One backup and its chain (default: all).
-        #[arg(long)]
-        backup_id: Option<String>,
-        #[arg(long, value_enum, default_value = "quick")]
-        level: LevelArg,
-        /// Percentage of volumes to read at checksum and full level.
-        #[arg(long, value_name = "PERCENT", default_value_t = 100.0)]
-        sample: f64,
-    },
+    Validate(ValidateOptions),
     /// Backups newest first, latest per type, chains and next scheduled runs.
     Status,
     /// Backups newest first.
-    List {
-        /// At most N backups.
-        #[arg(long, default_value_t = 0)]
-        limit: i64,
-        #[arg(long = "backup-type", alias = "type", value_enum)]
-        backup_type: Option<TypeArg>,
-    },
+    List(ListOptions),
     /// Apply retention and remove orphans of unfinished backups.
     #[command(alias = "cleanup-old")]
-    Cleanup {
-        /// Print the plan, change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Cleanup(CleanupOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,34 +189,15 @@ pub enum RestoreTestCommand {
     /// Restore a backup's chain into scratch space, verify every file and SQLite database,
     /// compare with the live sources, and time it; the result is kept in the history.
     #[command(alias = "run-test")]
-    Run {
-        /// A backup id, or "latest".
-        #[arg(long, default_value = "latest")]
-        backup_id: String,
-        /// Keep the restored scratch folder.
-        #[arg(long)]
-        keep: bool,
-    },
+    Run(RestoreTestOptions),
     /// Restore and verify a backup's chain in scratch space and time it alone: the RTO, the
     /// throughput, and an estimate for the full live data set (kept in the history).
-    MeasureRto {
-        /// A backup id, or "latest".
-        #[arg(long, default_value = "latest")]
-        backup_id: String,
-    },
+    MeasureRto(MeasureRtoOptions),
     /// The RPO now, the worst gap between backups over a window, and the RPO the schedules
     /// allow at best, each against rpo_target_minutes (kept in the history).
-    MeasureRpo {
-        /// The window, in days.
-        #[arg(long, default_value_t = 30)]
-        days: i64,
-    },
+    MeasureRpo(MeasureRpoOptions),
     /// The kept history of restore tests, validations and measurements, with the trend.
-    Report {
-        /// The newest N records (0: all).
-        #[arg(long, default_value_t = 10)]
-        last: i64,
-    },
+    Report(HistoryOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,25 +208,6 @@ pub enum ToolsCommand {
         #[arg(default_value = "tools")]
         dir: PathBuf,
     },
-}
-
-#[derive(Debug, Args)]
-pub struct RestoreArgs {
-    /// A backup id, or "latest".
-    #[arg(long, default_value = "latest")]
-    pub backup_id: String,
-    /// Folder to restore into (created if missing; must be empty unless --overwrite).
-    #[arg(long)]
-    pub target: PathBuf,
-    /// Restore only this stored path (repeatable).
-    #[arg(long = "path", value_name = "P")]
-    pub paths: Vec<String>,
-    /// Allow a non-empty target and replace files of the same name.
-    #[arg(long)]
-    pub overwrite: bool,
-    /// Restore setuid, setgid and sticky bits as the backup has them (dropped by default).
-    #[arg(long)]
-    pub keep_special_bits: bool,
 }
 
 /// What a command produced: its JSON, its text, and whether it found a problem.
@@ -413,22 +310,15 @@ async fn execute(
         Arc::new(progress_bar::NoticesOnly)
     };
     match cli.command {
-        Command::Init { generate_key } => {
-            let r = dr.init(&InitRequest { generate_key }).await?;
+        Command::Init(options) => {
+            let r = dr.init(&options).await?;
             for w in &r.warnings {
                 progress.notice(w);
             }
             outcome(&r, render::init(&r), false)
         }
-        Command::Backup(BackupCommand::Run {
-            backup_type,
-            scheduled,
-        }) => {
-            let req = BackupRequest {
-                backup_type: backup_type.into(),
-                scheduled,
-            };
-            let r = dr.backup(&req, progress.clone(), &cancel).await?;
+        Command::Backup(BackupCommand::Run(options)) => {
+            let r = dr.backup(&options, progress.clone(), &cancel).await?;
             for w in &r.warnings {
                 if r.initialized
                     .as_ref()
@@ -439,55 +329,30 @@ async fn execute(
             }
             outcome(&r, render::backup(&r), false)
         }
-        Command::Backup(BackupCommand::Validate {
-            backup_id,
-            level,
-            sample,
-        }) => {
-            let level = match level {
-                LevelArg::Quick => ValidationLevel::Quick,
-                LevelArg::Checksum => ValidationLevel::Checksum,
-                LevelArg::Full => ValidationLevel::Full,
-            };
-            let req = ValidateRequest {
-                backup_id,
-                level,
-                sample_percent: sample,
-            };
-            let r = dr.validate(&req, progress.clone(), &cancel).await?;
+        Command::Backup(BackupCommand::Validate(options)) => {
+            let r = dr.validate(&options, progress.clone(), &cancel).await?;
             outcome(&r, render::validate(&r), !r.ok)
         }
         Command::Backup(BackupCommand::Status) => {
             let r = dr.status().await?;
             outcome(&r, render::status(&r), false)
         }
-        Command::Backup(BackupCommand::List { limit, backup_type }) => {
-            let r = dr
-                .list(&ListRequest {
-                    limit,
-                    backup_type: backup_type.map(Into::into),
-                })
-                .await?;
+        Command::Backup(BackupCommand::List(options)) => {
+            let r = dr.list(&options).await?;
             outcome(&r, render::list(&r), false)
         }
-        Command::Backup(BackupCommand::Cleanup { dry_run }) => {
-            let r = dr
-                .cleanup(&CleanupRequest { dry_run }, progress.clone())
-                .await?;
+        Command::Backup(BackupCommand::Cleanup(options)) => {
+            let r = dr.cleanup(&options, progress.clone()).await?;
             outcome(&r, render::cleanup(&r), false)
         }
-        Command::Decrypt {
-            backup_id,
-            volume,
-            output,
-        } => {
+        Command::Decrypt { options, output } => {
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&output)
                 .map_err(|e| Error::from_io("create", &output, e))?;
             let r = dr
-                .decrypt_volume(&backup_id, volume, Box::new(std::io::BufWriter::new(file)))
+                .decrypt_volume(&options, Box::new(std::io::BufWriter::new(file)))
                 .await;
             if r.is_err() {
                 let _ = std::fs::remove_file(&output);
@@ -503,34 +368,28 @@ async fn execute(
             );
             outcome(&r, text, false)
         }
-        Command::RestoreTest(RestoreTestCommand::Run { backup_id, keep }) => {
-            let req = crate::ops::restore_test::RestoreTestRequest { backup_id, keep };
-            let r = dr.restore_test(&req, progress.clone(), &cancel).await?;
+        Command::RestoreTest(RestoreTestCommand::Run(options)) => {
+            let r = dr.restore_test(&options, progress.clone(), &cancel).await?;
             outcome(&r, render::restore_test(&r), !r.passed)
         }
-        Command::RestoreTest(RestoreTestCommand::MeasureRto { backup_id }) => {
-            let req = crate::ops::rto::MeasureRtoRequest { backup_id };
-            let r = dr.measure_rto(&req, progress.clone(), &cancel).await?;
+        Command::RestoreTest(RestoreTestCommand::MeasureRto(options)) => {
+            let r = dr.measure_rto(&options, progress.clone(), &cancel).await?;
             outcome(&r, render::rto(&r), !r.passed)
         }
-        Command::RestoreTest(RestoreTestCommand::MeasureRpo { days }) => {
-            let r = dr.measure_rpo(days).await?;
+        Command::RestoreTest(RestoreTestCommand::MeasureRpo(options)) => {
+            let r = dr.measure_rpo(&options).await?;
             outcome(&r, render::rpo(&r), !r.analysis.passed)
         }
-        Command::RestoreTest(RestoreTestCommand::Report { last }) => {
-            let r = dr
-                .history(&crate::ops::history::HistoryRequest { last })
-                .await?;
+        Command::RestoreTest(RestoreTestCommand::Report(options)) => {
+            let r = dr.history(&options).await?;
             outcome(&r, render::history(&r), false)
         }
         Command::Report {
             format,
             output,
-            last,
+            options,
         } => {
-            let r = dr
-                .report(&crate::ops::report::ReportRequest { last })
-                .await?;
+            let r = dr.report(&options).await?;
             // --json is for stdout: with --output the file keeps --format.
             let format = if cli_json && output.is_none() {
                 ReportFormat::Json
@@ -557,10 +416,8 @@ async fn execute(
                 }
             }
         }
-        Command::Unlock { all } => {
-            let r = dr
-                .unlock(&crate::ops::unlock::UnlockRequest { all })
-                .await?;
+        Command::Unlock(options) => {
+            let r = dr.unlock(&options).await?;
             for w in &r.warnings {
                 progress.notice(&format!("warning: {w}"));
             }
@@ -574,15 +431,8 @@ async fn execute(
         Command::Schema { .. } | Command::Tools(_) | Command::Serve { .. } => Err(Error::internal(
             "schema, tools and serve are handled before this point",
         )),
-        Command::Restore(a) => {
-            let req = RestoreRequest {
-                backup_id: a.backup_id,
-                target: a.target,
-                paths: a.paths,
-                overwrite: a.overwrite,
-                keep_special_bits: a.keep_special_bits,
-            };
-            let r = dr.restore(&req, progress.clone(), &cancel).await?;
+        Command::Restore(options) => {
+            let r = dr.restore(&options, progress.clone(), &cancel).await?;
             outcome(&r, render::restore(&r), false)
         }
     }

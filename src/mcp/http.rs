@@ -14,8 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use schemars::JsonSchema;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::server::DrServer;
@@ -154,54 +152,9 @@ pub fn shared_host_warning(opts: &HttpOptions, own_uid: u32) -> Option<String> {
     ))
 }
 
-/// What `GET /health` answers.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Health {
-    /// "ok" when the repository is reachable, "degraded" otherwise.
-    pub status: String,
-    pub version: String,
-    pub repository: String,
-    pub repository_reachable: bool,
-    pub newest_backup_id: Option<String>,
-    /// Seconds since the newest backup finished.
-    pub newest_backup_age_seconds: Option<i64>,
-    /// Why the repository is not reachable, when it is not.
-    pub error: Option<String>,
-}
-
+/// `GET /health`: the operations layer's health probe, as JSON.
 async fn health(State(server): State<DrServer>) -> Response {
-    let dr = server.dr();
-    let listing = dr
-        .list(&crate::ops::status::ListRequest {
-            limit: 1,
-            backup_type: None,
-        })
-        .await;
-    let now = chrono::Utc::now();
-    let body = match listing {
-        Ok(l) => {
-            let newest = l.backups.first();
-            Health {
-                status: "ok".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                repository: dr.storage().describe(),
-                repository_reachable: true,
-                newest_backup_id: newest.map(|b| b.backup_id.clone()),
-                newest_backup_age_seconds: newest.map(|b| (now - b.finished).num_seconds()),
-                error: None,
-            }
-        }
-        Err(e) => Health {
-            status: "degraded".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            repository: dr.storage().describe(),
-            repository_reachable: false,
-            newest_backup_id: None,
-            newest_backup_age_seconds: None,
-            error: Some(e.message),
-        },
-    };
-    axum::Json(body).into_response()
+    axum::Json(server.dr().health().await).into_response()
 }
 
 /// Equal in constant time: both sides are hashed first, so neither where the first difference

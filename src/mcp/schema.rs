@@ -73,9 +73,12 @@ fn simplify(v: &mut Value) {
     }
 }
 
-/// The schema of a tool's arguments.
+/// The schema of a tool's arguments. The options type's own document (written for every face)
+/// is left out: the tool's description says what the call does.
 pub fn input<T: JsonSchema>() -> JsonObject {
-    generate::<T>()
+    let mut schema = generate::<T>();
+    schema.remove("description");
+    schema
 }
 
 /// The schema of a tool's structured content.

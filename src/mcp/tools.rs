@@ -1,10 +1,10 @@
 //! The tool catalog (names, descriptions, schemas, annotations) and the dispatch of a call to the
 //! operation behind each tool. Nothing here decides DR behaviour: it parses, calls `ops`, renders.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -12,20 +12,18 @@ use serde_json::Value;
 use super::args::*;
 use super::compat::{CreateBackupResult, ListBackupsResult, RestoreBackupResult};
 use super::schema;
-use crate::error::{Error, ErrorKind, Result};
-use crate::ops::backup::{BackupRequest, BackupResponse};
+use crate::error::{Error, Result};
+use crate::ops::backup::{BackupOptions, BackupResponse};
 use crate::ops::check::DrCheckResponse;
-use crate::ops::cleanup::{CleanupRequest, CleanupResponse};
-use crate::ops::report::{ReportRequest, ReportResponse};
-use crate::ops::restore::{RestoreRequest, RestoreResponse};
-use crate::ops::restore_roots::{confine_to_roots, existing_entries};
-use crate::ops::restore_test::{RestoreTestRequest, RestoreTestResponse};
-use crate::ops::rpo::MeasureRpoResponse;
-use crate::ops::rto::{MeasureRtoRequest, MeasureRtoResponse};
-use crate::ops::status::{ListRequest, ListResponse, StatusResponse};
-use crate::ops::validate::{ValidateRequest, ValidateResponse};
+use crate::ops::cleanup::{CleanupOptions, CleanupResponse};
+use crate::ops::report::ReportResponse;
+use crate::ops::restore::{Placement, RestoreOptions, RestoreResponse};
+use crate::ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
+use crate::ops::rpo::{MeasureRpoOptions, MeasureRpoResponse};
+use crate::ops::rto::{MeasureRtoOptions, MeasureRtoResponse};
+use crate::ops::status::{ListOptions, ListResponse, StatusResponse};
+use crate::ops::validate::{ValidateOptions, ValidateResponse};
 use crate::ops::{Cancel, Dr, Notes, Progress};
-use crate::repo::BackupType;
 
 /// How a tool behaves, for its annotations.
 #[derive(Clone, Copy)]
@@ -85,7 +83,7 @@ macro_rules! spec {
 pub fn specs() -> Vec<ToolSpec> {
     vec![
         spec!("backup_run", "Run a backup", Additive, idempotent: false, long: true,
-            BackupRunArgs => BackupResponse,
+            BackupOptions => BackupResponse,
             "Back up the configured sources now into the encrypted repository and verify it. \
              Use before a risky change, or when backup_status shows the newest backup is older \
              than the RPO target. incremental (default) stores only what changed since the last \
@@ -98,12 +96,12 @@ pub fn specs() -> Vec<ToolSpec> {
              stored size, next scheduled runs, unfinished or unreadable backups. Use first when \
              asked about backup health. Cheap: reads manifests only."),
         spec!("backup_list", "List backups", ReadOnly, idempotent: true, long: false,
-            BackupListArgs => ListResponse,
+            ListOptions => ListResponse,
             "List finished backups, newest first, with type, parent, size, file counts and times. \
              Use to pick a backup_id for restore_run or backup_validate. Cheap: reads manifests \
              only."),
         spec!("backup_validate", "Validate backups", Additive, idempotent: false, long: true,
-            BackupValidateArgs => ValidateResponse,
+            ValidateOptions => ValidateResponse,
             "Check that backups can be restored. quick: manifests, volume presence and sizes, \
              chains (seconds). checksum: every volume's SHA-256, reads all stored bytes. full: \
              decrypts and decompresses everything and checks every file's SHA-256 (as long as a \
@@ -112,13 +110,13 @@ pub fn specs() -> Vec<ToolSpec> {
              result is kept in the repository's history (the report's last-validation check \
              reads it). Sends progress."),
         spec!("backup_cleanup", "Apply retention", Destructive, idempotent: true, long: false,
-            BackupCleanupArgs => CleanupResponse,
+            CleanupOptions => CleanupResponse,
             "Apply the retention policy: plan which backups to keep or delete (whole chains; the \
              newest full is always kept) and remove leftovers of crashed backups. By default a \
              dry run that only returns the plan with a reason per backup; deletes only with \
              dry_run=false and confirm=true. Review the plan with the user before confirming."),
         spec!("restore_run", "Restore a backup", Destructive, idempotent: true, long: true,
-            RestoreRunArgs => RestoreResponse,
+            RestoreOptions => RestoreResponse,
             "Restore a backup (or some of its paths) into a folder, checking every file's \
              SHA-256 as it is written. target_dir must lie inside the configured restore roots \
              (mcp.restore_roots); the tool never writes elsewhere, so live data is not touched. \
@@ -141,7 +139,7 @@ pub fn specs() -> Vec<ToolSpec> {
              {status, backup_id, message} and the folder used. Costs about one read of the \
              backup's data."),
         spec!("restore_test_run", "Restore test (measured RTO/RPO)", Additive, idempotent: false, long: true,
-            RestoreTestArgs => RestoreTestResponse,
+            RestoreTestOptions => RestoreTestResponse,
             "Prove a backup restores: restore its whole chain into scratch space (never live \
              data), verify every file's SHA-256 and every SQLite database (PRAGMA \
              integrity_check), compare with the live sources (drift: what a recovery now would \
@@ -150,7 +148,7 @@ pub fn specs() -> Vec<ToolSpec> {
              missed target). Costs about one restore of the backup. The result is kept in the \
              repository's history. Sends progress."),
         spec!("measure_rto", "Measure the RTO", Additive, idempotent: false, long: true,
-            MeasureRtoArgs => MeasureRtoResponse,
+            MeasureRtoOptions => MeasureRtoResponse,
             "Measure the recovery time objective alone: restore the backup's whole chain into \
              scratch space (never live data) with every file's SHA-256 checked, and time it \
              against rto_target_minutes, with throughput, per-stage times and an estimate for \
@@ -158,7 +156,7 @@ pub fn specs() -> Vec<ToolSpec> {
              Lighter than restore_test_run (no database checks, no drift). Costs about one \
              restore of the backup; the result is kept in the history. Sends progress."),
         spec!("measure_rpo", "Measure the RPO", Additive, idempotent: false, long: false,
-            MeasureRpoArgs => MeasureRpoResponse,
+            MeasureRpoOptions => MeasureRpoResponse,
             "Measure recovery point objectives: the current RPO (age of the newest backup), the \
              worst gap between consecutive backups over the last `days`, and the best RPO the \
              configured schedules can give, each against rpo_target_minutes, with a plain \
@@ -200,7 +198,24 @@ pub struct CallCx {
     pub cancel: Cancel,
 }
 
-fn parse<T: DeserializeOwned>(tool: &str, args: &JsonObject) -> Result<T> {
+/// The arguments of `tool` as `T`. An argument the tool does not have is refused by name (also
+/// for argument types that flatten an operation's options, where serde cannot).
+fn parse<T: DeserializeOwned + JsonSchema>(tool: &str, args: &JsonObject) -> Result<T> {
+    let input = schema::input::<T>();
+    if let Some(Value::Object(known)) = input.get("properties")
+        && let Some(unknown) = args.keys().find(|k| !known.contains_key(*k))
+    {
+        let names: Vec<&str> = known.keys().map(String::as_str).collect();
+        let expected = if names.is_empty() {
+            "it takes no arguments".to_string()
+        } else {
+            format!("expected one of {}", names.join(", "))
+        };
+        return Err(Error::usage(format!(
+            "invalid arguments for {tool}: unknown field `{unknown}`, {expected}"
+        ))
+        .with_guidance(format!("see the inputSchema of {tool} in tools/list")));
+    }
     let value = Value::Object(args.clone());
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -216,10 +231,6 @@ fn parse<T: DeserializeOwned>(tool: &str, args: &JsonObject) -> Result<T> {
 
 fn done<T: Serialize>(v: &T) -> Result<Value> {
     serde_json::to_value(v).map_err(|e| Error::internal(format!("cannot encode the result: {e}")))
-}
-
-fn refused(message: impl Into<String>, guidance: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Refused, message).with_guidance(guidance)
 }
 
 /// Run one tool. `Ok(None)` means no such tool (a protocol error for the caller). Warnings the
@@ -258,19 +269,15 @@ async fn dispatch(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
         "list_backups" => list_backups(dr, args).await,
         "restore_backup" => restore_backup(dr, args, &cx).await,
         "restore_test_run" => restore_test_run(dr, args, &cx).await,
-        "measure_rpo" => match parse::<MeasureRpoArgs>(name, args) {
-            Ok(a) => dr.measure_rpo(a.days).await.and_then(|r| done(&r)),
+        "measure_rpo" => match parse::<MeasureRpoOptions>(name, args) {
+            Ok(o) => dr.measure_rpo(&o).await.and_then(|r| done(&r)),
             Err(e) => Err(e),
         },
-        "measure_rto" => match parse::<MeasureRtoArgs>(name, args) {
-            Ok(a) => {
-                let req = MeasureRtoRequest {
-                    backup_id: a.backup_id,
-                };
-                dr.measure_rto(&req, cx.progress.clone(), &cx.cancel)
-                    .await
-                    .and_then(|r| done(&r))
-            }
+        "measure_rto" => match parse::<MeasureRtoOptions>(name, args) {
+            Ok(o) => dr
+                .measure_rto(&o, cx.progress.clone(), &cx.cancel)
+                .await
+                .and_then(|r| done(&r)),
             Err(e) => Err(e),
         },
         "report" => return Some(report(dr, args).await),
@@ -286,161 +293,78 @@ async fn dispatch(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
     })
 }
 
-/// A backup by hand (not a scheduled run) of `backup_type`.
-async fn backup(dr: &Dr, backup_type: BackupType, cx: &CallCx) -> Result<BackupResponse> {
-    let req = BackupRequest {
-        backup_type,
-        scheduled: false,
-    };
-    dr.backup(&req, cx.progress.clone(), &cx.cancel).await
-}
-
 async fn backup_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
-    let a: BackupRunArgs = parse("backup_run", args)?;
-    done(&backup(dr, a.backup_type, cx).await?)
+    let o: BackupOptions = parse("backup_run", args)?;
+    done(&dr.backup(&o, cx.progress.clone(), &cx.cancel).await?)
 }
 
 async fn backup_list(dr: &Dr, args: &JsonObject) -> Result<Value> {
-    let a: BackupListArgs = parse("backup_list", args)?;
-    if a.limit < 0 {
-        return Err(Error::usage("limit must be 0 (all) or more"));
-    }
-    let r = dr
-        .list(&ListRequest {
-            limit: a.limit,
-            backup_type: a.backup_type.backup_type(),
-        })
-        .await?;
-    done(&r)
+    let o: ListOptions = parse("backup_list", args)?;
+    done(&dr.list(&o).await?)
 }
 
 async fn backup_validate(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
-    let a: BackupValidateArgs = parse("backup_validate", args)?;
-    if !(1..=100).contains(&a.sample_percent) {
-        return Err(Error::usage(format!(
-            "sample_percent must be between 1 and 100, not {}",
-            a.sample_percent
-        )));
-    }
-    let req = ValidateRequest {
-        backup_id: (!a.backup_id.is_empty()).then_some(a.backup_id),
-        level: a.level,
-        sample_percent: a.sample_percent as f64,
-    };
-    let r = dr.validate(&req, cx.progress.clone(), &cx.cancel).await?;
-    done(&r)
+    let o: ValidateOptions = parse("backup_validate", args)?;
+    done(&dr.validate(&o, cx.progress.clone(), &cx.cancel).await?)
 }
 
 async fn backup_cleanup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
-    let a: BackupCleanupArgs = parse("backup_cleanup", args)?;
-    if !a.dry_run && !a.confirm {
-        return Err(refused(
-            "cleanup with dry_run=false deletes backups and needs confirm=true; nothing was deleted",
-            "call backup_cleanup with dry_run=true to see the plan, show it to the user, then \
-             call again with dry_run=false and confirm=true",
-        ));
-    }
-    let r: CleanupResponse = dr
-        .cleanup(&CleanupRequest { dry_run: a.dry_run }, cx.progress.clone())
-        .await?;
-    done(&r)
+    let o: CleanupOptions = parse("backup_cleanup", args)?;
+    done(&dr.cleanup(&o, cx.progress.clone()).await?)
 }
 
-fn roots(dr: &Dr) -> Vec<PathBuf> {
-    dr.settings().settings.mcp.restore_roots.clone()
-}
-
+/// A restore confined to the restore roots (the options' default placement).
 async fn restore_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
-    let a: RestoreRunArgs = parse("restore_run", args)?;
-    let target = confine_to_roots(std::path::Path::new(&a.target_dir), &roots(dr))?;
-    let existing = existing_entries(&target);
-    if existing > 0 && !a.overwrite {
-        return Err(refused(
-            format!(
-                "{} is not empty ({existing} entries); nothing was restored",
-                target.display()
-            ),
-            "restore into a new or empty folder, or pass overwrite=true and confirm=true to \
-             replace files of the same name",
-        ));
-    }
-    if existing > 0 && !a.confirm {
-        return Err(refused(
-            format!(
-                "restoring into {} would replace files among its {existing} entries and needs \
-                 confirm=true; nothing was restored",
-                target.display()
-            ),
-            "confirm with the user, then call again with overwrite=true and confirm=true",
-        ));
-    }
-    let req = RestoreRequest {
-        backup_id: a.backup_id,
-        target,
-        paths: a.paths,
-        overwrite: a.overwrite,
-        // Agents never restore setuid, setgid or sticky bits.
-        keep_special_bits: false,
-    };
-    let r: RestoreResponse = dr.restore(&req, cx.progress.clone(), &cx.cancel).await?;
-    done(&r)
+    let o: RestoreOptions = parse("restore_run", args)?;
+    done(&dr.restore(&o, cx.progress.clone(), &cx.cancel).await?)
 }
 
 async fn create_backup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
     let a: CreateBackupArgs = parse("create_backup", args)?;
-    let r = backup(dr, a.backup_type, cx).await?;
+    let o = BackupOptions {
+        backup_type: a.backup_type,
+        ..BackupOptions::default()
+    };
+    let r = dr.backup(&o, cx.progress.clone(), &cx.cancel).await?;
     done(&CreateBackupResult::from_backup(&r, &a.backup_id))
 }
 
 async fn list_backups(dr: &Dr, args: &JsonObject) -> Result<Value> {
     let _: NoArgs = parse("list_backups", args)?;
-    let r = dr.list(&ListRequest::default()).await?;
+    let r = dr.list(&ListOptions::default()).await?;
     done(&ListBackupsResult::from_list(&r, &dr.storage().describe()))
 }
 
 async fn restore_backup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
     let a: RestoreBackupArgs = parse("restore_backup", args)?;
-    let roots = roots(dr);
-    let root = confine_to_roots(std::path::Path::new("."), &roots)?;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-    let name = if a.backup_id.is_empty() {
-        "latest"
+    let backup_id = if a.backup_id.is_empty() {
+        crate::ops::defaults::latest()
     } else {
-        &a.backup_id
+        a.backup_id
     };
-    // A fresh folder: never over live data, never over an earlier restore.
-    let target = root.join(format!("{name}-restored-{stamp}"));
-    let req = RestoreRequest {
-        backup_id: if a.backup_id.is_empty() {
-            "latest".into()
-        } else {
-            a.backup_id
-        },
-        target,
+    // A new folder in the first restore root: never over live data or an earlier restore.
+    let o = RestoreOptions {
+        backup_id,
+        target_dir: Default::default(),
         paths: Vec::new(),
         overwrite: false,
         keep_special_bits: false,
+        confirm: false,
+        placement: Placement::NewFolderInRestoreRoot,
     };
-    let r = dr.restore(&req, cx.progress.clone(), &cx.cancel).await?;
+    let r = dr.restore(&o, cx.progress.clone(), &cx.cancel).await?;
     done(&RestoreBackupResult::from_restore(&r))
 }
 
 async fn restore_test_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
-    let a: RestoreTestArgs = parse("restore_test_run", args)?;
-    let req = RestoreTestRequest {
-        backup_id: a.backup_id,
-        keep: false,
-    };
-    done(
-        &dr.restore_test(&req, cx.progress.clone(), &cx.cancel)
-            .await?,
-    )
+    let o: RestoreTestOptions = parse("restore_test_run", args)?;
+    done(&dr.restore_test(&o, cx.progress.clone(), &cx.cancel).await?)
 }
 
 async fn report(dr: &Dr, args: &JsonObject) -> Outcome {
     let run = async {
         let a: ReportArgs = parse("report", args)?;
-        let r = dr.report(&ReportRequest { last: a.last }).await?;
+        let r = dr.report(&a.options).await?;
         let text = match a.format {
             ReportFormatArg::Markdown => Some(crate::report::markdown::render(&r)),
             ReportFormatArg::Json => None,

@@ -30,24 +30,32 @@ use crate::storage::bridge::writer_pump;
 
 const MIB: u64 = 1 << 20;
 
+/// The backup type made when none is named.
+pub const DEFAULT_BACKUP_TYPE: BackupType = BackupType::Incremental;
+
 fn default_type() -> BackupType {
-    BackupType::Incremental
+    DEFAULT_BACKUP_TYPE
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct BackupRequest {
-    /// full, incremental (default) or archival.
+/// Options of a backup: `backup run` on the command line, `backup_run` over MCP.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct BackupOptions {
+    /// full (a complete copy), incremental (only what changed since the last backup; the
+    /// default) or archival (a full copy kept longest, compressed harder).
     #[serde(default = "default_type")]
+    #[arg(long = "backup-type", alias = "type", value_enum, default_value_t = DEFAULT_BACKUP_TYPE)]
     pub backup_type: BackupType,
-    /// Started by a schedule (not by hand).
-    #[serde(default)]
+    /// Mark the run as started by a schedule (cron, the daemon), not by hand.
+    #[serde(skip)]
+    #[arg(long)]
     pub scheduled: bool,
 }
 
-impl Default for BackupRequest {
+impl Default for BackupOptions {
     fn default() -> Self {
-        BackupRequest {
-            backup_type: BackupType::Incremental,
+        BackupOptions {
+            backup_type: DEFAULT_BACKUP_TYPE,
             scheduled: false,
         }
     }
@@ -169,7 +177,7 @@ impl Dr {
     /// Make a backup. Creates the repository (and a key, when none exists) on first use.
     pub async fn backup(
         &self,
-        req: &BackupRequest,
+        req: &BackupOptions,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<BackupResponse> {
@@ -239,7 +247,7 @@ impl Dr {
     async fn backup_locked(
         &self,
         repo: &Repository,
-        req: &BackupRequest,
+        req: &BackupOptions,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<BackupResponse> {
@@ -265,7 +273,7 @@ impl Dr {
     async fn build_backup(
         &self,
         repo: &Repository,
-        req: &BackupRequest,
+        req: &BackupOptions,
         id: &str,
         started: DateTime<Utc>,
         progress: Arc<dyn Progress>,

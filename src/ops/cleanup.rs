@@ -13,11 +13,30 @@ use crate::repo::Repository;
 use crate::repo::catalog::Catalog;
 use crate::repo::locks::LockMode;
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct CleanupRequest {
-    /// Print the plan and change nothing.
-    #[serde(default)]
+/// Options of a cleanup (`backup cleanup`, `backup_cleanup`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct CleanupOptions {
+    /// Only show the plan, change nothing. A tool call plans unless dry_run=false (which also
+    /// needs confirm=true); the command line applies the plan unless --dry-run.
+    #[serde(default = "super::defaults::yes")]
+    #[arg(long)]
     pub dry_run: bool,
+    /// Must be true to delete anything (with dry_run=false). On the command line the command
+    /// itself is the confirmation.
+    #[serde(default)]
+    #[arg(skip = true)]
+    pub confirm: bool,
+}
+
+impl Default for CleanupOptions {
+    /// A plan only: nothing is deleted without asking for it.
+    fn default() -> Self {
+        CleanupOptions {
+            dry_run: true,
+            confirm: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -45,9 +64,19 @@ pub struct CleanupResponse {
 impl Dr {
     pub async fn cleanup(
         &self,
-        req: &CleanupRequest,
+        req: &CleanupOptions,
         progress: Arc<dyn Progress>,
     ) -> Result<CleanupResponse> {
+        if !req.dry_run && !req.confirm {
+            return Err(crate::error::Error::refused(
+                "cleanup with dry_run=false deletes backups and needs confirm=true; nothing was \
+                 deleted",
+            )
+            .with_guidance(
+                "call backup_cleanup with dry_run=true to see the plan, show it to the user, then \
+                 call again with dry_run=false and confirm=true",
+            ));
+        }
         let repo = self.open_repo().await?;
         let guard = self
             .lock(LockMode::Exclusive, "backup cleanup", &*progress)
@@ -58,7 +87,7 @@ impl Dr {
     async fn cleanup_locked(
         &self,
         repo: &Repository,
-        req: &CleanupRequest,
+        req: &CleanupOptions,
     ) -> Result<CleanupResponse> {
         let catalog = Catalog::load(repo).await?;
         let plan = self.retention_plan(&catalog, Utc::now())?;

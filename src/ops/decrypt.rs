@@ -12,6 +12,20 @@ use crate::repo::envelope::{Opener, io_to_integrity};
 use crate::repo::keys::{volume_key, volume_name};
 use crate::storage::bridge::BlockingObjectReader;
 
+/// Options of `decrypt`: which volume to write in plaintext.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct DecryptOptions {
+    /// A backup id, or "latest".
+    #[serde(default = "super::defaults::latest")]
+    #[arg(long, default_value = super::defaults::LATEST)]
+    pub backup_id: String,
+    /// The volume index (0, 1, ...).
+    #[serde(default)]
+    #[arg(long, default_value_t = 0)]
+    pub volume: u32,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct DecryptResponse {
     pub backup_id: String,
@@ -24,10 +38,10 @@ impl Dr {
     /// Decrypt volume `index` of a backup (`latest` or an id) into `out`.
     pub async fn decrypt_volume(
         &self,
-        backup_id: &str,
-        index: u32,
+        opts: &DecryptOptions,
         mut out: Box<dyn Write + Send>,
     ) -> Result<DecryptResponse> {
+        let (backup_id, index) = (opts.backup_id.as_str(), opts.volume);
         let repo = self.open_repo().await?;
         let catalog = Catalog::load(&repo).await?;
         let summary = catalog.resolve(backup_id)?;

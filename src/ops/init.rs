@@ -8,15 +8,19 @@ use crate::error::Result;
 
 pub use super::new_repository::{InitResponse, KEY_WARNING, UNENCRYPTED_WARNING};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct InitRequest {
-    /// Write a new random key to `backup.encryption.key_path` first (refuses to replace one).
+/// Options of `init`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct InitOptions {
+    /// Write a new random key to backup.encryption.key_path (mode 0600) first; never replaces
+    /// an existing key file.
     #[serde(default)]
+    #[arg(long)]
     pub generate_key: bool,
 }
 
 impl Dr {
-    pub async fn init(&self, req: &InitRequest) -> Result<InitResponse> {
+    pub async fn init(&self, req: &InitOptions) -> Result<InitResponse> {
         self.create_repository(req.generate_key).await
     }
 }

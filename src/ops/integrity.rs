@@ -25,7 +25,9 @@ use crate::repo::manifest::{ChecksumItem, Manifest};
 use crate::repo::volume::{HashingReader, read_volume};
 use crate::storage::bridge::BlockingObjectReader;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ValidationLevel {
     /// Manifests readable, volumes present with the right sizes, chains intact.

@@ -14,6 +14,7 @@ pub mod backup;
 pub mod check;
 pub mod cleanup;
 pub mod decrypt;
+pub mod health;
 pub mod history;
 pub mod init;
 pub mod report;
@@ -26,6 +27,7 @@ pub mod unlock;
 pub mod validate;
 
 // Machinery the verbs (and drills) share. It never imports a verb, and forms no cycle.
+pub mod defaults;
 mod extract;
 mod integrity;
 mod key_file;

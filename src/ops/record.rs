@@ -126,6 +126,11 @@ pub fn trend(items: &[HistoryItem]) -> Trend {
 impl HistoryResponse {
     /// The newest `last` records of `repo` (0: all), with their trend.
     pub(crate) async fn read(repo: &Repository, last: i64) -> Result<HistoryResponse> {
+        if last < 0 {
+            return Err(crate::error::Error::usage(format!(
+                "last must be 0 (all records) or more, not {last}"
+            )));
+        }
         let total = repo.list_history().await?.len() as i64;
         let (records, unreadable) = repo.recent_history(last.max(0) as usize).await?;
         let items: Vec<HistoryItem> = records.iter().map(HistoryItem::from).collect();

@@ -19,20 +19,22 @@ pub use super::posture::{Level, MAX_KEY_AGE_DAYS, Posture, PostureCheck, STALE_D
 /// The timeline covers at most this many days back from now.
 pub const TIMELINE_DAYS: i64 = 90;
 
-fn ten() -> i64 {
-    10
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct ReportRequest {
-    /// History records to include in the trends (0: all).
-    #[serde(default = "ten")]
+/// Options of the report (`report`, the `report` tool).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct ReportOptions {
+    /// History records in the trends (default 10; 0: all).
+    #[serde(default = "super::defaults::history_last")]
+    #[schemars(range(min = 0))]
+    #[arg(long, default_value_t = super::defaults::HISTORY_LAST)]
     pub last: i64,
 }
 
-impl Default for ReportRequest {
+impl Default for ReportOptions {
     fn default() -> Self {
-        ReportRequest { last: ten() }
+        ReportOptions {
+            last: super::defaults::HISTORY_LAST,
+        }
     }
 }
 
@@ -119,7 +121,7 @@ fn trend_points(items: &[HistoryItem], rto: bool) -> Vec<TrendPoint> {
 
 impl Dr {
     /// The DR posture report.
-    pub async fn report(&self, req: &ReportRequest) -> Result<ReportResponse> {
+    pub async fn report(&self, req: &ReportOptions) -> Result<ReportResponse> {
         let s = &self.settings.settings;
         let rto_target_seconds = s.disaster_recovery.rto_target_minutes as f64 * 60.0;
         let rpo_target_seconds = s.disaster_recovery.rpo_target_minutes as f64 * 60.0;

@@ -23,24 +23,24 @@ use crate::repo::history::RecordKind;
 use crate::repo::manifest::{EntryKind, Manifest};
 use crate::repo::timing::StageSeconds;
 
-fn latest() -> String {
-    "latest".to_string()
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct RestoreTestRequest {
-    /// A backup id, or "latest" (the newest backup).
-    #[serde(default = "latest")]
+/// Options of a restore test (`restore-test run`, `restore_test_run`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreTestOptions {
+    /// The backup to test, or "latest" (default).
+    #[serde(default = "super::defaults::latest")]
+    #[arg(long, default_value = super::defaults::LATEST)]
     pub backup_id: String,
-    /// Keep the scratch folder afterwards (for inspection).
-    #[serde(default)]
+    /// Keep the restored scratch folder afterwards, for inspection (command line only).
+    #[serde(skip)]
+    #[arg(long)]
     pub keep: bool,
 }
 
-impl Default for RestoreTestRequest {
+impl Default for RestoreTestOptions {
     fn default() -> Self {
-        RestoreTestRequest {
-            backup_id: latest(),
+        RestoreTestOptions {
+            backup_id: super::defaults::latest(),
             keep: false,
         }
     }
@@ -208,7 +208,7 @@ impl Dr {
     /// running at all (settings, key, lock, cancellation).
     pub async fn restore_test(
         &self,
-        req: &RestoreTestRequest,
+        req: &RestoreTestOptions,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<RestoreTestResponse> {

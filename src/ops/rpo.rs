@@ -15,6 +15,29 @@ pub use super::measure::rpo_analysis::{
     SCHEDULE_HORIZON_DAYS, ScheduleRpo, ScheduledInterval, WindowGaps, analyze_rpo,
 };
 
+fn default_window_days() -> i64 {
+    DEFAULT_WINDOW_DAYS
+}
+
+/// Options of an RPO measurement (`restore-test measure-rpo`, `measure_rpo`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureRpoOptions {
+    /// The window for the worst gap between backups, in days (default 30).
+    #[serde(default = "default_window_days")]
+    #[schemars(range(min = 1))]
+    #[arg(long, default_value_t = DEFAULT_WINDOW_DAYS)]
+    pub days: i64,
+}
+
+impl Default for MeasureRpoOptions {
+    fn default() -> Self {
+        MeasureRpoOptions {
+            days: DEFAULT_WINDOW_DAYS,
+        }
+    }
+}
+
 /// `measure-rpo`: the analysis over the repository's backups, kept in the history.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct MeasureRpoResponse {
@@ -26,7 +49,8 @@ pub struct MeasureRpoResponse {
 }
 
 impl Dr {
-    pub async fn measure_rpo(&self, window_days: i64) -> Result<MeasureRpoResponse> {
+    pub async fn measure_rpo(&self, opts: &MeasureRpoOptions) -> Result<MeasureRpoResponse> {
+        let window_days = opts.days;
         let repo = self.open_repo().await?;
         let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
         let points: Vec<BackupPoint> = catalog.backups.iter().map(BackupPoint::from).collect();

@@ -17,21 +17,20 @@ use crate::repo::timing::StageSeconds;
 
 pub use super::measure::RtoEstimate;
 
-fn latest() -> String {
-    "latest".to_string()
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct MeasureRtoRequest {
-    /// A backup id, or "latest" (the newest backup).
-    #[serde(default = "latest")]
+/// Options of an RTO measurement (`restore-test measure-rto`, `measure_rto`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureRtoOptions {
+    /// The backup to restore and time, or "latest" (default).
+    #[serde(default = "super::defaults::latest")]
+    #[arg(long, default_value = super::defaults::LATEST)]
     pub backup_id: String,
 }
 
-impl Default for MeasureRtoRequest {
+impl Default for MeasureRtoOptions {
     fn default() -> Self {
-        MeasureRtoRequest {
-            backup_id: latest(),
+        MeasureRtoOptions {
+            backup_id: super::defaults::latest(),
         }
     }
 }
@@ -76,7 +75,7 @@ impl Dr {
     /// time it, remove the scratch folder, and keep the result in the history.
     pub async fn measure_rto(
         &self,
-        req: &MeasureRtoRequest,
+        req: &MeasureRtoOptions,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> crate::Result<MeasureRtoResponse> {

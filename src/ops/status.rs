@@ -53,14 +53,43 @@ impl From<&ManifestSummary> for BackupItem {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct ListRequest {
-    /// At most this many (newest first); 0 = all.
+/// Which backups to list.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TypeFilter {
+    #[default]
+    All,
+    Full,
+    Incremental,
+    Archival,
+}
+
+impl TypeFilter {
+    pub fn backup_type(self) -> Option<BackupType> {
+        match self {
+            TypeFilter::All => None,
+            TypeFilter::Full => Some(BackupType::Full),
+            TypeFilter::Incremental => Some(BackupType::Incremental),
+            TypeFilter::Archival => Some(BackupType::Archival),
+        }
+    }
+}
+
+/// Options of `backup list` / `backup_list`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct ListOptions {
+    /// At most this many backups, newest first; 0 lists all.
     #[serde(default)]
+    #[schemars(range(min = 0))]
+    #[arg(long, default_value_t)]
     pub limit: i64,
-    /// Only this type.
+    /// Only backups of this type: all (default), full, incremental or archival.
     #[serde(default)]
-    pub backup_type: Option<BackupType>,
+    #[arg(long = "backup-type", alias = "type", value_enum, default_value_t)]
+    pub backup_type: TypeFilter,
 }
 
 /// A backup whose manifest exists but cannot be read (damaged, or not sealed with this
@@ -139,14 +168,21 @@ fn unreadable(catalog: &Catalog) -> Vec<UnreadableBackup> {
 }
 
 impl Dr {
-    pub async fn list(&self, req: &ListRequest) -> Result<ListResponse> {
+    pub async fn list(&self, req: &ListOptions) -> Result<ListResponse> {
+        if req.limit < 0 {
+            return Err(crate::error::Error::usage(format!(
+                "limit must be 0 (all) or more, not {}",
+                req.limit
+            )));
+        }
+        let only = req.backup_type.backup_type();
         let repo = self.open_repo().await?;
         let catalog = Catalog::load(&repo).await?;
         let mut items: Vec<BackupItem> = catalog
             .backups
             .iter()
             .rev()
-            .filter(|b| req.backup_type.is_none_or(|t| t == b.backup_type))
+            .filter(|b| only.is_none_or(|t| t == b.backup_type))
             .map(BackupItem::from)
             .collect();
         let total_count = items.len() as u64;

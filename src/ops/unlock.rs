@@ -9,10 +9,16 @@ use crate::error::Result;
 use crate::repo::Repository;
 use crate::repo::locks::{self, LockMode};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct UnlockRequest {
-    /// Remove every lock, also those of operations that may still be running.
+/// Options of `unlock`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockOptions {
+    /// Remove every lock, live ones too. DANGER: a live lock belongs to an operation that may
+    /// still be running (here or on another host); without it a cleanup can delete backups
+    /// or volumes that a running backup or restore is using. Use it only when you are sure
+    /// no mahavishnu-dr works on this repository.
     #[serde(default)]
+    #[arg(long)]
     pub all: bool,
 }
 
@@ -51,7 +57,7 @@ pub struct UnlockResponse {
 impl Dr {
     /// Remove stale locks (or every lock with `all`). Needs no key: locks are plain JSON, and
     /// whoever may write the repository can remove them anyway.
-    pub async fn unlock(&self, req: &UnlockRequest) -> Result<UnlockResponse> {
+    pub async fn unlock(&self, req: &UnlockOptions) -> Result<UnlockResponse> {
         // A clear error for a path without a repository, before touching anything.
         Repository::open_keyless(self.storage.clone()).await?;
         let now = Utc::now();

@@ -9,34 +9,53 @@ use serde::{Deserialize, Serialize};
 use super::integrity::IntegrityReport;
 use super::record::{keep, note_kept};
 use super::{Cancel, Dr, Progress};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::repo::history::RecordKind;
 
 pub use super::integrity::{BackupCheck, Problem, ValidationLevel};
 
-fn hundred() -> f64 {
-    100.0
+/// Every volume is read unless a sample is asked for.
+pub const ALL_VOLUMES: i64 = 100;
+
+fn all_volumes() -> i64 {
+    ALL_VOLUMES
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct ValidateRequest {
-    /// One backup (and the backups its chain reads); all backups when absent.
+/// Options of a validation (`backup validate`, `backup_validate`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateOptions {
+    /// One backup id (its chain is checked with it); empty checks every backup.
     #[serde(default)]
-    pub backup_id: Option<String>,
+    #[arg(long, default_value_t, hide_default_value = true)]
+    pub backup_id: String,
+    /// quick: manifests and volume sizes, seconds. checksum: every volume's SHA-256, reads all
+    /// stored bytes, needs no key. full: decrypts and decompresses everything and checks every
+    /// file's SHA-256, about as long as a restore.
     #[serde(default)]
+    #[arg(long, value_enum, default_value_t)]
     pub level: ValidationLevel,
-    /// For checksum and full: the share of volumes to read, chosen at random (1..=100).
-    #[serde(default = "hundred")]
-    pub sample_percent: f64,
+    /// For checksum and full: the share of volumes to read, chosen at random (1 to 100).
+    #[serde(default = "all_volumes")]
+    #[schemars(range(min = 1, max = 100))]
+    #[arg(long = "sample", value_name = "PERCENT", default_value_t = ALL_VOLUMES)]
+    pub sample_percent: i64,
 }
 
-impl Default for ValidateRequest {
+impl Default for ValidateOptions {
     fn default() -> Self {
-        ValidateRequest {
-            backup_id: None,
+        ValidateOptions {
+            backup_id: String::new(),
             level: ValidationLevel::Quick,
-            sample_percent: 100.0,
+            sample_percent: ALL_VOLUMES,
         }
+    }
+}
+
+impl ValidateOptions {
+    /// The one backup asked for, if any.
+    fn only(&self) -> Option<&str> {
+        Some(self.backup_id.as_str()).filter(|id| !id.is_empty())
     }
 }
 
@@ -115,20 +134,22 @@ impl Dr {
     /// ask for; the posture evidence's internal check is not kept).
     pub async fn validate(
         &self,
-        req: &ValidateRequest,
+        req: &ValidateOptions,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<ValidateResponse> {
+        if !(1..=100).contains(&req.sample_percent) {
+            return Err(Error::usage(format!(
+                "sample_percent must be between 1 and 100, not {}",
+                req.sample_percent
+            ))
+            .with_guidance("give the share of volumes to read as a whole percent, 1 to 100"));
+        }
+        let sample = req.sample_percent as f64;
         let report = self
-            .check_integrity(
-                req.backup_id.as_deref(),
-                req.level,
-                req.sample_percent,
-                progress,
-                cancel,
-            )
+            .check_integrity(req.only(), req.level, sample, progress, cancel)
             .await?;
-        let mut r = ValidateResponse::from_report(req.level, req.sample_percent, report);
+        let mut r = ValidateResponse::from_report(req.level, sample, report);
         let kept = match self.open_repo().await {
             Ok(repo) => keep(&repo, RecordKind::Validation, r.ok, &r.message, &r).await,
             Err(e) => Err(format!(
