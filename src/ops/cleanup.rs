@@ -140,7 +140,7 @@ impl Dr {
         );
         Ok(CleanupResponse {
             dry_run: req.dry_run,
-            policy: RetentionPolicy::from_settings(&self.settings.settings.backup)?,
+            policy: RetentionPolicy::from_settings(&self.settings.settings.backup),
             plan,
             orphans,
             bytes_freed,
@@ -158,7 +158,7 @@ impl Dr {
         catalog: &Catalog,
         now: chrono::DateTime<Utc>,
     ) -> Result<RetentionPlan> {
-        let policy = RetentionPolicy::from_settings(&self.settings.settings.backup)?;
+        let policy = RetentionPolicy::from_settings(&self.settings.settings.backup);
         let candidates: Vec<RetentionCandidate> = catalog
             .backups
             .iter()
