@@ -78,7 +78,7 @@ pub enum DaySetting {
 }
 
 /// What a `day` may be; the text of every error about one.
-pub const DAY_EXPECTED: &str = "a weekday name (monday..sunday) or its three-letter abbreviation \
+const DAY_EXPECTED: &str = "a weekday name (monday..sunday) or its three-letter abbreviation \
      (mon..sun), in any case, or a day of the month (1..=31)";
 
 /// The weekdays, Monday first, by full name.
