@@ -531,3 +531,41 @@ fn a_read_only_command_on_a_missing_repository_creates_no_folder() {
         );
     }
 }
+
+#[test]
+fn a_three_letter_day_schedules_and_an_unknown_drill_scenario_names_file_and_line() {
+    let p = Project::new("  schedules:\n    weekly_full:\n      day: Sun\n      time: \"03:00\"\n");
+    p.write("file.txt", "x");
+    let v = p.json(&["backup", "run"], 0);
+    assert_eq!(v["status"], "completed", "{v}");
+    let status = p.json(&["backup", "status"], 0);
+    let s = &status["schedules"][0];
+    assert_eq!(s["schedule"], "weekly_full", "{status}");
+    assert_eq!(s["cadence"], "weekly on sunday at 03:00 UTC", "{status}");
+    assert_eq!(parse_time(&s["next_run"]).weekday(), Weekday::Sun, "{s}");
+
+    // An unknown drill scenario stops every command, naming the file, the key and the line.
+    std::fs::write(
+        p.root().join("settings/local.yaml"),
+        "disaster_recovery:\n  drills:\n    scenarios:\n      - data_deletion\n      - meteor_strike\n",
+    )
+    .unwrap();
+    let out = p.run(&["backup", "status"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let e = stderr(&out);
+    assert!(
+        e.contains("settings/local.yaml: disaster_recovery.drills.scenarios[1]"),
+        "{e}"
+    );
+    assert!(e.contains("\"meteor_strike\""), "{e}");
+    assert!(e.contains("line 5"), "{e}");
+    for id in [
+        "single_server_failure",
+        "region_failure",
+        "database_corruption",
+        "network_partition",
+        "data_deletion",
+    ] {
+        assert!(e.contains(id), "{id}: {e}");
+    }
+}

@@ -151,7 +151,7 @@ impl Dr {
         );
         Ok(CleanupResponse {
             dry_run: req.dry_run,
-            policy: RetentionPolicy::from_settings(&self.settings.settings.backup)?,
+            policy: RetentionPolicy::from_settings(&self.settings.settings.backup),
             plan,
             orphans,
             bytes_freed,

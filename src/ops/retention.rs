@@ -23,7 +23,6 @@ use super::Dr;
 use crate::error::Result;
 use crate::repo::BackupType;
 use crate::repo::catalog::Catalog;
-use crate::schedule::schedule_backup_type;
 use crate::settings::BackupSettings;
 
 /// One backup as retention sees it.
@@ -115,17 +114,17 @@ pub struct RetentionPolicy {
 }
 
 impl RetentionPolicy {
-    /// The policy that `backup.schedules` expresses. Each schedule's type is its `backup_type`, or
-    /// else the one its name contains (incremental, full, archival); its window is its
+    /// The policy that `backup.schedules` expresses. Each schedule's type is its resolved
+    /// `backup_type` (the setting, or else its name's ending); its window is its
     /// `retention_days`, `retention_weeks` or `retention_months` (any unit for any type; if one
     /// schedule gives several, the longest counts). When several schedules run the same type, the
     /// longest window wins. Disabled schedules still define retention; a schedule without a
     /// retention key says nothing about its type. A type no schedule gives a window is kept
     /// forever.
-    pub fn from_settings(b: &BackupSettings) -> Result<RetentionPolicy> {
+    pub fn from_settings(b: &BackupSettings) -> RetentionPolicy {
         let mut policy = RetentionPolicy::default();
-        for (name, s) in &b.schedules {
-            let backup_type = schedule_backup_type(name, s)?;
+        for s in b.schedules.values() {
+            let backup_type = BackupType::from(s.backup_type);
             let window = [
                 s.retention_days.map(RetentionWindow::Days),
                 s.retention_weeks.map(RetentionWindow::Weeks),
@@ -142,7 +141,7 @@ impl RetentionPolicy {
                 });
             }
         }
-        Ok(policy)
+        policy
     }
 
     /// The window for one backup type; None keeps it forever.
@@ -381,7 +380,7 @@ impl Dr {
         catalog: &Catalog,
         now: DateTime<Utc>,
     ) -> Result<RetentionPlan> {
-        let policy = RetentionPolicy::from_settings(&self.settings.settings.backup)?;
+        let policy = RetentionPolicy::from_settings(&self.settings.settings.backup);
         let candidates: Vec<RetentionCandidate> = catalog
             .backups
             .iter()
@@ -408,7 +407,7 @@ impl Dr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{BackupTypeSetting, ScheduleSettings};
+    use crate::settings::{BackupSchedule, BackupTypeSetting};
     use proptest::prelude::*;
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -417,7 +416,7 @@ mod tests {
     }
 
     fn seed_policy() -> RetentionPolicy {
-        RetentionPolicy::from_settings(&seed_settings()).unwrap()
+        RetentionPolicy::from_settings(&seed_settings())
     }
 
     fn utc(s: &str) -> DateTime<Utc> {
@@ -468,36 +467,36 @@ mod tests {
     }
 
     fn schedule(
-        t: Option<BackupTypeSetting>,
+        t: BackupTypeSetting,
         days: Option<u32>,
         weeks: Option<u32>,
         months: Option<u32>,
-    ) -> ScheduleSettings {
-        ScheduleSettings {
-            backup_type: t,
-            retention_days: days,
-            retention_weeks: weeks,
-            retention_months: months,
-            ..ScheduleSettings::default()
-        }
+    ) -> BackupSchedule {
+        let mut s = seed_settings().schedules["daily_incremental"].clone();
+        s.backup_type = t;
+        s.retention_days = days;
+        s.retention_weeks = weeks;
+        s.retention_months = months;
+        s
     }
 
     #[test]
     fn policy_rules_from_settings() {
+        use BackupTypeSetting::{Archival, Full, Incremental};
         let mut b = seed_settings();
         // A second incremental schedule with a longer window wins; a disabled one still counts.
-        let mut hourly = schedule(None, None, Some(2), None);
+        let mut hourly = schedule(Incremental, None, Some(2), None);
         hourly.enabled = false;
         b.schedules.insert("hourly_incremental".into(), hourly);
         // A shorter full window loses.
         b.schedules
-            .insert("extra_full".into(), schedule(None, Some(3), None, None));
+            .insert("extra_full".into(), schedule(Full, Some(3), None, None));
         // backup_type overrides the name; several units in one schedule: the longest counts.
         b.schedules.insert(
             "monthly_full_copy".into(),
-            schedule(Some(BackupTypeSetting::Archival), Some(400), None, Some(12)),
+            schedule(Archival, Some(400), None, Some(12)),
         );
-        let p = RetentionPolicy::from_settings(&b).unwrap();
+        let p = RetentionPolicy::from_settings(&b);
         assert_eq!(p.incremental, Some(RetentionWindow::Weeks(2)));
         assert_eq!(p.full, Some(RetentionWindow::Weeks(4)));
         assert_eq!(p.archival, Some(RetentionWindow::Days(400)));
@@ -505,43 +504,44 @@ mod tests {
         // One month is longer than 30 days, shorter than 31.
         let mut b = BackupSettings::default();
         b.schedules
-            .insert("a_full".into(), schedule(None, Some(30), None, None));
+            .insert("a_full".into(), schedule(Full, Some(30), None, None));
         b.schedules
-            .insert("b_full".into(), schedule(None, None, None, Some(1)));
+            .insert("b_full".into(), schedule(Full, None, None, Some(1)));
+        b.schedules.insert(
+            "a_archival".into(),
+            schedule(Archival, Some(31), None, None),
+        );
         b.schedules
-            .insert("a_archival".into(), schedule(None, Some(31), None, None));
-        b.schedules
-            .insert("b_archival".into(), schedule(None, None, None, Some(1)));
+            .insert("b_archival".into(), schedule(Archival, None, None, Some(1)));
         // Equal windows: the first (by name) stays.
-        b.schedules
-            .insert("a_incremental".into(), schedule(None, Some(7), None, None));
-        b.schedules
-            .insert("b_incremental".into(), schedule(None, None, Some(1), None));
-        let p = RetentionPolicy::from_settings(&b).unwrap();
+        b.schedules.insert(
+            "a_incremental".into(),
+            schedule(Incremental, Some(7), None, None),
+        );
+        b.schedules.insert(
+            "b_incremental".into(),
+            schedule(Incremental, None, Some(1), None),
+        );
+        let p = RetentionPolicy::from_settings(&b);
         assert_eq!(p.full, Some(RetentionWindow::Months(1)));
         assert_eq!(p.archival, Some(RetentionWindow::Days(31)));
         assert_eq!(p.incremental, Some(RetentionWindow::Days(7)));
 
         // No retention keys: kept forever.
         let mut b = BackupSettings::default();
-        b.schedules
-            .insert("daily_incremental".into(), ScheduleSettings::default());
+        b.schedules.insert(
+            "daily_incremental".into(),
+            schedule(Incremental, None, None, None),
+        );
         assert_eq!(
-            RetentionPolicy::from_settings(&b).unwrap(),
+            RetentionPolicy::from_settings(&b),
             RetentionPolicy::default()
         );
         // No schedules at all.
         assert_eq!(
-            RetentionPolicy::from_settings(&BackupSettings::default()).unwrap(),
+            RetentionPolicy::from_settings(&BackupSettings::default()),
             RetentionPolicy::default()
         );
-
-        // A schedule whose type cannot be told is a settings error.
-        b.schedules
-            .insert("nightly".into(), schedule(None, Some(3), None, None));
-        let e = RetentionPolicy::from_settings(&b).unwrap_err();
-        assert_eq!(e.kind, crate::error::ErrorKind::Settings);
-        assert!(e.message.contains("backup.schedules.nightly"));
     }
 
     #[test]

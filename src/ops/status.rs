@@ -242,13 +242,7 @@ impl Dr {
             c.stored_bytes += b.totals.stored_bytes;
         }
         let mut warnings = Vec::new();
-        let schedules = match next_runs(&self.settings.settings.backup, now) {
-            Ok(s) => s,
-            Err(e) => {
-                warnings.push(format!("schedules: {}", e.message));
-                Vec::new()
-            }
-        };
+        let schedules = next_runs(&self.settings.settings.backup, now);
         if let Some(u) = catalog.unreadable_newer_than_latest().first() {
             warnings.push(format!(
                 "the newest backup {} is unreadable: `--backup-id latest` refuses until it is \

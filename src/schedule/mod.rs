@@ -1,12 +1,10 @@
-//! Schedule arithmetic (pure; no I/O): each schedule's backup type, its cadence, and its next run.
+//! Schedule arithmetic (pure; no I/O): each backup schedule's next run and cadence, and the
+//! next run of any [`Schedule`] (backup schedules, automated restore tests, drills).
 //!
-//! A schedule (`backup.schedules.<name>`) runs at `time` ("HH:MM", 24-hour) in `timezone` ("UTC" or
-//! an IANA zone name such as "Europe/Berlin"):
-//!
-//! - no `day`: daily;
-//! - `day: sunday` (a weekday name, or its three-letter abbreviation): weekly on that day;
-//! - `day: 1` (1..=31): monthly on that day; a day beyond the month's length means the month's last
-//!   day (`day: 31` runs on 28 or 29 February, 30 April, ...).
+//! Schedules arrive parsed and checked ([`crate::settings`]); nothing here can fail on them. A
+//! schedule runs at its time of day in its time zone, daily, weekly on a weekday, or monthly on a
+//! day of the month; a day beyond the month's length means the month's last day (`day: 31` runs
+//! on 28 or 29 February, 30 April, ...).
 //!
 //! Daylight-saving time: a local time that does not exist on a day (it falls in the gap when clocks
 //! go forward) runs at the next valid time, the instant the clocks jump; a local time that happens
@@ -14,17 +12,15 @@
 
 use std::cmp::Ordering;
 
-use chrono::{
-    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc,
-    Weekday,
-};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 use crate::repo::BackupType;
-use crate::settings::{BackupSettings, BackupTypeSetting, DaySetting, ScheduleSettings};
+use crate::settings::{
+    BackupSchedule, BackupSettings, BackupTypeSetting, Repeat, Schedule, weekday_name,
+};
 
 /// When one schedule runs next, and how often it runs.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -47,200 +43,47 @@ pub struct NextRun {
 
 const DAY_SECONDS: i64 = 86_400;
 
-/// How often a schedule repeats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Repeat {
-    Daily,
-    Weekly(Weekday),
-    /// Day of the month, 1..=31; clamped to the month's last day.
-    Monthly(u32),
-}
-
-/// A schedule's settings, checked and parsed.
-#[derive(Debug, Clone)]
-struct Parsed {
-    time: NaiveTime,
-    tz: Tz,
-    repeat: Repeat,
-}
-
-/// The backup type a schedule runs: its `backup_type`, or else the one its name contains
-/// (`daily_incremental`, `weekly_full`, `monthly_archival`).
-pub fn schedule_backup_type(name: &str, s: &ScheduleSettings) -> Result<BackupType> {
-    if let Some(t) = s.backup_type {
-        return Ok(match t {
+impl From<BackupTypeSetting> for BackupType {
+    fn from(t: BackupTypeSetting) -> BackupType {
+        match t {
             BackupTypeSetting::Full => BackupType::Full,
             BackupTypeSetting::Incremental => BackupType::Incremental,
             BackupTypeSetting::Archival => BackupType::Archival,
-        });
-    }
-    let lower = name.to_ascii_lowercase();
-    let found: Vec<BackupType> = BackupType::ALL
-        .into_iter()
-        .filter(|t| lower.contains(t.as_str()))
-        .collect();
-    match found.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(Error::settings(format!(
-            "backup.schedules.{name}.backup_type: cannot tell which backup type schedule \
-             {name:?} runs: it has no backup_type and its name contains none of \
-             incremental, full or archival"
-        ))
-        .with_guidance(format!(
-            "add `backup_type: full` (or incremental, or archival) to backup.schedules.{name}"
-        ))),
-        _ => Err(Error::settings(format!(
-            "backup.schedules.{name}.backup_type: cannot tell which backup type schedule \
-             {name:?} runs: its name contains more than one of incremental, full and archival"
-        ))
-        .with_guidance(format!(
-            "add `backup_type: full` (or incremental, or archival) to backup.schedules.{name}"
-        ))),
+        }
     }
 }
 
-/// When schedule `name` runs next, strictly after `after`, with its type and cadence. A disabled
-/// schedule is still checked and described; its `next_run` is None.
-pub fn next_run(name: &str, s: &ScheduleSettings, after: DateTime<Utc>) -> Result<NextRun> {
-    let backup_type = schedule_backup_type(name, s)?;
-    let parsed = parse(name, s)?;
-    let next = if s.enabled {
-        Some(parsed.next_after(name, after)?)
-    } else {
-        None
-    };
-    Ok(NextRun {
+/// When backup schedule `name` runs next, strictly after `after`, with its type and cadence. A
+/// disabled schedule is still described; its `next_run` is None.
+pub fn next_run(name: &str, s: &BackupSchedule, after: DateTime<Utc>) -> NextRun {
+    NextRun {
         schedule: name.to_string(),
-        backup_type,
+        backup_type: s.backup_type.into(),
         enabled: s.enabled,
-        next_run: next,
-        cadence: parsed.cadence(),
-        interval_seconds: parsed.interval_seconds(),
-    })
+        next_run: if s.enabled {
+            s.schedule.next_after(after)
+        } else {
+            None
+        },
+        cadence: s.schedule.cadence(),
+        interval_seconds: s.schedule.interval_seconds(),
+    }
 }
 
 /// Every schedule in `backup.schedules`, soonest first; disabled schedules last, then by name.
-pub fn next_runs(b: &BackupSettings, after: DateTime<Utc>) -> Result<Vec<NextRun>> {
-    let mut runs = b
+pub fn next_runs(b: &BackupSettings, after: DateTime<Utc>) -> Vec<NextRun> {
+    let mut runs: Vec<NextRun> = b
         .schedules
         .iter()
         .map(|(name, s)| next_run(name, s, after))
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     runs.sort_by(|a, b| match (a.next_run, b.next_run) {
         (Some(x), Some(y)) => x.cmp(&y).then_with(|| a.schedule.cmp(&b.schedule)),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => a.schedule.cmp(&b.schedule),
     });
-    Ok(runs)
-}
-
-fn parse(name: &str, s: &ScheduleSettings) -> Result<Parsed> {
-    Ok(Parsed {
-        time: parse_time(name, &s.time)?,
-        tz: parse_zone(name, &s.timezone)?,
-        repeat: parse_day(name, s.day.as_ref())?,
-    })
-}
-
-fn parse_time(name: &str, text: &str) -> Result<NaiveTime> {
-    let bad = || {
-        Error::settings(format!(
-            "backup.schedules.{name}.time: {text:?} is not a time of day: expected \"HH:MM\", \
-             24-hour, such as \"02:00\" or \"23:30\""
-        ))
-        .with_guidance(format!(
-            "set backup.schedules.{name}.time to a 24-hour time such as \"02:00\""
-        ))
-    };
-    let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
-    let digits = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
-    if !digits(h) || h.len() > 2 || !digits(m) || m.len() != 2 {
-        return Err(bad());
-    }
-    let hour: u32 = h.parse().map_err(|_| bad())?;
-    let minute: u32 = m.parse().map_err(|_| bad())?;
-    NaiveTime::from_hms_opt(hour, minute, 0).ok_or_else(bad)
-}
-
-fn parse_zone(name: &str, text: &str) -> Result<Tz> {
-    let t = text.trim();
-    if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") {
-        return Ok(Tz::UTC);
-    }
-    t.parse::<Tz>().map_err(|_| {
-        Error::settings(format!(
-            "backup.schedules.{name}.timezone: {text:?} is not a known time zone: expected \
-             \"UTC\" or an IANA zone name such as \"Europe/Berlin\" or \"America/New_York\""
-        ))
-        .with_guidance(format!(
-            "set backup.schedules.{name}.timezone to \"UTC\" or an IANA zone name (case matters)"
-        ))
-    })
-}
-
-fn parse_day(name: &str, day: Option<&DaySetting>) -> Result<Repeat> {
-    let bad = |what: String| {
-        Error::settings(format!(
-            "backup.schedules.{name}.day: {what}: expected a weekday name such as sunday \
-             (weekly), a day of the month from 1 to 31 (monthly), or no day (daily)"
-        ))
-        .with_guidance(format!(
-            "fix backup.schedules.{name}.day, or remove it for a daily schedule"
-        ))
-    };
-    let month_day = |d: u32| {
-        if (1..=31).contains(&d) {
-            Ok(Repeat::Monthly(d))
-        } else {
-            Err(bad(format!("{d} is not a day of the month")))
-        }
-    };
-    match day {
-        None => Ok(Repeat::Daily),
-        Some(DaySetting::OfMonth(d)) => month_day(*d),
-        Some(DaySetting::Weekday(text)) => {
-            let t = text.trim();
-            if !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit()) {
-                return match t.parse::<u32>() {
-                    Ok(d) => month_day(d),
-                    Err(_) => Err(bad(format!("{text:?} is not a day of the month"))),
-                };
-            }
-            parse_weekday(t)
-                .map(Repeat::Weekly)
-                .ok_or_else(|| bad(format!("{text:?} is not a weekday")))
-        }
-    }
-}
-
-fn parse_weekday(text: &str) -> Option<Weekday> {
-    let lower = text.to_ascii_lowercase();
-    const NAMES: [(&str, Weekday); 7] = [
-        ("monday", Weekday::Mon),
-        ("tuesday", Weekday::Tue),
-        ("wednesday", Weekday::Wed),
-        ("thursday", Weekday::Thu),
-        ("friday", Weekday::Fri),
-        ("saturday", Weekday::Sat),
-        ("sunday", Weekday::Sun),
-    ];
-    NAMES
-        .iter()
-        .find(|(full, _)| lower == *full || (lower.len() == 3 && full.starts_with(&lower)))
-        .map(|(_, w)| *w)
-}
-
-fn weekday_name(w: Weekday) -> &'static str {
-    match w {
-        Weekday::Mon => "monday",
-        Weekday::Tue => "tuesday",
-        Weekday::Wed => "wednesday",
-        Weekday::Thu => "thursday",
-        Weekday::Fri => "friday",
-        Weekday::Sat => "saturday",
-        Weekday::Sun => "sunday",
-    }
+    runs
 }
 
 /// The number of days in the month that holds `date`.
@@ -258,19 +101,20 @@ fn days_in_month(date: NaiveDate) -> u32 {
     }
 }
 
-impl Repeat {
-    fn matches(self, date: NaiveDate) -> bool {
-        match self {
-            Repeat::Daily => true,
-            Repeat::Weekly(w) => date.weekday() == w,
-            Repeat::Monthly(d) => date.day() == d.min(days_in_month(date)),
-        }
+/// Whether a schedule repeating `repeat` runs on `date` (a local date).
+fn runs_on(repeat: Repeat, date: NaiveDate) -> bool {
+    match repeat {
+        Repeat::Daily => true,
+        Repeat::Weekly(w) => date.weekday() == w,
+        Repeat::Monthly(d) => date.day() == d.min(days_in_month(date)),
     }
 }
 
-impl Parsed {
-    fn cadence(&self) -> String {
-        let at = format!("at {} {}", self.time.format("%H:%M"), self.tz.name());
+impl Schedule {
+    /// "daily at 02:00 UTC", "weekly on sunday at 03:00 Europe/Berlin", "monthly on day 1 at
+    /// 04:00 UTC".
+    pub fn cadence(&self) -> String {
+        let at = format!("at {} {}", self.time.format("%H:%M"), self.timezone.name());
         match self.repeat {
             Repeat::Daily => format!("daily {at}"),
             Repeat::Weekly(w) => format!("weekly on {} {at}", weekday_name(w)),
@@ -281,7 +125,8 @@ impl Parsed {
         }
     }
 
-    fn interval_seconds(&self) -> i64 {
+    /// The longest time between two runs, nominally (seconds): a day, a week, or 31 days.
+    pub fn interval_seconds(&self) -> i64 {
         match self.repeat {
             Repeat::Daily => DAY_SECONDS,
             Repeat::Weekly(_) => 7 * DAY_SECONDS,
@@ -289,27 +134,22 @@ impl Parsed {
         }
     }
 
-    /// The first run strictly after `after`.
-    fn next_after(&self, name: &str, after: DateTime<Utc>) -> Result<DateTime<Utc>> {
-        let out_of_range = || {
-            Error::internal(format!(
-                "schedule {name:?} has no run after {after}: beyond the supported date range"
-            ))
-        };
-        let local_day = after.with_timezone(&self.tz).date_naive();
+    /// The first run strictly after `after`; None only beyond the dates chrono can represent.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local_day = after.with_timezone(&self.timezone).date_naive();
         // Start a day early: a zone's offset can put yesterday's local run after `after` only
         // through a gap, but checking costs nothing. A monthly schedule matches within 62 days.
         let mut date = local_day.pred_opt().unwrap_or(local_day);
         for _ in 0..70 {
-            if self.repeat.matches(date)
-                && let Some(at) = resolve(self.tz, date.and_time(self.time))
+            if runs_on(self.repeat, date)
+                && let Some(at) = resolve(self.timezone, date.and_time(self.time))
                 && at > after
             {
-                return Ok(at);
+                return Some(at);
             }
-            date = date.succ_opt().ok_or_else(out_of_range)?;
+            date = date.succ_opt()?;
         }
-        Err(out_of_range())
+        None
     }
 }
 
@@ -350,7 +190,7 @@ fn gap_end(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind;
+    use crate::settings::{DaySetting, parse_time_of_day, parse_timezone};
     use proptest::prelude::*;
 
     fn seed() -> BackupSettings {
@@ -361,24 +201,30 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn sched(time: &str, tz: &str, day: Option<DaySetting>) -> ScheduleSettings {
-        ScheduleSettings {
-            time: time.to_string(),
-            timezone: tz.to_string(),
-            day,
-            backup_type: Some(BackupTypeSetting::Full),
-            ..ScheduleSettings::default()
+    /// A full backup schedule from its settings text, through the settings' one parser.
+    fn sched(time: &str, tz: &str, day: Option<&str>) -> BackupSchedule {
+        BackupSchedule {
+            enabled: true,
+            backup_type: BackupTypeSetting::Full,
+            schedule: Schedule {
+                time: parse_time_of_day(time).unwrap(),
+                timezone: parse_timezone(tz).unwrap(),
+                repeat: Repeat::from_day(day.map(|d| DaySetting::parse(d).unwrap())),
+            },
+            retention_days: None,
+            retention_weeks: None,
+            retention_months: None,
         }
     }
 
-    fn next(s: &ScheduleSettings, after: &str) -> DateTime<Utc> {
-        next_run("test", s, utc(after)).unwrap().next_run.unwrap()
+    fn next(s: &BackupSchedule, after: &str) -> DateTime<Utc> {
+        next_run("test", s, utc(after)).next_run.unwrap()
     }
 
     #[test]
     fn seed_schedules_from_a_fixed_instant() {
         // 2026-01-15 is a Thursday.
-        let runs = next_runs(&seed(), utc("2026-01-15T10:00:00Z")).unwrap();
+        let runs = next_runs(&seed(), utc("2026-01-15T10:00:00Z"));
         let got: Vec<_> = runs
             .iter()
             .map(|r| {
@@ -423,7 +269,7 @@ mod tests {
     #[test]
     fn seed_schedules_just_before_their_runs() {
         // Sunday 2026-02-01 01:59: every seed schedule runs that day, in time order.
-        let runs = next_runs(&seed(), utc("2026-02-01T01:59:00Z")).unwrap();
+        let runs = next_runs(&seed(), utc("2026-02-01T01:59:00Z"));
         let got: Vec<_> = runs
             .iter()
             .map(|r| (r.schedule.as_str(), r.next_run.unwrap()))
@@ -453,12 +299,12 @@ mod tests {
             next(&daily, "2026-01-16T02:00:00.001Z"),
             utc("2026-01-17T02:00:00Z")
         );
-        let weekly = sched("03:00", "UTC", Some(DaySetting::Weekday("sunday".into())));
+        let weekly = sched("03:00", "UTC", Some("sunday"));
         assert_eq!(
             next(&weekly, "2026-01-18T03:00:00Z"),
             utc("2026-01-25T03:00:00Z")
         );
-        let monthly = sched("04:00", "UTC", Some(DaySetting::OfMonth(1)));
+        let monthly = sched("04:00", "UTC", Some("1"));
         assert_eq!(
             next(&monthly, "2026-02-01T04:00:00Z"),
             utc("2026-03-01T04:00:00Z")
@@ -471,7 +317,7 @@ mod tests {
 
     #[test]
     fn month_end_clamping() {
-        let day31 = sched("04:00", "UTC", Some(DaySetting::OfMonth(31)));
+        let day31 = sched("04:00", "UTC", Some("31"));
         assert_eq!(
             next(&day31, "2026-02-01T00:00:00Z"),
             utc("2026-02-28T04:00:00Z")
@@ -493,7 +339,7 @@ mod tests {
             next(&day31, "2028-02-01T00:00:00Z"),
             utc("2028-02-29T04:00:00Z")
         );
-        let day30 = sched("04:00", "UTC", Some(DaySetting::OfMonth(30)));
+        let day30 = sched("04:00", "UTC", Some("30"));
         assert_eq!(
             next(&day30, "2026-02-10T00:00:00Z"),
             utc("2026-02-28T04:00:00Z")
@@ -502,7 +348,7 @@ mod tests {
             next(&day30, "2026-02-28T04:00:00Z"),
             utc("2026-03-30T04:00:00Z")
         );
-        let run = next_run("m", &day31, utc("2026-01-01T00:00:00Z")).unwrap();
+        let run = next_run("m", &day31, utc("2026-01-01T00:00:00Z"));
         assert_eq!(
             run.cadence,
             "monthly on day 31 at 04:00 UTC (the last day in shorter months)"
@@ -519,11 +365,11 @@ mod tests {
             ("mon", "2026-01-19T03:00:00Z"),
             ("wednesday", "2026-01-21T03:00:00Z"),
         ] {
-            let s = sched("03:00", "UTC", Some(DaySetting::Weekday(day.into())));
+            let s = sched("03:00", "UTC", Some(day));
             assert_eq!(next(&s, "2026-01-15T10:00:00Z"), utc(expect), "{day}");
         }
         // A quoted number is a day of the month.
-        let s = sched("03:00", "UTC", Some(DaySetting::Weekday("15".into())));
+        let s = sched("03:00", "UTC", Some("15"));
         assert_eq!(
             next(&s, "2026-01-15T10:00:00Z"),
             utc("2026-02-15T03:00:00Z")
@@ -557,16 +403,12 @@ mod tests {
             next(&s, "2026-10-25T00:30:00Z"),
             utc("2026-10-26T01:30:00Z")
         );
-        let run = next_run("berlin", &s, utc("2026-01-01T00:00:00Z")).unwrap();
+        let run = next_run("berlin", &s, utc("2026-01-01T00:00:00Z"));
         assert_eq!(run.cadence, "daily at 02:30 Europe/Berlin");
 
         // America/New_York, weekly on Sunday at 02:15: 2026-03-08 springs forward at 02:00
         // (EST -05:00 to EDT -04:00), 2026-11-01 falls back at 02:00.
-        let ny = sched(
-            "02:15",
-            "America/New_York",
-            Some(DaySetting::Weekday("sunday".into())),
-        );
+        let ny = sched("02:15", "America/New_York", Some("sunday"));
         assert_eq!(
             next(&ny, "2026-03-02T00:00:00Z"),
             utc("2026-03-08T07:00:00Z")
@@ -581,11 +423,7 @@ mod tests {
             utc("2026-11-01T07:15:00Z")
         );
         // 01:30 happens twice that day: the earlier, EDT (-04:00).
-        let ny_early = sched(
-            "01:30",
-            "America/New_York",
-            Some(DaySetting::Weekday("sunday".into())),
-        );
+        let ny_early = sched("01:30", "America/New_York", Some("sunday"));
         assert_eq!(
             next(&ny_early, "2026-10-26T00:00:00Z"),
             utc("2026-11-01T05:30:00Z")
@@ -605,7 +443,7 @@ mod tests {
             utc("2026-01-16T04:30:00Z")
         );
         // A zone east of UTC whose local date is ahead: 01:00 in Tokyo is 16:00 UTC the day before.
-        let tokyo = sched("01:00", "Asia/Tokyo", Some(DaySetting::OfMonth(1)));
+        let tokyo = sched("01:00", "Asia/Tokyo", Some("1"));
         assert_eq!(
             next(&tokyo, "2026-01-31T15:00:00Z"),
             utc("2026-01-31T16:00:00Z")
@@ -618,7 +456,7 @@ mod tests {
         if let Some(s) = b.schedules.get_mut("daily_incremental") {
             s.enabled = false;
         }
-        let runs = next_runs(&b, utc("2026-01-15T10:00:00Z")).unwrap();
+        let runs = next_runs(&b, utc("2026-01-15T10:00:00Z"));
         let names: Vec<_> = runs.iter().map(|r| r.schedule.as_str()).collect();
         assert_eq!(
             names,
@@ -632,94 +470,48 @@ mod tests {
     }
 
     #[test]
-    fn backup_type_from_setting_or_name() {
-        let mut s = ScheduleSettings::default();
-        assert_eq!(
-            schedule_backup_type("nightly_incremental", &s).unwrap(),
-            BackupType::Incremental
-        );
-        assert_eq!(
-            schedule_backup_type("Weekly_FULL", &s).unwrap(),
-            BackupType::Full
-        );
-        assert_eq!(
-            schedule_backup_type("archival", &s).unwrap(),
-            BackupType::Archival
-        );
-        let e = schedule_backup_type("nightly", &s).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Settings);
-        assert!(e.message.contains("backup.schedules.nightly.backup_type"));
-        assert!(e.guidance.is_some());
-        assert!(schedule_backup_type("full_or_incremental", &s).is_err());
-        s.backup_type = Some(BackupTypeSetting::Archival);
-        assert_eq!(
-            schedule_backup_type("nightly", &s).unwrap(),
-            BackupType::Archival
-        );
-        assert_eq!(
-            schedule_backup_type("weekly_full", &s).unwrap(),
-            BackupType::Archival
-        );
+    fn the_backup_type_is_the_schedules() {
+        let mut s = sched("02:00", "UTC", None);
+        for (setting, t) in [
+            (BackupTypeSetting::Full, BackupType::Full),
+            (BackupTypeSetting::Incremental, BackupType::Incremental),
+            (BackupTypeSetting::Archival, BackupType::Archival),
+        ] {
+            s.backup_type = setting;
+            assert_eq!(
+                next_run("x", &s, utc("2026-01-15T10:00:00Z")).backup_type,
+                t
+            );
+        }
     }
 
     #[test]
-    fn bad_inputs_are_settings_errors_naming_the_key() {
+    fn automated_tests_and_drills_use_the_same_arithmetic() {
+        let dr = crate::settings::test_support::seed_settings().disaster_recovery;
+        // Thursday 2026-01-15: the seed's tests run Saturday 05:00 UTC; drills the 1st, 06:00.
         let after = utc("2026-01-15T10:00:00Z");
-        let cases: Vec<(ScheduleSettings, &str)> = vec![
-            (sched("25:00", "UTC", None), "backup.schedules.s.time"),
-            (sched("02:60", "UTC", None), "backup.schedules.s.time"),
-            (sched("2am", "UTC", None), "backup.schedules.s.time"),
-            (sched("", "UTC", None), "backup.schedules.s.time"),
-            (sched("02:00:00", "UTC", None), "backup.schedules.s.time"),
-            (sched("-1:00", "UTC", None), "backup.schedules.s.time"),
-            (sched("02:0", "UTC", None), "backup.schedules.s.time"),
-            (
-                sched("02:00", "Mars/Olympus", None),
-                "backup.schedules.s.timezone",
-            ),
-            (sched("02:00", "", None), "backup.schedules.s.timezone"),
-            (
-                sched("02:00", "UTC", Some(DaySetting::OfMonth(0))),
-                "backup.schedules.s.day",
-            ),
-            (
-                sched("02:00", "UTC", Some(DaySetting::OfMonth(32))),
-                "backup.schedules.s.day",
-            ),
-            (
-                sched("02:00", "UTC", Some(DaySetting::Weekday("funday".into()))),
-                "backup.schedules.s.day",
-            ),
-            (
-                sched("02:00", "UTC", Some(DaySetting::Weekday("99".into()))),
-                "backup.schedules.s.day",
-            ),
-        ];
-        for (s, key) in cases {
-            let e = next_run("s", &s, after).unwrap_err();
-            assert_eq!(e.kind, ErrorKind::Settings, "{s:?}");
-            assert!(e.message.starts_with(key), "{s:?}: {}", e.message);
-            assert!(e.message.contains("expected"), "{}", e.message);
-            assert!(e.guidance.is_some());
-            // Disabled schedules are checked too.
-            let disabled = ScheduleSettings {
-                enabled: false,
-                ..s.clone()
-            };
-            assert!(next_run("s", &disabled, after).is_err());
-        }
-        // One bad schedule fails the whole list, naming it.
-        let mut b = seed();
-        b.schedules
-            .insert("broken_full".into(), sched("24:00", "UTC", None));
-        let e = next_runs(&b, after).unwrap_err();
-        assert!(e.message.contains("backup.schedules.broken_full.time"));
+        assert_eq!(
+            dr.automated_tests.schedule.next_after(after),
+            Some(utc("2026-01-17T05:00:00Z"))
+        );
+        assert_eq!(
+            dr.automated_tests.schedule.cadence(),
+            "weekly on saturday at 05:00 UTC"
+        );
+        assert_eq!(
+            dr.drills.schedule.next_after(after),
+            Some(utc("2026-02-01T06:00:00Z"))
+        );
+        assert_eq!(
+            dr.drills.schedule.cadence(),
+            "monthly on day 1 at 06:00 UTC"
+        );
     }
 
     #[test]
     fn lenient_spellings_are_accepted() {
         let s = sched(" 2:05 ", "utc", None);
-        let run = next_run("s", &s, utc("2026-01-15T10:00:00Z")).unwrap();
+        let run = next_run("s", &s, utc("2026-01-15T10:00:00Z"));
         assert_eq!(run.next_run, Some(utc("2026-01-16T02:05:00Z")));
         assert_eq!(run.cadence, "daily at 02:05 UTC");
         let s = sched("00:00", "Etc/UTC", None);
@@ -729,10 +521,10 @@ mod tests {
         );
     }
 
-    fn arb_schedule() -> impl Strategy<Value = ScheduleSettings> {
+    fn arb_schedule() -> impl Strategy<Value = BackupSchedule> {
         let day = prop_oneof![
             Just(None),
-            (1u32..=31).prop_map(|d| Some(DaySetting::OfMonth(d))),
+            (1u32..=31).prop_map(|d| Some(d.to_string())),
             prop::sample::select(vec![
                 "monday",
                 "tuesday",
@@ -740,9 +532,9 @@ mod tests {
                 "thursday",
                 "friday",
                 "saturday",
-                "sunday"
+                "sun"
             ])
-            .prop_map(|d| Some(DaySetting::Weekday(d.to_string()))),
+            .prop_map(|d| Some(d.to_string())),
         ];
         let zone = prop::sample::select(vec![
             "UTC",
@@ -753,7 +545,7 @@ mod tests {
             "Pacific/Apia",
         ]);
         (0u32..24, 0u32..60, zone, day)
-            .prop_map(|(h, m, z, day)| sched(&format!("{h:02}:{m:02}"), z, day))
+            .prop_map(|(h, m, z, day)| sched(&format!("{h:02}:{m:02}"), z, day.as_deref()))
     }
 
     proptest! {
@@ -763,23 +555,21 @@ mod tests {
             secs in 1_600_000_000i64..2_000_000_000i64,
         ) {
             let after = DateTime::from_timestamp(secs, 0).unwrap();
-            let run = next_run("p", &s, after).unwrap();
+            let run = next_run("p", &s, after);
             let at = run.next_run.unwrap();
             prop_assert!(at > after);
             // One interval plus the largest daylight-saving shift (Lord Howe: 30 min; ordinary: 1 h).
             prop_assert!((at - after).num_seconds() <= run.interval_seconds + 3600);
             // Consistent: asked a second before it, the run is the same instant.
-            let just_before = next_run("p", &s, at - TimeDelta::seconds(1)).unwrap();
+            let just_before = next_run("p", &s, at - TimeDelta::seconds(1));
             prop_assert_eq!(just_before.next_run, Some(at));
             // In UTC the run is exactly at the configured wall time on a matching day.
-            if s.timezone == "UTC" {
-                let t = parse_time("p", &s.time).unwrap();
-                prop_assert_eq!(at.time(), t);
-                let rep = parse_day("p", s.day.as_ref()).unwrap();
-                prop_assert!(rep.matches(at.date_naive()));
+            if s.schedule.timezone == Tz::UTC {
+                prop_assert_eq!(at.time(), s.schedule.time);
+                prop_assert!(runs_on(s.schedule.repeat, at.date_naive()));
             }
             // Running again from the found instant gives a later run.
-            let again = next_run("p", &s, at).unwrap().next_run.unwrap();
+            let again = next_run("p", &s, at).next_run.unwrap();
             prop_assert!(again > at);
         }
     }

@@ -1,9 +1,37 @@
-//! Typed settings: the YAML file, `local.yaml` beside it, `MAHAVISHNU_` environment overrides.
+//! Typed settings: the YAML file, `local.yaml` beside it, `MAHAVISHNU_` environment overrides,
+//! loaded, checked and resolved once into [`Settings`].
+//!
+//! - `source`: finding and reading the files, YAML with line numbers, merging;
+//! - `env`: environment overrides;
+//! - `keys`: key paths and where each value came from, for error messages;
+//! - `lenient`: deserializing the merged value the way a typed YAML read would;
+//! - `document`: the file form of the sections that resolve (backup, disaster_recovery);
+//! - `schedule`: the one day/time/zone parser and the one [`Schedule`] type;
+//! - `paths`: the project root and path resolution;
+//! - `validate`: checks per section, and resolution into the typed model;
+//! - `schema`, `disaster_recovery`: the typed model;
+//! - `load`: the pipeline ([`load()`]).
 
+mod disaster_recovery;
+mod document;
+mod env;
+mod keys;
+mod lenient;
 mod load;
+mod paths;
+mod schedule;
 mod schema;
+mod source;
 #[cfg(test)]
 pub(crate) mod test_support;
+mod validate;
 
+pub use disaster_recovery::{
+    AutomatedTests, DisasterRecoverySettings, DrillScenario, DrillScenarioSettings, Drills,
+};
 pub use load::{LoadedSettings, ResolvedSource, load};
+pub use schedule::{
+    DaySetting, Frequency, Repeat, Schedule, parse_time_of_day, parse_timezone, parse_weekday,
+    weekday_name,
+};
 pub use schema::*;

@@ -1,7 +1,12 @@
-//! The typed settings schema: every key the settings files may hold, with its default.
+//! The typed settings: what a run works with once the files and the environment are loaded,
+//! checked and resolved ([`super::load`]). Every schedule is a resolved [`Schedule`], every drill
+//! scenario one of [`DrillScenario`]'s ids, every path absolute.
 //!
-//! Every struct denies unknown keys and defaults every field, so a partial file (local.yaml, one
-//! environment override) deserializes on its own and a typo is an error that names the key.
+//! The sections that read the same in a file and in the model (sources, compression, encryption,
+//! validation, monitoring, storage, mcp) are defined here once and deserialized directly; the
+//! file form of the others (`backup`, its schedules, `disaster_recovery`) is in
+//! [`super::document`]. Serializing the model gives a settings file again (`settings show`, the
+//! MCP `dr://settings` resource), with every default and derived value written out.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,19 +14,20 @@ use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::de::{self, MapAccess, Unexpected, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The whole settings file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+use super::disaster_recovery::DisasterRecoverySettings;
+use super::schedule::{Schedule, TimeOfDay, Timezone};
+
+/// The effective settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Settings {
     pub backup: BackupSettings,
     pub disaster_recovery: DisasterRecoverySettings,
     pub mcp: McpSettings,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BackupSettings {
     /// false: scheduled runs skip, a manual run says so and does nothing.
     pub enabled: bool,
@@ -37,7 +43,7 @@ pub struct BackupSettings {
     pub max_chain_length: u32,
     pub compression: CompressionSettings,
     /// Named schedules; the seed has daily_incremental, weekly_full and monthly_archival.
-    pub schedules: BTreeMap<String, ScheduleSettings>,
+    pub schedules: BTreeMap<String, BackupSchedule>,
     pub encryption: EncryptionSettings,
     pub validation: ValidationSettings,
     pub monitoring: MonitoringSettings,
@@ -201,60 +207,45 @@ impl Default for CompressionSettings {
     }
 }
 
-/// A schedule. `day` is a weekday name for weekly schedules, a day of the month (1..=31) for
-/// monthly ones, absent for daily ones. Which backup type it runs comes from `backup_type`, or
-/// else from its name (`..._incremental`, `..._full`, `..._archival`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct ScheduleSettings {
+/// One entry of `backup.schedules`, resolved: when it runs and which backup it makes.
+///
+/// Serialized as a settings file writes it (`time`, `timezone`, `day`, ...), with the backup
+/// type written out even when the file left it to the schedule's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
     pub enabled: bool,
-    pub backup_type: Option<BackupTypeSetting>,
-    /// "HH:MM", 24-hour.
-    pub time: String,
-    /// "UTC" or an IANA zone name such as "Europe/Berlin".
-    pub timezone: String,
-    pub day: Option<DaySetting>,
+    /// `backup_type` if the file gives it, else the type the schedule's name ends in.
+    pub backup_type: BackupTypeSetting,
+    pub schedule: Schedule,
     pub retention_days: Option<u32>,
     pub retention_weeks: Option<u32>,
     pub retention_months: Option<u32>,
 }
 
-impl Default for ScheduleSettings {
-    fn default() -> Self {
-        ScheduleSettings {
-            enabled: true,
-            backup_type: None,
-            time: "02:00".to_string(),
-            timezone: "UTC".to_string(),
-            day: None,
-            retention_days: None,
-            retention_weeks: None,
-            retention_months: None,
+impl Serialize for BackupSchedule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct AsWritten {
+            enabled: bool,
+            backup_type: BackupTypeSetting,
+            time: TimeOfDay,
+            timezone: Timezone,
+            day: Option<super::schedule::DaySetting>,
+            retention_days: Option<u32>,
+            retention_weeks: Option<u32>,
+            retention_months: Option<u32>,
         }
-    }
-}
-
-impl ScheduleSettings {
-    /// The backup type this schedule runs: `backup_type` if set, else from the schedule's name
-    /// (`..._incremental`, `..._full`, `..._archival`, or exactly one of those words).
-    /// `None` when neither says.
-    pub fn effective_backup_type(&self, name: &str) -> Option<BackupTypeSetting> {
-        if let Some(t) = self.backup_type {
-            return Some(t);
+        AsWritten {
+            enabled: self.enabled,
+            backup_type: self.backup_type,
+            time: TimeOfDay(self.schedule.time),
+            timezone: Timezone(self.schedule.timezone),
+            day: self.schedule.repeat.day(),
+            retention_days: self.retention_days,
+            retention_weeks: self.retention_weeks,
+            retention_months: self.retention_months,
         }
-        let lower = name.to_ascii_lowercase();
-        let last = lower.rsplit(['_', '-']).next().unwrap_or(lower.as_str());
-        match last {
-            "incremental" => Some(BackupTypeSetting::Incremental),
-            "full" => Some(BackupTypeSetting::Full),
-            "archival" => Some(BackupTypeSetting::Archival),
-            _ => None,
-        }
-    }
-
-    /// The time of day parsed from `time`; `None` when it is not `HH:MM`.
-    pub fn time_of_day(&self) -> Option<chrono::NaiveTime> {
-        parse_time_of_day(&self.time)
+        .serialize(s)
     }
 }
 
@@ -264,139 +255,6 @@ pub enum BackupTypeSetting {
     Full,
     Incremental,
     Archival,
-}
-
-/// `day: sunday` (weekly) or `day: 1` (monthly).
-///
-/// Deserialized by hand: a weekday name (any case, stored lowercase), or a day of the month
-/// 1..=31 (as a number or a numeric string); anything else is an error that says so.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-#[serde(untagged)]
-pub enum DaySetting {
-    OfMonth(u32),
-    Weekday(String),
-}
-
-/// The weekday names accepted in `day` settings, Monday first.
-pub const WEEKDAY_NAMES: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
-
-const DAY_EXPECTED: &str = "a weekday name (monday..sunday) or a day of the month (1..=31)";
-
-/// Parse a weekday name (`sunday`, `Sunday`, `SUNDAY`); `None` for anything else.
-pub fn parse_weekday(name: &str) -> Option<chrono::Weekday> {
-    let lower = name.trim().to_ascii_lowercase();
-    match lower.as_str() {
-        "monday" => Some(chrono::Weekday::Mon),
-        "tuesday" => Some(chrono::Weekday::Tue),
-        "wednesday" => Some(chrono::Weekday::Wed),
-        "thursday" => Some(chrono::Weekday::Thu),
-        "friday" => Some(chrono::Weekday::Fri),
-        "saturday" => Some(chrono::Weekday::Sat),
-        "sunday" => Some(chrono::Weekday::Sun),
-        _ => None,
-    }
-}
-
-/// Parse a time of day written `HH:MM` (24-hour; `H:MM` is accepted too); `None` otherwise.
-pub fn parse_time_of_day(text: &str) -> Option<chrono::NaiveTime> {
-    let (h, m) = text.trim().split_once(':')?;
-    let digits = |s: &str, max_len: usize| {
-        !s.is_empty() && s.len() <= max_len && s.bytes().all(|b| b.is_ascii_digit())
-    };
-    if !digits(h, 2) || !digits(m, 2) || m.len() != 2 {
-        return None;
-    }
-    let hour: u32 = h.parse().ok()?;
-    let minute: u32 = m.parse().ok()?;
-    chrono::NaiveTime::from_hms_opt(hour, minute, 0)
-}
-
-impl DaySetting {
-    /// The weekday, for `day: sunday`.
-    pub fn weekday(&self) -> Option<chrono::Weekday> {
-        match self {
-            DaySetting::Weekday(name) => parse_weekday(name),
-            DaySetting::OfMonth(_) => None,
-        }
-    }
-
-    /// The day of the month, for `day: 1`.
-    pub fn day_of_month(&self) -> Option<u32> {
-        match self {
-            DaySetting::OfMonth(d) => Some(*d),
-            DaySetting::Weekday(_) => None,
-        }
-    }
-
-    /// Whether the value is a valid weekday or day of the month 1..=31.
-    pub fn is_valid(&self) -> bool {
-        match self {
-            DaySetting::OfMonth(d) => (1..=31).contains(d),
-            DaySetting::Weekday(name) => parse_weekday(name).is_some(),
-        }
-    }
-}
-
-impl fmt::Display for DaySetting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DaySetting::OfMonth(d) => write!(f, "{d}"),
-            DaySetting::Weekday(name) => f.write_str(name),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for DaySetting {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct DayVisitor;
-
-        impl Visitor<'_> for DayVisitor {
-            type Value = DaySetting;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(DAY_EXPECTED)
-            }
-
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DaySetting, E> {
-                match u32::try_from(v) {
-                    Ok(d) if (1..=31).contains(&d) => Ok(DaySetting::OfMonth(d)),
-                    _ => Err(E::invalid_value(Unexpected::Unsigned(v), &DAY_EXPECTED)),
-                }
-            }
-
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DaySetting, E> {
-                match u64::try_from(v) {
-                    Ok(u) => self.visit_u64(u),
-                    Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &DAY_EXPECTED)),
-                }
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<DaySetting, E> {
-                let t = v.trim();
-                if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-                    return match t.parse::<u64>() {
-                        Ok(u) => self.visit_u64(u),
-                        Err(_) => Err(E::invalid_value(Unexpected::Str(v), &DAY_EXPECTED)),
-                    };
-                }
-                if parse_weekday(t).is_some() {
-                    Ok(DaySetting::Weekday(t.to_ascii_lowercase()))
-                } else {
-                    Err(E::invalid_value(Unexpected::Str(v), &DAY_EXPECTED))
-                }
-            }
-        }
-
-        deserializer.deserialize_any(DayVisitor)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -504,67 +362,6 @@ impl StorageTarget {
             StorageTarget::Local { .. } => "local",
             StorageTarget::S3 { .. } => "s3",
             StorageTarget::Azblob { .. } => "azblob",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct DisasterRecoverySettings {
-    pub rto_target_minutes: u64,
-    pub rpo_target_minutes: u64,
-    pub automated_tests: AutomatedTestSettings,
-    pub drills: DrillSettings,
-    pub restore_test: RestoreTestSettings,
-}
-
-impl Default for DisasterRecoverySettings {
-    fn default() -> Self {
-        DisasterRecoverySettings {
-            rto_target_minutes: 15,
-            rpo_target_minutes: 5,
-            automated_tests: AutomatedTestSettings::default(),
-            drills: DrillSettings::default(),
-            restore_test: RestoreTestSettings::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct AutomatedTestSettings {
-    pub enabled: bool,
-    /// "daily", "weekly" or "monthly".
-    pub schedule: String,
-    pub day: Option<DaySetting>,
-    pub time: String,
-}
-
-impl Default for AutomatedTestSettings {
-    fn default() -> Self {
-        AutomatedTestSettings {
-            enabled: true,
-            schedule: "weekly".to_string(),
-            day: Some(DaySetting::Weekday("saturday".to_string())),
-            time: "05:00".to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct DrillSettings {
-    pub enabled: bool,
-    pub frequency: String,
-    pub scenarios: Vec<String>,
-}
-
-impl Default for DrillSettings {
-    fn default() -> Self {
-        DrillSettings {
-            enabled: true,
-            frequency: "monthly".to_string(),
-            scenarios: Vec::new(),
         }
     }
 }
