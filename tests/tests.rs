@@ -15,6 +15,7 @@ mod keys;
 mod locks;
 mod mcp_conformance;
 mod mcp_http;
+mod mcp_inspector;
 mod mcp_python_sdk;
 mod mcp_stdio;
 mod mcp_tools;
