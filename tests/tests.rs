@@ -28,5 +28,6 @@ mod security;
 mod settings_cli;
 mod sqlite;
 mod storage_faults;
+mod storage_primary;
 mod store_attacks;
 mod validate;

@@ -35,7 +35,7 @@ use crate::repo::Repository;
 use crate::repo::crypto::Credential;
 use crate::repo::locks::{self, LockGuard, LockMode};
 use crate::settings::LoadedSettings;
-use crate::storage::{DynStorage, OpendalStorage, RetryStorage};
+use crate::storage::{self, DynStorage};
 
 pub use notes::Notes;
 pub use progress::{Cancel, NoProgress, Progress};
@@ -50,11 +50,11 @@ pub struct Dr {
 }
 
 impl Dr {
-    /// Bind to the repository the settings name (local folder today).
+    /// Bind to the repository the settings name ([`storage::open`]: a local folder; a cloud
+    /// primary is refused, never replaced by `backup.directory`).
     pub fn new(settings: LoadedSettings) -> Result<Dr> {
-        let dir = settings.repository_dir();
-        let local: DynStorage = Arc::new(OpendalStorage::local(&dir)?);
-        let storage: DynStorage = Arc::new(RetryStorage::new(local, 4, Duration::from_millis(200)));
+        let backup = &settings.settings.backup;
+        let storage = storage::open(&backup.storage, &backup.directory)?;
         Ok(Dr {
             settings: Arc::new(settings),
             storage,
