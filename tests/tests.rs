@@ -20,6 +20,7 @@ mod mcp_python_sdk;
 mod mcp_stdio;
 mod mcp_tools;
 mod mcp_tools_export;
+mod observer;
 mod properties;
 mod report;
 mod restore_test;

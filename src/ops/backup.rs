@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::init::{InitRequest, InitResponse};
 use super::scan::{self, ScanContext};
 use super::scratch::ScratchWork;
-use super::{Cancel, Dr, Progress, secs, with_lock};
+use super::{Cancel, Dr, OperationEvent, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
 use crate::repo::locks::{LockMode, hostname};
@@ -218,7 +218,22 @@ struct VolumeDone {
 
 impl Dr {
     /// Make a backup. Creates the repository (and a key, when none exists) on first use.
+    /// Emits `BackupFinished` or `BackupFailed` to the observer.
     pub async fn backup(
+        &self,
+        req: &BackupRequest,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<BackupResponse> {
+        let r = self.backup_unobserved(req, progress, cancel).await;
+        self.observed(
+            r,
+            OperationEvent::BackupFinished,
+            OperationEvent::BackupFailed,
+        )
+    }
+
+    async fn backup_unobserved(
         &self,
         req: &BackupRequest,
         progress: Arc<dyn Progress>,

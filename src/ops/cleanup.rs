@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::retention::{RetentionCandidate, RetentionPlan, RetentionPolicy, plan_retention};
-use super::{Dr, Progress, with_lock};
+use super::{Dr, OperationEvent, Progress, with_lock};
 use crate::error::Result;
 use crate::repo::catalog::Catalog;
 use crate::repo::locks::LockMode;
@@ -43,16 +43,26 @@ pub struct CleanupResponse {
 }
 
 impl Dr {
+    /// Apply retention (or plan it: `dry_run`). Emits `CleanupFinished` or `CleanupFailed` to
+    /// the observer.
     pub async fn cleanup(
         &self,
         req: &CleanupRequest,
         progress: Arc<dyn Progress>,
     ) -> Result<CleanupResponse> {
-        let repo = self.open_repo().await?;
-        let guard = self
-            .lock(LockMode::Exclusive, "backup cleanup", &*progress)
-            .await?;
-        with_lock(guard, self.cleanup_locked(&repo, req)).await
+        let r = async {
+            let repo = self.open_repo().await?;
+            let guard = self
+                .lock(LockMode::Exclusive, "backup cleanup", &*progress)
+                .await?;
+            with_lock(guard, self.cleanup_locked(&repo, req)).await
+        }
+        .await;
+        self.observed(
+            r,
+            OperationEvent::CleanupFinished,
+            OperationEvent::CleanupFailed,
+        )
     }
 
     async fn cleanup_locked(

@@ -7,6 +7,7 @@ pub mod backup;
 pub mod check;
 pub mod cleanup;
 pub mod decrypt;
+pub mod events;
 pub mod history;
 pub mod init;
 mod key_file;
@@ -37,6 +38,7 @@ use crate::repo::locks::{self, LockGuard, LockMode};
 use crate::settings::LoadedSettings;
 use crate::storage::{self, DynStorage};
 
+pub use events::{Observer, OperationEvent, OperationFailure};
 pub use notes::Notes;
 pub use progress::{Cancel, NoProgress, Progress};
 
@@ -47,6 +49,8 @@ pub struct Dr {
     storage: DynStorage,
     /// Warnings recorded while operations run (see [`Dr::with_notes`]).
     notes: Notes,
+    /// Told how each operation ended (see [`Dr::with_observer`]).
+    observer: events::ObserverSlot,
 }
 
 impl Dr {
@@ -59,6 +63,7 @@ impl Dr {
             settings: Arc::new(settings),
             storage,
             notes: Notes::new(),
+            observer: Default::default(),
         })
     }
 
@@ -68,6 +73,7 @@ impl Dr {
             settings: Arc::new(settings),
             storage,
             notes: Notes::new(),
+            observer: Default::default(),
         }
     }
 

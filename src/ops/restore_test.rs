@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::history::{keep, note_kept};
 use super::scan::{self, ScanContext};
 use super::scratch::{ScratchRestore, UNVERIFIED, chain_ids};
-use super::{Cancel, Dr, Progress, human_age, human_bytes, human_duration, secs};
+use super::{Cancel, Dr, OperationEvent, Progress, human_age, human_bytes, human_duration, secs};
 use crate::error::{Error, Result};
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
@@ -258,8 +258,23 @@ impl Dr {
 
     /// Run a restore test. A failed restore or check is a failed test (a response with
     /// `passed: false` and reasons), not an error; errors are for what stops the test from
-    /// running at all (settings, key, lock, cancellation).
+    /// running at all (settings, key, lock, cancellation). Emits `RestoreTestFinished` or
+    /// `RestoreTestFailed` to the observer.
     pub async fn restore_test(
+        &self,
+        req: &RestoreTestRequest,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<RestoreTestResponse> {
+        let r = self.restore_test_unobserved(req, progress, cancel).await;
+        self.observed(
+            r,
+            OperationEvent::RestoreTestFinished,
+            OperationEvent::RestoreTestFailed,
+        )
+    }
+
+    async fn restore_test_unobserved(
         &self,
         req: &RestoreTestRequest,
         progress: Arc<dyn Progress>,

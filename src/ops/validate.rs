@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backup::volume_contents;
 use super::history::{keep, note_kept};
-use super::{Cancel, Dr, Progress, secs, with_lock};
+use super::{Cancel, Dr, OperationEvent, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
 use crate::repo::history::RecordKind;
@@ -139,23 +139,33 @@ fn problem(backup_id: &str, volume: Option<&str>, text: impl Into<String>) -> Pr
 
 impl Dr {
     /// Validate, and keep the result in the repository's history (validations people and agents
-    /// ask for; the DR check's internal one is not kept).
+    /// ask for; the DR check's internal one is not kept). Emits `ValidationFinished` or
+    /// `ValidationFailed` to the observer (the DR check's internal one emits nothing).
     pub async fn validate(
         &self,
         req: &ValidateRequest,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<ValidateResponse> {
-        let mut r = self.validate_unrecorded(req, progress, cancel).await?;
-        let kept = match self.open_repo().await {
-            Ok(repo) => keep(&repo, RecordKind::Validation, r.ok, &r.message, &r).await,
-            Err(e) => Err(format!(
-                "the result was not kept in the history (it is sealed with the key): {}",
-                e.message
-            )),
+        let r = match self.validate_unrecorded(req, progress, cancel).await {
+            Ok(mut r) => {
+                let kept = match self.open_repo().await {
+                    Ok(repo) => keep(&repo, RecordKind::Validation, r.ok, &r.message, &r).await,
+                    Err(e) => Err(format!(
+                        "the result was not kept in the history (it is sealed with the key): {}",
+                        e.message
+                    )),
+                };
+                note_kept(kept, &mut r.record_id, &mut r.warnings);
+                Ok(r)
+            }
+            Err(e) => Err(e),
         };
-        note_kept(kept, &mut r.record_id, &mut r.warnings);
-        Ok(r)
+        self.observed(
+            r,
+            OperationEvent::ValidationFinished,
+            OperationEvent::ValidationFailed,
+        )
     }
 
     pub(crate) async fn validate_unrecorded(
