@@ -20,7 +20,7 @@ INSPECTOR_VERSION=2.12.0      # npm package @modelcontextprotocol/inspector
 here="$(cd "$(dirname "$0")" && pwd)"
 log() { echo "inspector setup: $*" >&2; }
 
-paths="$("$here/../conformance/setup.sh")"
+paths="$(bash "$here/../conformance/setup.sh")"
 node="$(sed -n 's/^NODE=//p' <<<"$paths")"
 [ -x "$node" ] || { log "conformance setup gave no node"; exit 1; }
 
