@@ -1,8 +1,10 @@
 //! mahavishnu-dr: encrypted, verified backups of a service's state, and measured recovery.
 //!
-//! The layers, top to bottom: the faces ([`cli`], the MCP server to come) call [`ops::Dr`]; the
-//! operations use [`repo`] (the repository format) which speaks to [`storage`] (an object store
-//! trait over OpenDAL). [`settings`] loads the typed settings once and hands them down.
+//! The layers, top to bottom: the faces ([`cli`], and [`mcp`], the MCP server over stdio or
+//! streamable HTTP) call [`ops::Dr`]; the operations use [`repo`] (the repository format) which
+//! speaks to [`storage`] (an object store trait over OpenDAL; [`storage::open`] makes the store
+//! the settings name), [`report`] (the report renderers) and [`schedule`] (schedule arithmetic).
+//! [`settings`] loads the typed settings once and hands them down.
 
 pub mod cli;
 pub mod error;

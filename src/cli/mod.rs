@@ -479,15 +479,8 @@ async fn serve(
             if let Some(f) = passwd_file {
                 opts.passwd_file = f;
             }
-            let shutdown = tokio_util::sync::CancellationToken::new();
-            let s2 = shutdown.clone();
-            tokio::spawn(async move {
-                while !cancel.is_cancelled() {
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                s2.cancel();
-            });
-            crate::mcp::http::serve(server, opts, shutdown).await?;
+            // Ctrl-C (the process's token) shuts the server down.
+            crate::mcp::http::serve(server, opts, cancel.child_token()).await?;
         }
     }
     Ok(Outcome {

@@ -175,18 +175,11 @@ impl ServerHandler for DrServer {
             Some(p) => p.clone(),
             None => Arc::new(NoProgress),
         };
-        let cancel = Cancel::new();
-        let watcher = {
-            let ct = context.ct.clone();
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                ct.cancelled().await;
-                cancel.cancel();
-            })
-        };
+        // The request's token (cancelled by notifications/cancelled or when the server stops);
+        // a child, so the operation's cancelling never reaches back.
+        let cancel: Cancel = context.ct.child_token();
         let cx = CallCx { progress, cancel };
         let outcome = tools::call(&self.dr, &name, &args, cx).await;
-        watcher.abort();
         if let Some(p) = mcp_progress {
             p.close().await;
         }

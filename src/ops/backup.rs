@@ -11,11 +11,12 @@ use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::events::BackupFinished;
 use super::new_repository::{InitResponse, UNENCRYPTED_WARNING};
 use super::scan::{self, ScanContext};
 use super::scratch::ScratchWork;
 use super::sqlite::{is_sqlite, sqlite_snapshot};
-use super::{Cancel, Dr, Progress, secs, with_lock};
+use super::{Cancel, Dr, OperationEvent, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
 use crate::repo::keys::{volume_key, volume_name};
@@ -175,7 +176,33 @@ struct VolumeDone {
 
 impl Dr {
     /// Make a backup. Creates the repository (and a key, when none exists) on first use.
+    /// Emits `BackupFinished` or `BackupFailed` to the observer.
     pub async fn backup(
+        &self,
+        req: &BackupOptions,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<BackupResponse> {
+        let r = self.backup_unobserved(req, progress, cancel).await;
+        self.observed(
+            r,
+            |r| {
+                OperationEvent::BackupFinished(BackupFinished {
+                    completed: r.status == BackupStatus::Completed,
+                    backup_id: r.backup_id.clone(),
+                    backup_type: r.backup_type,
+                    files: r.totals.files,
+                    bytes: r.totals.bytes,
+                    stored_bytes: r.totals.stored_bytes,
+                    duration_seconds: r.duration_seconds,
+                    verified: r.verified,
+                })
+            },
+            OperationEvent::BackupFailed,
+        )
+    }
+
+    async fn backup_unobserved(
         &self,
         req: &BackupOptions,
         progress: Arc<dyn Progress>,

@@ -6,8 +6,9 @@ use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::events::CleanupFinished;
 use super::retention::{RetentionPlan, RetentionPolicy};
-use super::{Dr, Progress, with_lock};
+use super::{Dr, OperationEvent, Progress, with_lock};
 use crate::error::Result;
 use crate::repo::Repository;
 use crate::repo::catalog::Catalog;
@@ -62,6 +63,8 @@ pub struct CleanupResponse {
 }
 
 impl Dr {
+    /// Apply retention (or plan it: `dry_run`). Emits `CleanupFinished` or `CleanupFailed` to
+    /// the observer.
     pub async fn cleanup(
         &self,
         req: &CleanupOptions,
@@ -77,11 +80,25 @@ impl Dr {
                  call again with dry_run=false and confirm=true",
             ));
         }
-        let repo = self.open_repo().await?;
-        let guard = self
-            .lock(LockMode::Exclusive, "backup cleanup", &*progress)
-            .await?;
-        with_lock(guard, self.cleanup_locked(&repo, req)).await
+        let r = async {
+            let repo = self.open_repo().await?;
+            let guard = self
+                .lock(LockMode::Exclusive, "backup cleanup", &*progress)
+                .await?;
+            with_lock(guard, self.cleanup_locked(&repo, req)).await
+        }
+        .await;
+        self.observed(
+            r,
+            |r| {
+                OperationEvent::CleanupFinished(CleanupFinished {
+                    dry_run: r.dry_run,
+                    backups_removed: r.plan.remove.len() as u64,
+                    bytes_freed: r.bytes_freed,
+                })
+            },
+            OperationEvent::CleanupFailed,
+        )
     }
 
     async fn cleanup_locked(

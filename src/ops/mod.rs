@@ -28,6 +28,7 @@ pub mod validate;
 
 // Machinery the verbs (and drills) share. It never imports a verb, and forms no cycle.
 pub mod defaults;
+pub mod events;
 mod extract;
 mod integrity;
 mod key_file;
@@ -56,8 +57,9 @@ use crate::repo::Repository;
 use crate::repo::crypto::Credential;
 use crate::repo::locks::{self, LockGuard, LockMode};
 use crate::settings::LoadedSettings;
-use crate::storage::{DynStorage, OpendalStorage, RetryStorage};
+use crate::storage::{self, DynStorage};
 
+pub use events::{Observer, OperationEvent, OperationFailure};
 pub use notes::Notes;
 pub use progress::{Cancel, NoProgress, Progress};
 
@@ -68,18 +70,21 @@ pub struct Dr {
     storage: DynStorage,
     /// Warnings recorded while operations run (see [`Dr::with_notes`]).
     notes: Notes,
+    /// Told how each operation ended (see [`Dr::with_observer`]).
+    observer: events::ObserverSlot,
 }
 
 impl Dr {
-    /// Bind to the repository the settings name (local folder today).
+    /// Bind to the repository the settings name ([`storage::open`]: a local folder; a cloud
+    /// primary is refused, never replaced by `backup.directory`).
     pub fn new(settings: LoadedSettings) -> Result<Dr> {
-        let dir = settings.repository_dir();
-        let local: DynStorage = Arc::new(OpendalStorage::local(&dir)?);
-        let storage: DynStorage = Arc::new(RetryStorage::new(local, 4, Duration::from_millis(200)));
+        let backup = &settings.settings.backup;
+        let storage = storage::open(&backup.storage, &backup.directory)?;
         Ok(Dr {
             settings: Arc::new(settings),
             storage,
             notes: Notes::new(),
+            observer: Default::default(),
         })
     }
 
@@ -89,6 +94,7 @@ impl Dr {
             settings: Arc::new(settings),
             storage,
             notes: Notes::new(),
+            observer: Default::default(),
         }
     }
 

@@ -1,8 +1,5 @@
 //! Progress reporting and cancellation: one sink trait for every face, one token passed down.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 /// Where long operations report how far they are. Implementations: a terminal progress bar (CLI),
 /// MCP progress notifications (server), nothing (tests, `--json`).
 pub trait Progress: Send + Sync {
@@ -22,18 +19,8 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {}
 
-/// A cancellation token: cheap to clone, checked between files and frames.
-#[derive(Debug, Default, Clone)]
-pub struct Cancel(Arc<AtomicBool>);
-
-impl Cancel {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+/// The cancellation token, tokio-util's: cheap to clone; blocking work checks `is_cancelled()`
+/// between files and frames, async code awaits `cancelled()` (in `select!`), and a
+/// `child_token()` is cancelled with its parent (a tool call's token under the server's, a
+/// daemon job's under the daemon's) without cancelling it.
+pub type Cancel = tokio_util::sync::CancellationToken;

@@ -12,11 +12,12 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::events::RestoreTestFinished;
 use super::measure::{ScratchRestore, UNVERIFIED, chain_ids, mib_per_s};
 use super::record::{keep, note_kept};
 use super::scan;
 use super::sqlite::{integrity_check, is_sqlite};
-use super::{Cancel, Dr, Progress, human_age, human_bytes, human_duration, secs};
+use super::{Cancel, Dr, OperationEvent, Progress, human_age, human_bytes, human_duration, secs};
 use crate::error::{Error, Result};
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
@@ -205,8 +206,34 @@ impl Dr {
 
     /// Run a restore test. A failed restore or check is a failed test (a response with
     /// `passed: false` and reasons), not an error; errors are for what stops the test from
-    /// running at all (settings, key, lock, cancellation).
+    /// running at all (settings, key, lock, cancellation). Emits `RestoreTestFinished` or
+    /// `RestoreTestFailed` to the observer.
     pub async fn restore_test(
+        &self,
+        req: &RestoreTestOptions,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<RestoreTestResponse> {
+        let r = self.restore_test_unobserved(req, progress, cancel).await;
+        self.observed(
+            r,
+            |r| {
+                OperationEvent::RestoreTestFinished(RestoreTestFinished {
+                    backup_id: r.backup_id.clone(),
+                    passed: r.passed,
+                    rto_seconds: r.rto_seconds,
+                    rto_met: r.rto_met,
+                    rpo_seconds: r.rpo_seconds,
+                    rpo_met: r.rpo_met,
+                    reasons: r.reasons.clone(),
+                    record_id: r.record_id.clone(),
+                })
+            },
+            OperationEvent::RestoreTestFailed,
+        )
+    }
+
+    async fn restore_test_unobserved(
         &self,
         req: &RestoreTestOptions,
         progress: Arc<dyn Progress>,

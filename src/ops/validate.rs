@@ -6,9 +6,10 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::events::ValidationFinished;
 use super::integrity::IntegrityReport;
 use super::record::{keep, note_kept};
-use super::{Cancel, Dr, Progress};
+use super::{Cancel, Dr, OperationEvent, Progress};
 use crate::error::{Error, Result};
 use crate::repo::history::RecordKind;
 
@@ -131,8 +132,35 @@ impl ValidateResponse {
 
 impl Dr {
     /// Validate, and keep the result in the repository's history (validations people and agents
-    /// ask for; the posture evidence's internal check is not kept).
+    /// ask for; the posture evidence's internal check is not kept). Emits `ValidationFinished`
+    /// or `ValidationFailed` to the observer (the internal check emits nothing).
     pub async fn validate(
+        &self,
+        req: &ValidateOptions,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<ValidateResponse> {
+        let r = self.validate_unobserved(req, progress, cancel).await;
+        self.observed(
+            r,
+            |r| {
+                OperationEvent::ValidationFinished(ValidationFinished {
+                    level: r.level,
+                    ok: r.ok,
+                    backups_checked: r.backups_checked,
+                    volumes_checked: r.volumes_checked,
+                    files_checked: r.files_checked,
+                    bytes_read: r.bytes_read,
+                    problems: r.problems.len() as u64,
+                    duration_seconds: r.duration_seconds,
+                    record_id: r.record_id.clone(),
+                })
+            },
+            OperationEvent::ValidationFailed,
+        )
+    }
+
+    async fn validate_unobserved(
         &self,
         req: &ValidateOptions,
         progress: Arc<dyn Progress>,

@@ -1,4 +1,5 @@
-//! The repository format: config and keys, envelopes, volumes, manifests, catalog, locks.
+//! The repository format: config and keys, envelopes, volumes, manifests, catalog, locks, and the
+//! history of validations, restore tests and RTO/RPO measurements.
 //!
 //! `docs/FORMAT.md` is the normative description; this module is its implementation.
 

@@ -1,4 +1,5 @@
-//! Fault injection: a store wrapper that fails, corrupts or vanishes on demand (tests and drills).
+//! Fault injection: a store wrapper that fails, corrupts or vanishes on demand (for tests; DR
+//! drills may use it once they exist).
 
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,4 +1,5 @@
-//! The OpenDAL-backed store: the local filesystem today; S3 and Azure Blob use the same code.
+//! The OpenDAL-backed store, on the local filesystem: the only store this version opens (S3 and
+//! Azure Blob are meant to come through the same code; `storage::open` refuses them until then).
 //!
 //! Create-only writes on the local filesystem do not use OpenDAL's `if_not_exists` (a check, then
 //! a rename over the name: two writers can both "create" the object). They write a temporary file
