@@ -22,25 +22,27 @@ use std::path::{Component, Path};
 use std::sync::OnceLock;
 
 use chrono::{DateTime, TimeZone, Utc};
-use mahavishnu_dr::repo::bounded::unseal_json;
-use mahavishnu_dr::repo::config::RepoConfig;
-use mahavishnu_dr::repo::config::{ENCRYPTION_AES, ENCRYPTION_NONE, FORMAT_NAME, FORMAT_VERSION};
-use mahavishnu_dr::repo::crypto::{Credential, KeySlot, SecretKey, SlotKdf, read_key_file};
-use mahavishnu_dr::repo::envelope::{
+use mahavishnu_dr::internals::bounded::unseal_json;
+use mahavishnu_dr::internals::config::RepoConfig;
+use mahavishnu_dr::internals::config::{
+    ENCRYPTION_AES, ENCRYPTION_NONE, FORMAT_NAME, FORMAT_VERSION,
+};
+use mahavishnu_dr::internals::crypto::{Credential, KeySlot, SecretKey, SlotKdf, read_key_file};
+use mahavishnu_dr::internals::envelope::{
     self, HEADER_LEN, Header, MAX_FRAME_SIZE, MIN_FRAME_SIZE, ObjectContext, ObjectKind, Opener,
     Sealer,
 };
-use mahavishnu_dr::repo::hash::{parse_sha256_hex, short_digest};
-use mahavishnu_dr::repo::history::{HistoryRecord, RecordKind};
-use mahavishnu_dr::repo::locks::{FUTURE_SKEW_SECS, LockInfo, LockMode, STALE_AFTER_SECS};
-use mahavishnu_dr::repo::manifest::{
+use mahavishnu_dr::internals::hash::{parse_sha256_hex, short_digest};
+use mahavishnu_dr::internals::history::{HistoryRecord, RecordKind};
+use mahavishnu_dr::internals::locks::{FUTURE_SKEW_SECS, LockInfo, LockMode, STALE_AFTER_SECS};
+use mahavishnu_dr::internals::manifest::{
     ChecksumItem, ChecksumList, Entry, EntryKind, Location, Manifest, ManifestSummary, Origin,
     SourceRecord, Totals, VolumeRecord,
 };
-use mahavishnu_dr::repo::paths::{check_stored_path, target_path};
-use mahavishnu_dr::repo::tar_reader::{MAX_PATH_BYTES, TarReader};
-use mahavishnu_dr::repo::volume::read_volume;
-use mahavishnu_dr::repo::{BackupType, backup_key, check_backup_id};
+use mahavishnu_dr::internals::paths::{check_stored_path, target_path};
+use mahavishnu_dr::internals::tar_reader::{MAX_PATH_BYTES, TarReader};
+use mahavishnu_dr::internals::volume::read_volume;
+use mahavishnu_dr::internals::{BackupType, backup_key, check_backup_id};
 use mahavishnu_dr::{Error, ErrorKind};
 
 /// How far an input got: one bit per stage or branch reached.
@@ -836,7 +838,7 @@ fn file_entry(path: &str, content: &[u8]) -> Entry {
         mode: 0o644,
         mtime_ns: 1_795_358_721_000_000_000,
         size: content.len() as u64,
-        sha256: Some(mahavishnu_dr::repo::sha256_hex(content)),
+        sha256: Some(mahavishnu_dr::internals::sha256_hex(content)),
         target: None,
         location: Some(Location {
             backup_id: BACKUP_ID.into(),
@@ -1185,7 +1187,7 @@ fn lock_json(mode: LockMode) -> Vec<u8> {
 
 /// A volume written by the product's volume writer (files on disk, tar, zstd, cipher 0).
 fn real_volume() -> Option<Vec<u8>> {
-    use mahavishnu_dr::repo::volume::{VolumeInput, VolumeParams, write_volume};
+    use mahavishnu_dr::internals::volume::{VolumeInput, VolumeParams, write_volume};
     let dir = std::env::temp_dir().join(format!("mahavishnu-dr-fuzz-seed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let inputs: Vec<VolumeInput> = volume_files()

@@ -1,6 +1,7 @@
 //! The boundary error: what went wrong (kind), what to do about it (guidance), and where (context).
 
 use std::fmt;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -58,6 +59,11 @@ pub struct Error {
     /// A storage failure that may pass if tried again (the retry layer uses it).
     #[serde(skip)]
     pub transient: bool,
+    /// The lower-level error this one wraps (an OS or object-store error), for
+    /// [`std::error::Error::source`] chains in logs; never shown in place of `message`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -70,7 +76,14 @@ impl Error {
             guidance: None,
             context: Vec::new(),
             transient: false,
+            source: None,
         }
+    }
+
+    /// Keep `source` as the error this one wraps.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
@@ -115,7 +128,7 @@ impl Error {
         };
         let mut e = Error::io(format!("cannot {action} {}: {err}", path.display()));
         e.guidance = guidance.map(str::to_string);
-        e
+        e.with_source(err)
     }
 
     pub fn with_guidance(mut self, guidance: impl Into<String>) -> Self {
@@ -147,15 +160,30 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
-
-/// Add context to any `Result<_, Error>`.
-pub trait ResultExt<T> {
-    fn context(self, context: impl FnOnce() -> String) -> Result<T>;
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
 }
 
-impl<T> ResultExt<T> for Result<T> {
-    fn context(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| e.context(context()))
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn the_source_chain_is_kept_and_not_printed_in_its_place() {
+        let os = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied by the OS");
+        let e = Error::from_io("read", std::path::Path::new("/x"), os).context("backing up /x");
+        let source = e.source().expect("the OS error is the source");
+        assert_eq!(source.to_string(), "denied by the OS");
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+        // A clone keeps it; the JSON form (faces, MCP) does not carry it.
+        assert!(e.clone().source().is_some());
+        let json = serde_json::to_value(&e).unwrap();
+        assert!(json.get("source").is_none(), "{json}");
+        assert!(Error::usage("x").source().is_none());
     }
 }

@@ -1,21 +1,64 @@
 //! mahavishnu-dr: encrypted, verified backups of a service's state, and measured recovery.
 //!
-//! The layers, top to bottom: the faces ([`cli`], and [`mcp`], the MCP server over stdio or
-//! streamable HTTP) call [`ops::Dr`]; the operations use [`repo`] (the repository format) which
-//! speaks to [`storage`] (an object store trait over OpenDAL; [`storage::open`] makes the store
-//! the settings name), [`report`] (the report renderers) and [`schedule`] (schedule arithmetic).
-//! [`settings`] loads the typed settings once and hands them down.
+//! The layers, top to bottom: the faces (the command line, the MCP server) call [`Dr`], the
+//! operations layer; the operations use the repository format, which speaks to a [`Storage`]
+//! (an object store trait over OpenDAL, with retry, timeout and fault-injection wrappers). The
+//! settings are loaded once ([`load_settings`]) into a typed model and handed down.
+//!
+//! The public API is what a program embedding the tool needs: [`Dr`] and its operations, one
+//! options type and one response type per operation (the same types the command line's `--json`
+//! prints and the MCP tools return), progress, cancellation and operation events, the storage
+//! trait and its wrappers, and [`Error`]. Everything else is private to the crate.
 
-pub mod cli;
-pub mod error;
-pub mod mcp;
-pub mod ops;
-pub mod repo;
-pub mod report;
-pub mod schedule;
-pub mod settings;
-pub mod storage;
+mod cli;
+mod error;
+mod mcp;
+mod ops;
+mod repo;
+mod report;
+mod schedule;
+mod settings;
+mod storage;
 
 pub use error::{Error, ErrorKind, Result};
-pub use ops::Dr;
 pub use settings::{LoadedSettings, load as load_settings};
+
+// The operations, and what they take and return.
+pub use ops::backup::{BackupOptions, BackupResponse, BackupStatus};
+pub use ops::check::{CheckStatus, DrCheckResponse, Verdict};
+pub use ops::cleanup::{CleanupOptions, CleanupResponse};
+pub use ops::decrypt::{DecryptOptions, DecryptResponse};
+pub use ops::events::{
+    BackupFinished, CleanupFinished, Observer, OperationEvent, OperationFailure,
+    RestoreTestFinished, ValidationFinished,
+};
+pub use ops::health::Health;
+pub use ops::history::{Direction, HistoryItem, HistoryOptions, HistoryResponse, Trend};
+pub use ops::init::{InitOptions, InitResponse};
+pub use ops::report::{Posture, PostureCheck, ReportOptions, ReportResponse};
+pub use ops::restore::{Placement, RestoreOptions, RestoreResponse};
+pub use ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
+pub use ops::rpo::{MeasureRpoOptions, MeasureRpoResponse};
+pub use ops::rto::{MeasureRtoOptions, MeasureRtoResponse};
+pub use ops::status::{ListOptions, ListResponse, StatusResponse, TypeFilter};
+pub use ops::unlock::{UnlockOptions, UnlockResponse};
+pub use ops::validate::{ValidateOptions, ValidateResponse, ValidationLevel};
+pub use ops::{Cancel, Dr, NoProgress, Notes, Progress};
+pub use repo::BackupType;
+
+// Where the repository lives.
+pub use storage::{
+    DynStorage, Fault, FaultStorage, MemoryStorage, ObjectInfo, ObjectWriter, OpendalStorage,
+    RetryStorage, Storage, open as open_storage,
+};
+
+// The faces, for the binary and for programs that serve MCP themselves.
+pub use cli::{Cli, run as run_cli};
+pub use mcp::{DrServer, export_tools, serve_stdio};
+
+/// The repository format's readers and writers, for this crate's own white-box tests, fuzzers
+/// and benchmarks. Not a stable API: nothing outside this repository should use it.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::repo::*;
+}

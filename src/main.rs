@@ -1,8 +1,7 @@
 //! The `mahavishnu-dr` binary: parse arguments, run, map the outcome to an exit code.
 
 use clap::Parser;
-use mahavishnu_dr::cli::{Cli, run};
-use mahavishnu_dr::ops::Cancel;
+use mahavishnu_dr::{Cancel, Cli, run_cli};
 
 fn main() {
     // Every volume worker is a thread; glibc would give each its own malloc arena and keep their
@@ -48,7 +47,7 @@ fn main() {
                 c2.cancel();
             }
         });
-        run(cli, env, cancel).await
+        run_cli(cli, env, cancel).await
     });
     std::process::exit(code);
 }

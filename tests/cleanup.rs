@@ -10,10 +10,10 @@ use std::sync::Arc;
 use chrono::{Duration as TimeDelta, Utc};
 use common::{Project, tree};
 use dr_util::*;
-use mahavishnu_dr::repo::crypto::{Credential, read_key_file};
-use mahavishnu_dr::repo::manifest::{MANIFEST_VERSION, Manifest, ManifestSummary, Totals};
-use mahavishnu_dr::repo::{BackupType, Repository, new_backup_id};
-use mahavishnu_dr::storage::{DynStorage, OpendalStorage};
+use mahavishnu_dr::internals::crypto::{Credential, read_key_file};
+use mahavishnu_dr::internals::manifest::{MANIFEST_VERSION, Manifest, ManifestSummary, Totals};
+use mahavishnu_dr::internals::{BackupType, Repository, new_backup_id};
+use mahavishnu_dr::{DynStorage, OpendalStorage};
 use serde_json::Value;
 
 const SEED_SCHEDULES: &str = "  schedules:

@@ -852,7 +852,7 @@ fn lock() {
 /// its padding to its size, which overflows.
 #[test]
 fn finding_tar_size_overflow() {
-    use mahavishnu_dr::repo::tar_reader::TarReader;
+    use mahavishnu_dr::internals::tar_reader::TarReader;
     let mut h = tar::Header::new_gnu();
     h.set_path("a").unwrap();
     h.set_entry_type(tar::EntryType::Regular);

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::Project;
 use common::mcp::{Client, Collector, call, call_raw, is_tool_error, obj, ok_structured, text};
-use mahavishnu_dr::mcp::DrServer;
+use mahavishnu_dr::DrServer;
 use mahavishnu_dr::{Dr, load_settings};
 use rmcp::ServiceExt;
 use rmcp::model::{

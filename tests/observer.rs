@@ -7,13 +7,13 @@ use crate::common;
 use std::sync::{Arc, Mutex};
 
 use common::Project;
-use mahavishnu_dr::ops::backup::{BackupOptions, BackupStatus};
-use mahavishnu_dr::ops::cleanup::CleanupOptions;
-use mahavishnu_dr::ops::restore_test::RestoreTestOptions;
-use mahavishnu_dr::ops::validate::{ValidateOptions, ValidationLevel};
-use mahavishnu_dr::ops::{Cancel, NoProgress, Observer, OperationEvent};
-use mahavishnu_dr::repo::BackupType;
+use mahavishnu_dr::CleanupOptions;
+use mahavishnu_dr::RestoreTestOptions;
+use mahavishnu_dr::internals::BackupType;
+use mahavishnu_dr::{BackupOptions, BackupStatus};
+use mahavishnu_dr::{Cancel, NoProgress, Observer, OperationEvent};
 use mahavishnu_dr::{Dr, ErrorKind};
+use mahavishnu_dr::{ValidateOptions, ValidationLevel};
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<OperationEvent>>);
@@ -49,7 +49,7 @@ async fn each_operation_emits_exactly_one_typed_event() {
     let recorder = Arc::new(Recorder::default());
     let dr = Dr::new(loaded).unwrap().with_observer(recorder.clone());
     // A Dr derived from it (as each command or tool call makes one) keeps the observer.
-    let dr = dr.with_notes(mahavishnu_dr::ops::Notes::new());
+    let dr = dr.with_notes(mahavishnu_dr::Notes::new());
 
     // A backup.
     let made = dr

@@ -5,17 +5,17 @@
 use clap::{Args, FromArgMatches};
 use serde::de::DeserializeOwned;
 
-use mahavishnu_dr::ops::backup::BackupOptions;
-use mahavishnu_dr::ops::decrypt::DecryptOptions;
-use mahavishnu_dr::ops::history::HistoryOptions;
-use mahavishnu_dr::ops::report::ReportOptions;
-use mahavishnu_dr::ops::restore::{Placement, RestoreOptions};
-use mahavishnu_dr::ops::restore_test::RestoreTestOptions;
-use mahavishnu_dr::ops::rpo::MeasureRpoOptions;
-use mahavishnu_dr::ops::rto::MeasureRtoOptions;
-use mahavishnu_dr::ops::status::ListOptions;
-use mahavishnu_dr::ops::unlock::UnlockOptions;
-use mahavishnu_dr::ops::validate::ValidateOptions;
+use mahavishnu_dr::BackupOptions;
+use mahavishnu_dr::DecryptOptions;
+use mahavishnu_dr::HistoryOptions;
+use mahavishnu_dr::ListOptions;
+use mahavishnu_dr::MeasureRpoOptions;
+use mahavishnu_dr::MeasureRtoOptions;
+use mahavishnu_dr::ReportOptions;
+use mahavishnu_dr::RestoreTestOptions;
+use mahavishnu_dr::UnlockOptions;
+use mahavishnu_dr::ValidateOptions;
+use mahavishnu_dr::{Placement, RestoreOptions};
 
 /// The options as the command line parses `argv` (after the command name).
 fn cli<T: Args + FromArgMatches>(argv: &[&str]) -> T {
@@ -110,13 +110,13 @@ fn a_tool_call_is_confined_and_unconfirmed_unless_it_says_so() {
 
 #[test]
 fn cleanup_plans_by_default_over_the_wire_and_applies_on_the_command_line() {
-    let w: mahavishnu_dr::ops::cleanup::CleanupOptions = wire("{}");
+    let w: mahavishnu_dr::CleanupOptions = wire("{}");
     assert!(
         w.dry_run && !w.confirm,
         "a tool call only plans unless asked"
     );
-    let c: mahavishnu_dr::ops::cleanup::CleanupOptions = cli(&[]);
+    let c: mahavishnu_dr::CleanupOptions = cli(&[]);
     assert!(!c.dry_run && c.confirm, "the command applies the plan");
-    let c: mahavishnu_dr::ops::cleanup::CleanupOptions = cli(&["--dry-run"]);
+    let c: mahavishnu_dr::CleanupOptions = cli(&["--dry-run"]);
     assert!(c.dry_run);
 }

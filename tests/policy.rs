@@ -6,9 +6,9 @@ use crate::common;
 use std::sync::Arc;
 
 use common::Project;
-use mahavishnu_dr::ops::cleanup::CleanupOptions;
-use mahavishnu_dr::ops::restore::RestoreOptions;
-use mahavishnu_dr::ops::{Cancel, NoProgress};
+use mahavishnu_dr::CleanupOptions;
+use mahavishnu_dr::RestoreOptions;
+use mahavishnu_dr::{Cancel, NoProgress};
 use mahavishnu_dr::{Dr, ErrorKind};
 
 fn dr(p: &Project) -> Dr {

@@ -17,16 +17,16 @@ use bytes::Bytes;
 use chrono::Utc;
 use common::{Project, tree};
 use dr_util::*;
-use mahavishnu_dr::repo::crypto::{Credential, read_key_file};
-use mahavishnu_dr::repo::envelope::seal_all;
-use mahavishnu_dr::repo::manifest::{
+use mahavishnu_dr::internals::crypto::{Credential, read_key_file};
+use mahavishnu_dr::internals::envelope::seal_all;
+use mahavishnu_dr::internals::manifest::{
     Entry, EntryKind, Location, MANIFEST_VERSION, Manifest, ManifestSummary, Origin, Totals,
     VolumeRecord,
 };
-use mahavishnu_dr::repo::{
+use mahavishnu_dr::internals::{
     BackupType, Repository, backup_key, new_backup_id, sha256_hex, volume_name,
 };
-use mahavishnu_dr::storage::{DynStorage, OpendalStorage};
+use mahavishnu_dr::{DynStorage, OpendalStorage};
 
 /// One member of a hand-written tar stream; `path` and `link` are raw bytes, unchecked.
 struct Member {
@@ -755,7 +755,7 @@ fn scratch_copies_are_private_and_live_in_the_projects_state_folder() {
 #[tokio::test]
 async fn mcp_restore_roots_that_are_links_or_another_users_are_refused() {
     use common::mcp::{Collector, call, is_tool_error};
-    use mahavishnu_dr::mcp::DrServer;
+    use mahavishnu_dr::DrServer;
     use mahavishnu_dr::{Dr, load_settings};
     use rmcp::ServiceExt;
     use serde_json::json;

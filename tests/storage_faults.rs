@@ -6,13 +6,13 @@ use crate::common;
 use std::sync::Arc;
 
 use common::Project;
-use mahavishnu_dr::ops::backup::BackupOptions;
-use mahavishnu_dr::ops::restore::RestoreOptions;
-use mahavishnu_dr::ops::validate::{ValidateOptions, ValidationLevel};
-use mahavishnu_dr::ops::{Cancel, NoProgress};
-use mahavishnu_dr::repo::BackupType;
-use mahavishnu_dr::storage::{DynStorage, Fault, FaultStorage, OpendalStorage};
+use mahavishnu_dr::BackupOptions;
+use mahavishnu_dr::RestoreOptions;
+use mahavishnu_dr::internals::BackupType;
+use mahavishnu_dr::{Cancel, NoProgress};
 use mahavishnu_dr::{Dr, ErrorKind};
+use mahavishnu_dr::{DynStorage, Fault, FaultStorage, OpendalStorage};
+use mahavishnu_dr::{ValidateOptions, ValidationLevel};
 
 /// A `Dr` over the project's real repository folder, behind a fault-injection layer.
 fn faulty_dr(p: &Project) -> (Dr, Arc<FaultStorage>) {

@@ -18,16 +18,16 @@ use bytes::Bytes;
 use chrono::Utc;
 use common::Project;
 use dr_util::*;
-use mahavishnu_dr::repo::crypto::{Credential, read_key_file};
-use mahavishnu_dr::repo::envelope::{ObjectContext, ObjectKind, seal_all};
-use mahavishnu_dr::repo::manifest::{
+use mahavishnu_dr::internals::crypto::{Credential, read_key_file};
+use mahavishnu_dr::internals::envelope::{ObjectContext, ObjectKind, seal_all};
+use mahavishnu_dr::internals::manifest::{
     Entry, EntryKind, Location, MANIFEST_VERSION, Manifest, ManifestSummary, Origin, Totals,
     VolumeRecord,
 };
-use mahavishnu_dr::repo::{
+use mahavishnu_dr::internals::{
     BackupType, Repository, backup_key, new_backup_id, sha256_hex, volume_name,
 };
-use mahavishnu_dr::storage::{DynStorage, OpendalStorage};
+use mahavishnu_dr::{DynStorage, OpendalStorage};
 use serde_json::{Value, json};
 
 const FORGED: &str = "backup_20991231T000000.000Z_deadbeef";

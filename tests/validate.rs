@@ -293,7 +293,7 @@ fn an_edited_checksum_list_cannot_hide_damage_from_a_keyed_check() {
     let damaged = std::fs::read(vol).unwrap();
     for item in list["volumes"].as_array_mut().unwrap() {
         if item["name"] == "vol-00001" {
-            item["sha256"] = mahavishnu_dr::repo::sha256_hex(&damaged).into();
+            item["sha256"] = mahavishnu_dr::internals::sha256_hex(&damaged).into();
         }
     }
     std::fs::write(&list_path, serde_json::to_vec_pretty(&list).unwrap()).unwrap();

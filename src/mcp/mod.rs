@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 
-pub use server::{DrServer, error_text};
+pub use server::DrServer;
 
 /// Serve MCP on stdin/stdout until the client closes the stream. Only protocol goes to stdout.
 pub async fn serve_stdio(server: DrServer) -> Result<()> {

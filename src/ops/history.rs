@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Dr;
 use crate::error::Result;
 
-pub use super::record::{Direction, HistoryItem, HistoryResponse, Trend, trend};
+pub use super::record::{Direction, HistoryItem, HistoryResponse, Trend};
 
 /// Options of `restore-test report`: the kept history.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::Dr;
 use crate::error::Result;
 
-pub use super::new_repository::{InitResponse, KEY_WARNING, UNENCRYPTED_WARNING};
+pub use super::new_repository::InitResponse;
 
 /// Options of `init`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, clap::Args)]

@@ -59,7 +59,7 @@ use crate::repo::locks::{self, LockGuard, LockMode};
 use crate::settings::LoadedSettings;
 use crate::storage::{self, DynStorage};
 
-pub use events::{Observer, OperationEvent, OperationFailure};
+pub use events::OperationEvent;
 pub use notes::Notes;
 pub use progress::{Cancel, NoProgress, Progress};
 

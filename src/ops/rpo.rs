@@ -11,8 +11,7 @@ use super::record::keep;
 use crate::error::Result;
 
 pub use super::measure::rpo_analysis::{
-    BackupPoint, CurrentRpo, DEFAULT_WINDOW_DAYS, Gap, GapBoundary, RpoAnalysis,
-    SCHEDULE_HORIZON_DAYS, ScheduleRpo, ScheduledInterval, WindowGaps, analyze_rpo,
+    BackupPoint, DEFAULT_WINDOW_DAYS, RpoAnalysis, analyze_rpo,
 };
 
 fn default_window_days() -> i64 {

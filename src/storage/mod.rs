@@ -76,11 +76,6 @@ pub trait ObjectWriter: Send {
 /// A shared handle to some store.
 pub type DynStorage = Arc<dyn Storage>;
 
-/// Join key parts with `/`.
-pub fn key(parts: &[&str]) -> String {
-    parts.join("/")
-}
-
 /// Attempts and first back-off of the retry layer around an opened store.
 const RETRY_ATTEMPTS: u32 = 4;
 const RETRY_BASE_DELAY: Duration = Duration::from_millis(200);

@@ -99,7 +99,7 @@ fn map_err(e: opendal::Error, action: &str, key: &str) -> Error {
         }
     };
     err.transient = e.is_temporary();
-    err
+    err.with_source(e)
 }
 
 #[async_trait]
@@ -239,6 +239,7 @@ fn map_io(e: std::io::Error, action: &str, key: &str) -> Error {
         ),
         _ => err,
     }
+    .with_source(e)
 }
 
 /// The path of object `key` under `root`; keys are relative, `/`-separated, without `.` or `..`.
