@@ -19,7 +19,6 @@ use super::sqlite::{integrity_check, is_sqlite};
 use super::{Cancel, Dr, Progress, human_age, human_bytes, human_duration, secs};
 use crate::error::{Error, Result};
 use crate::repo::BackupType;
-use crate::repo::history::RecordKind;
 use crate::repo::manifest::{EntryKind, Manifest};
 use crate::repo::timing::StageSeconds;
 
@@ -346,14 +345,7 @@ impl Dr {
             message,
             warnings,
         };
-        let kept = keep(
-            &repo,
-            RecordKind::RestoreTest,
-            passed,
-            &response.message,
-            &response,
-        )
-        .await;
+        let kept = keep(&repo, &response).await;
         note_kept(kept, &mut response.record_id, &mut response.warnings);
         Ok(response)
     }

@@ -63,15 +63,7 @@ impl Dr {
             s.disaster_recovery.rpo_target_minutes,
         )?;
         let mut warnings = Vec::new();
-        let record_id = match keep(
-            &repo,
-            crate::repo::history::RecordKind::RpoMeasurement,
-            analysis.passed,
-            &analysis.statement,
-            &analysis,
-        )
-        .await
-        {
+        let record_id = match keep(&repo, &analysis).await {
             Ok(id) => Some(id),
             Err(w) => {
                 warnings.push(w);

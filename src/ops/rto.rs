@@ -12,7 +12,6 @@ use super::measure::{ScratchRestore, UNVERIFIED, chain_ids, estimate, mib_per_s}
 use super::record::{keep, note_kept};
 use super::{Cancel, Dr, Progress, human_bytes, human_duration, secs};
 use crate::repo::BackupType;
-use crate::repo::history::RecordKind;
 use crate::repo::timing::StageSeconds;
 
 pub use super::measure::RtoEstimate;
@@ -179,14 +178,7 @@ impl Dr {
             message,
             warnings,
         };
-        let kept = keep(
-            &repo,
-            RecordKind::RtoMeasurement,
-            passed,
-            &response.message,
-            &response,
-        )
-        .await;
+        let kept = keep(&repo, &response).await;
         note_kept(kept, &mut response.record_id, &mut response.warnings);
         Ok(response)
     }

@@ -10,7 +10,6 @@ use super::integrity::IntegrityReport;
 use super::record::{keep, note_kept};
 use super::{Cancel, Dr, Progress};
 use crate::error::{Error, Result};
-use crate::repo::history::RecordKind;
 
 pub use super::integrity::{BackupCheck, Problem, ValidationLevel};
 
@@ -151,7 +150,7 @@ impl Dr {
             .await?;
         let mut r = ValidateResponse::from_report(req.level, sample, report);
         let kept = match self.open_repo().await {
-            Ok(repo) => keep(&repo, RecordKind::Validation, r.ok, &r.message, &r).await,
+            Ok(repo) => keep(&repo, &r).await,
             Err(e) => Err(format!(
                 "the result was not kept in the history (it is sealed with the key): {}",
                 e.message

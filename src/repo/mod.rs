@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod envelope;
 pub mod hash;
 pub mod history;
+mod history_payload;
 pub mod keys;
 pub mod kind;
 pub mod locks;
