@@ -570,7 +570,7 @@ pub fn manifest(data: &[u8]) -> Reach {
 }
 
 /// The history record decoder, whole and streamed, and the typed reader after it (the versioned
-/// payload, or release 0.1.0's `data`).
+/// payload, or the first release's `data`).
 pub fn history(data: &[u8]) -> Reach {
     let Some(sealed) = stored(data, |p| wrap_json(ObjectKind::History, p)) else {
         return 0;
@@ -1186,7 +1186,7 @@ fn history_json() -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// A restore test record as release 0.1.0 wrote it: the command's output as `data`.
+/// A restore test record as the first release wrote it: the command's output as `data`.
 fn legacy_history_json() -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "record_id": RECORD_ID,

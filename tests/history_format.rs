@@ -1,4 +1,4 @@
-//! The history record format across releases: records written by release 0.1.0 (whose `data` was
+//! The history record format across releases: records written by the first release (whose `data` was
 //! the command's output; `tests/fixtures/history-repo`, made by b0d27fc) are read by this one,
 //! by `restore-test report`, `report` and `check`; a record of a newer payload version, or whose
 //! payload does not parse, is shown as unreadable with the reason, never as passed.
@@ -62,7 +62,7 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
 }
 
 #[test]
-fn records_of_release_0_1_0_are_listed_as_that_release_listed_them() {
+fn records_of_the_first_release_are_listed_as_that_release_listed_them() {
     let p = old_project();
     let now = p.json(&["restore-test", "report", "--last", "0"], 0);
     let then: Value = serde_json::from_str(
@@ -93,7 +93,7 @@ fn records_of_release_0_1_0_are_listed_as_that_release_listed_them() {
 }
 
 #[test]
-fn report_and_check_judge_the_last_validation_and_restore_test_of_release_0_1_0() {
+fn report_and_check_judge_the_last_validation_and_restore_test_of_the_first_release() {
     let p = old_project();
     let report = p.json(&["report", "--last", "0"], 0);
     assert_eq!(report["warnings"], json!([]), "{report}");
@@ -177,7 +177,7 @@ async fn a_newer_payload_version_or_a_broken_payload_is_unreadable_never_passed(
         r["passed"] = json!(true);
     })
     .await;
-    // The release 0.1.0 restore test, with its data broken.
+    // The first release's restore test, with its data broken.
     rewrite(&p, RESTORE_TEST, |r| {
         r["data"]["rto_seconds"] = json!("fast");
     })

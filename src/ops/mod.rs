@@ -38,7 +38,6 @@ mod posture;
 mod private_dir;
 pub mod progress;
 mod record;
-mod recorded;
 pub mod restore_roots;
 pub mod retention;
 mod scan;

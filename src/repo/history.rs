@@ -77,7 +77,7 @@ pub struct HistoryRecord {
     pub summary: String,
     /// The figures readers use; its variant is the record's kind.
     pub payload: RecordPayload,
-    /// The payload version it was stored with (0: release 0.1.0's `data`).
+    /// The payload version it was stored with (0: the first release's `data`).
     pub payload_version: u32,
     /// The operation's `--json` output when it was kept, for people reading the store. Opaque:
     /// no reader looks into it, and its shape may change with any release.
@@ -92,7 +92,7 @@ pub struct UnreadableRecord {
 }
 
 /// The stored JSON of a record: the envelope, the versioned payload, the opaque detail; or, from
-/// release 0.1.0, the envelope and `data`. Readers turn it into a [`HistoryRecord`].
+/// the first release, the envelope and `data`. Readers turn it into a [`HistoryRecord`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredRecord {
     #[serde(rename = "record_id")]
@@ -116,7 +116,7 @@ pub struct StoredRecord {
     payload: Option<Value>,
     #[serde(rename = "detail", default, skip_serializing_if = "Option::is_none")]
     detail: Option<Value>,
-    /// Release 0.1.0: the command's output, read by the compatibility reader.
+    /// The first release: the command's output, read by the compatibility reader.
     #[serde(rename = "data", default, skip_serializing_if = "Option::is_none")]
     data: Option<Value>,
 }
@@ -170,7 +170,7 @@ impl HistoryRecord {
         })
     }
 
-    /// Read a stored record: its payload of this release's version or older, or a release 0.1.0
+    /// Read a stored record: its payload of this release's version or older, or a first-release
     /// record's `data`; otherwise why not.
     pub fn from_stored(s: StoredRecord) -> std::result::Result<HistoryRecord, String> {
         let kind = RecordKind::from_name(&s.kind)
@@ -178,7 +178,7 @@ impl HistoryRecord {
         let (payload, payload_version, detail) = match (s.payload_version, s.payload, s.data) {
             (Some(v), Some(p), _) => (RecordPayload::decode(kind, v, p)?, v, s.detail),
             (Some(v), None, _) => return Err(format!("it has payload version {v} but no payload")),
-            // Release 0.1.0: the command's output was the data; it stays as the detail.
+            // The first release: the command's output was the data; it stays as the detail.
             (None, _, Some(data)) => (
                 RecordPayload::from_legacy(kind, s.passed, data.clone())?,
                 LEGACY_PAYLOAD_VERSION,
@@ -353,7 +353,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// The `--json` outputs release 0.1.0 kept as `data` (tests/fixtures/history-repo/responses).
+    /// The `--json` outputs the first release kept as `data` (tests/fixtures/history-repo/responses).
     fn response(kind: &str) -> Value {
         let text = match kind {
             "validation" => {
@@ -369,7 +369,7 @@ mod tests {
         serde_json::from_str(text).expect("a fixture response")
     }
 
-    /// A release 0.1.0 record of `kind` holding `data`.
+    /// A first-release record of `kind` holding `data`.
     fn legacy(kind: RecordKind, passed: bool, data: Value) -> Value {
         json!({
             "record_id": format!("20261204T203556.159Z_{}_7c01f82b", kind.slug()),
@@ -388,7 +388,7 @@ mod tests {
     }
 
     #[test]
-    fn release_0_1_0_records_read_as_typed_payloads() {
+    fn first_release_records_read_as_typed_payloads() {
         let v = read(legacy(RecordKind::Validation, true, response("validation"))).unwrap();
         assert_eq!(v.payload_version, LEGACY_PAYLOAD_VERSION);
         let RecordPayload::Validation(p) = &v.payload else {
@@ -494,7 +494,7 @@ mod tests {
             s.remove("payload");
         });
         assert!(why.contains("no payload"), "{why}");
-        // A release 0.1.0 record whose data lacks what the readers need.
+        // A first-release record whose data lacks what the readers need.
         let why = read(legacy(
             RecordKind::RestoreTest,
             true,

@@ -1,7 +1,7 @@
 //! The typed, versioned payloads of history records: per kind, exactly the figures the readers
 //! use (the posture checks, `restore-test report`, the report), under field names of their own,
 //! so a change to a command's output never changes the stored format; and the reader of the
-//! records release 0.1.0 wrote, whose `data` was the command's whole `--json` output.
+//! records the first release wrote, whose `data` was the command's whole `--json` output.
 //!
 //! The version rule: each kind has a payload version ([`RecordKind::payload_version`]). A reader
 //! reads its version and every older one; a record of a newer version, or whose payload does
@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::history::RecordKind;
 use super::kind::BackupType;
 
-/// Version 0: no `payload`, the command's output in `data` (release 0.1.0).
+/// Version 0: no `payload`, the command's output in `data` (the first release).
 pub const LEGACY_PAYLOAD_VERSION: u32 = 0;
 
 impl RecordKind {
@@ -282,7 +282,7 @@ impl RecordPayload {
         }
     }
 
-    /// Read a release 0.1.0 record's `data` (the command's `--json` output when it was kept).
+    /// Read a first-release record's `data` (the command's `--json` output when it was kept).
     pub(super) fn from_legacy(
         kind: RecordKind,
         passed: bool,
@@ -309,7 +309,7 @@ fn parse<T: DeserializeOwned>(v: Value) -> Result<T, String> {
     serde_json::from_value(v).map_err(|e| format!("its payload does not parse: {e}"))
 }
 
-/// The shapes release 0.1.0 kept in `data`: the fields of its responses the payloads take, under
+/// The shapes the first release kept in `data`: the fields of its responses the payloads take, under
 /// that release's names. Frozen: they describe records already written.
 mod legacy {
     use super::*;
@@ -357,7 +357,7 @@ mod legacy {
 
     #[derive(Deserialize)]
     pub struct RestoreTest {
-        /// Records of builds before 0.1.0 lack it: their pass/fail stands for it.
+        /// Records of builds before the first release lack it: their pass/fail stands for it.
         #[serde(default)]
         pub restore_ok: Option<bool>,
         pub reasons: Vec<String>,
