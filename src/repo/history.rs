@@ -4,6 +4,11 @@
 //! A record is one object, `history/<record id>`, written once (put-if-absent through the
 //! store's atomic write) after the measurement it records is complete; a record that exists is
 //! whole. Record ids start with the time, so listing them sorts them oldest first.
+//!
+//! A record is an envelope (kind, time, host, pass/fail, summary) around a typed payload of a
+//! versioned shape per kind (`history_payload`) and the command's output as an opaque `detail`.
+//! A record this release cannot read (a newer payload version, a payload that does not parse) is
+//! named with the reason, never taken for a result.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -437,6 +442,14 @@ mod tests {
         for passed in [true, false] {
             let t = read(legacy(RecordKind::RestoreTest, passed, data.clone())).unwrap();
             assert_eq!(t.payload.as_restore_test().unwrap().restore_ok, passed);
+        }
+    }
+
+    #[test]
+    fn kind_names_are_their_serde_names() {
+        for kind in RecordKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.name()));
+            assert_eq!(RecordKind::from_name(kind.name()), Some(kind));
         }
     }
 
