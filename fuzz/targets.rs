@@ -33,7 +33,10 @@ use mahavishnu_dr::internals::envelope::{
     Sealer,
 };
 use mahavishnu_dr::internals::hash::{parse_sha256_hex, short_digest};
-use mahavishnu_dr::internals::history::{HistoryRecord, RecordKind};
+use mahavishnu_dr::internals::history::{
+    DriftSummary, HistoryRecord, LEGACY_PAYLOAD_VERSION, RecordPayload, RestoreTestPayload,
+    StoredRecord,
+};
 use mahavishnu_dr::internals::locks::{FUTURE_SKEW_SECS, LockInfo, LockMode, STALE_AFTER_SECS};
 use mahavishnu_dr::internals::manifest::{
     ChecksumItem, ChecksumList, Entry, EntryKind, Location, Manifest, ManifestSummary, Origin,
@@ -568,15 +571,16 @@ pub fn manifest(data: &[u8]) -> Reach {
     reach
 }
 
-/// The history record decoder, whole and streamed.
+/// The history record decoder, whole and streamed, and the typed reader after it (the versioned
+/// payload, or the first release's `data`).
 pub fn history(data: &[u8]) -> Reach {
     let Some(sealed) = stored(data, |p| wrap_json(ObjectKind::History, p)) else {
         return 0;
     };
     let kind = ObjectKind::History;
-    let w = unseal_json::<HistoryRecord>(None, context(kind), &sealed, JSON_CAP, "rec", false);
-    let s = unseal_json::<HistoryRecord>(None, context(kind), &sealed, JSON_CAP, "rec", true);
-    let (r, streamed) = match (w, s) {
+    let w = unseal_json::<StoredRecord>(None, context(kind), &sealed, JSON_CAP, "rec", false);
+    let s = unseal_json::<StoredRecord>(None, context(kind), &sealed, JSON_CAP, "rec", true);
+    let (stored, streamed) = match (w, s) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(a), Err(b)) => {
             assert_reader_error(&a, "history record");
@@ -589,18 +593,26 @@ pub fn history(data: &[u8]) -> Reach {
             b.err()
         ),
     };
-    let value = serde_json::to_value(&r).expect("a record serializes");
     assert_eq!(
-        value,
+        serde_json::to_value(&stored).expect("a record serializes"),
         serde_json::to_value(&streamed).expect("a record serializes"),
         "whole and streamed records differ"
     );
-    let mut reach = 2 | 1 << (4 + r.kind as u8) | u64::from(r.passed) << 8;
-    if r.data.is_object() {
+    let r = match HistoryRecord::from_stored(stored) {
+        Ok(r) => r,
+        Err(why) => {
+            assert!(!why.is_empty(), "an unreadable record without a reason");
+            return 2 | 1 << 3;
+        }
+    };
+    let mut reach = 2 | 1 << (4 + r.kind() as u8) | u64::from(r.passed) << 8;
+    if r.payload_version == LEGACY_PAYLOAD_VERSION {
         reach |= 1 << 9;
     }
-    let json = serde_json::to_vec(&r).expect("a record serializes");
-    let back: serde_json::Value = unseal_json(
+    // What is read is what the product writes back, at this release's payload version.
+    let written = r.to_stored().expect("a record serializes");
+    let json = serde_json::to_vec(&written).expect("a record serializes");
+    let back: StoredRecord = unseal_json(
         None,
         context(kind),
         &wrap_json(kind, &json),
@@ -609,11 +621,11 @@ pub fn history(data: &[u8]) -> Reach {
         false,
     )
     .expect("a written record reads back");
-    let again: HistoryRecord =
-        serde_json::from_value(back).expect("a written record parses as a record");
+    let again = HistoryRecord::from_stored(back).expect("a written record parses as a record");
     assert_eq!(
-        serde_json::to_value(&again).expect("a record serializes"),
-        value,
+        serde_json::to_value(again.to_stored().expect("a record serializes"))
+            .expect("a record serializes"),
+        serde_json::to_value(&written).expect("a record serializes"),
         "a history record does not round-trip"
     );
     reach |= 1 << 10;
@@ -1006,9 +1018,12 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         }
         "history" => {
             let json = history_json();
+            let legacy = legacy_history_json();
             vec![
                 mode(0, json.clone()),
                 mode(MODE_STORED, wrap_json(ObjectKind::History, &json)),
+                mode(0, legacy.clone()),
+                mode(MODE_STORED, wrap_json(ObjectKind::History, &legacy)),
             ]
         }
         "checksums" => vec![checksums_json()],
@@ -1134,25 +1149,67 @@ fn manifest_json() -> Vec<u8> {
     serde_json::to_vec(&seed_manifest()).unwrap_or_default()
 }
 
+/// A restore test record as this release writes it.
 fn history_json() -> Vec<u8> {
+    let payload = RecordPayload::RestoreTest(RestoreTestPayload {
+        backup_id: BACKUP_ID.into(),
+        backup_type: None,
+        backup_finished: Some(time(1_795_365_400)),
+        chain_length: 1,
+        restore_ok: true,
+        reasons: Vec::new(),
+        files: 4,
+        bytes: 1024,
+        rto_seconds: 0.042,
+        rto_target_seconds: 900.0,
+        rto_met: true,
+        rpo_seconds: Some(0.128),
+        rpo_target_seconds: 300.0,
+        rpo_met: true,
+        databases_checked: 1,
+        databases_failed: 0,
+        drift: DriftSummary {
+            compared: true,
+            added: 1,
+            ..DriftSummary::default()
+        },
+    });
     let mut r = HistoryRecord::new(
-        RecordKind::RestoreTest,
         true,
         format!("restore test passed: {BACKUP_ID} (4 files, 1.0 KiB)"),
-        serde_json::json!({
-            "backup_id": BACKUP_ID,
-            "rto_seconds": 0.042,
-            "rpo_seconds": 0.128,
-            "files": 4,
-            "stages": [{"stage": "read", "seconds": 0.01}],
-            "passed": true,
-            "warnings": [],
-        }),
+        payload,
+        Some(serde_json::json!({"backup_id": BACKUP_ID, "warnings": []})),
     );
     r.record_id = RECORD_ID.into();
     r.at = time(1_795_365_489);
     r.host = "db-1".into();
-    serde_json::to_vec(&r).unwrap_or_default()
+    r.to_stored()
+        .and_then(|s| serde_json::to_vec(&s))
+        .unwrap_or_default()
+}
+
+/// A restore test record as the first release wrote it: the command's output as `data`.
+fn legacy_history_json() -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "record_id": RECORD_ID,
+        "kind": "restore_test",
+        "at": time(1_795_365_489),
+        "host": "db-1",
+        "tool_version": "0.1.0",
+        "passed": true,
+        "summary": format!("restore test passed: {BACKUP_ID} (4 files, 1.0 KiB)"),
+        "data": {
+            "passed": true, "restore_ok": true, "reasons": [], "backup_id": BACKUP_ID,
+            "backup_type": "full", "backup_finished": time(1_795_365_400), "chain": [BACKUP_ID],
+            "chain_length": 1, "files": 4, "bytes": 1024, "volumes_read": 1,
+            "rto_seconds": 0.042, "rto_target_seconds": 900.0, "rto_met": true,
+            "rpo_seconds": 0.128, "rpo_target_seconds": 300.0, "rpo_met": true,
+            "databases": [{"path": "data/app.db", "ok": true, "result": "ok"}],
+            "drift": {"compared": true, "added": 1, "changed": 0, "removed": 0, "bytes_at_risk": 9},
+            "warnings": []
+        }
+    }))
+    .unwrap_or_default()
 }
 
 fn checksums_json() -> Vec<u8> {

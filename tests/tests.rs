@@ -10,6 +10,7 @@ mod cleanup;
 mod crash;
 mod decrypt;
 mod dr_check;
+mod history_format;
 mod incremental;
 mod keys;
 mod locks;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::repo::Repository;
-use crate::repo::history::{HistoryRecord, RecordKind};
+use crate::repo::history::{HistoryRecord, RecordKind, RecordPayload};
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct HistoryItem {
@@ -60,27 +60,18 @@ pub struct HistoryResponse {
     pub unreadable: Vec<String>,
 }
 
-fn number(v: &serde_json::Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(serde_json::Value::as_f64)
-}
-
 impl From<&HistoryRecord> for HistoryItem {
     fn from(r: &HistoryRecord) -> Self {
         HistoryItem {
             record_id: r.record_id.clone(),
-            kind: r.kind,
+            kind: r.kind(),
             at: r.at,
             host: r.host.clone(),
             passed: r.passed,
             summary: r.summary.clone(),
-            rto_seconds: number(&r.data, "rto_seconds"),
-            rpo_seconds: number(&r.data, "rpo_seconds")
-                .or_else(|| r.data.get("current").and_then(|c| number(c, "age_seconds"))),
-            backup_id: r
-                .data
-                .get("backup_id")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_string),
+            rto_seconds: r.payload.rto_seconds(),
+            rpo_seconds: r.payload.rpo_seconds(),
+            backup_id: r.payload.backup_id().map(str::to_string),
         }
     }
 }
@@ -143,18 +134,30 @@ impl HistoryResponse {
     }
 }
 
+/// A result that is kept in the history: its pass/fail, its line for people and its typed
+/// payload, built field by field from the response (never by serializing it), so the stored
+/// format changes only when a payload does.
+pub(crate) trait Recorded: Serialize {
+    fn passed(&self) -> bool;
+    fn summary(&self) -> &str;
+    fn payload(&self) -> RecordPayload;
+}
+
 /// Keep a result in the repository's history: its record id, or a warning saying why it was
-/// not kept (the result itself stands either way).
-pub(crate) async fn keep<T: Serialize>(
+/// not kept (the result itself stands either way). The response goes along as the record's
+/// opaque `detail`, which no reader looks into.
+pub(crate) async fn keep<T: Recorded>(
     repo: &Repository,
-    kind: RecordKind,
-    passed: bool,
-    summary: &str,
     result: &T,
 ) -> std::result::Result<String, String> {
     let not_kept = |why: String| format!("the result was not kept in the history: {why}");
-    let data = serde_json::to_value(result).map_err(|e| not_kept(e.to_string()))?;
-    let record = HistoryRecord::new(kind, passed, summary.to_string(), data);
+    let detail = serde_json::to_value(result).map_err(|e| not_kept(e.to_string()))?;
+    let record = HistoryRecord::new(
+        result.passed(),
+        result.summary().to_string(),
+        result.payload(),
+        Some(detail),
+    );
     repo.write_history(&record)
         .await
         .map(|()| record.record_id)

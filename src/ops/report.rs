@@ -205,18 +205,12 @@ impl Dr {
                 }
             }
         }
-        if let Some(r) = &e.last_restore_test
-            && let Some(d) = r.data.get("drift")
-            && d.get("compared").and_then(serde_json::Value::as_bool) == Some(true)
+        if let Some(Ok(r)) = &e.last_restore_test
+            && let Some(t) = r.payload.as_restore_test()
+            && t.drift.compared
         {
-            let n = ["added", "changed", "removed"]
-                .iter()
-                .filter_map(|k| d.get(*k).and_then(serde_json::Value::as_u64))
-                .sum::<u64>();
-            let at_risk = d
-                .get("bytes_at_risk")
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0);
+            let n = t.drift.added + t.drift.changed + t.drift.removed;
+            let at_risk = t.drift.bytes_at_risk;
             if n > 0 {
                 recommendations.push(format!(
                     "the last restore test found {n} file(s) changed since its backup ({} at risk): back up before risky changes",

@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use super::events::RestoreTestFinished;
 use super::measure::{ScratchRestore, UNVERIFIED, chain_ids, mib_per_s};
-use super::record::{keep, note_kept};
+use super::record::{Recorded, keep, note_kept};
 use super::scan;
 use super::sqlite::{integrity_check, is_sqlite};
 use super::{Cancel, Dr, OperationEvent, Progress, human_age, human_bytes, human_duration, secs};
 use crate::error::{Error, Result};
 use crate::repo::BackupType;
-use crate::repo::history::RecordKind;
+use crate::repo::history::{DriftSummary, RecordPayload, RestoreTestPayload};
 use crate::repo::manifest::{EntryKind, Manifest};
 use crate::repo::timing::StageSeconds;
 
@@ -373,15 +373,46 @@ impl Dr {
             message,
             warnings,
         };
-        let kept = keep(
-            &repo,
-            RecordKind::RestoreTest,
-            passed,
-            &response.message,
-            &response,
-        )
-        .await;
+        let kept = keep(&repo, &response).await;
         note_kept(kept, &mut response.record_id, &mut response.warnings);
         Ok(response)
+    }
+}
+
+/// What the history keeps of it: the typed payload, field by field (`repo::history` owns the
+/// stored format, not this response).
+impl Recorded for RestoreTestResponse {
+    fn passed(&self) -> bool {
+        self.passed
+    }
+    fn summary(&self) -> &str {
+        &self.message
+    }
+    fn payload(&self) -> RecordPayload {
+        RecordPayload::RestoreTest(RestoreTestPayload {
+            backup_id: self.backup_id.clone(),
+            backup_type: self.backup_type,
+            backup_finished: self.backup_finished,
+            chain_length: self.chain_length,
+            restore_ok: self.restore_ok,
+            reasons: self.reasons.clone(),
+            files: self.files,
+            bytes: self.bytes,
+            rto_seconds: self.rto_seconds,
+            rto_target_seconds: self.rto_target_seconds,
+            rto_met: self.rto_met,
+            rpo_seconds: self.rpo_seconds,
+            rpo_target_seconds: self.rpo_target_seconds,
+            rpo_met: self.rpo_met,
+            databases_checked: self.databases.len() as u64,
+            databases_failed: self.databases.iter().filter(|d| !d.ok).count() as u64,
+            drift: DriftSummary {
+                compared: self.drift.compared,
+                added: self.drift.added,
+                changed: self.drift.changed,
+                removed: self.drift.removed,
+                bytes_at_risk: self.drift.bytes_at_risk,
+            },
+        })
     }
 }

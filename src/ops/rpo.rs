@@ -7,8 +7,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
-use super::record::keep;
+use super::record::{Recorded, keep};
 use crate::error::Result;
+use crate::repo::history::{RecordPayload, RpoPayload};
 
 pub use super::measure::rpo_analysis::{
     BackupPoint, DEFAULT_WINDOW_DAYS, RpoAnalysis, analyze_rpo,
@@ -62,15 +63,7 @@ impl Dr {
             s.disaster_recovery.rpo_target_minutes,
         )?;
         let mut warnings = Vec::new();
-        let record_id = match keep(
-            &repo,
-            crate::repo::history::RecordKind::RpoMeasurement,
-            analysis.passed,
-            &analysis.statement,
-            &analysis,
-        )
-        .await
-        {
+        let record_id = match keep(&repo, &analysis).await {
             Ok(id) => Some(id),
             Err(w) => {
                 warnings.push(w);
@@ -81,6 +74,32 @@ impl Dr {
             analysis,
             record_id,
             warnings,
+        })
+    }
+}
+
+/// What the history keeps of it: the typed payload, field by field (`repo::history` owns the
+/// stored format, not this response).
+impl Recorded for RpoAnalysis {
+    fn passed(&self) -> bool {
+        self.passed
+    }
+    fn summary(&self) -> &str {
+        &self.statement
+    }
+    fn payload(&self) -> RecordPayload {
+        RecordPayload::RpoMeasurement(RpoPayload {
+            rpo_seconds: self.current.age_seconds.map(|s| s as f64),
+            rpo_target_seconds: self.rpo_target_seconds as f64,
+            newest_backup: self.current.newest_backup,
+            current_met: self.current.passed,
+            window_days: self.worst_gap.window_days,
+            worst_gap_seconds: self.worst_gap.worst.as_ref().map(|g| g.seconds as f64),
+            worst_gap_met: self.worst_gap.passed,
+            schedule_rpo_seconds: self.schedule.implied_rpo_seconds.map(|s| s as f64),
+            schedule_can_meet_target: self.schedule_can_meet_target,
+            backups_considered: self.backups_considered,
+            reasons: self.reasons.clone(),
         })
     }
 }

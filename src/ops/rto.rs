@@ -9,13 +9,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::measure::{ScratchRestore, UNVERIFIED, chain_ids, estimate, mib_per_s};
-use super::record::{keep, note_kept};
+use super::record::{Recorded, keep, note_kept};
 use super::{Cancel, Dr, Progress, human_bytes, human_duration, secs};
 use crate::repo::BackupType;
-use crate::repo::history::RecordKind;
 use crate::repo::timing::StageSeconds;
 
 pub use super::measure::RtoEstimate;
+use crate::repo::history::{RecordPayload, RtoPayload};
 
 /// Options of an RTO measurement (`restore-test measure-rto`, `measure_rto`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
@@ -179,15 +179,37 @@ impl Dr {
             message,
             warnings,
         };
-        let kept = keep(
-            &repo,
-            RecordKind::RtoMeasurement,
-            passed,
-            &response.message,
-            &response,
-        )
-        .await;
+        let kept = keep(&repo, &response).await;
         note_kept(kept, &mut response.record_id, &mut response.warnings);
         Ok(response)
+    }
+}
+
+/// What the history keeps of it: the typed payload, field by field (`repo::history` owns the
+/// stored format, not this response).
+impl Recorded for MeasureRtoResponse {
+    fn passed(&self) -> bool {
+        self.passed
+    }
+    fn summary(&self) -> &str {
+        &self.message
+    }
+    fn payload(&self) -> RecordPayload {
+        RecordPayload::RtoMeasurement(RtoPayload {
+            backup_id: self.backup_id.clone(),
+            backup_type: Some(self.backup_type),
+            backup_finished: Some(self.backup_finished),
+            chain_length: self.chain_length,
+            verified: self.verified,
+            reasons: self.reasons.clone(),
+            files: self.files,
+            bytes: self.bytes,
+            rto_seconds: self.rto_seconds,
+            rto_target_seconds: self.rto_target_seconds,
+            rto_met: self.rto_met,
+            throughput_mib_s: self.throughput_mib_s,
+            estimated_rto_seconds: self.estimate.estimated_rto_seconds,
+            estimated_rto_met: self.estimate.estimated_rto_met,
+        })
     }
 }

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::events::ValidationFinished;
 use super::integrity::IntegrityReport;
-use super::record::{keep, note_kept};
+use super::record::{Recorded, keep, note_kept};
 use super::{Cancel, Dr, OperationEvent, Progress};
 use crate::error::{Error, Result};
-use crate::repo::history::RecordKind;
 
 pub use super::integrity::{BackupCheck, Problem, ValidationLevel};
+use crate::repo::history::{RecordPayload, ValidationPayload, ValidationScope};
 
 /// Every volume is read unless a sample is asked for.
 pub const ALL_VOLUMES: i64 = 100;
@@ -179,7 +179,7 @@ impl Dr {
             .await?;
         let mut r = ValidateResponse::from_report(req.level, sample, report);
         let kept = match self.open_repo().await {
-            Ok(repo) => keep(&repo, RecordKind::Validation, r.ok, &r.message, &r).await,
+            Ok(repo) => keep(&repo, &r).await,
             Err(e) => Err(format!(
                 "the result was not kept in the history (it is sealed with the key): {}",
                 e.message
@@ -187,5 +187,42 @@ impl Dr {
         };
         note_kept(kept, &mut r.record_id, &mut r.warnings);
         Ok(r)
+    }
+}
+
+/// What the history keeps of it: the typed payload, field by field (`repo::history` owns the
+/// stored format, not this response).
+impl Recorded for ValidateResponse {
+    fn passed(&self) -> bool {
+        self.ok
+    }
+    fn summary(&self) -> &str {
+        &self.message
+    }
+    fn payload(&self) -> RecordPayload {
+        let mut failed: Vec<String> = self
+            .backups
+            .iter()
+            .filter(|b| !b.ok)
+            .map(|b| b.backup_id.clone())
+            .chain(self.problems.iter().map(|p| p.backup_id.clone()))
+            .collect();
+        failed.sort();
+        failed.dedup();
+        RecordPayload::Validation(ValidationPayload {
+            level: match self.level {
+                ValidationLevel::Quick => ValidationScope::Quick,
+                ValidationLevel::Checksum => ValidationScope::Checksum,
+                ValidationLevel::Full => ValidationScope::Full,
+            },
+            sample_percent: self.sample_percent,
+            backups_checked: self.backups_checked,
+            volumes_checked: self.volumes_checked,
+            files_checked: self.files_checked,
+            bytes_read: self.bytes_read,
+            problems: self.problems.len() as u64,
+            failed_backups: failed,
+            duration_seconds: self.duration_seconds,
+        })
     }
 }

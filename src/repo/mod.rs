@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod envelope;
 pub mod hash;
 pub mod history;
+mod history_payload;
 pub mod keys;
 pub mod kind;
 pub mod locks;

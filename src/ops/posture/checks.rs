@@ -130,13 +130,19 @@ pub(crate) fn posture_checks(
             Level::Warn,
             "no validation kept in the history".into(),
         ),
-        Some(r) if !r.passed => PostureCheck::new(
+        Some(Err(u)) => PostureCheck::new(
+            "last_validation",
+            "Last validation",
+            Level::Warn,
+            format!("the newest validation record cannot be read, so it proves nothing: {}", u.reason),
+        ),
+        Some(Ok(r)) if !r.passed => PostureCheck::new(
             "last_validation",
             "Last validation",
             Level::Fail,
             format!("the last validation ({}) failed: {}", r.at.format("%Y-%m-%d %H:%M UTC"), r.summary),
         ),
-        Some(r) => PostureCheck::new(
+        Some(Ok(r)) => PostureCheck::new(
             "last_validation",
             "Last validation",
             if now - r.at <= stale { Level::Pass } else { Level::Warn },
@@ -152,7 +158,10 @@ pub(crate) fn posture_checks(
         "run `mahavishnu-dr backup validate --level full` (MCP: backup_validate) at least every {STALE_DAYS} days"
     ))
     .figure(
-        e.last_validation.as_ref().map(|r| days(now - r.at)),
+        e.last_validation
+            .as_ref()
+            .and_then(|r| r.as_ref().ok())
+            .map(|r| days(now - r.at)),
         Some(STALE_DAYS as f64),
         "days",
     ));
@@ -167,20 +176,24 @@ pub(crate) fn posture_checks(
         )
         .action("run `mahavishnu-dr restore-test run` (MCP: restore_test_run)")
         .figure(None, Some(rto_target_seconds), "seconds"),
-        Some(r) => {
-            let rto = r.data.get("rto_seconds").and_then(serde_json::Value::as_f64);
+        Some(Err(u)) => PostureCheck::new(
+            "last_restore_test",
+            "Last restore test vs RTO target",
+            Level::Warn,
+            format!("the newest restore test record cannot be read, so the RTO is unproven: {}", u.reason),
+        )
+        .action("run `mahavishnu-dr restore-test run` (MCP: restore_test_run)")
+        .figure(None, Some(rto_target_seconds), "seconds"),
+        Some(Ok(r)) => {
+            let test = r.payload.as_restore_test();
+            let rto = test.map(|t| t.rto_seconds);
             let rto_met = rto.is_some_and(|s| s <= rto_target_seconds);
             let when = format!(
                 "{} ago ({})",
                 human_age((now - r.at).num_seconds()),
                 r.at.format("%Y-%m-%d %H:%M UTC")
             );
-            // Older records lack restore_ok: their pass/fail stands for it.
-            let restore_ok = r
-                .data
-                .get("restore_ok")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(r.passed);
+            let restore_ok = test.is_some_and(|t| t.restore_ok);
             let (status, detail, action) = if !restore_ok {
                 (
                     Level::Fail,
@@ -359,8 +372,12 @@ pub(crate) fn verdict(checks: &[PostureCheck]) -> Posture {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::posture::evidence::Kept;
     use crate::repo::catalog::Catalog;
-    use crate::repo::history::{HistoryRecord, RecordKind};
+    use crate::repo::history::{
+        HistoryRecord, RecordPayload, RestoreTestPayload, UnreadableRecord, ValidationPayload,
+        ValidationScope,
+    };
     use chrono::{DateTime, Utc};
     use serde_json::json;
 
@@ -383,13 +400,53 @@ mod tests {
         .expect("a manifest summary")
     }
 
-    fn record(kind: RecordKind, at: DateTime<Utc>, passed: bool, data: Value) -> HistoryRecord {
-        let mut r = HistoryRecord::new(kind, passed, "summary".into(), data);
+    fn validation(at: DateTime<Utc>, passed: bool) -> Option<Kept> {
+        let payload = RecordPayload::Validation(ValidationPayload {
+            level: ValidationScope::Full,
+            sample_percent: 100.0,
+            backups_checked: 1,
+            volumes_checked: 1,
+            files_checked: 1,
+            bytes_read: 1,
+            problems: u64::from(!passed),
+            failed_backups: Vec::new(),
+            duration_seconds: 0.1,
+        });
+        let mut r = HistoryRecord::new(passed, "summary".into(), payload, None);
         r.at = at;
-        r
+        Some(Ok(r))
     }
 
-    use serde_json::Value;
+    /// A restore test that restored (or not) in `rto_seconds`.
+    fn restore_test(
+        at: DateTime<Utc>,
+        passed: bool,
+        restore_ok: bool,
+        rto_seconds: f64,
+    ) -> Option<Kept> {
+        let payload = RecordPayload::RestoreTest(RestoreTestPayload {
+            backup_id: "backup_20260101T000000.000Z_00000001".into(),
+            backup_type: None,
+            backup_finished: None,
+            chain_length: 1,
+            restore_ok,
+            reasons: Vec::new(),
+            files: 1,
+            bytes: 1,
+            rto_seconds,
+            rto_target_seconds: RTO,
+            rto_met: rto_seconds <= RTO,
+            rpo_seconds: None,
+            rpo_target_seconds: RPO,
+            rpo_met: passed,
+            databases_checked: 0,
+            databases_failed: 0,
+            drift: Default::default(),
+        });
+        let mut r = HistoryRecord::new(passed, "summary".into(), payload, None);
+        r.at = at;
+        Some(Ok(r))
+    }
 
     /// A sound repository with one backup `age_seconds` old, validated and restore-tested an
     /// hour ago.
@@ -407,13 +464,8 @@ mod tests {
             }),
             problems: Vec::new(),
             unreadable: Vec::new(),
-            last_validation: Some(record(RecordKind::Validation, hour_ago, true, json!({}))),
-            last_restore_test: Some(record(
-                RecordKind::RestoreTest,
-                hour_ago,
-                true,
-                json!({"restore_ok": true, "rto_seconds": 12.5}),
-            )),
+            last_validation: validation(hour_ago, true),
+            last_restore_test: restore_test(hour_ago, true, true, 12.5),
             retention_due: Vec::new(),
             repo_created: Some(now - Duration::days(30)),
             encrypted: true,
@@ -477,40 +529,42 @@ mod tests {
     #[test]
     fn validation_and_restore_test_are_judged_on_what_they_prove() {
         let mut e = evidence(60);
-        e.last_validation = Some(record(
-            RecordKind::Validation,
+        e.last_validation = validation(
             e.now - Duration::days(STALE_DAYS) - Duration::seconds(1),
             true,
-            json!({}),
-        ));
+        );
         assert_eq!(status(&e, "last_validation"), Level::Warn);
-        e.last_validation = Some(record(RecordKind::Validation, e.now, false, json!({})));
+        e.last_validation = validation(e.now, false);
         assert_eq!(status(&e, "last_validation"), Level::Fail);
 
         // A restore test that failed only on the RPO (an old backup) proves the restore: pass.
-        e.last_restore_test = Some(record(
-            RecordKind::RestoreTest,
-            e.now,
-            false,
-            json!({"restore_ok": true, "rto_seconds": 3.0}),
-        ));
+        e.last_restore_test = restore_test(e.now, false, true, 3.0);
         assert_eq!(status(&e, "last_restore_test"), Level::Pass);
         // A restore slower than the target fails.
-        e.last_restore_test = Some(record(
-            RecordKind::RestoreTest,
-            e.now,
-            false,
-            json!({"restore_ok": true, "rto_seconds": RTO + 1.0}),
-        ));
+        e.last_restore_test = restore_test(e.now, false, true, RTO + 1.0);
         assert_eq!(status(&e, "last_restore_test"), Level::Fail);
         // A broken restore fails whatever its time.
-        e.last_restore_test = Some(record(
-            RecordKind::RestoreTest,
-            e.now,
-            false,
-            json!({"restore_ok": false, "rto_seconds": 1.0}),
-        ));
+        e.last_restore_test = restore_test(e.now, false, false, 1.0);
         assert_eq!(status(&e, "last_restore_test"), Level::Fail);
+    }
+
+    #[test]
+    fn an_unreadable_newest_record_is_never_a_pass() {
+        let mut e = evidence(60);
+        let unreadable = |what: &str| {
+            Some(Err(UnreadableRecord {
+                record_id: format!("20260101T000000.000Z_{what}_00000001"),
+                reason: "its payload version 9 is newer than this release reads (1)".into(),
+            }))
+        };
+        e.last_validation = unreadable("validation");
+        e.last_restore_test = unreadable("restore-test");
+        let checks = posture_checks(&e, RTO, RPO);
+        for name in ["last_validation", "last_restore_test"] {
+            let c = checks.iter().find(|c| c.name == name).expect("the check");
+            assert_eq!(c.status, Level::Warn, "{name}");
+            assert!(c.detail.contains("version 9 is newer"), "{}", c.detail);
+        }
     }
 
     #[test]

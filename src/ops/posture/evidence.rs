@@ -16,7 +16,10 @@ use crate::ops::measure::rpo_analysis::{
 use crate::ops::{Cancel, Dr, NoProgress};
 use crate::repo::Repository;
 use crate::repo::catalog::Catalog;
-use crate::repo::history::{HistoryRecord, RecordKind};
+use crate::repo::history::{HistoryRecord, RecordKind, UnreadableRecord};
+
+/// A kept record, or why it cannot be read.
+pub(crate) type Kept = std::result::Result<HistoryRecord, UnreadableRecord>;
 
 /// What the checks read.
 pub(crate) struct Evidence {
@@ -29,8 +32,10 @@ pub(crate) struct Evidence {
     /// Quick validation's problems, as "backup: problem".
     pub problems: Vec<String>,
     pub unreadable: Vec<String>,
-    pub last_validation: Option<HistoryRecord>,
-    pub last_restore_test: Option<HistoryRecord>,
+    /// The newest kept validation, or why it cannot be read.
+    pub last_validation: Option<Kept>,
+    /// The newest kept restore test, or why it cannot be read.
+    pub last_restore_test: Option<Kept>,
     /// Backups retention would remove now.
     pub retention_due: Vec<String>,
     pub repo_created: Option<DateTime<Utc>>,
