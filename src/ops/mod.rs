@@ -1,4 +1,4 @@
-//! The operations layer: one method on [`Dr`] per operation, typed requests and responses.
+//! The operations layer: one method on [`Dr`] per operation, one options type and one response type each.
 //!
 //! The CLI and the MCP server call only this. Responses are serde + schemars types: what
 //! `--json` prints and what an MCP tool returns as structured content.
