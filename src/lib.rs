@@ -8,6 +8,7 @@ pub mod cli;
 pub mod error;
 pub mod mcp;
 pub mod ops;
+pub mod present;
 pub mod repo;
 pub mod report;
 pub mod schedule;

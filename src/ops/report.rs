@@ -6,11 +6,12 @@ use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Dr;
 use super::measure::rpo_analysis::RpoAnalysis;
 use super::posture::{posture_checks, verdict};
 use super::record::{HistoryItem, HistoryResponse, trend};
-use super::{Dr, human_bytes};
 use crate::error::Result;
+use crate::present;
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
 
@@ -220,7 +221,7 @@ impl Dr {
             if n > 0 {
                 recommendations.push(format!(
                     "the last restore test found {n} file(s) changed since its backup ({} at risk): back up before risky changes",
-                    human_bytes(at_risk)
+                    present::bytes(at_risk)
                 ));
             }
         }

@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
+use crate::present;
+
 /// Natural width of every chart, in user units (= CSS pixels at natural size).
 pub const WIDTH: f64 = 720.0;
 
@@ -81,7 +83,7 @@ pub fn rto_chart(points: &[RtoPoint], target_seconds: f64) -> String {
         let _ = write!(label, ", {passed} passed, {} failed", points.len() - passed);
     }
     if let Some(t) = target {
-        let _ = write!(label, "; target {}", human_duration(t));
+        let _ = write!(label, "; target {}", present::duration(t));
     }
     let height = if points.is_empty() { 120.0 } else { RTO_HEIGHT };
     let mut svg = open_svg(height, &label, "Recovery time (RTO) over time");
@@ -157,10 +159,10 @@ pub fn rto_chart(points: &[RtoPoint], target_seconds: f64) -> String {
         let _ = write!(
             svg,
             r#"<g class="target"><title>{}</title><line x1="{left:.1}" y1="{y:.1}" x2="{right:.1}" y2="{y:.1}" stroke="{TARGET}" stroke-width="1.5" stroke-dasharray="6 4"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11" font-weight="600" fill="{TARGET}">target {}</text></g>"#,
-            escape(&format!("target {}", human_duration(t))),
+            escape(&format!("target {}", present::duration(t))),
             right - 2.0,
             y - 5.0,
-            escape(&human_duration(t))
+            escape(&present::duration(t))
         );
     }
 
@@ -200,7 +202,7 @@ pub fn rto_chart(points: &[RtoPoint], target_seconds: f64) -> String {
         let tip = format!(
             "{} · {} · {}",
             p.at.format("%Y-%m-%d %H:%M UTC"),
-            human_duration(p.seconds),
+            present::duration(p.seconds),
             verdict
         );
         let _ = write!(
@@ -424,7 +426,7 @@ pub fn backup_timeline(
             "{} backup · {} · {} · {}",
             b.kind,
             b.at.format("%Y-%m-%d %H:%M UTC"),
-            human_bytes(b.bytes),
+            present::bytes(b.bytes),
             if b.ok { "ok" } else { "FAILED" }
         );
         svg.push_str(&marker(
@@ -691,68 +693,6 @@ fn format_tick(v: f64, step: f64) -> String {
         2
     };
     format!("{v:.decimals$}")
-}
-
-/// "850 ms", "42 s", "3 min 20 s", "1 h 05 min", "2 d 3 h"; "n/a" for NaN.
-fn human_duration(secs: f64) -> String {
-    if secs.is_nan() {
-        return "n/a".into();
-    }
-    if secs.is_infinite() {
-        return if secs > 0.0 {
-            "∞".into()
-        } else {
-            "-∞".into()
-        };
-    }
-    if secs < 0.0 {
-        return format!("-{}", human_duration(-secs));
-    }
-    if secs < 1.0 {
-        return format!("{:.0} ms", secs * 1000.0);
-    }
-    if secs < 60.0 {
-        return if secs < 10.0 && secs.fract() != 0.0 {
-            format!("{secs:.1} s")
-        } else {
-            format!("{secs:.0} s")
-        };
-    }
-    let total = secs.round() as u64;
-    let (d, h, m, s) = (
-        total / 86_400,
-        total / 3_600 % 24,
-        total / 60 % 60,
-        total % 60,
-    );
-    if d > 0 {
-        format!("{d} d {h} h")
-    } else if h > 0 {
-        format!("{h} h {m:02} min")
-    } else if s == 0 {
-        format!("{m} min")
-    } else {
-        format!("{m} min {s} s")
-    }
-}
-
-/// Binary units: "512 B", "1.5 KiB", "3.2 GiB".
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if v < 10.0 {
-        format!("{v:.1} {}", UNITS[i])
-    } else {
-        format!("{v:.0} {}", UNITS[i])
-    }
 }
 
 #[cfg(test)]
@@ -1029,12 +969,6 @@ mod tests {
         assert!(rto_chart(&one(12.0), 30.0).contains(">RTO (s)</text>"));
         assert!(rto_chart(&one(600.0), 900.0).contains(">RTO (min)</text>"));
         assert!(rto_chart(&one(5.0 * 3600.0), 4.0 * 3600.0).contains(">RTO (h)</text>"));
-        assert_eq!(human_duration(0.25), "250 ms");
-        assert_eq!(human_duration(42.0), "42 s");
-        assert_eq!(human_duration(200.0), "3 min 20 s");
-        assert_eq!(human_duration(3900.0), "1 h 05 min");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(5 << 30), "5.0 GiB");
     }
 
     #[test]

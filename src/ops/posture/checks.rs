@@ -3,7 +3,7 @@
 use chrono::Duration;
 
 use super::{Evidence, Level, MAX_KEY_AGE_DAYS, Posture, PostureCheck, STALE_DAYS};
-use crate::ops::human_age;
+use crate::present;
 
 fn days(d: Duration) -> f64 {
     (d.num_seconds() as f64 / 86400.0 * 10.0).round() / 10.0
@@ -64,8 +64,8 @@ pub(crate) fn posture_checks(
             Level::Pass,
             format!(
                 "newest backup is {} old, within the RPO target of {}",
-                human_age(a),
-                human_age(rpo_target_seconds as i64)
+                present::age(a),
+                present::age(rpo_target_seconds as i64)
             ),
         ),
         Some(a) => PostureCheck::new(
@@ -78,8 +78,8 @@ pub(crate) fn posture_checks(
             },
             format!(
                 "newest backup is {} old, over the RPO target of {}: a recovery now would lose that much",
-                human_age(a),
-                human_age(rpo_target_seconds as i64)
+                present::age(a),
+                present::age(rpo_target_seconds as i64)
             ),
         )
         .action(if a as f64 <= limit {
@@ -134,7 +134,7 @@ pub(crate) fn posture_checks(
             "last_validation",
             "Last validation",
             Level::Fail,
-            format!("the last validation ({}) failed: {}", r.at.format("%Y-%m-%d %H:%M UTC"), r.summary),
+            format!("the last validation ({}) failed: {}", present::timestamp(r.at), r.summary),
         ),
         Some(r) => PostureCheck::new(
             "last_validation",
@@ -142,8 +142,8 @@ pub(crate) fn posture_checks(
             if now - r.at <= stale { Level::Pass } else { Level::Warn },
             format!(
                 "passed {} ago ({}): {}",
-                human_age((now - r.at).num_seconds()),
-                r.at.format("%Y-%m-%d %H:%M UTC"),
+                present::age((now - r.at).num_seconds()),
+                present::timestamp(r.at),
                 r.summary
             ),
         ),
@@ -172,8 +172,8 @@ pub(crate) fn posture_checks(
             let rto_met = rto.is_some_and(|s| s <= rto_target_seconds);
             let when = format!(
                 "{} ago ({})",
-                human_age((now - r.at).num_seconds()),
-                r.at.format("%Y-%m-%d %H:%M UTC")
+                present::age((now - r.at).num_seconds()),
+                present::timestamp(r.at)
             );
             // Older records lack restore_ok: their pass/fail stands for it.
             let restore_ok = r
@@ -192,8 +192,8 @@ pub(crate) fn posture_checks(
                     Level::Fail,
                     format!(
                         "the last restore test, {when}, took {} against a target of {}",
-                        rto.map_or("-".into(), |s| format!("{s:.3} s")),
-                        human_age(rto_target_seconds as i64)
+                        rto.map_or("-".into(), present::duration),
+                        present::age(rto_target_seconds as i64)
                     ),
                     "make restores faster (faster storage, shorter chains through more frequent full backups) or raise rto_target_minutes",
                 )
@@ -208,8 +208,8 @@ pub(crate) fn posture_checks(
                     Level::Pass,
                     format!(
                         "passed {when}: restored and verified in {} (target {})",
-                        rto.map_or("-".into(), |s| format!("{s:.3} s")),
-                        human_age(rto_target_seconds as i64)
+                        rto.map_or("-".into(), present::duration),
+                        present::age(rto_target_seconds as i64)
                     ),
                     "",
                 )
@@ -332,8 +332,8 @@ fn key_check(e: &Evidence) -> PostureCheck {
     }
     let detail = format!(
         "the repository's master key is {} old (created {}){}",
-        human_age(age.num_seconds()),
-        created.format("%Y-%m-%d"),
+        present::age(age.num_seconds()),
+        present::date(created),
         if issues.is_empty() {
             String::new()
         } else {
