@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
-use super::posture::{Level, Posture, PostureCheck, posture_checks, verdict};
+use super::posture::{CheckName, Level, Posture, PostureCheck, posture_checks, verdict};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -152,7 +152,7 @@ impl Dr {
             threshold_minutes as f64 * 60.0,
         );
         let posture = verdict(&checks);
-        let find = |name: &str| -> Result<&PostureCheck> {
+        let find = |name: CheckName| -> Result<&PostureCheck> {
             checks
                 .iter()
                 .find(|c| c.name == name)
@@ -162,9 +162,9 @@ impl Dr {
             .catalog
             .as_ref()
             .and_then(|c| c.backups.iter().max_by_key(|b| b.finished));
-        let available = find("backups_available")?;
-        let chain = find("chain_health")?;
-        let age = find("newest_backup_age")?;
+        let available = find(CheckName::BackupsAvailable)?;
+        let chain = find(CheckName::ChainHealth)?;
+        let age = find(CheckName::NewestBackupAge)?;
         let checks = DrChecks {
             backups_available: BackupsAvailable {
                 status: CheckStatus::from_ok(available.status == Level::Pass),
@@ -195,11 +195,11 @@ impl Dr {
                 level: age.status,
                 action: age.action.clone(),
             },
-            schedule_rpo: find("schedule_rpo")?.into(),
-            last_validation: find("last_validation")?.into(),
-            last_restore_test: find("last_restore_test")?.into(),
-            retention_compliance: find("retention_compliance")?.into(),
-            key_age: find("key_age")?.into(),
+            schedule_rpo: find(CheckName::ScheduleRpo)?.into(),
+            last_validation: find(CheckName::LastValidation)?.into(),
+            last_restore_test: find(CheckName::LastRestoreTest)?.into(),
+            retention_compliance: find(CheckName::RetentionCompliance)?.into(),
+            key_age: find(CheckName::KeyAge)?.into(),
         };
         let failing: Vec<&str> = [
             ("backups_available", checks.backups_available.status),

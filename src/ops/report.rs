@@ -15,7 +15,7 @@ use crate::present;
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
 
-pub use super::posture::{Level, MAX_KEY_AGE_DAYS, Posture, PostureCheck, STALE_DAYS};
+pub use super::posture::{CheckName, Level, MAX_KEY_AGE_DAYS, Posture, PostureCheck, STALE_DAYS};
 
 /// The timeline covers at most this many days back from now.
 pub const TIMELINE_DAYS: i64 = 90;

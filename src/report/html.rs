@@ -178,7 +178,7 @@ fn checks(h: &mut String, r: &ReportResponse) {
         let _ = write!(
             h,
             "<tr class=\"check check-{slug}\" data-check=\"{}\"><td>{}</td><td><span class=\"badge badge-{slug}\">{}</span></td><td>{}",
-            escape(&c.name),
+            escape(c.name.as_str()),
             escape(&c.title),
             level_label(c.status),
             escape(&c.detail)

@@ -341,20 +341,20 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::ops::history::{HistoryItem, HistoryResponse, Trend};
-    use crate::ops::report::{BackupOverview, Posture, PostureCheck, TimelineItem};
+    use crate::ops::report::{BackupOverview, CheckName, Posture, PostureCheck, TimelineItem};
     use crate::ops::rpo::{BackupPoint, analyze_rpo};
     use crate::repo::BackupType;
     use crate::settings::BackupSettings;
 
     fn check(
-        name: &str,
+        name: CheckName,
         title: &str,
         status: Level,
         detail: &str,
         action: Option<&str>,
     ) -> PostureCheck {
         PostureCheck {
-            name: name.into(),
+            name,
             title: title.into(),
             status,
             detail: detail.into(),
@@ -426,21 +426,21 @@ pub(crate) mod tests {
             summary: "critical: last_restore_test, last_validation".into(),
             checks: vec![
                 check(
-                    "backups_available",
+                    CheckName::BackupsAvailable,
                     "Backups available",
                     Level::Pass,
                     "3 backup(s); newest 20250314T020000Z-incr",
                     None,
                 ),
                 check(
-                    "last_validation",
+                    CheckName::LastValidation,
                     "Last validation",
                     Level::Warn,
                     "no validation kept in the history",
                     Some("run `mahavishnu-dr backup validate --level full`"),
                 ),
                 check(
-                    "last_restore_test",
+                    CheckName::LastRestoreTest,
                     "Last restore test vs RTO target",
                     Level::Fail,
                     "took 20 min against a target of 15 min",

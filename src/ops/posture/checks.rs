@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 
-use super::{Evidence, Level, MAX_KEY_AGE_DAYS, Posture, PostureCheck, STALE_DAYS};
+use super::{CheckName, Evidence, Level, MAX_KEY_AGE_DAYS, Posture, PostureCheck, STALE_DAYS};
 use crate::present;
 
 fn days(d: Duration) -> f64 {
@@ -24,21 +24,21 @@ pub(crate) fn posture_checks(
     checks.push(
         match (&e.missing_repository, newest) {
             (Some(m), _) => PostureCheck::new(
-                "backups_available",
+                CheckName::BackupsAvailable,
                 "Backups available",
                 Level::Fail,
                 format!("no repository yet ({m})"),
             )
             .action("run `mahavishnu-dr backup run --backup-type full` (MCP: backup_run)"),
             (None, None) => PostureCheck::new(
-                "backups_available",
+                CheckName::BackupsAvailable,
                 "Backups available",
                 Level::Fail,
                 "the repository holds no finished backup".into(),
             )
             .action("run `mahavishnu-dr backup run --backup-type full` (MCP: backup_run)"),
             (None, Some(b)) => PostureCheck::new(
-                "backups_available",
+                CheckName::BackupsAvailable,
                 "Backups available",
                 Level::Pass,
                 format!("{} backup(s); newest {}", backups.len(), b.backup_id),
@@ -52,14 +52,14 @@ pub(crate) fn posture_checks(
     let limit = (2.0 * rpo_target_seconds).max(48.0 * 3600.0);
     let age_check = match age {
         None => PostureCheck::new(
-            "newest_backup_age",
+            CheckName::NewestBackupAge,
             "Newest backup vs RPO target",
             Level::Fail,
             "no backup: a recovery now would lose everything".into(),
         )
         .action("run a backup"),
         Some(a) if a as f64 <= rpo_target_seconds => PostureCheck::new(
-            "newest_backup_age",
+            CheckName::NewestBackupAge,
             "Newest backup vs RPO target",
             Level::Pass,
             format!(
@@ -69,7 +69,7 @@ pub(crate) fn posture_checks(
             ),
         ),
         Some(a) => PostureCheck::new(
-            "newest_backup_age",
+            CheckName::NewestBackupAge,
             "Newest backup vs RPO target",
             if a as f64 <= limit {
                 Level::Warn
@@ -93,7 +93,7 @@ pub(crate) fn posture_checks(
     // The schedules against the RPO target.
     checks.push(match &e.rpo {
         Err(err) => PostureCheck::new(
-            "schedule_rpo",
+            CheckName::ScheduleRpo,
             "Schedules vs RPO target",
             Level::Warn,
             format!("the schedules could not be analysed: {err}"),
@@ -101,7 +101,7 @@ pub(crate) fn posture_checks(
         .action("fix backup.schedules (see `mahavishnu-dr restore-test measure-rpo`)"),
         Ok(a) => {
             PostureCheck::new(
-                "schedule_rpo",
+                CheckName::ScheduleRpo,
                 "Schedules vs RPO target",
                 if a.schedule_can_meet_target {
                     Level::Pass
@@ -125,19 +125,19 @@ pub(crate) fn posture_checks(
     let stale = Duration::days(STALE_DAYS);
     checks.push(match &e.last_validation {
         None => PostureCheck::new(
-            "last_validation",
+            CheckName::LastValidation,
             "Last validation",
             Level::Warn,
             "no validation kept in the history".into(),
         ),
         Some(r) if !r.passed => PostureCheck::new(
-            "last_validation",
+            CheckName::LastValidation,
             "Last validation",
             Level::Fail,
             format!("the last validation ({}) failed: {}", present::timestamp(r.at), r.summary),
         ),
         Some(r) => PostureCheck::new(
-            "last_validation",
+            CheckName::LastValidation,
             "Last validation",
             if now - r.at <= stale { Level::Pass } else { Level::Warn },
             format!(
@@ -160,7 +160,7 @@ pub(crate) fn posture_checks(
     // Last restore test against the RTO target.
     checks.push(match &e.last_restore_test {
         None => PostureCheck::new(
-            "last_restore_test",
+            CheckName::LastRestoreTest,
             "Last restore test vs RTO target",
             Level::Warn,
             "no restore test kept in the history: the RTO is unproven".into(),
@@ -214,7 +214,7 @@ pub(crate) fn posture_checks(
                     "",
                 )
             };
-            PostureCheck::new("last_restore_test", "Last restore test vs RTO target", status, detail)
+            PostureCheck::new(CheckName::LastRestoreTest, "Last restore test vs RTO target", status, detail)
                 .action(action)
                 .figure(rto, Some(rto_target_seconds), "seconds")
         }
@@ -223,21 +223,21 @@ pub(crate) fn posture_checks(
     // Retention compliance.
     checks.push(if e.catalog.is_none() {
         PostureCheck::new(
-            "retention_compliance",
+            CheckName::RetentionCompliance,
             "Retention compliance",
             Level::Warn,
             "nothing to check: there is no repository".into(),
         )
     } else if e.retention_due.is_empty() {
         PostureCheck::new(
-            "retention_compliance",
+            CheckName::RetentionCompliance,
             "Retention compliance",
             Level::Pass,
             "every backup is within its type's retention or needed by a kept one".into(),
         )
     } else {
         PostureCheck::new(
-            "retention_compliance",
+            CheckName::RetentionCompliance,
             "Retention compliance",
             Level::Warn,
             format!(
@@ -254,14 +254,14 @@ pub(crate) fn posture_checks(
     let failed = e.backup_ok.values().filter(|ok| !**ok).count();
     checks.push(if e.catalog.is_none() {
         PostureCheck::new(
-            "chain_health",
+            CheckName::ChainHealth,
             "Chain health",
             Level::Fail,
             "nothing to check: there is no repository".into(),
         )
     } else if failed == 0 && e.unreadable.is_empty() {
         PostureCheck::new(
-            "chain_health",
+            CheckName::ChainHealth,
             "Chain health",
             Level::Pass,
             format!(
@@ -272,7 +272,7 @@ pub(crate) fn posture_checks(
     } else {
         let first = e.problems.first().or(e.unreadable.first()).cloned().unwrap_or_default();
         PostureCheck::new(
-            "chain_health",
+            CheckName::ChainHealth,
             "Chain health",
             Level::Fail,
             format!(
@@ -294,7 +294,7 @@ fn key_check(e: &Evidence) -> PostureCheck {
     let title = "Encryption key";
     if !e.encrypted {
         return PostureCheck::new(
-            "key_age",
+            CheckName::KeyAge,
             title,
             Level::Warn,
             "encryption is disabled: volumes are stored in plaintext".into(),
@@ -303,7 +303,7 @@ fn key_check(e: &Evidence) -> PostureCheck {
     }
     let Some(created) = e.repo_created else {
         return PostureCheck::new(
-            "key_age",
+            CheckName::KeyAge,
             title,
             Level::Warn,
             "no repository yet: the key's age is unknown".into(),
@@ -340,7 +340,7 @@ fn key_check(e: &Evidence) -> PostureCheck {
             format!(": {}", issues.join("; "))
         }
     );
-    PostureCheck::new("key_age", title, level, detail)
+    PostureCheck::new(CheckName::KeyAge, title, level, detail)
         .action(format!(
             "chmod 600 the key file; past {MAX_KEY_AGE_DAYS} days, rotate: init a new repository with a new key, run a full backup into it, and keep the old key until the old repository's retention ends"
         ))
@@ -422,7 +422,7 @@ mod tests {
         }
     }
 
-    fn status(e: &Evidence, name: &str) -> Level {
+    fn status(e: &Evidence, name: CheckName) -> Level {
         posture_checks(e, RTO, RPO)
             .into_iter()
             .find(|c| c.name == name)
@@ -432,15 +432,21 @@ mod tests {
 
     #[test]
     fn newest_backup_age_passes_at_the_target_warns_past_it_fails_when_backups_stopped() {
-        assert_eq!(status(&evidence(3600), "newest_backup_age"), Level::Pass);
-        assert_eq!(status(&evidence(3601), "newest_backup_age"), Level::Warn);
+        assert_eq!(
+            status(&evidence(3600), CheckName::NewestBackupAge),
+            Level::Pass
+        );
+        assert_eq!(
+            status(&evidence(3601), CheckName::NewestBackupAge),
+            Level::Warn
+        );
         // Past twice the target and 48 h: backups have stopped.
         assert_eq!(
-            status(&evidence(48 * 3600), "newest_backup_age"),
+            status(&evidence(48 * 3600), CheckName::NewestBackupAge),
             Level::Warn
         );
         assert_eq!(
-            status(&evidence(48 * 3600 + 1), "newest_backup_age"),
+            status(&evidence(48 * 3600 + 1), CheckName::NewestBackupAge),
             Level::Fail
         );
     }
@@ -452,7 +458,7 @@ mod tests {
         let others = |e: &Evidence| -> Vec<PostureCheck> {
             posture_checks(e, RTO, RPO)
                 .into_iter()
-                .filter(|c| c.name != "schedule_rpo")
+                .filter(|c| c.name != CheckName::ScheduleRpo)
                 .collect()
         };
         assert_eq!(verdict(&others(&e)), Posture::Healthy);
@@ -460,7 +466,7 @@ mod tests {
         let checks = others(&e);
         let r = checks
             .iter()
-            .find(|c| c.name == "retention_compliance")
+            .find(|c| c.name == CheckName::RetentionCompliance)
             .unwrap();
         assert_eq!(r.status, Level::Warn);
         assert!(
@@ -483,9 +489,9 @@ mod tests {
             true,
             json!({}),
         ));
-        assert_eq!(status(&e, "last_validation"), Level::Warn);
+        assert_eq!(status(&e, CheckName::LastValidation), Level::Warn);
         e.last_validation = Some(record(RecordKind::Validation, e.now, false, json!({})));
-        assert_eq!(status(&e, "last_validation"), Level::Fail);
+        assert_eq!(status(&e, CheckName::LastValidation), Level::Fail);
 
         // A restore test that failed only on the RPO (an old backup) proves the restore: pass.
         e.last_restore_test = Some(record(
@@ -494,7 +500,7 @@ mod tests {
             false,
             json!({"restore_ok": true, "rto_seconds": 3.0}),
         ));
-        assert_eq!(status(&e, "last_restore_test"), Level::Pass);
+        assert_eq!(status(&e, CheckName::LastRestoreTest), Level::Pass);
         // A restore slower than the target fails.
         e.last_restore_test = Some(record(
             RecordKind::RestoreTest,
@@ -502,7 +508,7 @@ mod tests {
             false,
             json!({"restore_ok": true, "rto_seconds": RTO + 1.0}),
         ));
-        assert_eq!(status(&e, "last_restore_test"), Level::Fail);
+        assert_eq!(status(&e, CheckName::LastRestoreTest), Level::Fail);
         // A broken restore fails whatever its time.
         e.last_restore_test = Some(record(
             RecordKind::RestoreTest,
@@ -510,16 +516,16 @@ mod tests {
             false,
             json!({"restore_ok": false, "rto_seconds": 1.0}),
         ));
-        assert_eq!(status(&e, "last_restore_test"), Level::Fail);
+        assert_eq!(status(&e, CheckName::LastRestoreTest), Level::Fail);
     }
 
     #[test]
     fn an_old_key_warns() {
         let mut e = evidence(60);
-        assert_eq!(status(&e, "key_age"), Level::Pass);
+        assert_eq!(status(&e, CheckName::KeyAge), Level::Pass);
         e.repo_created = Some(e.now - Duration::days(MAX_KEY_AGE_DAYS + 1));
-        assert_eq!(status(&e, "key_age"), Level::Warn);
+        assert_eq!(status(&e, CheckName::KeyAge), Level::Warn);
         e.encrypted = false;
-        assert_eq!(status(&e, "key_age"), Level::Warn);
+        assert_eq!(status(&e, CheckName::KeyAge), Level::Warn);
     }
 }
