@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
+use super::action::Face;
 use super::measure::rpo_analysis::RpoAnalysis;
 use super::posture::{posture_checks, verdict};
 use super::record::{HistoryItem, HistoryResponse, trend};
@@ -118,6 +119,28 @@ fn trend_points(items: &[HistoryItem], rto: bool) -> Vec<TrendPoint> {
             })
         })
         .collect()
+}
+
+impl ReportResponse {
+    /// Words the checks' actions and the recommendations drawn from them for `face` (the MCP
+    /// server: tool calls instead of command lines).
+    pub fn for_face(mut self, face: Face) -> Self {
+        for c in &mut self.checks {
+            let Some(before) = c.action.as_ref().map(|a| format!("{}: {a}", c.title)) else {
+                continue;
+            };
+            c.for_face(face);
+            if let Some(a) = &c.action {
+                let after = format!("{}: {a}", c.title);
+                for r in &mut self.recommendations {
+                    if *r == before {
+                        *r = after.clone();
+                    }
+                }
+            }
+        }
+        self
+    }
 }
 
 impl Dr {

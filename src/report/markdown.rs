@@ -359,6 +359,7 @@ pub(crate) mod tests {
             status,
             detail: detail.into(),
             action: action.map(Into::into),
+            advice: None,
             value: None,
             target: None,
             unit: None,

@@ -3,7 +3,10 @@
 use chrono::Duration;
 
 use super::{CheckName, Evidence, Level, MAX_KEY_AGE_DAYS, Posture, PostureCheck, STALE_DAYS};
+use crate::ops::action::{Action, Advice};
+use crate::ops::integrity::ValidationLevel;
 use crate::present;
+use crate::repo::kind::BackupType;
 
 fn days(d: Duration) -> f64 {
     (d.num_seconds() as f64 / 86400.0 * 10.0).round() / 10.0
@@ -29,14 +32,24 @@ pub(crate) fn posture_checks(
                 Level::Fail,
                 format!("no repository yet ({m})"),
             )
-            .action("run `mahavishnu-dr backup run --backup-type full` (MCP: backup_run)"),
+            .advise(Advice::step(
+                Action::RunBackup {
+                    backup_type: Some(BackupType::Full),
+                },
+                "",
+            )),
             (None, None) => PostureCheck::new(
                 CheckName::BackupsAvailable,
                 "Backups available",
                 Level::Fail,
                 "the repository holds no finished backup".into(),
             )
-            .action("run `mahavishnu-dr backup run --backup-type full` (MCP: backup_run)"),
+            .advise(Advice::step(
+                Action::RunBackup {
+                    backup_type: Some(BackupType::Full),
+                },
+                "",
+            )),
             (None, Some(b)) => PostureCheck::new(
                 CheckName::BackupsAvailable,
                 "Backups available",
@@ -57,7 +70,7 @@ pub(crate) fn posture_checks(
             Level::Fail,
             "no backup: a recovery now would lose everything".into(),
         )
-        .action("run a backup"),
+        .advise(Advice::step(Action::RunBackup { backup_type: None }, "now")),
         Some(a) if a as f64 <= rpo_target_seconds => PostureCheck::new(
             CheckName::NewestBackupAge,
             "Newest backup vs RPO target",
@@ -82,11 +95,11 @@ pub(crate) fn posture_checks(
                 present::age(rpo_target_seconds as i64)
             ),
         )
-        .action(if a as f64 <= limit {
+        .advise(Advice::say(if a as f64 <= limit {
             "back up more often (see the RPO section: the schedules may not be able to meet the target)"
         } else {
             "backups have stopped: check the scheduler (cron/systemd timer) and run a backup now"
-        }),
+        })),
     };
     checks.push(age_check.figure(age.map(|a| a as f64), Some(rpo_target_seconds), "seconds"));
 
@@ -98,64 +111,77 @@ pub(crate) fn posture_checks(
             Level::Warn,
             format!("the schedules could not be analysed: {err}"),
         )
-        .action("fix backup.schedules (see `mahavishnu-dr restore-test measure-rpo`)"),
-        Ok(a) => {
-            PostureCheck::new(
-                CheckName::ScheduleRpo,
-                "Schedules vs RPO target",
-                if a.schedule_can_meet_target {
-                    Level::Pass
-                } else {
-                    Level::Warn
-                },
-                a.statement.clone(),
-            )
-            .action(a.recommendations.first().cloned().unwrap_or_else(|| {
+        .advise(Advice::step(Action::MeasureRpo, "and fix backup.schedules")),
+        Ok(a) => PostureCheck::new(
+            CheckName::ScheduleRpo,
+            "Schedules vs RPO target",
+            if a.schedule_can_meet_target {
+                Level::Pass
+            } else {
+                Level::Warn
+            },
+            a.statement.clone(),
+        )
+        .advise(Advice::say(
+            a.recommendations.first().cloned().unwrap_or_else(|| {
                 "schedule backups at least as often as the RPO target".to_string()
-            }))
-            .figure(
-                a.schedule.implied_rpo_seconds.map(|s| s as f64),
-                Some(rpo_target_seconds),
-                "seconds",
-            )
-        }
+            }),
+        ))
+        .figure(
+            a.schedule.implied_rpo_seconds.map(|s| s as f64),
+            Some(rpo_target_seconds),
+            "seconds",
+        ),
     });
 
     // Last validation.
     let stale = Duration::days(STALE_DAYS);
-    checks.push(match &e.last_validation {
-        None => PostureCheck::new(
-            CheckName::LastValidation,
-            "Last validation",
-            Level::Warn,
-            "no validation kept in the history".into(),
-        ),
-        Some(r) if !r.passed => PostureCheck::new(
-            CheckName::LastValidation,
-            "Last validation",
-            Level::Fail,
-            format!("the last validation ({}) failed: {}", present::timestamp(r.at), r.summary),
-        ),
-        Some(r) => PostureCheck::new(
-            CheckName::LastValidation,
-            "Last validation",
-            if now - r.at <= stale { Level::Pass } else { Level::Warn },
-            format!(
-                "passed {} ago ({}): {}",
-                present::age((now - r.at).num_seconds()),
-                present::timestamp(r.at),
-                r.summary
+    checks.push(
+        match &e.last_validation {
+            None => PostureCheck::new(
+                CheckName::LastValidation,
+                "Last validation",
+                Level::Warn,
+                "no validation kept in the history".into(),
             ),
+            Some(r) if !r.passed => PostureCheck::new(
+                CheckName::LastValidation,
+                "Last validation",
+                Level::Fail,
+                format!(
+                    "the last validation ({}) failed: {}",
+                    present::timestamp(r.at),
+                    r.summary
+                ),
+            ),
+            Some(r) => PostureCheck::new(
+                CheckName::LastValidation,
+                "Last validation",
+                if now - r.at <= stale {
+                    Level::Pass
+                } else {
+                    Level::Warn
+                },
+                format!(
+                    "passed {} ago ({}): {}",
+                    present::age((now - r.at).num_seconds()),
+                    present::timestamp(r.at),
+                    r.summary
+                ),
+            ),
+        }
+        .advise(Advice::step(
+            Action::Validate {
+                level: ValidationLevel::Full,
+            },
+            format!("at least every {STALE_DAYS} days"),
+        ))
+        .figure(
+            e.last_validation.as_ref().map(|r| days(now - r.at)),
+            Some(STALE_DAYS as f64),
+            "days",
         ),
-    }
-    .action(format!(
-        "run `mahavishnu-dr backup validate --level full` (MCP: backup_validate) at least every {STALE_DAYS} days"
-    ))
-    .figure(
-        e.last_validation.as_ref().map(|r| days(now - r.at)),
-        Some(STALE_DAYS as f64),
-        "days",
-    ));
+    );
 
     // Last restore test against the RTO target.
     checks.push(match &e.last_restore_test {
@@ -165,7 +191,7 @@ pub(crate) fn posture_checks(
             Level::Warn,
             "no restore test kept in the history: the RTO is unproven".into(),
         )
-        .action("run `mahavishnu-dr restore-test run` (MCP: restore_test_run)")
+        .advise(Advice::step(Action::RestoreTest, ""))
         .figure(None, Some(rto_target_seconds), "seconds"),
         Some(r) => {
             let rto = r.data.get("rto_seconds").and_then(serde_json::Value::as_f64);
@@ -185,7 +211,7 @@ pub(crate) fn posture_checks(
                 (
                     Level::Fail,
                     format!("the last restore test, {when}, failed: {}", r.summary),
-                    "fix what it names, then run `mahavishnu-dr restore-test run` again",
+                    Advice::step(Action::RestoreTest, "again once what it names is fixed"),
                 )
             } else if !rto_met {
                 (
@@ -195,13 +221,13 @@ pub(crate) fn posture_checks(
                         rto.map_or("-".into(), present::duration),
                         present::age(rto_target_seconds as i64)
                     ),
-                    "make restores faster (faster storage, shorter chains through more frequent full backups) or raise rto_target_minutes",
+                    Advice::say("make restores faster (faster storage, shorter chains through more frequent full backups) or raise rto_target_minutes"),
                 )
             } else if now - r.at > stale {
                 (
                     Level::Warn,
                     format!("the last restore test passed, but {when}"),
-                    "run `mahavishnu-dr restore-test run` at least weekly",
+                    Advice::step(Action::RestoreTest, "at least weekly"),
                 )
             } else {
                 (
@@ -211,44 +237,49 @@ pub(crate) fn posture_checks(
                         rto.map_or("-".into(), present::duration),
                         present::age(rto_target_seconds as i64)
                     ),
-                    "",
+                    Advice::say(""),
                 )
             };
             PostureCheck::new(CheckName::LastRestoreTest, "Last restore test vs RTO target", status, detail)
-                .action(action)
+                .advise(action)
                 .figure(rto, Some(rto_target_seconds), "seconds")
         }
     });
 
     // Retention compliance.
-    checks.push(if e.catalog.is_none() {
-        PostureCheck::new(
-            CheckName::RetentionCompliance,
-            "Retention compliance",
-            Level::Warn,
-            "nothing to check: there is no repository".into(),
-        )
-    } else if e.retention_due.is_empty() {
-        PostureCheck::new(
-            CheckName::RetentionCompliance,
-            "Retention compliance",
-            Level::Pass,
-            "every backup is within its type's retention or needed by a kept one".into(),
-        )
-    } else {
-        PostureCheck::new(
-            CheckName::RetentionCompliance,
-            "Retention compliance",
-            Level::Warn,
-            format!(
-                "{} backup(s) past retention still stored (oldest {})",
-                e.retention_due.len(),
-                e.retention_due.last().map(String::as_str).unwrap_or("")
-            ),
-        )
-        .action("run `mahavishnu-dr backup cleanup --dry-run` to see the plan, then `backup cleanup`")
-    }
-    .figure(Some(e.retention_due.len() as f64), Some(0.0), "backups"));
+    checks.push(
+        if e.catalog.is_none() {
+            PostureCheck::new(
+                CheckName::RetentionCompliance,
+                "Retention compliance",
+                Level::Warn,
+                "nothing to check: there is no repository".into(),
+            )
+        } else if e.retention_due.is_empty() {
+            PostureCheck::new(
+                CheckName::RetentionCompliance,
+                "Retention compliance",
+                Level::Pass,
+                "every backup is within its type's retention or needed by a kept one".into(),
+            )
+        } else {
+            PostureCheck::new(
+                CheckName::RetentionCompliance,
+                "Retention compliance",
+                Level::Warn,
+                format!(
+                    "{} backup(s) past retention still stored (oldest {})",
+                    e.retention_due.len(),
+                    e.retention_due.last().map(String::as_str).unwrap_or("")
+                ),
+            )
+            .advise(Advice::step(
+                Action::PlanCleanup,
+                "to see the plan, then apply it",
+            ))
+        }
+        .figure(Some(e.retention_due.len() as f64), Some(0.0), "backups"),
+    );
 
     // Chain health: quick validation of every backup.
     let failed = e.backup_ok.values().filter(|ok| !**ok).count();
@@ -281,7 +312,7 @@ pub(crate) fn posture_checks(
                 e.unreadable.len()
             ),
         )
-        .action("run `mahavishnu-dr backup validate --level full` for details, then a full backup to start a sound chain")
+        .advise(Advice::step(Action::Validate { level: ValidationLevel::Full }, "for details, then a full backup to start a sound chain"))
     }
     .figure(Some(failed as f64), Some(0.0), "backups"));
 
@@ -299,7 +330,13 @@ fn key_check(e: &Evidence) -> PostureCheck {
             Level::Warn,
             "encryption is disabled: volumes are stored in plaintext".into(),
         )
-        .action("set backup.encryption.enabled: true and start a new repository");
+        .advise(Advice::step(
+            Action::EditSetting {
+                key: "backup.encryption.enabled".into(),
+                value: "true".into(),
+            },
+            "and start a new repository",
+        ));
     }
     let Some(created) = e.repo_created else {
         return PostureCheck::new(
@@ -341,9 +378,9 @@ fn key_check(e: &Evidence) -> PostureCheck {
         }
     );
     PostureCheck::new(CheckName::KeyAge, title, level, detail)
-        .action(format!(
+        .advise(Advice::say(format!(
             "chmod 600 the key file; past {MAX_KEY_AGE_DAYS} days, rotate: init a new repository with a new key, run a full backup into it, and keep the old key until the old repository's retention ends"
-        ))
+        )))
         .figure(Some(days(age)), Some(MAX_KEY_AGE_DAYS as f64), "days")
 }
 

@@ -7,6 +7,8 @@ mod evidence;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::action::{Advice, Face};
+
 pub(crate) use checks::{posture_checks, verdict};
 pub(crate) use evidence::Evidence;
 
@@ -106,8 +108,13 @@ pub struct PostureCheck {
     pub title: String,
     pub status: Level,
     pub detail: String,
-    /// What to do; none when it passes.
+    /// What to do; none when it passes. Worded for the command line here; the MCP server words
+    /// it as a tool call (see [`PostureCheck::for_face`]).
     pub action: Option<String>,
+    /// The same advice, typed: what each face words.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub advice: Option<Advice>,
     /// The measured figure, where there is one (in `unit`).
     pub value: Option<f64>,
     /// Its target (in `unit`).
@@ -124,16 +131,25 @@ impl PostureCheck {
             status,
             detail,
             action: None,
+            advice: None,
             value: None,
             target: None,
             unit: None,
         }
     }
-    fn action(mut self, a: impl Into<String>) -> Self {
+    fn advise(mut self, a: Advice) -> Self {
         if self.status != Level::Pass {
-            self.action = Some(a.into());
+            self.action = Some(a.render(Face::Cli));
+            self.advice = Some(a);
         }
         self
+    }
+
+    /// Words the action for `face`.
+    pub fn for_face(&mut self, face: Face) {
+        if let Some(a) = &self.advice {
+            self.action = Some(a.render(face));
+        }
     }
     fn figure(mut self, value: Option<f64>, target: Option<f64>, unit: &str) -> Self {
         self.value = value;
