@@ -14,6 +14,7 @@ mod cli;
 mod error;
 mod mcp;
 mod ops;
+mod present;
 mod repo;
 mod report;
 mod schedule;
@@ -35,7 +36,7 @@ pub use ops::events::{
 pub use ops::health::Health;
 pub use ops::history::{Direction, HistoryItem, HistoryOptions, HistoryResponse, Trend};
 pub use ops::init::{InitOptions, InitResponse};
-pub use ops::report::{Posture, PostureCheck, ReportOptions, ReportResponse};
+pub use ops::report::{CheckName, Posture, PostureCheck, ReportOptions, ReportResponse};
 pub use ops::restore::{Placement, RestoreOptions, RestoreResponse};
 pub use ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
 pub use ops::rpo::{MeasureRpoOptions, MeasureRpoResponse};

@@ -343,6 +343,49 @@ async fn every_tool_works_and_its_result_matches_its_output_schema() {
     );
 }
 
+/// The MCP face words a recommendation as a tool call, in the structured content and the text.
+#[tokio::test(flavor = "multi_thread")]
+async fn recommendations_are_tool_calls() {
+    let s = session(project_with_data()).await;
+    let t = &s.tools;
+    let call_full = r#"call `backup_run {"backup_type":"full"}`"#;
+    let r = call(&s.client, "report", json!({"format": "markdown"})).await;
+    let report = ok_structured(t, "report", &r);
+    let available = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "backups_available")
+        .unwrap();
+    assert_eq!(available["action"], call_full, "{report:#}");
+    assert!(
+        report["recommendations"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(call_full),
+        "{report:#}"
+    );
+    assert!(text(&r).contains(call_full), "{}", text(&r));
+    // (The RPO analysis still writes its own recommendations as command lines.)
+    assert!(
+        text(&r)
+            .lines()
+            .filter(|l| l.contains("Backups available:"))
+            .all(|l| !l.contains("mahavishnu-dr")),
+        "{}",
+        text(&r)
+    );
+    let check = ok_structured(
+        t,
+        "run_disaster_recovery_check",
+        &call(&s.client, "run_disaster_recovery_check", json!({})).await,
+    );
+    assert_eq!(
+        check["results"]["checks"]["backups_available"]["action"], call_full,
+        "{check:#}"
+    );
+}
+
 #[tokio::test]
 async fn bad_arguments_are_tool_errors_and_unknown_tools_protocol_errors() {
     let s = session(project_with_data()).await;

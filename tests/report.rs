@@ -47,6 +47,12 @@ fn the_verdict_follows_the_checks_from_nothing_to_healthy() {
             .contains("backup run"),
         "{r:#}"
     );
+    // The command line words the step as a command.
+    assert_eq!(
+        check(&r, "backups_available")["action"],
+        "run `mahavishnu-dr backup run --backup-type full`",
+        "{r:#}"
+    );
 
     // A backup, but never validated nor restore-tested: needs attention, not healthy.
     p.backup("full");

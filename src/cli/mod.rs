@@ -361,7 +361,7 @@ async fn execute(
             let text = format!(
                 "wrote {} ({}) of {} to {}: read it with `zstd -d < {} | tar -x`",
                 r.volume,
-                crate::ops::human_bytes(r.bytes),
+                crate::present::bytes(r.bytes),
                 r.backup_id,
                 output.display(),
                 output.display()

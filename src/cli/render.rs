@@ -8,7 +8,7 @@ use crate::ops::init::InitResponse;
 use crate::ops::restore::RestoreResponse;
 use crate::ops::status::{BackupItem, ListResponse, StatusResponse, UnreadableBackup};
 use crate::ops::validate::ValidateResponse;
-use crate::ops::{human_age, human_bytes};
+use crate::present;
 
 pub fn init(r: &InitResponse) -> String {
     let mut s = format!(
@@ -45,9 +45,9 @@ pub fn backup(r: &BackupResponse) -> String {
     }
     let _ = writeln!(
         s,
-        "{} in {:.1} s, {} volume(s), repository {}",
-        human_bytes(r.totals.bytes_stored_content),
-        r.duration_seconds,
+        "{} in {}, {} volume(s), repository {}",
+        present::bytes(r.totals.bytes_stored_content),
+        present::duration(r.duration_seconds),
         r.volumes,
         r.repository
     );
@@ -74,9 +74,9 @@ pub fn validate(r: &ValidateResponse) -> String {
     }
     let _ = writeln!(
         s,
-        "read {} in {:.1} s",
-        human_bytes(r.bytes_read),
-        r.duration_seconds
+        "read {} in {}",
+        present::bytes(r.bytes_read),
+        present::duration(r.duration_seconds)
     );
     for w in &r.warnings {
         let _ = writeln!(s, "warning: {w}");
@@ -86,11 +86,11 @@ pub fn validate(r: &ValidateResponse) -> String {
 
 fn row(b: &BackupItem) -> String {
     format!(
-        "{:<42} {:<11} {:<20} {:>10} {:>8}  {}",
+        "{:<42} {:<11} {:<23} {:>10} {:>8}  {}",
         b.backup_id,
         b.backup_type.as_str(),
-        b.finished.format("%Y-%m-%d %H:%M:%S"),
-        human_bytes(b.stored_bytes),
+        present::timestamp(b.finished),
+        present::bytes(b.stored_bytes),
         b.files,
         b.parent.as_deref().unwrap_or("-")
     )
@@ -98,8 +98,8 @@ fn row(b: &BackupItem) -> String {
 
 fn header() -> String {
     format!(
-        "{:<42} {:<11} {:<20} {:>10} {:>8}  {}",
-        "BACKUP", "TYPE", "FINISHED (UTC)", "STORED", "FILES", "PARENT"
+        "{:<42} {:<11} {:<23} {:>10} {:>8}  {}",
+        "BACKUP", "TYPE", "FINISHED", "STORED", "FILES", "PARENT"
     )
 }
 
@@ -142,7 +142,7 @@ pub fn status(r: &StatusResponse) -> String {
             "NOT encrypted"
         },
         r.backup_count,
-        human_bytes(r.total_stored_bytes),
+        present::bytes(r.total_stored_bytes),
         if r.backups_enabled {
             ""
         } else {
@@ -169,7 +169,7 @@ pub fn status(r: &StatusResponse) -> String {
                 c.root,
                 c.root_type.as_str(),
                 c.backups.len().saturating_sub(1),
-                human_bytes(c.stored_bytes)
+                present::bytes(c.stored_bytes)
             );
         }
     }
@@ -179,8 +179,8 @@ pub fn status(r: &StatusResponse) -> String {
             let next = match n.next_run {
                 Some(t) => format!(
                     "next {} (in {})",
-                    t.format("%Y-%m-%d %H:%M UTC"),
-                    human_age((t - chrono::Utc::now()).num_seconds())
+                    present::timestamp(t),
+                    present::age((t - chrono::Utc::now()).num_seconds())
                 ),
                 None => "disabled".into(),
             };
@@ -241,7 +241,7 @@ pub fn cleanup(r: &CleanupResponse) -> String {
             "  remove {} ({} object(s), {}): {}",
             o.backup_id,
             o.objects,
-            human_bytes(o.bytes),
+            present::bytes(o.bytes),
             o.reason
         );
     }
@@ -340,12 +340,11 @@ fn level_mark(l: crate::ops::report::Level) -> &'static str {
 
 /// The DR report for a terminal.
 pub fn report(r: &crate::ops::report::ReportResponse) -> String {
-    use crate::ops::{human_age, human_bytes};
     let mut out = format!(
         "DR posture: {} ({})\n  generated {} on {}, repository {}\n\n",
         r.verdict.to_string().to_uppercase(),
         r.summary,
-        r.generated.format("%Y-%m-%d %H:%M:%S UTC"),
+        present::timestamp(r.generated),
         r.host,
         r.repository
     );
@@ -366,9 +365,9 @@ pub fn report(r: &crate::ops::report::ReportResponse) -> String {
         b.full,
         b.incremental,
         b.archival,
-        human_bytes(b.stored_bytes),
+        present::bytes(b.stored_bytes),
         match (&b.newest_backup_id, b.newest_age_seconds) {
-            (Some(id), Some(a)) => format!("; newest {id}, {} old", human_age(a)),
+            (Some(id), Some(a)) => format!("; newest {id}, {} old", present::age(a)),
             _ => String::new(),
         }
     );
@@ -382,17 +381,17 @@ pub fn report(r: &crate::ops::report::ReportResponse) -> String {
     let _ = writeln!(
         out,
         "RTO: target {}, {} measurement(s), last {}, trend {}",
-        human_age(r.rto_target_seconds as i64),
+        present::duration(r.rto_target_seconds),
         r.rto_trend.len(),
         r.rto_trend
             .last()
-            .map_or("-".into(), |p| format!("{:.3} s", p.seconds)),
+            .map_or("-".into(), |p| present::duration(p.seconds)),
         dir(t.rto)
     );
     let _ = writeln!(
         out,
         "RPO: target {}, {}",
-        human_age(r.rpo_target_seconds as i64),
+        present::duration(r.rpo_target_seconds),
         r.rpo
             .as_ref()
             .map_or("no backups yet".to_string(), |a| a.statement.clone())
@@ -412,37 +411,40 @@ pub fn report(r: &crate::ops::report::ReportResponse) -> String {
 /// The per-stage times of a restore, one line.
 fn stages(t: &crate::repo::timing::StageSeconds) -> String {
     format!(
-        "  stages      read {:.3} s, decrypt {:.3} s, decompress {:.3} s, write {:.3} s, verify {:.3} s (summed over workers)\n",
-        t.read, t.decrypt, t.decompress, t.write, t.verify
+        "  stages      read {}, decrypt {}, decompress {}, write {}, verify {} (summed over workers)\n",
+        present::duration(t.read),
+        present::duration(t.decrypt),
+        present::duration(t.decompress),
+        present::duration(t.write),
+        present::duration(t.verify)
     )
 }
 
 pub fn restore_test(r: &crate::ops::restore_test::RestoreTestResponse) -> String {
-    use crate::ops::{human_age, human_bytes};
     let mut out = format!("{}\n", r.message);
     let mark = |ok: bool| if ok { "met" } else { "MISSED" };
     out.push_str(&format!(
-        "  backup      {} ({}, chain of {})\n  restored    {} files, {} in {:.3} s ({} MiB/s)\n",
+        "  backup      {} ({}, chain of {})\n  restored    {} files, {} in {} ({})\n",
         r.backup_id,
         r.backup_type.map(|t| t.to_string()).unwrap_or_default(),
         r.chain_length,
         r.files,
-        human_bytes(r.bytes),
-        r.restore_seconds,
-        r.throughput_mib_s
+        present::bytes(r.bytes),
+        present::duration(r.restore_seconds),
+        present::throughput(r.throughput_mib_s)
     ));
     out.push_str(&stages(&r.stages));
     out.push_str(&format!(
-        "  RTO         {:.3} s achieved, target {} s: {}\n",
-        r.rto_seconds,
-        r.rto_target_seconds,
+        "  RTO         {} achieved, target {}: {}\n",
+        present::duration(r.rto_seconds),
+        present::duration(r.rto_target_seconds),
         mark(r.rto_met)
     ));
     if let Some(rpo) = r.rpo_seconds {
         out.push_str(&format!(
             "  RPO         {} at test time, target {}: {}\n",
-            human_age(rpo.round() as i64),
-            human_age(r.rpo_target_seconds as i64),
+            present::age(rpo.round() as i64),
+            present::duration(r.rpo_target_seconds),
             mark(r.rpo_met)
         ));
     }
@@ -455,7 +457,7 @@ pub fn restore_test(r: &crate::ops::restore_test::RestoreTestResponse) -> String
             r.drift.added,
             r.drift.changed,
             r.drift.removed,
-            human_bytes(r.drift.bytes_at_risk)
+            present::bytes(r.drift.bytes_at_risk)
         ));
     }
     for reason in &r.reasons {
@@ -481,13 +483,13 @@ pub fn history(r: &crate::ops::history::HistoryResponse) -> String {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        let rto = i.rto_seconds.map_or("-".into(), |s| format!("{s:.3} s"));
+        let rto = i.rto_seconds.map_or("-".into(), present::duration);
         let rpo = i
             .rpo_seconds
-            .map_or("-".into(), |s| crate::ops::human_age(s.round() as i64));
+            .map_or("-".into(), |s| crate::present::age(s.round() as i64));
         out.push_str(&format!(
             "  {}  {:<16} {:<6} RTO {:>10}  RPO {:>10}  {}\n",
-            i.at.format("%Y-%m-%d %H:%M:%S"),
+            present::timestamp(i.at),
             kind,
             if i.passed { "pass" } else { "FAIL" },
             rto,
@@ -506,9 +508,7 @@ pub fn history(r: &crate::ops::history::HistoryResponse) -> String {
         "trend: RTO {}, RPO {}, pass rate {}\n",
         dir(r.trend.rto),
         dir(r.trend.rpo),
-        r.trend
-            .pass_rate
-            .map_or("-".into(), |p| format!("{:.0}%", p * 100.0))
+        r.trend.pass_rate.map_or("-".into(), present::percent)
     ));
     for u in &r.unreadable {
         out.push_str(&format!("unreadable: {u}\n"));
@@ -529,17 +529,16 @@ pub fn rpo(r: &crate::ops::rpo::MeasureRpoResponse) -> String {
 }
 
 pub fn rto(r: &crate::ops::rto::MeasureRtoResponse) -> String {
-    use crate::ops::human_bytes;
     let mut out = format!("{}\n", r.message);
     out.push_str(&format!(
-        "  backup      {} ({}, chain of {})\n  restored    {} files, {} in {:.3} s ({} MiB/s){}\n",
+        "  backup      {} ({}, chain of {})\n  restored    {} files, {} in {} ({}){}\n",
         r.backup_id,
         r.backup_type,
         r.chain_length,
         r.files,
-        human_bytes(r.bytes),
-        r.rto_seconds,
-        r.throughput_mib_s,
+        present::bytes(r.bytes),
+        present::duration(r.rto_seconds),
+        present::throughput(r.throughput_mib_s),
         if r.verified {
             ", every file's SHA-256 checked"
         } else {
@@ -548,15 +547,15 @@ pub fn rto(r: &crate::ops::rto::MeasureRtoResponse) -> String {
     ));
     out.push_str(&stages(&r.stages));
     out.push_str(&format!(
-        "  RTO         {:.3} s measured, target {} s: {}\n",
-        r.rto_seconds,
-        r.rto_target_seconds,
+        "  RTO         {} measured, target {}: {}\n",
+        present::duration(r.rto_seconds),
+        present::duration(r.rto_target_seconds),
         if r.rto_met { "met" } else { "MISSED" }
     ));
     let e = &r.estimate;
     out.push_str(&format!(
-        "  full set    {:.3} s estimated ({}): {}\n",
-        e.estimated_rto_seconds,
+        "  full set    {} estimated ({}): {}\n",
+        present::duration(e.estimated_rto_seconds),
         if e.estimated_rto_met {
             "within the target"
         } else {
@@ -580,8 +579,8 @@ pub fn unlock(r: &crate::ops::unlock::UnlockResponse) -> String {
             i.host.as_deref().unwrap_or("?"),
             i.pid.map_or("?".into(), |p| p.to_string()),
             match i.age_seconds.unwrap_or(0) {
-                a if a < 0 => format!("dated {} in the future", human_age(-a)),
-                a => format!("age {}", human_age(a)),
+                a if a < 0 => format!("dated {} in the future", present::age(-a)),
+                a => format!("age {}", present::age(a)),
             },
             i.reason
         ),

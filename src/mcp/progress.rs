@@ -17,7 +17,8 @@ use rmcp::{Peer, RoleServer};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::ops::{Progress, human_bytes};
+use crate::ops::Progress;
+use crate::present;
 
 const MIN_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -106,13 +107,13 @@ impl McpProgress {
         }
         let message = match st.total {
             Some(t) if t > 0 => format!(
-                "{}: {} of {} ({:.0}%)",
+                "{}: {} of {} ({})",
                 st.phase,
-                human_bytes(st.done_in_phase),
-                human_bytes(t),
-                (st.done_in_phase as f64 / t as f64 * 100.0).min(100.0)
+                present::bytes(st.done_in_phase),
+                present::bytes(t),
+                present::percent((st.done_in_phase as f64 / t as f64).min(1.0))
             ),
-            _ => format!("{}: {} done", st.phase, human_bytes(st.done_in_phase)),
+            _ => format!("{}: {} done", st.phase, present::bytes(st.done_in_phase)),
         };
         let p = ProgressNotificationParam::new(token.clone(), value as f64).with_message(message);
         self.send(Note::Progress(p));

@@ -78,7 +78,10 @@ pub async fn read(dr: &Dr, uri: &str) -> Result<Option<ResourceContents>> {
         return Ok(Some(contents(uri, "text/markdown", FORMAT_MD.to_string())));
     }
     if uri == REPORT_URI {
-        let r = dr.report(&Default::default()).await?;
+        let r = dr
+            .report(&Default::default())
+            .await?
+            .for_face(crate::ops::action::Face::Mcp);
         return Ok(Some(contents(
             uri,
             "text/markdown",

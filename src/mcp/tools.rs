@@ -13,6 +13,7 @@ use super::args::*;
 use super::compat::{CreateBackupResult, ListBackupsResult, RestoreBackupResult};
 use super::schema;
 use crate::error::{Error, Result};
+use crate::ops::action::Face;
 use crate::ops::backup::{BackupOptions, BackupResponse};
 use crate::ops::check::DrCheckResponse;
 use crate::ops::cleanup::{CleanupOptions, CleanupResponse};
@@ -282,7 +283,10 @@ async fn dispatch(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
         },
         "report" => return Some(report(dr, args).await),
         "run_disaster_recovery_check" => match parse::<NoArgs>(name, args) {
-            Ok(_) => dr.dr_check().await.and_then(|r| done(&r)),
+            Ok(_) => dr
+                .dr_check()
+                .await
+                .and_then(|r| done(&r.for_face(Face::Mcp))),
             Err(e) => Err(e),
         },
         _ => return None,
@@ -364,7 +368,7 @@ async fn restore_test_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Val
 async fn report(dr: &Dr, args: &JsonObject) -> Outcome {
     let run = async {
         let a: ReportArgs = parse("report", args)?;
-        let r = dr.report(&a.options).await?;
+        let r = dr.report(&a.options).await?.for_face(Face::Mcp);
         let text = match a.format {
             ReportFormatArg::Markdown => Some(crate::report::markdown::render(&r)),
             ReportFormatArg::Json => None,

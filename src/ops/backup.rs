@@ -664,7 +664,7 @@ impl Dr {
             totals.files_stored,
             totals.files_unchanged,
             totals.files_deleted,
-            super::human_bytes(totals.stored_bytes),
+            crate::present::bytes(totals.stored_bytes),
             if verify { ", verified" } else { "" }
         );
         Ok(BackupResponse {

@@ -9,7 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
-use super::posture::{Level, Posture, PostureCheck, posture_checks, verdict};
+use super::action::{Advice, Face};
+use super::posture::{CheckName, Level, Posture, PostureCheck, posture_checks, verdict};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -47,8 +48,12 @@ pub struct BackupsAvailable {
     pub detail: String,
     /// The report's level: pass, warn or fail.
     pub level: Level,
-    /// What to do; none when it passes.
+    /// What to do; none when it passes (worded for the face that answers).
     pub action: Option<String>,
+    /// The same advice, typed.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub advice: Option<Advice>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -62,8 +67,12 @@ pub struct BackupIntegrity {
     pub detail: String,
     /// The report's level: pass, warn or fail.
     pub level: Level,
-    /// What to do; none when it passes.
+    /// What to do; none when it passes (worded for the face that answers).
     pub action: Option<String>,
+    /// The same advice, typed.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub advice: Option<Advice>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -77,8 +86,12 @@ pub struct RecentBackup {
     pub detail: String,
     /// The report's level: pass, warn or fail.
     pub level: Level,
-    /// What to do; none when it passes.
+    /// What to do; none when it passes (worded for the face that answers).
     pub action: Option<String>,
+    /// The same advice, typed.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub advice: Option<Advice>,
 }
 
 /// One of the report's checks, in the orchestrator's pass/fail shape.
@@ -89,8 +102,12 @@ pub struct ReportCheck {
     /// The report's level: pass, warn or fail.
     pub level: Level,
     pub detail: String,
-    /// What to do; none when it passes.
+    /// What to do; none when it passes (worded for the face that answers).
     pub action: Option<String>,
+    /// The same advice, typed.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub advice: Option<Advice>,
 }
 
 impl From<&PostureCheck> for ReportCheck {
@@ -100,6 +117,7 @@ impl From<&PostureCheck> for ReportCheck {
             level: c.status,
             detail: c.detail.clone(),
             action: c.action.clone(),
+            advice: c.advice.clone(),
         }
     }
 }
@@ -138,6 +156,41 @@ pub struct DrCheckResponse {
     pub message: String,
 }
 
+/// Words an action for `face`, from its typed advice.
+fn word(action: &mut Option<String>, advice: &Option<Advice>, face: Face) {
+    if let Some(a) = advice {
+        *action = Some(a.render(face));
+    }
+}
+
+impl DrCheckResponse {
+    /// Words every check's action for `face` (the MCP server: tool calls).
+    pub fn for_face(mut self, face: Face) -> Self {
+        let c = &mut self.results.checks;
+        word(
+            &mut c.backups_available.action,
+            &c.backups_available.advice,
+            face,
+        );
+        word(
+            &mut c.backup_integrity.action,
+            &c.backup_integrity.advice,
+            face,
+        );
+        word(&mut c.recent_backup.action, &c.recent_backup.advice, face);
+        for r in [
+            &mut c.schedule_rpo,
+            &mut c.last_validation,
+            &mut c.last_restore_test,
+            &mut c.retention_compliance,
+            &mut c.key_age,
+        ] {
+            word(&mut r.action, &r.advice, face);
+        }
+        self
+    }
+}
+
 impl Dr {
     /// Run the disaster-recovery check: the report's checks in the orchestrator's shape. A
     /// repository that does not exist yet is a failed check, not an error; a wrong key is an
@@ -152,7 +205,7 @@ impl Dr {
             threshold_minutes as f64 * 60.0,
         );
         let posture = verdict(&checks);
-        let find = |name: &str| -> Result<&PostureCheck> {
+        let find = |name: CheckName| -> Result<&PostureCheck> {
             checks
                 .iter()
                 .find(|c| c.name == name)
@@ -162,9 +215,9 @@ impl Dr {
             .catalog
             .as_ref()
             .and_then(|c| c.backups.iter().max_by_key(|b| b.finished));
-        let available = find("backups_available")?;
-        let chain = find("chain_health")?;
-        let age = find("newest_backup_age")?;
+        let available = find(CheckName::BackupsAvailable)?;
+        let chain = find(CheckName::ChainHealth)?;
+        let age = find(CheckName::NewestBackupAge)?;
         let checks = DrChecks {
             backups_available: BackupsAvailable {
                 status: CheckStatus::from_ok(available.status == Level::Pass),
@@ -174,6 +227,7 @@ impl Dr {
                 detail: available.detail.clone(),
                 level: available.status,
                 action: available.action.clone(),
+                advice: available.advice.clone(),
             },
             backup_integrity: BackupIntegrity {
                 status: CheckStatus::from_ok(
@@ -184,6 +238,7 @@ impl Dr {
                 detail: chain.detail.clone(),
                 level: chain.status,
                 action: chain.action.clone(),
+                advice: chain.advice.clone(),
             },
             recent_backup: RecentBackup {
                 status: CheckStatus::from_ok(age.status == Level::Pass),
@@ -194,12 +249,13 @@ impl Dr {
                 detail: age.detail.clone(),
                 level: age.status,
                 action: age.action.clone(),
+                advice: age.advice.clone(),
             },
-            schedule_rpo: find("schedule_rpo")?.into(),
-            last_validation: find("last_validation")?.into(),
-            last_restore_test: find("last_restore_test")?.into(),
-            retention_compliance: find("retention_compliance")?.into(),
-            key_age: find("key_age")?.into(),
+            schedule_rpo: find(CheckName::ScheduleRpo)?.into(),
+            last_validation: find(CheckName::LastValidation)?.into(),
+            last_restore_test: find(CheckName::LastRestoreTest)?.into(),
+            retention_compliance: find(CheckName::RetentionCompliance)?.into(),
+            key_age: find(CheckName::KeyAge)?.into(),
         };
         let failing: Vec<&str> = [
             ("backups_available", checks.backups_available.status),

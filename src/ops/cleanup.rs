@@ -163,7 +163,7 @@ impl Dr {
             "{verb} {} backup(s) and {} orphan group(s), {} freed; {} backup(s) kept",
             plan.remove.len(),
             orphans.len(),
-            super::human_bytes(bytes_freed),
+            crate::present::bytes(bytes_freed),
             plan.keep.len()
         );
         Ok(CleanupResponse {

@@ -10,6 +10,7 @@
 
 // The operations (verbs): one public operation each. A verb never reaches into a sibling verb;
 // what two of them share is machinery below (the `layout` test holds this).
+pub mod action;
 pub mod backup;
 pub mod check;
 pub mod cleanup;
@@ -174,43 +175,6 @@ pub(crate) async fn with_lock<T>(
 /// Seconds, rounded to milliseconds, for responses.
 pub(crate) fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
-}
-
-/// "1.5 GiB" style sizes for people.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-/// "3 h 12 min" style ages for people.
-pub fn human_age(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min", s / 60),
-        3600..86400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-        _ => format!("{} d {} h", s / 86400, (s % 86400) / 3600),
-    }
-}
-
-/// A measured duration for people: "0.055 s" under a minute (restores of small data sets take
-/// milliseconds), else as [`human_age`].
-pub fn human_duration(seconds: f64) -> String {
-    if seconds < 60.0 {
-        format!("{:.3} s", seconds.max(0.0))
-    } else {
-        human_age(seconds.round() as i64)
-    }
 }
 
 pub(crate) fn cancelled() -> Error {

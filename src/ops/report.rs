@@ -6,15 +6,17 @@ use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Dr;
+use super::action::Face;
 use super::measure::rpo_analysis::RpoAnalysis;
 use super::posture::{posture_checks, verdict};
 use super::record::{HistoryItem, HistoryResponse, trend};
-use super::{Dr, human_bytes};
 use crate::error::Result;
+use crate::present;
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
 
-pub use super::posture::{Level, Posture, PostureCheck};
+pub use super::posture::{CheckName, Level, Posture, PostureCheck};
 
 /// The timeline covers at most this many days back from now.
 pub const TIMELINE_DAYS: i64 = 90;
@@ -119,6 +121,28 @@ fn trend_points(items: &[HistoryItem], rto: bool) -> Vec<TrendPoint> {
         .collect()
 }
 
+impl ReportResponse {
+    /// Words the checks' actions and the recommendations drawn from them for `face` (the MCP
+    /// server: tool calls instead of command lines).
+    pub fn for_face(mut self, face: Face) -> Self {
+        for c in &mut self.checks {
+            let Some(before) = c.action.as_ref().map(|a| format!("{}: {a}", c.title)) else {
+                continue;
+            };
+            c.for_face(face);
+            if let Some(a) = &c.action {
+                let after = format!("{}: {a}", c.title);
+                for r in &mut self.recommendations {
+                    if *r == before {
+                        *r = after.clone();
+                    }
+                }
+            }
+        }
+        self
+    }
+}
+
 impl Dr {
     /// The DR posture report.
     pub async fn report(&self, req: &ReportOptions) -> Result<ReportResponse> {
@@ -214,7 +238,7 @@ impl Dr {
             if n > 0 {
                 recommendations.push(format!(
                     "the last restore test found {n} file(s) changed since its backup ({} at risk): back up before risky changes",
-                    human_bytes(at_risk)
+                    present::bytes(at_risk)
                 ));
             }
         }

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::Extraction;
 use super::restore_roots::{confine_to_roots, existing_entries};
-use super::{Cancel, Dr, Progress, human_bytes};
+use super::{Cancel, Dr, Progress};
 use crate::error::{Error, Result};
+use crate::present;
 use crate::repo::BackupType;
 
 /// Where a restore may write: the policy a face chooses and the operation applies, so every
@@ -132,7 +133,7 @@ impl Dr {
         let message = format!(
             "restored {} files ({}) from {} into {}{}",
             x.files,
-            human_bytes(x.bytes),
+            present::bytes(x.bytes),
             x.backup_id,
             x.target.display(),
             if x.verified {

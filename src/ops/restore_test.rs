@@ -17,8 +17,9 @@ use super::measure::{ScratchRestore, UNVERIFIED, chain_ids, mib_per_s};
 use super::record::{Recorded, keep, note_kept};
 use super::scan;
 use super::sqlite::{integrity_check, is_sqlite};
-use super::{Cancel, Dr, OperationEvent, Progress, human_age, human_bytes, human_duration, secs};
+use super::{Cancel, Dr, OperationEvent, Progress, secs};
 use crate::error::{Error, Result};
+use crate::present;
 use crate::repo::BackupType;
 use crate::repo::history::{DriftSummary, RecordPayload, RestoreTestPayload};
 use crate::repo::manifest::{EntryKind, Manifest};
@@ -302,14 +303,14 @@ impl Dr {
         if restored.is_some() && !rto_met {
             reasons.push(format!(
                 "RTO achieved {} exceeds the target of {} min",
-                human_duration(rto),
+                present::duration(rto),
                 dr_settings.rto_target_minutes
             ));
         }
         if !rpo_met {
             reasons.push(format!(
                 "RPO at test time {} (the age of {id}) exceeds the target of {} min: a recovery now would lose that much",
-                human_age(rpo_seconds.round() as i64),
+                present::age(rpo_seconds.round() as i64),
                 dr_settings.rpo_target_minutes
             ));
         }
@@ -332,10 +333,10 @@ impl Dr {
         let message = if passed {
             format!(
                 "restore test passed: {id} ({files} files, {}) restored and verified in {} (RTO target {} min), {} old (RPO target {} min)",
-                human_bytes(bytes),
-                human_duration(rto),
+                present::bytes(bytes),
+                present::duration(rto),
                 dr_settings.rto_target_minutes,
-                human_age(rpo_seconds.round() as i64),
+                present::age(rpo_seconds.round() as i64),
                 dr_settings.rpo_target_minutes
             )
         } else {

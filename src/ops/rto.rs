@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::measure::{ScratchRestore, UNVERIFIED, chain_ids, estimate, mib_per_s};
 use super::record::{Recorded, keep, note_kept};
-use super::{Cancel, Dr, Progress, human_bytes, human_duration, secs};
+use super::{Cancel, Dr, Progress, secs};
+use crate::present;
 use crate::repo::BackupType;
 use crate::repo::timing::StageSeconds;
 
@@ -128,7 +129,7 @@ impl Dr {
         if restored.is_some() && !rto_met {
             reasons.push(format!(
                 "RTO measured {} exceeds the target of {target_minutes} min",
-                human_duration(rto_seconds)
+                present::duration(rto_seconds)
             ));
         }
         let estimate = estimate(rto_seconds, bytes, full, rto_target_seconds);
@@ -136,14 +137,15 @@ impl Dr {
         let throughput = mib_per_s(bytes, rto_seconds);
         let message = if passed {
             let mut m = format!(
-                "RTO measured: {id} ({files} files, {}) restored and verified in {} at {throughput:.2} MiB/s (target {target_minutes} min: met)",
-                human_bytes(bytes),
-                human_duration(rto_seconds),
+                "RTO measured: {id} ({files} files, {}) restored and verified in {} at {} (target {target_minutes} min: met)",
+                present::bytes(bytes),
+                present::duration(rto_seconds),
+                present::throughput(throughput),
             );
             if estimate.partial {
                 m.push_str(&format!(
                     "; the full data set would take about {} ({})",
-                    human_duration(estimate.estimated_rto_seconds),
+                    present::duration(estimate.estimated_rto_seconds),
                     if estimate.estimated_rto_met {
                         "within the target"
                     } else {

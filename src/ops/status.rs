@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Dr, human_age};
+use super::Dr;
 use crate::error::Result;
+use crate::present;
 use crate::repo::BackupType;
 use crate::repo::catalog::{Catalog, Unreadable};
 use crate::repo::manifest::ManifestSummary;
@@ -219,7 +220,7 @@ impl Dr {
                     backup_id: b.map(|b| b.backup_id.clone()),
                     finished: b.map(|b| b.finished),
                     age_seconds: b.map(|b| (now - b.finished).num_seconds()),
-                    age: b.map(|b| human_age((now - b.finished).num_seconds())),
+                    age: b.map(|b| present::age((now - b.finished).num_seconds())),
                 }
             })
             .collect();

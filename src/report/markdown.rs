@@ -10,11 +10,9 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
-
 use crate::ops::history::Direction;
 use crate::ops::report::{Level, ReportResponse, TrendPoint};
-use crate::ops::{human_age, human_bytes};
+use crate::present;
 use crate::repo::history::RecordKind;
 
 /// How many of the newest backups the backup table lists.
@@ -88,36 +86,6 @@ pub(crate) fn direction_label(d: Direction) -> &'static str {
     }
 }
 
-/// A measured duration: seconds with one decimal, plus the human form from a minute on
-/// ("754.2 s (12 min)"); `-` when it is not a number.
-pub(crate) fn seconds_label(s: f64) -> String {
-    if !s.is_finite() {
-        return "-".into();
-    }
-    if s.abs() < 10.0 {
-        // Restores of small data sets take milliseconds; one decimal would print 0.0 s.
-        format!("{s:.3} s")
-    } else if s.abs() < 60.0 {
-        format!("{s:.1} s")
-    } else {
-        format!("{s:.1} s ({})", human_age(s.round() as i64))
-    }
-}
-
-/// A target in seconds for people ("15 min").
-pub(crate) fn target_label(s: f64) -> String {
-    if s.is_finite() {
-        human_age(s.round() as i64)
-    } else {
-        "-".into()
-    }
-}
-
-/// An instant, to the second, in UTC.
-pub(crate) fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
 /// "PASS", "WARN" or "FAIL".
 pub(crate) fn level_label(l: Level) -> &'static str {
     match l {
@@ -127,18 +95,13 @@ pub(crate) fn level_label(l: Level) -> &'static str {
     }
 }
 
-/// Pass rate as a whole percentage.
-pub(crate) fn percent(rate: f64) -> String {
-    format!("{:.0}%", rate * 100.0)
-}
-
 fn pass_fail(passed: bool) -> &'static str {
     if passed { "pass" } else { "FAIL" }
 }
 
 fn header(md: &mut String, r: &ReportResponse) {
     let _ = writeln!(md, "# DR report: {}\n", r.verdict);
-    let _ = writeln!(md, "- **Generated:** {}", when(r.generated));
+    let _ = writeln!(md, "- **Generated:** {}", present::timestamp(r.generated));
     let _ = writeln!(md, "- **Host:** {}", inline(&r.host));
     let _ = writeln!(md, "- **Repository:** {}", inline(&r.repository));
     let _ = writeln!(md, "- **Tool version:** {}\n", inline(&r.tool_version));
@@ -184,22 +147,22 @@ fn backups(md: &mut String, r: &ReportResponse) {
         "- **Backups:** {} ({} full, {} incremental, {} archival)",
         b.count, b.full, b.incremental, b.archival
     );
-    let _ = writeln!(md, "- **Stored:** {}", human_bytes(b.stored_bytes));
+    let _ = writeln!(md, "- **Stored:** {}", present::bytes(b.stored_bytes));
     match &b.newest_backup_id {
         Some(id) => {
             let mut line = format!("- **Newest:** {}", inline(id));
             if let Some(f) = b.newest_finished {
-                let _ = write!(line, ", finished {}", when(f));
+                let _ = write!(line, ", finished {}", present::timestamp(f));
             }
             if let Some(a) = b.newest_age_seconds {
-                let _ = write!(line, " ({} ago)", human_age(a));
+                let _ = write!(line, " ({} ago)", present::age(a));
             }
             let _ = writeln!(md, "{line}");
         }
         None => md.push_str("- **Newest:** none\n"),
     }
     if let Some(o) = b.oldest_finished {
-        let _ = writeln!(md, "- **Oldest:** finished {}", when(o));
+        let _ = writeln!(md, "- **Oldest:** finished {}", present::timestamp(o));
     }
     md.push('\n');
 
@@ -207,8 +170,8 @@ fn backups(md: &mut String, r: &ReportResponse) {
         let _ = writeln!(
             md,
             "No backup finished between {} and {}.\n",
-            when(r.timeline_from),
-            when(r.timeline_to)
+            present::timestamp(r.timeline_from),
+            present::timestamp(r.timeline_to)
         );
         return;
     }
@@ -217,8 +180,8 @@ fn backups(md: &mut String, r: &ReportResponse) {
         md,
         "The newest {shown} of {} backup(s) finished between {} and {}, newest first:\n",
         r.timeline.len(),
-        when(r.timeline_from),
-        when(r.timeline_to)
+        present::timestamp(r.timeline_from),
+        present::timestamp(r.timeline_to)
     );
     md.push_str("| Backup | Type | Finished | Stored | OK |\n|---|---|---|---|---|\n");
     for t in r.timeline.iter().rev().take(BACKUP_ROWS) {
@@ -227,8 +190,8 @@ fn backups(md: &mut String, r: &ReportResponse) {
             "| {} | {} | {} | {} | {} |",
             cell(&t.backup_id),
             t.backup_type,
-            when(t.finished),
-            human_bytes(t.stored_bytes),
+            present::timestamp(t.finished),
+            present::bytes(t.stored_bytes),
             if t.ok { "ok" } else { "FAIL" }
         );
     }
@@ -247,9 +210,9 @@ fn trend_table(md: &mut String, points: &[TrendPoint]) {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} |",
-            when(p.at),
+            present::timestamp(p.at),
             kind_label(p.kind),
-            seconds_label(p.seconds),
+            present::duration(p.seconds),
             pass_fail(p.passed)
         );
     }
@@ -258,7 +221,11 @@ fn trend_table(md: &mut String, points: &[TrendPoint]) {
 
 fn rto(md: &mut String, r: &ReportResponse) {
     md.push_str("## Recovery time (RTO)\n\n");
-    let _ = writeln!(md, "- **Target:** {}", target_label(r.rto_target_seconds));
+    let _ = writeln!(
+        md,
+        "- **Target:** {}",
+        present::duration(r.rto_target_seconds)
+    );
     let _ = writeln!(
         md,
         "- **Trend:** {}\n",
@@ -269,7 +236,11 @@ fn rto(md: &mut String, r: &ReportResponse) {
 
 fn rpo(md: &mut String, r: &ReportResponse) {
     md.push_str("## Recovery point (RPO)\n\n");
-    let _ = writeln!(md, "- **Target:** {}", target_label(r.rpo_target_seconds));
+    let _ = writeln!(
+        md,
+        "- **Target:** {}",
+        present::duration(r.rpo_target_seconds)
+    );
     match &r.rpo {
         None => {
             md.push_str("- **Analysis:** none (no backup to measure from)\n\n");
@@ -289,8 +260,8 @@ fn rpo(md: &mut String, r: &ReportResponse) {
                         "- **Worst gap over {} days:** {} from {} to {} ({})",
                         a.worst_gap.window_days,
                         inline(&g.duration),
-                        when(g.start),
-                        when(g.end),
+                        present::timestamp(g.start),
+                        present::timestamp(g.end),
                         pass_fail(a.worst_gap.passed)
                     );
                 }
@@ -322,10 +293,9 @@ fn rpo(md: &mut String, r: &ReportResponse) {
 fn history(md: &mut String, r: &ReportResponse) {
     let h = &r.history;
     md.push_str("## History\n\n");
-    let rate = h
-        .trend
-        .pass_rate
-        .map_or("no records".into(), |p| format!("{} passed", percent(p)));
+    let rate = h.trend.pass_rate.map_or("no records".into(), |p| {
+        format!("{} passed", present::percent(p))
+    });
     let _ = writeln!(
         md,
         "The newest {} of {} record(s), newest first; {rate}.\n",
@@ -342,11 +312,11 @@ fn history(md: &mut String, r: &ReportResponse) {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} |",
-            when(i.at),
+            present::timestamp(i.at),
             kind_label(i.kind),
             pass_fail(i.passed),
-            i.rto_seconds.map_or("-".into(), seconds_label),
-            i.rpo_seconds.map_or("-".into(), seconds_label),
+            i.rto_seconds.map_or("-".into(), present::duration),
+            i.rpo_seconds.map_or("-".into(), present::duration),
             cell(&i.host),
             cell(&i.summary)
         );
@@ -367,28 +337,29 @@ fn warnings(md: &mut String, r: &ReportResponse) {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use chrono::{Duration, TimeZone};
+    use chrono::{Duration, TimeZone, Utc};
 
     use super::*;
     use crate::ops::history::{HistoryItem, HistoryResponse, Trend};
-    use crate::ops::report::{BackupOverview, Posture, PostureCheck, TimelineItem};
+    use crate::ops::report::{BackupOverview, CheckName, Posture, PostureCheck, TimelineItem};
     use crate::ops::rpo::{BackupPoint, analyze_rpo};
     use crate::repo::BackupType;
     use crate::settings::BackupSettings;
 
     fn check(
-        name: &str,
+        name: CheckName,
         title: &str,
         status: Level,
         detail: &str,
         action: Option<&str>,
     ) -> PostureCheck {
         PostureCheck {
-            name: name.into(),
+            name,
             title: title.into(),
             status,
             detail: detail.into(),
             action: action.map(Into::into),
+            advice: None,
             value: None,
             target: None,
             unit: None,
@@ -456,21 +427,21 @@ pub(crate) mod tests {
             summary: "critical: last_restore_test, last_validation".into(),
             checks: vec![
                 check(
-                    "backups_available",
+                    CheckName::BackupsAvailable,
                     "Backups available",
                     Level::Pass,
                     "3 backup(s); newest 20250314T020000Z-incr",
                     None,
                 ),
                 check(
-                    "last_validation",
+                    CheckName::LastValidation,
                     "Last validation",
                     Level::Warn,
                     "no validation kept in the history",
                     Some("run `mahavishnu-dr backup validate --level full`"),
                 ),
                 check(
-                    "last_restore_test",
+                    CheckName::LastRestoreTest,
                     "Last restore test vs RTO target",
                     Level::Fail,
                     "took 20 min against a target of 15 min",
@@ -656,11 +627,8 @@ pub(crate) mod tests {
         let s = section(&md, "## Recovery time (RTO)");
         assert!(s.contains("**Target:** 15 min"));
         assert!(s.contains("**Trend:** insufficient data"), "{s}");
-        assert!(s.contains("| restore test | 42.5 s | pass |"), "{s}");
-        assert!(
-            s.contains("| restore test | 1250.0 s (20 min) | FAIL |"),
-            "{s}"
-        );
+        assert!(s.contains("| restore test | 43 s | pass |"), "{s}");
+        assert!(s.contains("| restore test | 20 min 50 s | FAIL |"), "{s}");
 
         let mut r = sample();
         r.rto_trend.clear();
@@ -694,7 +662,7 @@ pub(crate) mod tests {
         );
         let rows: Vec<&str> = h.lines().filter(|l| l.starts_with("| 2025")).collect();
         assert_eq!(rows.len(), 2);
-        assert!(rows[0].contains("| FAIL |") && rows[0].contains("1250.0 s"));
+        assert!(rows[0].contains("| FAIL |") && rows[0].contains("20 min 50 s"));
         assert!(rows[1].contains("| pass |") && rows[1].contains("| db-1 |"));
     }
 

@@ -33,7 +33,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::ops::human_age;
+use crate::present;
 use crate::repo::BackupType;
 use crate::repo::manifest::ManifestSummary;
 use crate::schedule::{NextRun, next_run, next_runs};
@@ -232,7 +232,7 @@ pub fn analyze_rpo(
     let worst_gap = window_gaps(now, &past, window_days, target)?;
     let schedule = schedule_rpo(backup, now, target)?;
     let schedule_can_meet_target = schedule.passed;
-    let target_text = human_age(target);
+    let target_text = present::age(target);
     let statement = statement(backup, &schedule, target, &target_text);
 
     let recommendations = recommendations(
@@ -283,9 +283,9 @@ fn target_seconds(minutes: u64) -> Result<i64> {
         })
 }
 
-/// "2026-01-15 10:00 UTC"
+/// An instant in a sentence (see [`present::timestamp`]).
 fn at(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    present::timestamp(t)
 }
 
 fn within(seconds: i64, target: i64) -> &'static str {
@@ -298,7 +298,7 @@ fn within(seconds: i64, target: i64) -> &'static str {
 
 /// `past` is sorted and holds only backups finished at or before `now`.
 fn current_rpo(now: DateTime<Utc>, past: &[BackupPoint], target: i64) -> CurrentRpo {
-    let target_text = human_age(target);
+    let target_text = present::age(target);
     match past.last() {
         None => CurrentRpo {
             newest_backup: None,
@@ -315,13 +315,13 @@ fn current_rpo(now: DateTime<Utc>, past: &[BackupPoint], target: i64) -> Current
                 newest_backup: Some(b.finished),
                 newest_backup_type: Some(b.backup_type),
                 age_seconds: Some(age),
-                age: Some(human_age(age)),
+                age: Some(present::age(age)),
                 passed: age <= target,
                 detail: format!(
                     "the newest backup ({}, {}) is {} old, {} the target of {target_text}",
                     b.backup_type,
                     at(b.finished),
-                    human_age(age),
+                    present::age(age),
                     within(age, target)
                 ),
             }
@@ -378,7 +378,7 @@ fn window_gaps(
                 start: *start,
                 end: *end,
                 seconds,
-                duration: human_age(seconds),
+                duration: present::age(seconds),
                 starts_at: *starts_at,
                 ends_at: *ends_at,
                 start_backup_type: *start_type,
@@ -519,7 +519,7 @@ fn schedule_rpo(b: &BackupSettings, now: DateTime<Utc>, target: i64) -> Result<S
             runs.len(),
             enabled.len(),
             plural(enabled.len()),
-            human_age(l.seconds),
+            present::age(l.seconds),
             at(l.start),
             l.start_schedules.join(", "),
             at(l.end),
@@ -534,7 +534,7 @@ fn schedule_rpo(b: &BackupSettings, now: DateTime<Utc>, target: i64) -> Result<S
         horizon_days: SCHEDULE_HORIZON_DAYS,
         scheduled_runs: runs.len() as u64,
         implied_rpo_seconds: implied,
-        implied_rpo: implied.map(human_age),
+        implied_rpo: implied.map(present::age),
         passed: implied.is_some_and(|s| s <= target),
         longest_interval: longest,
         detail,
@@ -567,14 +567,14 @@ fn statement(b: &BackupSettings, s: &ScheduleRpo, target: i64, target_text: &str
         Some(l) if l.seconds <= target => format!(
             "the schedules run at least every {} ({}), within the RPO target of {target_text} \
              if every run succeeds",
-            human_age(l.seconds),
+            present::age(l.seconds),
             interval_names(l)
         ),
         Some(l) => format!(
             "the schedules run at best every {} ({}); an RPO of at most {target_text} cannot be \
              met: schedule backups at least every {target_text}, or use continuous protection \
              (WAL shipping / replication) for the databases",
-            human_age(l.seconds),
+            present::age(l.seconds),
             interval_names(l)
         ),
     }
@@ -601,7 +601,7 @@ fn recommendations(
             let mut r = format!(
                 "the newest backup is {} old, beyond the RPO target of {target_text}: run a \
                  backup now (`mahavishnu-dr backup run`)",
-                human_age(age)
+                present::age(age)
             );
             if missed(age) {
                 r.push_str(&format!(
@@ -672,7 +672,7 @@ fn recommendations(
                 out.push(format!(
                     "or, if losing up to {} of data is acceptable, raise \
                      disaster_recovery.rpo_target_minutes to {minutes}",
-                    human_age(implied)
+                    present::age(implied)
                 ));
             }
         }
@@ -809,7 +809,7 @@ mod tests {
         // 50 h is beyond the daily schedule's 24 h plus slack: missed runs are named.
         assert!(
             a.recommendations[0]
-                .contains("scheduled runs were missed or failed since 2026-01-03 00:00 UTC"),
+                .contains("scheduled runs were missed or failed since 2026-01-03 00:00:00 UTC"),
             "{:?}",
             a.recommendations
         );
@@ -1195,7 +1195,7 @@ mod tests {
         assert!(!a.passed);
         assert_eq!(a.recommendations.len(), 1, "{:?}", a.recommendations);
         assert!(a.recommendations[0].contains(
-            "between 2026-02-05 02:05 UTC and 2026-02-08 02:05 UTC, longer than the schedules allow"
+            "between 2026-02-05 02:05:00 UTC and 2026-02-08 02:05:00 UTC, longer than the schedules allow"
         ));
     }
 

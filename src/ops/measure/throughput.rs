@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ops::{human_bytes, human_duration};
+use crate::present;
 
 /// What a recovery of the whole live data set would take, from this measurement.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -53,18 +53,18 @@ pub(crate) fn estimate(
             format!(
                 "the backup restored no bytes, so no throughput was measured for the {} data set: \
                  run a backup and measure again",
-                human_bytes(f)
+                present::bytes(f)
             ),
         ),
         Some(f) if partial => (
             rto_seconds * f as f64 / restored_bytes as f64,
             format!(
                 "measured RTO scaled linearly by bytes: {} measured for {}, the full data set is \
-                 {} (live path sources now plus stored command outputs), at the same {:.2} MiB/s",
-                human_duration(rto_seconds),
-                human_bytes(restored_bytes),
-                human_bytes(f),
-                mib_per_s(restored_bytes, rto_seconds)
+                 {} (live path sources now plus stored command outputs), at the same {}",
+                present::duration(rto_seconds),
+                present::bytes(restored_bytes),
+                present::bytes(f),
+                present::throughput(mib_per_s(restored_bytes, rto_seconds))
             ),
         ),
         Some(f) => (
@@ -72,8 +72,8 @@ pub(crate) fn estimate(
             format!(
                 "the backup holds the full data set ({} restored, {} live now): the estimate is \
                  the measured RTO",
-                human_bytes(restored_bytes),
-                human_bytes(f)
+                present::bytes(restored_bytes),
+                present::bytes(f)
             ),
         ),
     };

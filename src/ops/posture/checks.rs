@@ -2,8 +2,11 @@
 
 use chrono::Duration;
 
-use super::{Evidence, Level, MAX_KEY_AGE_DAYS, Posture, PostureCheck, STALE_DAYS};
-use crate::ops::human_age;
+use super::{CheckName, Evidence, Level, MAX_KEY_AGE_DAYS, Posture, PostureCheck, STALE_DAYS};
+use crate::ops::action::{Action, Advice};
+use crate::ops::integrity::ValidationLevel;
+use crate::present;
+use crate::repo::kind::BackupType;
 
 fn days(d: Duration) -> f64 {
     (d.num_seconds() as f64 / 86400.0 * 10.0).round() / 10.0
@@ -24,21 +27,31 @@ pub(crate) fn posture_checks(
     checks.push(
         match (&e.missing_repository, newest) {
             (Some(m), _) => PostureCheck::new(
-                "backups_available",
+                CheckName::BackupsAvailable,
                 "Backups available",
                 Level::Fail,
                 format!("no repository yet ({m})"),
             )
-            .action("run `mahavishnu-dr backup run --backup-type full` (MCP: backup_run)"),
+            .advise(Advice::step(
+                Action::RunBackup {
+                    backup_type: Some(BackupType::Full),
+                },
+                "",
+            )),
             (None, None) => PostureCheck::new(
-                "backups_available",
+                CheckName::BackupsAvailable,
                 "Backups available",
                 Level::Fail,
                 "the repository holds no finished backup".into(),
             )
-            .action("run `mahavishnu-dr backup run --backup-type full` (MCP: backup_run)"),
+            .advise(Advice::step(
+                Action::RunBackup {
+                    backup_type: Some(BackupType::Full),
+                },
+                "",
+            )),
             (None, Some(b)) => PostureCheck::new(
-                "backups_available",
+                CheckName::BackupsAvailable,
                 "Backups available",
                 Level::Pass,
                 format!("{} backup(s); newest {}", backups.len(), b.backup_id),
@@ -52,24 +65,24 @@ pub(crate) fn posture_checks(
     let limit = (2.0 * rpo_target_seconds).max(48.0 * 3600.0);
     let age_check = match age {
         None => PostureCheck::new(
-            "newest_backup_age",
+            CheckName::NewestBackupAge,
             "Newest backup vs RPO target",
             Level::Fail,
             "no backup: a recovery now would lose everything".into(),
         )
-        .action("run a backup"),
+        .advise(Advice::step(Action::RunBackup { backup_type: None }, "now")),
         Some(a) if a as f64 <= rpo_target_seconds => PostureCheck::new(
-            "newest_backup_age",
+            CheckName::NewestBackupAge,
             "Newest backup vs RPO target",
             Level::Pass,
             format!(
                 "newest backup is {} old, within the RPO target of {}",
-                human_age(a),
-                human_age(rpo_target_seconds as i64)
+                present::age(a),
+                present::age(rpo_target_seconds as i64)
             ),
         ),
         Some(a) => PostureCheck::new(
-            "newest_backup_age",
+            CheckName::NewestBackupAge,
             "Newest backup vs RPO target",
             if a as f64 <= limit {
                 Level::Warn
@@ -78,111 +91,130 @@ pub(crate) fn posture_checks(
             },
             format!(
                 "newest backup is {} old, over the RPO target of {}: a recovery now would lose that much",
-                human_age(a),
-                human_age(rpo_target_seconds as i64)
+                present::age(a),
+                present::age(rpo_target_seconds as i64)
             ),
         )
-        .action(if a as f64 <= limit {
+        .advise(Advice::say(if a as f64 <= limit {
             "back up more often (see the RPO section: the schedules may not be able to meet the target)"
         } else {
             "backups have stopped: check the scheduler (cron/systemd timer) and run a backup now"
-        }),
+        })),
     };
     checks.push(age_check.figure(age.map(|a| a as f64), Some(rpo_target_seconds), "seconds"));
 
     // The schedules against the RPO target.
     checks.push(match &e.rpo {
         Err(err) => PostureCheck::new(
-            "schedule_rpo",
+            CheckName::ScheduleRpo,
             "Schedules vs RPO target",
             Level::Warn,
             format!("the schedules could not be analysed: {err}"),
         )
-        .action("fix backup.schedules (see `mahavishnu-dr restore-test measure-rpo`)"),
-        Ok(a) => {
-            PostureCheck::new(
-                "schedule_rpo",
-                "Schedules vs RPO target",
-                if a.schedule_can_meet_target {
-                    Level::Pass
-                } else {
-                    Level::Warn
-                },
-                a.statement.clone(),
-            )
-            .action(a.recommendations.first().cloned().unwrap_or_else(|| {
+        .advise(Advice::step(Action::MeasureRpo, "and fix backup.schedules")),
+        Ok(a) => PostureCheck::new(
+            CheckName::ScheduleRpo,
+            "Schedules vs RPO target",
+            if a.schedule_can_meet_target {
+                Level::Pass
+            } else {
+                Level::Warn
+            },
+            a.statement.clone(),
+        )
+        .advise(Advice::say(
+            a.recommendations.first().cloned().unwrap_or_else(|| {
                 "schedule backups at least as often as the RPO target".to_string()
-            }))
-            .figure(
-                a.schedule.implied_rpo_seconds.map(|s| s as f64),
-                Some(rpo_target_seconds),
-                "seconds",
-            )
-        }
+            }),
+        ))
+        .figure(
+            a.schedule.implied_rpo_seconds.map(|s| s as f64),
+            Some(rpo_target_seconds),
+            "seconds",
+        ),
     });
 
     // Last validation.
     let stale = Duration::days(STALE_DAYS);
-    checks.push(match &e.last_validation {
-        None => PostureCheck::new(
-            "last_validation",
-            "Last validation",
-            Level::Warn,
-            "no validation kept in the history".into(),
-        ),
-        Some(Err(u)) => PostureCheck::new(
-            "last_validation",
-            "Last validation",
-            Level::Warn,
-            format!("the newest validation record cannot be read, so it proves nothing: {}", u.reason),
-        ),
-        Some(Ok(r)) if !r.passed => PostureCheck::new(
-            "last_validation",
-            "Last validation",
-            Level::Fail,
-            format!("the last validation ({}) failed: {}", r.at.format("%Y-%m-%d %H:%M UTC"), r.summary),
-        ),
-        Some(Ok(r)) => PostureCheck::new(
-            "last_validation",
-            "Last validation",
-            if now - r.at <= stale { Level::Pass } else { Level::Warn },
-            format!(
-                "passed {} ago ({}): {}",
-                human_age((now - r.at).num_seconds()),
-                r.at.format("%Y-%m-%d %H:%M UTC"),
-                r.summary
+    checks.push(
+        match &e.last_validation {
+            None => PostureCheck::new(
+                CheckName::LastValidation,
+                "Last validation",
+                Level::Warn,
+                "no validation kept in the history".into(),
             ),
+            Some(Err(u)) => PostureCheck::new(
+                CheckName::LastValidation,
+                "Last validation",
+                Level::Warn,
+                format!(
+                    "the newest validation record cannot be read, so it proves nothing: {}",
+                    u.reason
+                ),
+            ),
+            Some(Ok(r)) if !r.passed => PostureCheck::new(
+                CheckName::LastValidation,
+                "Last validation",
+                Level::Fail,
+                format!(
+                    "the last validation ({}) failed: {}",
+                    present::timestamp(r.at),
+                    r.summary
+                ),
+            ),
+            Some(Ok(r)) => PostureCheck::new(
+                CheckName::LastValidation,
+                "Last validation",
+                if now - r.at <= stale {
+                    Level::Pass
+                } else {
+                    Level::Warn
+                },
+                format!(
+                    "passed {} ago ({}): {}",
+                    present::age((now - r.at).num_seconds()),
+                    present::timestamp(r.at),
+                    r.summary
+                ),
+            ),
+        }
+        .advise(Advice::step(
+            Action::Validate {
+                level: ValidationLevel::Full,
+            },
+            format!("at least every {STALE_DAYS} days"),
+        ))
+        .figure(
+            e.last_validation
+                .as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .map(|r| days(now - r.at)),
+            Some(STALE_DAYS as f64),
+            "days",
         ),
-    }
-    .action(format!(
-        "run `mahavishnu-dr backup validate --level full` (MCP: backup_validate) at least every {STALE_DAYS} days"
-    ))
-    .figure(
-        e.last_validation
-            .as_ref()
-            .and_then(|r| r.as_ref().ok())
-            .map(|r| days(now - r.at)),
-        Some(STALE_DAYS as f64),
-        "days",
-    ));
+    );
 
     // Last restore test against the RTO target.
     checks.push(match &e.last_restore_test {
         None => PostureCheck::new(
-            "last_restore_test",
+            CheckName::LastRestoreTest,
             "Last restore test vs RTO target",
             Level::Warn,
             "no restore test kept in the history: the RTO is unproven".into(),
         )
-        .action("run `mahavishnu-dr restore-test run` (MCP: restore_test_run)")
+        .advise(Advice::step(Action::RestoreTest, ""))
         .figure(None, Some(rto_target_seconds), "seconds"),
         Some(Err(u)) => PostureCheck::new(
-            "last_restore_test",
+            CheckName::LastRestoreTest,
             "Last restore test vs RTO target",
             Level::Warn,
-            format!("the newest restore test record cannot be read, so the RTO is unproven: {}", u.reason),
+            format!(
+                "the newest restore test record cannot be read, so the RTO is unproven: {}",
+                u.reason
+            ),
         )
-        .action("run `mahavishnu-dr restore-test run` (MCP: restore_test_run)")
+        .advise(Advice::step(Action::RestoreTest, ""))
         .figure(None, Some(rto_target_seconds), "seconds"),
         Some(Ok(r)) => {
             let test = r.payload.as_restore_test();
@@ -190,91 +222,96 @@ pub(crate) fn posture_checks(
             let rto_met = rto.is_some_and(|s| s <= rto_target_seconds);
             let when = format!(
                 "{} ago ({})",
-                human_age((now - r.at).num_seconds()),
-                r.at.format("%Y-%m-%d %H:%M UTC")
+                present::age((now - r.at).num_seconds()),
+                present::timestamp(r.at)
             );
             let restore_ok = test.is_some_and(|t| t.restore_ok);
             let (status, detail, action) = if !restore_ok {
                 (
                     Level::Fail,
                     format!("the last restore test, {when}, failed: {}", r.summary),
-                    "fix what it names, then run `mahavishnu-dr restore-test run` again",
+                    Advice::step(Action::RestoreTest, "again once what it names is fixed"),
                 )
             } else if !rto_met {
                 (
                     Level::Fail,
                     format!(
                         "the last restore test, {when}, took {} against a target of {}",
-                        rto.map_or("-".into(), |s| format!("{s:.3} s")),
-                        human_age(rto_target_seconds as i64)
+                        rto.map_or("-".into(), present::duration),
+                        present::age(rto_target_seconds as i64)
                     ),
-                    "make restores faster (faster storage, shorter chains through more frequent full backups) or raise rto_target_minutes",
+                    Advice::say("make restores faster (faster storage, shorter chains through more frequent full backups) or raise rto_target_minutes"),
                 )
             } else if now - r.at > stale {
                 (
                     Level::Warn,
                     format!("the last restore test passed, but {when}"),
-                    "run `mahavishnu-dr restore-test run` at least weekly",
+                    Advice::step(Action::RestoreTest, "at least weekly"),
                 )
             } else {
                 (
                     Level::Pass,
                     format!(
                         "passed {when}: restored and verified in {} (target {})",
-                        rto.map_or("-".into(), |s| format!("{s:.3} s")),
-                        human_age(rto_target_seconds as i64)
+                        rto.map_or("-".into(), present::duration),
+                        present::age(rto_target_seconds as i64)
                     ),
-                    "",
+                    Advice::say(""),
                 )
             };
-            PostureCheck::new("last_restore_test", "Last restore test vs RTO target", status, detail)
-                .action(action)
+            PostureCheck::new(CheckName::LastRestoreTest, "Last restore test vs RTO target", status, detail)
+                .advise(action)
                 .figure(rto, Some(rto_target_seconds), "seconds")
         }
     });
 
     // Retention compliance.
-    checks.push(if e.catalog.is_none() {
-        PostureCheck::new(
-            "retention_compliance",
-            "Retention compliance",
-            Level::Warn,
-            "nothing to check: there is no repository".into(),
-        )
-    } else if e.retention_due.is_empty() {
-        PostureCheck::new(
-            "retention_compliance",
-            "Retention compliance",
-            Level::Pass,
-            "every backup is within its type's retention or needed by a kept one".into(),
-        )
-    } else {
-        PostureCheck::new(
-            "retention_compliance",
-            "Retention compliance",
-            Level::Warn,
-            format!(
-                "{} backup(s) past retention still stored (oldest {})",
-                e.retention_due.len(),
-                e.retention_due.last().map(String::as_str).unwrap_or("")
-            ),
-        )
-        .action("run `mahavishnu-dr backup cleanup --dry-run` to see the plan, then `backup cleanup`")
-    }
-    .figure(Some(e.retention_due.len() as f64), Some(0.0), "backups"));
+    checks.push(
+        if e.catalog.is_none() {
+            PostureCheck::new(
+                CheckName::RetentionCompliance,
+                "Retention compliance",
+                Level::Warn,
+                "nothing to check: there is no repository".into(),
+            )
+        } else if e.retention_due.is_empty() {
+            PostureCheck::new(
+                CheckName::RetentionCompliance,
+                "Retention compliance",
+                Level::Pass,
+                "every backup is within its type's retention or needed by a kept one".into(),
+            )
+        } else {
+            PostureCheck::new(
+                CheckName::RetentionCompliance,
+                "Retention compliance",
+                Level::Warn,
+                format!(
+                    "{} backup(s) past retention still stored (oldest {})",
+                    e.retention_due.len(),
+                    e.retention_due.last().map(String::as_str).unwrap_or("")
+                ),
+            )
+            .advise(Advice::step(
+                Action::PlanCleanup,
+                "to see the plan, then apply it",
+            ))
+        }
+        .figure(Some(e.retention_due.len() as f64), Some(0.0), "backups"),
+    );
 
     // Chain health: quick validation of every backup.
     let failed = e.backup_ok.values().filter(|ok| !**ok).count();
     checks.push(if e.catalog.is_none() {
         PostureCheck::new(
-            "chain_health",
+            CheckName::ChainHealth,
             "Chain health",
             Level::Fail,
             "nothing to check: there is no repository".into(),
         )
     } else if failed == 0 && e.unreadable.is_empty() {
         PostureCheck::new(
-            "chain_health",
+            CheckName::ChainHealth,
             "Chain health",
             Level::Pass,
             format!(
@@ -285,7 +322,7 @@ pub(crate) fn posture_checks(
     } else {
         let first = e.problems.first().or(e.unreadable.first()).cloned().unwrap_or_default();
         PostureCheck::new(
-            "chain_health",
+            CheckName::ChainHealth,
             "Chain health",
             Level::Fail,
             format!(
@@ -294,7 +331,7 @@ pub(crate) fn posture_checks(
                 e.unreadable.len()
             ),
         )
-        .action("run `mahavishnu-dr backup validate --level full` for details, then a full backup to start a sound chain")
+        .advise(Advice::step(Action::Validate { level: ValidationLevel::Full }, "for details, then a full backup to start a sound chain"))
     }
     .figure(Some(failed as f64), Some(0.0), "backups"));
 
@@ -307,16 +344,22 @@ fn key_check(e: &Evidence) -> PostureCheck {
     let title = "Encryption key";
     if !e.encrypted {
         return PostureCheck::new(
-            "key_age",
+            CheckName::KeyAge,
             title,
             Level::Warn,
             "encryption is disabled: volumes are stored in plaintext".into(),
         )
-        .action("set backup.encryption.enabled: true and start a new repository");
+        .advise(Advice::step(
+            Action::EditSetting {
+                key: "backup.encryption.enabled".into(),
+                value: "true".into(),
+            },
+            "and start a new repository",
+        ));
     }
     let Some(created) = e.repo_created else {
         return PostureCheck::new(
-            "key_age",
+            CheckName::KeyAge,
             title,
             Level::Warn,
             "no repository yet: the key's age is unknown".into(),
@@ -345,18 +388,18 @@ fn key_check(e: &Evidence) -> PostureCheck {
     }
     let detail = format!(
         "the repository's master key is {} old (created {}){}",
-        human_age(age.num_seconds()),
-        created.format("%Y-%m-%d"),
+        present::age(age.num_seconds()),
+        present::date(created),
         if issues.is_empty() {
             String::new()
         } else {
             format!(": {}", issues.join("; "))
         }
     );
-    PostureCheck::new("key_age", title, level, detail)
-        .action(format!(
+    PostureCheck::new(CheckName::KeyAge, title, level, detail)
+        .advise(Advice::say(format!(
             "chmod 600 the key file; past {MAX_KEY_AGE_DAYS} days, rotate: init a new repository with a new key, run a full backup into it, and keep the old key until the old repository's retention ends"
-        ))
+        )))
         .figure(Some(days(age)), Some(MAX_KEY_AGE_DAYS as f64), "days")
 }
 
@@ -474,7 +517,7 @@ mod tests {
         }
     }
 
-    fn status(e: &Evidence, name: &str) -> Level {
+    fn status(e: &Evidence, name: CheckName) -> Level {
         posture_checks(e, RTO, RPO)
             .into_iter()
             .find(|c| c.name == name)
@@ -484,15 +527,21 @@ mod tests {
 
     #[test]
     fn newest_backup_age_passes_at_the_target_warns_past_it_fails_when_backups_stopped() {
-        assert_eq!(status(&evidence(3600), "newest_backup_age"), Level::Pass);
-        assert_eq!(status(&evidence(3601), "newest_backup_age"), Level::Warn);
+        assert_eq!(
+            status(&evidence(3600), CheckName::NewestBackupAge),
+            Level::Pass
+        );
+        assert_eq!(
+            status(&evidence(3601), CheckName::NewestBackupAge),
+            Level::Warn
+        );
         // Past twice the target and 48 h: backups have stopped.
         assert_eq!(
-            status(&evidence(48 * 3600), "newest_backup_age"),
+            status(&evidence(48 * 3600), CheckName::NewestBackupAge),
             Level::Warn
         );
         assert_eq!(
-            status(&evidence(48 * 3600 + 1), "newest_backup_age"),
+            status(&evidence(48 * 3600 + 1), CheckName::NewestBackupAge),
             Level::Fail
         );
     }
@@ -504,7 +553,7 @@ mod tests {
         let others = |e: &Evidence| -> Vec<PostureCheck> {
             posture_checks(e, RTO, RPO)
                 .into_iter()
-                .filter(|c| c.name != "schedule_rpo")
+                .filter(|c| c.name != CheckName::ScheduleRpo)
                 .collect()
         };
         assert_eq!(verdict(&others(&e)), Posture::Healthy);
@@ -512,7 +561,7 @@ mod tests {
         let checks = others(&e);
         let r = checks
             .iter()
-            .find(|c| c.name == "retention_compliance")
+            .find(|c| c.name == CheckName::RetentionCompliance)
             .unwrap();
         assert_eq!(r.status, Level::Warn);
         assert!(
@@ -533,19 +582,19 @@ mod tests {
             e.now - Duration::days(STALE_DAYS) - Duration::seconds(1),
             true,
         );
-        assert_eq!(status(&e, "last_validation"), Level::Warn);
+        assert_eq!(status(&e, CheckName::LastValidation), Level::Warn);
         e.last_validation = validation(e.now, false);
-        assert_eq!(status(&e, "last_validation"), Level::Fail);
+        assert_eq!(status(&e, CheckName::LastValidation), Level::Fail);
 
         // A restore test that failed only on the RPO (an old backup) proves the restore: pass.
         e.last_restore_test = restore_test(e.now, false, true, 3.0);
-        assert_eq!(status(&e, "last_restore_test"), Level::Pass);
+        assert_eq!(status(&e, CheckName::LastRestoreTest), Level::Pass);
         // A restore slower than the target fails.
         e.last_restore_test = restore_test(e.now, false, true, RTO + 1.0);
-        assert_eq!(status(&e, "last_restore_test"), Level::Fail);
+        assert_eq!(status(&e, CheckName::LastRestoreTest), Level::Fail);
         // A broken restore fails whatever its time.
         e.last_restore_test = restore_test(e.now, false, false, 1.0);
-        assert_eq!(status(&e, "last_restore_test"), Level::Fail);
+        assert_eq!(status(&e, CheckName::LastRestoreTest), Level::Fail);
     }
 
     #[test]
@@ -560,9 +609,9 @@ mod tests {
         e.last_validation = unreadable("validation");
         e.last_restore_test = unreadable("restore-test");
         let checks = posture_checks(&e, RTO, RPO);
-        for name in ["last_validation", "last_restore_test"] {
+        for name in [CheckName::LastValidation, CheckName::LastRestoreTest] {
             let c = checks.iter().find(|c| c.name == name).expect("the check");
-            assert_eq!(c.status, Level::Warn, "{name}");
+            assert_eq!(c.status, Level::Warn, "{name:?}");
             assert!(c.detail.contains("version 9 is newer"), "{}", c.detail);
         }
     }
@@ -570,10 +619,10 @@ mod tests {
     #[test]
     fn an_old_key_warns() {
         let mut e = evidence(60);
-        assert_eq!(status(&e, "key_age"), Level::Pass);
+        assert_eq!(status(&e, CheckName::KeyAge), Level::Pass);
         e.repo_created = Some(e.now - Duration::days(MAX_KEY_AGE_DAYS + 1));
-        assert_eq!(status(&e, "key_age"), Level::Warn);
+        assert_eq!(status(&e, CheckName::KeyAge), Level::Warn);
         e.encrypted = false;
-        assert_eq!(status(&e, "key_age"), Level::Warn);
+        assert_eq!(status(&e, CheckName::KeyAge), Level::Warn);
     }
 }

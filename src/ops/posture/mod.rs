@@ -7,6 +7,8 @@ mod evidence;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::action::{Advice, Face};
+
 pub(crate) use checks::{posture_checks, verdict};
 pub(crate) use evidence::Evidence;
 
@@ -48,18 +50,71 @@ pub enum Level {
     Fail,
 }
 
+/// The checks behind the verdict, by their stable names (the same strings in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckName {
+    BackupsAvailable,
+    NewestBackupAge,
+    ScheduleRpo,
+    LastValidation,
+    LastRestoreTest,
+    RetentionCompliance,
+    ChainHealth,
+    KeyAge,
+}
+
+impl CheckName {
+    /// Every check, in the order a person reads them.
+    pub const ALL: [CheckName; 8] = [
+        CheckName::BackupsAvailable,
+        CheckName::NewestBackupAge,
+        CheckName::ScheduleRpo,
+        CheckName::LastValidation,
+        CheckName::LastRestoreTest,
+        CheckName::RetentionCompliance,
+        CheckName::ChainHealth,
+        CheckName::KeyAge,
+    ];
+
+    /// The stable name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::BackupsAvailable => "backups_available",
+            CheckName::NewestBackupAge => "newest_backup_age",
+            CheckName::ScheduleRpo => "schedule_rpo",
+            CheckName::LastValidation => "last_validation",
+            CheckName::LastRestoreTest => "last_restore_test",
+            CheckName::RetentionCompliance => "retention_compliance",
+            CheckName::ChainHealth => "chain_health",
+            CheckName::KeyAge => "key_age",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One check behind the verdict.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PostureCheck {
     /// Stable name: backups_available, newest_backup_age, schedule_rpo, last_validation,
     /// last_restore_test, retention_compliance, chain_health, key_age.
-    pub name: String,
+    pub name: CheckName,
     /// For people.
     pub title: String,
     pub status: Level,
     pub detail: String,
-    /// What to do; none when it passes.
+    /// What to do; none when it passes. Worded for the command line here; the MCP server words
+    /// it as a tool call (see [`PostureCheck::for_face`]).
     pub action: Option<String>,
+    /// The same advice, typed: what each face words.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub advice: Option<Advice>,
     /// The measured figure, where there is one (in `unit`).
     pub value: Option<f64>,
     /// Its target (in `unit`).
@@ -69,23 +124,32 @@ pub struct PostureCheck {
 }
 
 impl PostureCheck {
-    fn new(name: &str, title: &str, status: Level, detail: String) -> Self {
+    fn new(name: CheckName, title: &str, status: Level, detail: String) -> Self {
         PostureCheck {
-            name: name.into(),
+            name,
             title: title.into(),
             status,
             detail,
             action: None,
+            advice: None,
             value: None,
             target: None,
             unit: None,
         }
     }
-    fn action(mut self, a: impl Into<String>) -> Self {
+    fn advise(mut self, a: Advice) -> Self {
         if self.status != Level::Pass {
-            self.action = Some(a.into());
+            self.action = Some(a.render(Face::Cli));
+            self.advice = Some(a);
         }
         self
+    }
+
+    /// Words the action for `face`.
+    pub fn for_face(&mut self, face: Face) {
+        if let Some(a) = &self.advice {
+            self.action = Some(a.render(face));
+        }
     }
     fn figure(mut self, value: Option<f64>, target: Option<f64>, unit: &str) -> Self {
         self.value = value;

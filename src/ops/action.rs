@@ -1,0 +1,188 @@
+//! What a recommendation asks for: a typed [`Action`] and the reason around it ([`Advice`]). The
+//! operations produce these, never command lines; each face words them: the command line and the
+//! reports as a `mahavishnu-dr …` command, the MCP server as a tool call.
+
+use crate::ops::integrity::ValidationLevel;
+use crate::repo::kind::BackupType;
+
+/// The face a recommendation is worded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    /// The command line, and the reports read by people (markdown, HTML).
+    Cli,
+    /// The MCP server: steps are tool calls.
+    Mcp,
+}
+
+/// One step a person or an agent can take.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Run a backup, of this type or of the default one.
+    RunBackup { backup_type: Option<BackupType> },
+    /// Validate every backup at this level.
+    Validate { level: ValidationLevel },
+    /// Restore the newest backup into scratch space and verify it.
+    RestoreTest,
+    /// Measure the RPO the schedules can give.
+    MeasureRpo,
+    /// Show what a cleanup would delete, without deleting.
+    PlanCleanup,
+    /// Change a setting in the settings file.
+    EditSetting { key: String, value: String },
+}
+
+impl Action {
+    /// The command line: "mahavishnu-dr backup run --backup-type full".
+    pub fn command_line(&self) -> String {
+        match self {
+            Action::RunBackup { backup_type: None } => "mahavishnu-dr backup run".into(),
+            Action::RunBackup {
+                backup_type: Some(t),
+            } => format!("mahavishnu-dr backup run --backup-type {}", t.as_str()),
+            Action::Validate { level } => {
+                format!(
+                    "mahavishnu-dr backup validate --level {}",
+                    level_str(*level)
+                )
+            }
+            Action::RestoreTest => "mahavishnu-dr restore-test run".into(),
+            Action::MeasureRpo => "mahavishnu-dr restore-test measure-rpo".into(),
+            Action::PlanCleanup => "mahavishnu-dr backup cleanup --dry-run".into(),
+            Action::EditSetting { key, value } => format!("{key}: {value}"),
+        }
+    }
+
+    /// The MCP tool call: `backup_run {"backup_type":"full"}`; a setting reads as on the command
+    /// line (no tool changes settings).
+    pub fn tool_call(&self) -> String {
+        match self {
+            Action::RunBackup { backup_type: None } => "backup_run {}".into(),
+            Action::RunBackup {
+                backup_type: Some(t),
+            } => format!(r#"backup_run {{"backup_type":"{}"}}"#, t.as_str()),
+            Action::Validate { level } => {
+                format!(r#"backup_validate {{"level":"{}"}}"#, level_str(*level))
+            }
+            Action::RestoreTest => "restore_test_run {}".into(),
+            Action::MeasureRpo => "measure_rpo {}".into(),
+            Action::PlanCleanup => r#"backup_cleanup {"dry_run":true}"#.into(),
+            Action::EditSetting { .. } => self.command_line(),
+        }
+    }
+
+    /// The step in a face's words, with its verb: "run `mahavishnu-dr …`", "call `backup_run {}`",
+    /// "set `key: value`".
+    pub fn render(&self, face: Face) -> String {
+        match (self, face) {
+            (Action::EditSetting { .. }, _) => format!("set `{}`", self.command_line()),
+            (_, Face::Cli) => format!("run `{}`", self.command_line()),
+            (_, Face::Mcp) => format!("call `{}`", self.tool_call()),
+        }
+    }
+}
+
+fn level_str(l: ValidationLevel) -> &'static str {
+    match l {
+        ValidationLevel::Quick => "quick",
+        ValidationLevel::Checksum => "checksum",
+        ValidationLevel::Full => "full",
+    }
+}
+
+/// A recommendation: the step to take, if it is one, and the words that go with it (why, how
+/// often, what next); with no step the reason is the whole advice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Advice {
+    pub action: Option<Action>,
+    pub reason: String,
+}
+
+impl Advice {
+    /// A step, then `reason` after it ("at least weekly"); `reason` may be empty.
+    pub fn step(action: Action, reason: impl Into<String>) -> Self {
+        Advice {
+            action: Some(action),
+            reason: reason.into(),
+        }
+    }
+
+    /// Advice with no step to run.
+    pub fn say(reason: impl Into<String>) -> Self {
+        Advice {
+            action: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// The advice in a face's words.
+    pub fn render(&self, face: Face) -> String {
+        match &self.action {
+            None => self.reason.clone(),
+            Some(a) if self.reason.is_empty() => a.render(face),
+            Some(a) => format!("{} {}", a.render(face), self.reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_is_a_command_line_on_the_cli_and_a_tool_call_over_mcp() {
+        let a = Advice::step(
+            Action::RunBackup {
+                backup_type: Some(BackupType::Full),
+            },
+            "",
+        );
+        assert_eq!(
+            a.render(Face::Cli),
+            "run `mahavishnu-dr backup run --backup-type full`"
+        );
+        assert_eq!(
+            a.render(Face::Mcp),
+            r#"call `backup_run {"backup_type":"full"}`"#
+        );
+        let v = Advice::step(
+            Action::Validate {
+                level: ValidationLevel::Full,
+            },
+            "at least every 7 days",
+        );
+        assert_eq!(
+            v.render(Face::Cli),
+            "run `mahavishnu-dr backup validate --level full` at least every 7 days"
+        );
+        assert_eq!(
+            v.render(Face::Mcp),
+            r#"call `backup_validate {"level":"full"}` at least every 7 days"#
+        );
+        assert_eq!(
+            Action::PlanCleanup.render(Face::Mcp),
+            r#"call `backup_cleanup {"dry_run":true}`"#
+        );
+        assert_eq!(
+            Action::RestoreTest.render(Face::Cli),
+            "run `mahavishnu-dr restore-test run`"
+        );
+    }
+
+    #[test]
+    fn settings_and_plain_advice_read_the_same_everywhere() {
+        let s = Advice::step(
+            Action::EditSetting {
+                key: "backup.encryption.enabled".into(),
+                value: "true".into(),
+            },
+            "and start a new repository",
+        );
+        assert_eq!(s.render(Face::Cli), s.render(Face::Mcp));
+        assert_eq!(
+            s.render(Face::Cli),
+            "set `backup.encryption.enabled: true` and start a new repository"
+        );
+        let p = Advice::say("back up more often");
+        assert_eq!(p.render(Face::Mcp), "back up more often");
+    }
+}
