@@ -366,15 +366,10 @@ async fn recommendations_are_tool_calls() {
         "{report:#}"
     );
     assert!(text(&r).contains(call_full), "{}", text(&r));
-    // (The RPO analysis still writes its own recommendations as command lines.)
-    assert!(
-        text(&r)
-            .lines()
-            .filter(|l| l.contains("Backups available:"))
-            .all(|l| !l.contains("mahavishnu-dr")),
-        "{}",
-        text(&r)
-    );
+    // No command line anywhere an agent reads: checks, recommendations and the text.
+    let structured = report.to_string();
+    assert!(!structured.contains("`mahavishnu-dr "), "{report:#}");
+    assert!(!text(&r).contains("`mahavishnu-dr "), "{}", text(&r));
     let check = ok_structured(
         t,
         "run_disaster_recovery_check",
@@ -383,6 +378,24 @@ async fn recommendations_are_tool_calls() {
     assert_eq!(
         check["results"]["checks"]["backups_available"]["action"], call_full,
         "{check:#}"
+    );
+    // The RPO measurement's own recommendations (with a backup to measure).
+    ok_structured(
+        t,
+        "backup_run",
+        &call(&s.client, "backup_run", json!({"backup_type": "full"})).await,
+    );
+    let rpo = ok_structured(
+        t,
+        "measure_rpo",
+        &call(&s.client, "measure_rpo", json!({})).await,
+    );
+    let recs = rpo["recommendations"].as_array().unwrap();
+    assert!(!recs.is_empty(), "{rpo:#}");
+    assert!(
+        recs.iter()
+            .all(|r| !r.as_str().unwrap().contains("`mahavishnu-dr ")),
+        "{rpo:#}"
     );
 }
 

@@ -271,7 +271,10 @@ async fn dispatch(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
         "restore_backup" => restore_backup(dr, args, &cx).await,
         "restore_test_run" => restore_test_run(dr, args, &cx).await,
         "measure_rpo" => match parse::<MeasureRpoOptions>(name, args) {
-            Ok(o) => dr.measure_rpo(&o).await.and_then(|r| done(&r)),
+            Ok(o) => dr.measure_rpo(&o).await.and_then(|mut r| {
+                r.analysis = r.analysis.for_face(Face::Mcp);
+                done(&r)
+            }),
             Err(e) => Err(e),
         },
         "measure_rto" => match parse::<MeasureRtoOptions>(name, args) {

@@ -19,6 +19,8 @@ pub enum Face {
 pub enum Action {
     /// Run a backup, of this type or of the default one.
     RunBackup { backup_type: Option<BackupType> },
+    /// Run a backup as a scheduled run, from a timer (cron, systemd) the user sets up.
+    ScheduledBackup,
     /// Validate every backup at this level.
     Validate { level: ValidationLevel },
     /// Restore the newest backup into scratch space and verify it.
@@ -39,6 +41,7 @@ impl Action {
             Action::RunBackup {
                 backup_type: Some(t),
             } => format!("mahavishnu-dr backup run --backup-type {}", t.as_str()),
+            Action::ScheduledBackup => "mahavishnu-dr backup run --scheduled".into(),
             Action::Validate { level } => {
                 format!(
                     "mahavishnu-dr backup validate --level {}",
@@ -60,6 +63,7 @@ impl Action {
             Action::RunBackup {
                 backup_type: Some(t),
             } => format!(r#"backup_run {{"backup_type":"{}"}}"#, t.as_str()),
+            Action::ScheduledBackup => "backup_run {}".into(),
             Action::Validate { level } => {
                 format!(r#"backup_validate {{"level":"{}"}}"#, level_str(*level))
             }

@@ -139,6 +139,18 @@ impl ReportResponse {
                 }
             }
         }
+        // The RPO analysis' own recommendations, which the list repeats word for word.
+        if let Some(a) = self.rpo.take() {
+            let worded = a.clone().for_face(face);
+            for (before, after) in a.recommendations.iter().zip(&worded.recommendations) {
+                for r in &mut self.recommendations {
+                    if r.ends_with(before.as_str()) {
+                        *r = format!("{}{after}", &r[..r.len() - before.len()]);
+                    }
+                }
+            }
+            self.rpo = Some(worded);
+        }
         self
     }
 }

@@ -33,6 +33,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::ops::action::{Action, Advice, Face};
 use crate::present;
 use crate::repo::BackupType;
 use crate::repo::manifest::ManifestSummary;
@@ -95,6 +96,11 @@ pub struct RpoAnalysis {
     pub statement: String,
     /// What to do, most urgent first; empty when everything meets the target.
     pub recommendations: Vec<String>,
+    /// The recommendations as typed advice, which `recommendations` words for the command line
+    /// ([`RpoAnalysis::for_face`] words them for another face).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub advice: Vec<Advice>,
     /// True when the current RPO, the worst gap and the schedules all meet the target.
     pub passed: bool,
     /// One line per figure (current RPO, worst gap, schedules) saying how it compares with the
@@ -235,7 +241,7 @@ pub fn analyze_rpo(
     let target_text = present::age(target);
     let statement = statement(backup, &schedule, target, &target_text);
 
-    let recommendations = recommendations(
+    let advice = recommendations(
         &current,
         &worst_gap,
         &schedule,
@@ -261,9 +267,18 @@ pub fn analyze_rpo(
         schedule,
         schedule_can_meet_target,
         statement,
-        recommendations,
+        recommendations: advice.iter().map(|a| a.render(Face::Cli)).collect(),
+        advice,
         reasons,
     })
+}
+
+impl RpoAnalysis {
+    /// The recommendations worded for `face` (tool calls for the MCP server).
+    pub fn for_face(mut self, face: Face) -> Self {
+        self.recommendations = self.advice.iter().map(|a| a.render(face)).collect();
+        self
+    }
 }
 
 fn target_seconds(minutes: u64) -> Result<i64> {
@@ -587,7 +602,7 @@ fn recommendations(
     target: i64,
     target_text: &str,
     after_now: usize,
-) -> Vec<String> {
+) -> Vec<Advice> {
     let mut out = Vec::new();
     let missed = |seconds: i64| {
         schedule
@@ -599,8 +614,7 @@ fn recommendations(
     match (current.newest_backup, current.age_seconds) {
         (Some(newest), Some(age)) if !current.passed => {
             let mut r = format!(
-                "the newest backup is {} old, beyond the RPO target of {target_text}: run a \
-                 backup now (`mahavishnu-dr backup run`)",
+                "now: the newest backup is {} old, beyond the RPO target of {target_text}",
                 present::age(age)
             );
             if missed(age) {
@@ -611,13 +625,14 @@ fn recommendations(
                     at(newest)
                 ));
             }
-            out.push(r);
+            out.push(Advice::step(Action::RunBackup { backup_type: None }, r));
         }
-        (None, _) => out.push(
-            "no successful backup exists: run one now (`mahavishnu-dr backup run --backup-type \
-             full`) and make sure the scheduled runs succeed"
-                .to_string(),
-        ),
+        (None, _) => out.push(Advice::step(
+            Action::RunBackup {
+                backup_type: Some(BackupType::Full),
+            },
+            "now: no successful backup exists; then make sure the scheduled runs succeed",
+        )),
         _ => {}
     }
 
@@ -626,65 +641,79 @@ fn recommendations(
         && w.ends_at != GapBoundary::Now
         && missed(w.seconds)
     {
-        out.push(format!(
+        out.push(Advice::say(format!(
             "no backup succeeded for {} between {} and {}, longer than the schedules allow \
              ({implied_text}): scheduled runs were missed or failed then; check the scheduler \
              and the backup logs for that period",
             w.duration,
             at(w.start),
             at(w.end)
-        ));
+        )));
     }
 
     if !schedule.passed {
         if !schedule.backups_enabled {
-            out.push("set backup.enabled: true so that scheduled backups run".to_string());
+            out.push(Advice::step(
+                Action::EditSetting {
+                    key: "backup.enabled".into(),
+                    value: "true".into(),
+                },
+                "so that scheduled backups run",
+            ));
         }
         match schedule.implied_rpo_seconds {
-            None => out.push(format!(
+            None => out.push(Advice::say(format!(
                 "add a schedule under backup.schedules (e.g. daily_incremental at \"02:00\" \
                  UTC), and schedules at least every {target_text} to meet the RPO target"
-            )),
+            ))),
             Some(implied) => {
                 if target < 3600 {
-                    out.push(format!(
-                        "an RPO under an hour needs continuous protection for the databases \
-                         (PostgreSQL WAL archiving / streaming replication); for files, run \
-                         `mahavishnu-dr backup run --scheduled` from a timer (cron / systemd) \
-                         every {target_text}"
+                    out.push(Advice::step(
+                        Action::ScheduledBackup,
+                        format!(
+                            "from a timer (cron / systemd) every {target_text} for files; an RPO \
+                             under an hour also needs continuous protection for the databases \
+                             (PostgreSQL WAL archiving / streaming replication)"
+                        ),
                     ));
                 } else if target < 86_400 {
                     let per_day = (86_400 + target - 1) / target;
-                    out.push(format!(
-                        "a schedule runs at most once a day: add {per_day} daily incremental \
-                         schedules at staggered times, at most {target_text} apart, or run \
-                         `mahavishnu-dr backup run --scheduled` from a timer (cron / systemd) \
-                         every {target_text}"
+                    out.push(Advice::step(
+                        Action::ScheduledBackup,
+                        format!(
+                            "from a timer (cron / systemd) every {target_text}, or add {per_day} \
+                             daily incremental schedules at staggered times, at most \
+                             {target_text} apart (a schedule runs at most once a day)"
+                        ),
                     ));
                 } else {
-                    out.push(
+                    out.push(Advice::say(
                         "add a daily incremental schedule (e.g. daily_incremental at \"02:00\" \
-                         UTC): it runs every 24 h"
-                            .to_string(),
-                    );
+                         UTC): it runs every 24 h",
+                    ));
                 }
                 let minutes = (implied + 59) / 60;
-                out.push(format!(
-                    "or, if losing up to {} of data is acceptable, raise \
-                     disaster_recovery.rpo_target_minutes to {minutes}",
-                    present::age(implied)
+                out.push(Advice::step(
+                    Action::EditSetting {
+                        key: "disaster_recovery.rpo_target_minutes".into(),
+                        value: minutes.to_string(),
+                    },
+                    format!(
+                        "instead, if losing up to {} of data is acceptable",
+                        present::age(implied)
+                    ),
                 ));
             }
         }
     }
 
     if after_now > 0 {
-        out.push(format!(
+        out.push(Advice::say(format!(
             "{after_now} backup{} finished after now and {} left out: check the clock of this \
              machine and of the hosts that made them",
             plural(after_now),
             if after_now == 1 { "was" } else { "were" }
-        ));
+        )));
     }
     out
 }
@@ -995,7 +1024,7 @@ mod tests {
         assert!(
             a.recommendations
                 .iter()
-                .any(|r| r.contains("rpo_target_minutes to 1440")),
+                .any(|r| r.contains("rpo_target_minutes: 1440")),
             "{:?}",
             a.recommendations
         );
@@ -1214,5 +1243,37 @@ mod tests {
         assert_eq!(back.worst_gap.worst, a.worst_gap.worst);
         let schema = serde_json::to_value(schemars::schema_for!(RpoAnalysis)).unwrap();
         assert!(schema["properties"]["recommendations"].is_object());
+    }
+
+    #[test]
+    fn recommendations_are_worded_for_each_face() {
+        let now = utc("2026-03-01T00:00:00Z");
+        // No backup and a daily schedule against a 5-minute target: a full backup now, a timer,
+        // and the setting that would make the target honest.
+        let a = analyze_rpo(now, &[], 30, &seed(), 5).unwrap();
+        assert!(
+            a.recommendations[0].starts_with("run `mahavishnu-dr backup run --backup-type full`")
+        );
+        let mcp = a.clone().for_face(Face::Mcp);
+        assert_eq!(mcp.recommendations.len(), a.recommendations.len());
+        assert!(
+            mcp.recommendations[0].starts_with(r#"call `backup_run {"backup_type":"full"}`"#),
+            "{:?}",
+            mcp.recommendations
+        );
+        assert!(
+            mcp.recommendations
+                .iter()
+                .all(|r| !r.contains("`mahavishnu-dr ")),
+            "{:?}",
+            mcp.recommendations
+        );
+        assert!(
+            a.recommendations
+                .iter()
+                .any(|r| r.contains("mahavishnu-dr backup run --scheduled")),
+            "{:?}",
+            a.recommendations
+        );
     }
 }

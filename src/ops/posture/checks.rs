@@ -112,26 +112,26 @@ pub(crate) fn posture_checks(
             format!("the schedules could not be analysed: {err}"),
         )
         .advise(Advice::step(Action::MeasureRpo, "and fix backup.schedules")),
-        Ok(a) => PostureCheck::new(
-            CheckName::ScheduleRpo,
-            "Schedules vs RPO target",
-            if a.schedule_can_meet_target {
-                Level::Pass
-            } else {
-                Level::Warn
-            },
-            a.statement.clone(),
-        )
-        .advise(Advice::say(
-            a.recommendations.first().cloned().unwrap_or_else(|| {
-                "schedule backups at least as often as the RPO target".to_string()
-            }),
-        ))
-        .figure(
-            a.schedule.implied_rpo_seconds.map(|s| s as f64),
-            Some(rpo_target_seconds),
-            "seconds",
-        ),
+        Ok(a) => {
+            PostureCheck::new(
+                CheckName::ScheduleRpo,
+                "Schedules vs RPO target",
+                if a.schedule_can_meet_target {
+                    Level::Pass
+                } else {
+                    Level::Warn
+                },
+                a.statement.clone(),
+            )
+            .advise(a.advice.first().cloned().unwrap_or_else(|| {
+                Advice::say("schedule backups at least as often as the RPO target")
+            }))
+            .figure(
+                a.schedule.implied_rpo_seconds.map(|s| s as f64),
+                Some(rpo_target_seconds),
+                "seconds",
+            )
+        }
     });
 
     // Last validation.
