@@ -259,7 +259,7 @@ impl Dr {
         }
         let repo = self.open_repo().await?;
         let guard = self
-            .lock(LockMode::Backup, "backup run", &*progress)
+            .lock(LockMode::Backup, "backup run", &*progress, cancel)
             .await?;
         let mut resp = with_lock(guard, self.backup_locked(&repo, req, progress, cancel)).await?;
         if let Some(i) = &initialized {

@@ -83,7 +83,12 @@ impl Dr {
         let r = async {
             let repo = self.open_repo().await?;
             let guard = self
-                .lock(LockMode::Exclusive, "backup cleanup", &*progress)
+                .lock(
+                    LockMode::Exclusive,
+                    "backup cleanup",
+                    &*progress,
+                    &super::Cancel::new(),
+                )
                 .await?;
             with_lock(guard, self.cleanup_locked(&repo, req)).await
         }

@@ -402,7 +402,9 @@ impl Dr {
         times: Option<Arc<StageTimes>>,
     ) -> Result<Extracted> {
         let repo = self.open_repo().await?;
-        let guard = self.lock(LockMode::Shared, "restore", &*progress).await?;
+        let guard = self
+            .lock(LockMode::Shared, "restore", &*progress, cancel)
+            .await?;
         with_lock(
             guard,
             self.extract_locked(&repo, req, progress, cancel, times),

@@ -132,7 +132,7 @@ impl Dr {
             Err(e) => return Err(e),
         };
         let guard = self
-            .lock(LockMode::Shared, "backup validate", &*progress)
+            .lock(LockMode::Shared, "backup validate", &*progress, cancel)
             .await?;
         with_lock(
             guard,

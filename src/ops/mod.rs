@@ -149,12 +149,11 @@ impl Dr {
         mode: LockMode,
         operation: &str,
         progress: &dyn Progress,
+        cancel: &Cancel,
     ) -> Result<LockGuard> {
         let wait = Duration::from_secs(self.settings.settings.backup.lock_wait_seconds);
-        locks::acquire(&self.storage, mode, operation, wait, &|m| {
-            progress.notice(&m)
-        })
-        .await
+        let notice = |m: String| progress.notice(&m);
+        locks::acquire_or_cancel(&self.storage, mode, operation, wait, &notice, cancel).await
     }
 }
 

@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -228,6 +229,20 @@ pub async fn acquire(
     wait: Duration,
     notice: &(dyn Fn(String) + Send + Sync),
 ) -> Result<LockGuard> {
+    let never = CancellationToken::new();
+    acquire_or_cancel(storage, mode, operation, wait, notice, &never).await
+}
+
+/// [`acquire`], giving up as soon as `cancel` fires while it waits (nothing of this operation is
+/// left in the store: its lock object is removed before each wait).
+pub async fn acquire_or_cancel(
+    storage: &DynStorage,
+    mode: LockMode,
+    operation: &str,
+    wait: Duration,
+    notice: &(dyn Fn(String) + Send + Sync),
+    cancel: &CancellationToken,
+) -> Result<LockGuard> {
     let host = hostname();
     let now = Utc::now();
     let info = LockInfo {
@@ -324,7 +339,20 @@ pub async fn acquire(
             announced = true;
         }
         let jitter = 200 + u64::from(rand::random::<u16>() % 800);
-        tokio::time::sleep(Duration::from_millis(jitter)).await;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(jitter)) => {}
+            () = cancel.cancelled() => {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    format!(
+                        "the operation was cancelled while waiting for the repository lock held \
+                         by `{}`",
+                        other.operation
+                    ),
+                )
+                .with_guidance("nothing was changed; the repository is unchanged and valid"));
+            }
+        }
     }
 }
 
@@ -334,6 +362,39 @@ mod tests {
     use crate::storage::MemoryStorage;
 
     fn quiet(_: String) {}
+
+    #[tokio::test]
+    async fn a_wait_for_a_lock_ends_when_the_operation_is_cancelled() {
+        let s: DynStorage = Arc::new(MemoryStorage::new());
+        let holder = acquire(&s, LockMode::Exclusive, "cleanup", Duration::ZERO, &quiet)
+            .await
+            .unwrap();
+        let cancel = CancellationToken::new();
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            c2.cancel();
+        });
+        let t0 = std::time::Instant::now();
+        // Willing to wait a minute; the cancel ends the wait at once.
+        let e = acquire_or_cancel(
+            &s,
+            LockMode::Backup,
+            "backup",
+            Duration::from_secs(60),
+            &quiet,
+            &cancel,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Cancelled, "{e}");
+        assert!(e.message.contains("`cleanup`"), "{e}");
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        // Only the holder's lock is left in the store.
+        let left = list_locks(&s).await.unwrap();
+        assert_eq!(left.len(), 1, "{left:?}");
+        holder.release().await.unwrap();
+    }
 
     #[tokio::test]
     async fn shared_locks_coexist_and_exclusive_waits_then_fails() {
