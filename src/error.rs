@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::action::{Advice, Face};
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -64,6 +66,11 @@ pub struct Error {
     #[serde(skip)]
     #[schemars(skip)]
     pub source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+    /// The step to take, typed, so each face words it (a command line, a tool call); shown
+    /// before `guidance`. [`Error::worded_for`] folds it into `guidance` for one face.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub next: Option<Box<Advice>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -77,6 +84,31 @@ impl Error {
             context: Vec::new(),
             transient: false,
             source: None,
+            next: None,
+        }
+    }
+
+    /// The step to take next (worded by each face), shown before the guidance.
+    pub fn with_next(mut self, next: Advice) -> Self {
+        self.next = Some(Box::new(next));
+        self
+    }
+
+    /// What to do, in `face`'s words: the next step, then the guidance.
+    pub fn guidance_for(&self, face: Face) -> Option<String> {
+        match (&self.next, &self.guidance) {
+            (Some(n), Some(g)) => Some(format!("{}; {g}", n.render(face))),
+            (Some(n), None) => Some(n.render(face)),
+            (None, g) => g.clone(),
+        }
+    }
+
+    /// This error as `face` shows it: the next step folded into `guidance`.
+    pub fn worded_for(&self, face: Face) -> Error {
+        Error {
+            guidance: self.guidance_for(face),
+            next: None,
+            ..self.clone()
         }
     }
 
@@ -153,7 +185,7 @@ impl fmt::Display for Error {
         for c in &self.context {
             write!(f, "\n  while {c}")?;
         }
-        if let Some(g) = &self.guidance {
+        if let Some(g) = self.guidance_for(Face::Cli) {
             write!(f, "\n  what to do: {g}")?;
         }
         Ok(())
@@ -185,5 +217,36 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert!(json.get("source").is_none(), "{json}");
         assert!(Error::usage("x").source().is_none());
+    }
+
+    #[test]
+    fn the_next_step_is_worded_by_each_face() {
+        use crate::action::{Action, Advice, Face};
+        let e = Error::not_found("there is no backup x")
+            .with_next(Advice::step(Action::ListBackups, "to see the backups"))
+            .with_guidance("backup ids start with backup_");
+        assert_eq!(
+            e.guidance_for(Face::Cli).unwrap(),
+            "run `mahavishnu-dr backup list` to see the backups; backup ids start with backup_"
+        );
+        assert_eq!(
+            e.guidance_for(Face::Mcp).unwrap(),
+            "call `backup_list {}` to see the backups; backup ids start with backup_"
+        );
+        // The command line shows its own words; a face's copy carries them in `guidance`.
+        assert!(
+            e.to_string()
+                .contains("what to do: run `mahavishnu-dr backup list`")
+        );
+        let mcp = e.worded_for(Face::Mcp);
+        assert!(mcp.next.is_none());
+        assert!(mcp.guidance.unwrap().starts_with("call `backup_list {}`"));
+        let json = serde_json::to_value(e.worded_for(Face::Cli)).unwrap();
+        assert!(
+            json["guidance"]
+                .as_str()
+                .unwrap()
+                .contains("mahavishnu-dr backup list")
+        );
     }
 }

@@ -10,6 +10,7 @@
 //! prints and the MCP tools return), progress, cancellation and operation events, the storage
 //! trait and its wrappers, and [`Error`]. Everything else is private to the crate.
 
+mod action;
 mod cli;
 mod error;
 mod mcp;

@@ -426,6 +426,8 @@ async fn bad_arguments_are_tool_errors_and_unknown_tools_protocol_errors() {
     .await;
     let t = is_tool_error("backup_validate", &r, &["What to do"]);
     assert!(t.contains("repository") || t.contains("backup"), "{t}");
+    // What to do is worded for an agent: a tool call, never a command line.
+    assert!(!t.contains("`mahavishnu-dr "), "{t}");
     // Every tool rejects an argument it does not have, naming it, and does nothing.
     for name in TOOLS {
         let r = call(c, name, json!({"bogus_flag": 1})).await;

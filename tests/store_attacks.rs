@@ -454,7 +454,12 @@ async fn an_unreadable_newest_backup_is_never_skipped_in_silence() {
     let o = p.run_restore("latest", &target, &[]);
     assert_eq!(code(&o), 1, "{}", shown(&o));
     assert!(stderr(&o).contains(&newest), "{}", shown(&o));
-    assert!(stderr(&o).contains("--backup-id"), "{}", shown(&o));
+    // It says how to choose another: the list that shows which backups are readable.
+    assert!(
+        stderr(&o).contains("`mahavishnu-dr backup list`"),
+        "{}",
+        shown(&o)
+    );
     assert_nothing_restored(&target);
 
     // Chosen deliberately, the older backup restores.

@@ -250,7 +250,7 @@ pub async fn run(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> i32 {
         }
         Err(e) => {
             if json {
-                let v = serde_json::json!({ "error": e });
+                let v = serde_json::json!({ "error": e.worded_for(crate::action::Face::Cli) });
                 print_stdout(&serde_json::to_string_pretty(&v).unwrap_or_default());
             }
             eprintln!("error: {e}");

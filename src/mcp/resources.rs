@@ -81,7 +81,7 @@ pub async fn read(dr: &Dr, uri: &str) -> Result<Option<ResourceContents>> {
         let r = dr
             .report(&Default::default())
             .await?
-            .for_face(crate::ops::action::Face::Mcp);
+            .for_face(crate::action::Face::Mcp);
         return Ok(Some(contents(
             uri,
             "text/markdown",

@@ -71,7 +71,7 @@ impl DrServer {
 /// The text an agent reads when a call fails: what went wrong, what to do, where.
 pub fn error_text(e: &Error) -> String {
     let mut s = e.message.clone();
-    if let Some(g) = &e.guidance {
+    if let Some(g) = &e.guidance_for(crate::action::Face::Mcp) {
         s.push_str(&format!("\nWhat to do: {g}"));
     }
     if !e.context.is_empty() {

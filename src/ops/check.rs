@@ -9,8 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
-use super::action::{Advice, Face};
 use super::posture::{CheckName, Level, Posture, PostureCheck, posture_checks, verdict};
+use crate::action::{Advice, Face};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -114,7 +114,7 @@ impl From<&Error> for OperationFailure {
         OperationFailure {
             kind: e.kind,
             message: e.to_string(),
-            guidance: e.guidance.clone(),
+            guidance: e.guidance_for(crate::action::Face::Cli),
         }
     }
 }

@@ -27,6 +27,7 @@ use futures::StreamExt;
 
 use super::private_dir::{create_private_dir, create_private_dirs, current_uid};
 use super::{Cancel, Dr, Progress, secs, with_lock};
+use crate::action::{Action, Advice};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
 use crate::repo::keys::{volume_key, volume_name};
@@ -263,9 +264,7 @@ fn prepare_target(target: &Path, overwrite: bool) -> Result<PreparedTarget> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     if !names.is_empty() && !overwrite {
-        let mut guidance = "restore into an empty or new folder, or pass --overwrite to replace \
-                            files of the same name"
-            .to_string();
+        let mut guidance = "or restore into an empty or new folder".to_string();
         if let Some(left) = names.iter().find(|n| n.starts_with(STAGING_PREFIX)) {
             guidance.push_str(&format!(
                 "; {left} in it is what an interrupted restore left behind: delete it"
@@ -273,6 +272,13 @@ fn prepare_target(target: &Path, overwrite: bool) -> Result<PreparedTarget> {
         }
         return Err(
             Error::usage(format!("the target {} is not empty", target.display()))
+                .with_next(Advice::step(
+                    Action::WithOption {
+                        name: "overwrite",
+                        value: "true".into(),
+                    },
+                    "to replace files of the same name",
+                ))
                 .with_guidance(guidance),
         );
     }
@@ -359,7 +365,7 @@ fn special_bits_warning(selected: &[&Entry]) -> Option<String> {
     (!special.is_empty()).then(|| {
         format!(
             "{} {} setuid, setgid or sticky bits in the backup ({}{}); restored without them \
-             (pass --keep-special-bits to keep them)",
+             (only a restore from the command line, with --keep-special-bits, keeps them)",
             special.len(),
             if special.len() == 1 {
                 "entry has"
@@ -631,7 +637,15 @@ impl Dr {
                     let key = volume_key(&b, v);
                     let size = storage.size(&key).await?.ok_or_else(|| {
                         Error::integrity(format!("volume {} of {b} is missing", volume_name(v)))
-                            .with_guidance("run `mahavishnu-dr backup validate` to see the damage; restore an older backup that does not need this volume")
+                            .with_next(Advice::step(
+                                Action::Validate {
+                                    level: crate::repo::kind::ValidationLevel::Full,
+                                },
+                                "to see the damage",
+                            ))
+                            .with_guidance(
+                                "or restore an older backup that does not need this volume",
+                            )
                     })?;
                     tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
                         let reader = BlockingObjectReader::spawn(storage, key, size);
@@ -652,14 +666,24 @@ impl Dr {
                                 let entry = want
                                     .get(&stored.path)
                                     .map_or(stored, |&i| &snapshot.entries[i]);
-                                bytes += write_file(&root, entry, data, verify, mode_mask, &cache, times.as_deref())?;
+                                bytes += write_file(
+                                    &root,
+                                    entry,
+                                    data,
+                                    verify,
+                                    mode_mask,
+                                    &cache,
+                                    times.as_deref(),
+                                )?;
                                 files += 1;
                                 progress.advance(entry.size);
                                 Ok(())
                             },
                             times.as_deref(),
                         )
-                        .map_err(|e| e.context(format!("restoring from volume {} of {b}", volume_name(v))))?;
+                        .map_err(|e| {
+                            e.context(format!("restoring from volume {} of {b}", volume_name(v)))
+                        })?;
                         Ok((files, bytes))
                     })
                     .await

@@ -25,19 +25,7 @@ use crate::repo::manifest::{ChecksumItem, Manifest};
 use crate::repo::volume::{HashingReader, read_volume};
 use crate::storage::bridge::BlockingObjectReader;
 
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum ValidationLevel {
-    /// Manifests readable, volumes present with the right sizes, chains intact.
-    #[default]
-    Quick,
-    /// Every volume's stored SHA-256 against the keyless checksum list; needs no key.
-    Checksum,
-    /// Decrypt and decompress every volume and check every file's SHA-256.
-    Full,
-}
+pub use crate::repo::kind::ValidationLevel;
 
 /// One thing found wrong.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -10,7 +10,6 @@
 
 // The operations (verbs): one public operation each. A verb never reaches into a sibling verb;
 // what two of them share is machinery below (the `layout` test holds this).
-pub mod action;
 pub mod backup;
 pub mod check;
 pub mod cleanup;

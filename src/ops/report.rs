@@ -7,10 +7,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
-use super::action::Face;
 use super::measure::rpo_analysis::RpoAnalysis;
 use super::posture::{posture_checks, verdict};
 use super::record::{HistoryItem, HistoryResponse, trend};
+use crate::action::Face;
 use crate::error::Result;
 use crate::present;
 use crate::repo::BackupType;

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use super::Repository;
 use super::keys::{BACKUPS_PREFIX, MANIFEST_NAME, split_backup_key};
 use super::manifest::ManifestSummary;
+use crate::action::{Action, Advice};
 use crate::error::{Error, Result};
 use crate::storage::ObjectInfo;
 
@@ -111,16 +112,20 @@ impl Catalog {
                     "the newest backup {} is unreadable ({}); `latest` does not fall back to an older backup in silence",
                     u.backup_id, u.error.message
                 ))
+                .with_next(Advice::step(
+                    Action::ListBackups,
+                    "to see the readable backups and why the others are not",
+                ))
                 .with_guidance(
-                    "name the backup to use with --backup-id (`mahavishnu-dr backup list` shows the \
-                     readable ones and why the others are not), and run `mahavishnu-dr backup \
-                     validate` to see what is damaged; a backup you did not make was planted by a \
-                     writer of the store",
+                    "name the backup to use by its id (backup_id), and validate to see what is \
+                     damaged; a backup you did not make was planted by a writer of the store",
                 ));
             }
             return self.latest().ok_or_else(|| {
-                Error::not_found("the repository holds no backups yet")
-                    .with_guidance("run `mahavishnu-dr backup run` first")
+                Error::not_found("the repository holds no backups yet").with_next(Advice::step(
+                    Action::RunBackup { backup_type: None },
+                    "first",
+                ))
             });
         }
         super::check_backup_id(id)?;
@@ -129,7 +134,7 @@ impl Catalog {
         }
         self.get(id).ok_or_else(|| {
             Error::not_found(format!("there is no backup {id}"))
-                .with_guidance("`mahavishnu-dr backup list` shows the backups")
+                .with_next(Advice::step(Action::ListBackups, "to see the backups"))
         })
     }
 

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::action::{Action, Advice};
 use crate::error::{Error, Result};
 
 pub const KEY_LEN: usize = 32;
@@ -347,12 +348,17 @@ pub fn read_key_file(path: &Path) -> Result<SecretKey> {
     let data = match std::fs::read(path) {
         Ok(d) => Zeroizing::new(d),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::key(format!("the key file {} does not exist", path.display()))
-                .with_guidance(
-                    "restore the key file from your off-host copy, point backup.encryption.key_path \
-                     (or MAHAVISHNU_BACKUP__ENCRYPTION__KEY_PATH) at it, or for a new repository run \
-                     `mahavishnu-dr init --generate-key`",
-                ));
+            return Err(
+                Error::key(format!("the key file {} does not exist", path.display()))
+                    .with_guidance(
+                        "restore the key file from your off-host copy, or point \
+                     backup.encryption.key_path (or MAHAVISHNU_BACKUP__ENCRYPTION__KEY_PATH) at it",
+                    )
+                    .with_next(Advice::step(
+                        Action::Init { generate_key: true },
+                        "for a new repository only",
+                    )),
+            );
         }
         Err(e) => {
             return Err(Error::key(format!(
@@ -380,7 +386,11 @@ pub fn read_key_file(path: &Path) -> Result<SecretKey> {
             "the key file {} is not a mahavishnu-dr key (expected 32 bytes: raw, hex or base64)",
             path.display()
         ))
-        .with_guidance("check that key_path names the right file; `mahavishnu-dr init --generate-key` writes a new one for a new repository")),
+        .with_guidance("check that key_path names the right file")
+        .with_next(Advice::step(
+            Action::Init { generate_key: true },
+            "writes a new one, for a new repository",
+        ))),
     }
 }
 
@@ -399,8 +409,17 @@ pub fn generate_key_file(path: &Path) -> Result<SecretKey> {
         .open(path)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::key(format!("the key file {} already exists; it was not replaced", path.display()))
-                    .with_guidance("run init without --generate-key to use the existing key, or choose another key_path")
+                Error::key(format!(
+                    "the key file {} already exists; it was not replaced",
+                    path.display()
+                ))
+                .with_next(Advice::step(
+                    Action::Init {
+                        generate_key: false,
+                    },
+                    "to use the existing key",
+                ))
+                .with_guidance("or choose another key_path")
             } else {
                 Error::from_io("create the key file", path, e)
             }

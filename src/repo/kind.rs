@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::action::{Action, Advice};
 use crate::error::{Error, Result};
 
 /// full: every file. incremental: changes since the previous backup. archival: a full kept longest,
@@ -94,7 +95,8 @@ pub fn check_backup_id(id: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::usage(format!("{id:?} is not a backup id"))
-            .with_guidance("backup ids start with backup_; `mahavishnu-dr backup list` shows them"))
+            .with_next(Advice::step(Action::ListBackups, "to see them"))
+            .with_guidance("backup ids start with backup_"))
     }
 }
 
@@ -112,4 +114,19 @@ mod tests {
         assert!(check_backup_id("../etc").is_err());
         assert!(check_backup_id("backup_x/../../y").is_err());
     }
+}
+
+/// How deep a validation reads the stored backups.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ValidationLevel {
+    /// Manifests readable, volumes present with the right sizes, chains intact.
+    #[default]
+    Quick,
+    /// Every volume's stored SHA-256 against the keyless checksum list; needs no key.
+    Checksum,
+    /// Decrypt and decompress every volume and check every file's SHA-256.
+    Full,
 }

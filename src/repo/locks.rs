@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::LOCKS_PREFIX;
 use super::bounded::{MAX_LOCK_BYTES, read_bounded};
+use crate::action::{Action, Advice};
 use crate::error::{Error, ErrorKind, Result};
 use crate::storage::DynStorage;
 
@@ -322,11 +323,14 @@ pub async fn acquire_or_cancel(
             )
             .with_guidance(
                 "wait for that operation to finish and run again; a lock of a crashed process is \
-                 broken automatically once it is stale (120 s without refresh), and \
-                 `mahavishnu-dr unlock` removes stale locks now; only when you are sure that no \
-                 operation runs on any host, `mahavishnu-dr unlock --all` removes every lock \
+                 broken automatically once it is stale (120 s without refresh); only when you are \
+                 sure that no operation runs on any host, remove every lock (unlock with all) \
                  (docs/RUNBOOK.md, \"The repository is locked\")",
-            ));
+            )
+            .with_next(Advice::step(
+                Action::Unlock { all: false },
+                "to remove stale locks now",
+            )));
         }
         if !announced {
             notice(format!(

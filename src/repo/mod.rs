@@ -23,6 +23,7 @@ pub mod volume;
 use bytes::Bytes;
 use chrono::Utc;
 
+use crate::action::{Action, Advice};
 use crate::error::{Error, ErrorKind, Result};
 use crate::storage::DynStorage;
 use bounded::{
@@ -121,7 +122,11 @@ impl Repository {
                     "there is no repository at {}",
                     storage.describe()
                 ))
-                .with_guidance("run `mahavishnu-dr init` (add --generate-key for a new key), or check backup.directory"));
+                .with_next(Advice::step(
+                    Action::Init { generate_key: true },
+                    "for a new repository and key (without --generate-key to use an existing key)",
+                ))
+                .with_guidance("or check backup.directory"));
             }
             Err(e) => return Err(e),
         };
@@ -368,7 +373,7 @@ impl Repository {
         .map_err(|e| {
             if e.kind == ErrorKind::NotFound {
                 Error::not_found(format!("there is no backup {backup_id}"))
-                    .with_guidance("`mahavishnu-dr backup list` shows the backups")
+                    .with_next(Advice::step(Action::ListBackups, "to see the backups"))
             } else {
                 e
             }

@@ -32,8 +32,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::action::{Action, Advice, Face};
 use crate::error::{Error, Result};
-use crate::ops::action::{Action, Advice, Face};
 use crate::present;
 use crate::repo::BackupType;
 use crate::repo::manifest::ManifestSummary;
@@ -355,7 +355,13 @@ fn window_gaps(
         return Err(Error::usage(format!(
             "the measurement window must be at least 1 day, got {window_days}"
         ))
-        .with_guidance("pass --days 1 or more (default 30)"));
+        .with_next(Advice::step(
+            Action::WithOption {
+                name: "days",
+                value: "1".into(),
+            },
+            "or more (default 30)",
+        )));
     }
     let window_start = TimeDelta::try_days(window_days)
         .and_then(|d| now.checked_sub_signed(d))
@@ -363,7 +369,7 @@ fn window_gaps(
             Error::usage(format!(
                 "the measurement window of {window_days} days reaches before the supported date range"
             ))
-            .with_guidance("pass a smaller --days")
+            .with_guidance("give a smaller window of days")
         })?;
     let older_backups_exist = past.iter().any(|b| b.finished < window_start);
     let inside: Vec<&BackupPoint> = past.iter().filter(|b| b.finished >= window_start).collect();
@@ -978,7 +984,14 @@ mod tests {
             let e = analyze_rpo(now, &[], days, &daily(), 5).unwrap_err();
             assert_eq!(e.kind, ErrorKind::Usage);
             assert!(e.message.contains("at least 1 day"), "{}", e.message);
-            assert!(e.guidance.is_some());
+            assert_eq!(
+                e.guidance_for(Face::Cli).as_deref(),
+                Some("pass `--days 1` or more (default 30)")
+            );
+            assert_eq!(
+                e.guidance_for(Face::Mcp).as_deref(),
+                Some("pass `days=1` or more (default 30)")
+            );
         }
         let e = analyze_rpo(now, &[], i64::MAX, &daily(), 5).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Usage);

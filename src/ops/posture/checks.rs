@@ -3,7 +3,7 @@
 use chrono::Duration;
 
 use super::{CheckName, Evidence, Level, MAX_KEY_AGE_DAYS, Posture, PostureCheck, STALE_DAYS};
-use crate::ops::action::{Action, Advice};
+use crate::action::{Action, Advice};
 use crate::ops::integrity::ValidationLevel;
 use crate::present;
 use crate::repo::kind::BackupType;

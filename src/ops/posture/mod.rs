@@ -7,7 +7,7 @@ mod evidence;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::action::{Advice, Face};
+use crate::action::{Advice, Face};
 
 pub(crate) use checks::{posture_checks, verdict};
 pub(crate) use evidence::Evidence;

@@ -2,8 +2,7 @@
 //! operations produce these, never command lines; each face words them: the command line and the
 //! reports as a `mahavishnu-dr …` command, the MCP server as a tool call.
 
-use crate::ops::integrity::ValidationLevel;
-use crate::repo::kind::BackupType;
+use crate::repo::kind::{BackupType, ValidationLevel};
 
 /// The face a recommendation is worded for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +30,15 @@ pub enum Action {
     PlanCleanup,
     /// Change a setting in the settings file.
     EditSetting { key: String, value: String },
+    /// List the backups.
+    ListBackups,
+    /// Create the repository (with a new key). Over MCP the first backup does this.
+    Init { generate_key: bool },
+    /// Remove stale locks (or, with `all`, every lock). No tool does this: it is for the host.
+    Unlock { all: bool },
+    /// Give an option of the operation at hand: `--name value` on the command line,
+    /// `"name": value` in a tool call (`value` "true" is a bare flag on the command line).
+    WithOption { name: &'static str, value: String },
 }
 
 impl Action {
@@ -52,6 +60,22 @@ impl Action {
             Action::MeasureRpo => "mahavishnu-dr restore-test measure-rpo".into(),
             Action::PlanCleanup => "mahavishnu-dr backup cleanup --dry-run".into(),
             Action::EditSetting { key, value } => format!("{key}: {value}"),
+            Action::ListBackups => "mahavishnu-dr backup list".into(),
+            Action::Init { generate_key } => {
+                format!(
+                    "mahavishnu-dr init{}",
+                    flag(*generate_key, " --generate-key")
+                )
+            }
+            Action::Unlock { all } => format!("mahavishnu-dr unlock{}", flag(*all, " --all")),
+            Action::WithOption { name, value } => {
+                let flag = format!("--{}", name.replace('_', "-"));
+                if value == "true" {
+                    flag
+                } else {
+                    format!("{flag} {value}")
+                }
+            }
         }
     }
 
@@ -70,7 +94,17 @@ impl Action {
             Action::RestoreTest => "restore_test_run {}".into(),
             Action::MeasureRpo => "measure_rpo {}".into(),
             Action::PlanCleanup => r#"backup_cleanup {"dry_run":true}"#.into(),
-            Action::EditSetting { .. } => self.command_line(),
+            Action::EditSetting { .. } | Action::Unlock { .. } => self.command_line(),
+            Action::ListBackups => "backup_list {}".into(),
+            Action::Init { .. } => "backup_run {}".into(),
+            Action::WithOption { name, value } => {
+                let v = if value == "true" || value.parse::<i64>().is_ok() {
+                    value.clone()
+                } else {
+                    format!("{value:?}")
+                };
+                format!("{name}={v}")
+            }
         }
     }
 
@@ -79,10 +113,24 @@ impl Action {
     pub fn render(&self, face: Face) -> String {
         match (self, face) {
             (Action::EditSetting { .. }, _) => format!("set `{}`", self.command_line()),
+            (Action::WithOption { .. }, Face::Cli) => format!("pass `{}`", self.command_line()),
+            (Action::WithOption { .. }, Face::Mcp) => format!("pass `{}`", self.tool_call()),
+            (Action::Unlock { .. }, Face::Mcp) => format!(
+                "on the host, run `{}` (no tool removes locks)",
+                self.command_line()
+            ),
+            (Action::Init { .. }, Face::Mcp) => format!(
+                "call `{}`, which creates the repository and its key on first use",
+                self.tool_call()
+            ),
             (_, Face::Cli) => format!("run `{}`", self.command_line()),
             (_, Face::Mcp) => format!("call `{}`", self.tool_call()),
         }
     }
+}
+
+fn flag(on: bool, text: &str) -> &str {
+    if on { text } else { "" }
 }
 
 fn level_str(l: ValidationLevel) -> &'static str {
