@@ -1,6 +1,7 @@
-//! What a recommendation asks for: a typed [`Action`] and the reason around it ([`Advice`]). The
-//! operations produce these, never command lines; each face words them: the command line and the
-//! reports as a `mahavishnu-dr …` command, the MCP server as a tool call.
+//! Next steps, typed: what a recommendation or an error's guidance asks for ([`Action`]) and the
+//! words around it ([`Advice`]). The operations and the repository produce these, never command
+//! lines; each face words them: the command line and the reports as a `mahavishnu-dr …` command,
+//! the MCP server as a tool call.
 
 use crate::repo::kind::{BackupType, ValidationLevel};
 
