@@ -12,7 +12,6 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -20,54 +19,12 @@ use super::Repository;
 use super::bounded::{MAX_HISTORY_JSON, MAX_HISTORY_SEALED, read_bounded, unseal_json};
 use super::envelope::{self, ObjectKind};
 pub use super::history_payload::{
-    DriftSummary, LEGACY_PAYLOAD_VERSION, RecordPayload, RestoreTestPayload, RpoPayload,
-    RtoPayload, ValidationPayload, ValidationScope,
+    DriftSummary, LEGACY_PAYLOAD_VERSION, RecordKind, RecordPayload, RestoreTestPayload,
+    RpoPayload, RtoPayload, ValidationPayload, ValidationScope,
 };
 use crate::error::{Error, ErrorKind, Result};
 
 pub use super::keys::HISTORY_PREFIX;
-
-/// What a record holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordKind {
-    Validation,
-    RestoreTest,
-    RtoMeasurement,
-    RpoMeasurement,
-}
-
-impl RecordKind {
-    fn slug(self) -> &'static str {
-        match self {
-            RecordKind::Validation => "validation",
-            RecordKind::RestoreTest => "restore-test",
-            RecordKind::RtoMeasurement => "rto",
-            RecordKind::RpoMeasurement => "rpo",
-        }
-    }
-
-    /// The stored (and `--json`) name.
-    pub fn name(self) -> &'static str {
-        match self {
-            RecordKind::Validation => "validation",
-            RecordKind::RestoreTest => "restore_test",
-            RecordKind::RtoMeasurement => "rto_measurement",
-            RecordKind::RpoMeasurement => "rpo_measurement",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<RecordKind> {
-        RecordKind::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    pub const ALL: [RecordKind; 4] = [
-        RecordKind::Validation,
-        RecordKind::RestoreTest,
-        RecordKind::RtoMeasurement,
-        RecordKind::RpoMeasurement,
-    ];
-}
 
 /// One kept result, as readers see it: the envelope and the typed payload of its kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -206,7 +163,7 @@ impl HistoryRecord {
 }
 
 fn check_record_id(id: &str) -> Result<()> {
-    if super::kind::is_key_safe(id) {
+    if super::ids::is_key_safe(id) {
         Ok(())
     } else {
         Err(Error::usage(format!("{id:?} is not a history record id")))

@@ -11,15 +11,57 @@
 //! stays.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::history::RecordKind;
 use super::kind::BackupType;
 
 /// Version 0: no `payload`, the command's output in `data` (the first release).
 pub const LEGACY_PAYLOAD_VERSION: u32 = 0;
+
+/// What a record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Validation,
+    RestoreTest,
+    RtoMeasurement,
+    RpoMeasurement,
+}
+
+impl RecordKind {
+    pub(super) fn slug(self) -> &'static str {
+        match self {
+            RecordKind::Validation => "validation",
+            RecordKind::RestoreTest => "restore-test",
+            RecordKind::RtoMeasurement => "rto",
+            RecordKind::RpoMeasurement => "rpo",
+        }
+    }
+
+    /// The stored (and `--json`) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Validation => "validation",
+            RecordKind::RestoreTest => "restore_test",
+            RecordKind::RtoMeasurement => "rto_measurement",
+            RecordKind::RpoMeasurement => "rpo_measurement",
+        }
+    }
+
+    pub(super) fn from_name(name: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub const ALL: [RecordKind; 4] = [
+        RecordKind::Validation,
+        RecordKind::RestoreTest,
+        RecordKind::RtoMeasurement,
+        RecordKind::RpoMeasurement,
+    ];
+}
 
 impl RecordKind {
     /// The payload version this release writes for the kind (and the newest it reads).

@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod hash;
 pub mod history;
 mod history_payload;
+mod ids;
 pub mod keys;
 pub mod kind;
 pub mod locks;
@@ -36,7 +37,8 @@ use crypto::{Credential, KeySlot, SecretKey, SlotVersion};
 use envelope::{DEFAULT_FRAME_SIZE, ObjectContext, ObjectKind};
 use manifest::{ChecksumItem, ChecksumList, Manifest, ManifestSummary};
 
-pub use kind::{BackupType, check_backup_id, new_backup_id};
+pub use ids::{check_backup_id, new_backup_id};
+pub use kind::BackupType;
 
 pub use keys::{
     BACKUPS_PREFIX, CHECKSUMS_NAME, CONFIG_KEY, LOCKS_PREFIX, MANIFEST_NAME, backup_key,

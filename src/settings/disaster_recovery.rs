@@ -8,14 +8,15 @@
 //! it does for backup schedules.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use chrono::{NaiveTime, Weekday};
 use chrono_tz::Tz;
+use schemars::JsonSchema;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::schedule::{DaySetting, Frequency, Repeat, Schedule, TimeOfDay, Timezone};
-use super::schema::RestoreTestSettings;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DisasterRecoverySettings {
@@ -251,6 +252,22 @@ impl<'de> Deserialize<'de> for DrillScenario {
         }
 
         deserializer.deserialize_str(ScenarioVisitor)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RestoreTestSettings {
+    /// Restore tests and drills work here, never on live data. Private: a folder of this user's
+    /// (not a symlink, not writable by others), created with mode 0700.
+    pub scratch_dir: PathBuf,
+}
+
+impl Default for RestoreTestSettings {
+    fn default() -> Self {
+        RestoreTestSettings {
+            scratch_dir: PathBuf::from("./state/scratch"),
+        }
     }
 }
 

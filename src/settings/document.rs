@@ -14,13 +14,13 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::disaster_recovery::{
-    DEFAULT_RPO_TARGET_MINUTES, DEFAULT_RTO_TARGET_MINUTES, DrillScenario, default_drill_time,
-    default_test_time,
+    DEFAULT_RPO_TARGET_MINUTES, DEFAULT_RTO_TARGET_MINUTES, DrillScenario, RestoreTestSettings,
+    default_drill_time, default_test_time,
 };
 use super::schedule::{DaySetting, Frequency, TimeOfDay, Timezone};
 use super::schema::{
     BackupSettings, BackupTypeSetting, CompressionSettings, EncryptionSettings, McpSettings,
-    MonitoringSettings, RestoreTestSettings, SourceSpec, StorageSettings, ValidationSettings,
+    MonitoringSettings, SourceSpec, StorageSettings, ValidationSettings,
 };
 
 /// The whole settings file.

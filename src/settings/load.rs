@@ -25,8 +25,10 @@ use serde_json::Value;
 
 use super::env::{apply_override, env_overrides_of};
 use super::keys::{Layer, SETTINGS_GUIDANCE, origin_of, show_key};
-use super::paths::{Resolver, default_sources, normalize, project_root_of, resolve_paths};
-use super::schema::{Settings, SourceSpec, StorageTarget};
+use super::paths::{
+    Resolver, default_sources, normalize, project_root_of, repository_dir_of, resolve_paths,
+};
+use super::schema::{Settings, SourceSpec};
 use super::source::{DEFAULT_CONFIG, Names, merge_files, read_files, settings_io, to_doc};
 use super::validate::validate;
 use crate::error::{Error, Result};
@@ -182,14 +184,6 @@ pub fn load(config: Option<&Path>, cwd: &Path, env: &[(String, String)]) -> Resu
         files,
         env_overrides,
     })
-}
-
-/// The repository location: `storage.primary` (when type local) else `backup.directory`.
-pub(super) fn repository_dir_of(settings: &Settings) -> PathBuf {
-    match &settings.backup.storage.primary {
-        Some(StorageTarget::Local { path }) => path.clone(),
-        _ => settings.backup.directory.clone(),
-    }
 }
 
 #[cfg(test)]

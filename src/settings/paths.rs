@@ -5,7 +5,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::document::SettingsDoc;
 use super::keys::{KeyPath, Layer, index_key, keys, origin_of, show_key};
-use super::schema::{SourceSpec, StorageTarget};
+use super::schema::{Settings, SourceSpec, StorageTarget};
 use crate::error::{Error, Result};
 
 /// The folder holding the `settings/` folder of the file, else the file's own folder.
@@ -117,6 +117,14 @@ pub(super) fn within(a: &Path, b: &Path) -> bool {
 /// The sources backed up when `backup.sources` is empty: `settings/` and `data/` of the root.
 pub(super) fn default_sources(root: &Path) -> Vec<PathBuf> {
     vec![root.join("settings"), root.join("data")]
+}
+
+/// The repository location: `storage.primary` (when type local) else `backup.directory`.
+pub(super) fn repository_dir_of(settings: &Settings) -> PathBuf {
+    match &settings.backup.storage.primary {
+        Some(StorageTarget::Local { path }) => path.clone(),
+        _ => settings.backup.directory.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -368,22 +368,6 @@ impl StorageTarget {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-pub struct RestoreTestSettings {
-    /// Restore tests and drills work here, never on live data. Private: a folder of this user's
-    /// (not a symlink, not writable by others), created with mode 0700.
-    pub scratch_dir: PathBuf,
-}
-
-impl Default for RestoreTestSettings {
-    fn default() -> Self {
-        RestoreTestSettings {
-            scratch_dir: PathBuf::from("./state/scratch"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
 pub struct McpSettings {
     /// The only places an agent may restore into. Private, like the scratch folder.
     pub restore_roots: Vec<PathBuf>,

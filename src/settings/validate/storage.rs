@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::Problems;
 use crate::settings::keys::{KeyPath, index_key, keys};
-use crate::settings::load::repository_dir_of;
+use crate::settings::paths::repository_dir_of;
 use crate::settings::paths::{default_sources, within};
 use crate::settings::schema::{Settings, StorageSettings, StorageTarget};
 
