@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::events::CleanupFinished;
 use super::retention::{RetentionPlan, RetentionPolicy};
 use super::{Dr, OperationEvent, Progress, with_lock};
+use crate::action::{Action, Advice};
 use crate::error::Result;
 use crate::repo::Repository;
 use crate::repo::catalog::Catalog;
@@ -75,10 +76,11 @@ impl Dr {
                 "cleanup with dry_run=false deletes backups and needs confirm=true; nothing was \
                  deleted",
             )
-            .with_guidance(
-                "call backup_cleanup with dry_run=true to see the plan, show it to the user, then \
-                 call again with dry_run=false and confirm=true",
-            ));
+            .with_next(Advice::step(
+                Action::PlanCleanup,
+                "to see the plan and show it to the user",
+            ))
+            .with_guidance("then apply it again with dry_run=false and confirm=true"));
         }
         let r = async {
             let repo = self.open_repo().await?;
