@@ -181,6 +181,7 @@ pub fn context(kind: ObjectKind) -> ObjectContext {
         ObjectKind::Volume => (BACKUP_ID, 0),
         ObjectKind::Manifest => (BACKUP_ID, u32::MAX),
         ObjectKind::History => (RECORD_ID, 0),
+        ObjectKind::BlockMap => (BACKUP_ID, 0),
     };
     ObjectContext {
         repo_id: REPO_ID.into(),
@@ -861,6 +862,7 @@ fn file_entry(path: &str, content: &[u8]) -> Entry {
         inode: 10_010_677,
         dev: 2049,
         stamp: "3:1795358721.0:1795358721.0:10010677:2049".into(),
+        blocks: None,
     }
 }
 
@@ -1125,6 +1127,7 @@ fn seed_manifest() -> Manifest {
                 content_bytes: 1012,
                 stored_bytes: 900,
                 sha256: "9f".repeat(32),
+                content: Default::default(),
             }],
             totals: Totals {
                 files: 4,
@@ -1139,6 +1142,7 @@ fn seed_manifest() -> Manifest {
             },
             depends_on: vec![PARENT_ID.into()],
             warnings: vec!["data/app.db changed while it was read".into()],
+            block_map: None,
         },
         entries,
         deleted: vec!["data/sub/f3.txt".into()],
@@ -1225,6 +1229,7 @@ fn checksums_json() -> Vec<u8> {
             size: 1934,
             sha256: "77ab".repeat(16),
         },
+        block_map: None,
     };
     serde_json::to_vec_pretty(&list).unwrap_or_default()
 }

@@ -153,6 +153,7 @@ async fn old_backup(
             totals: Totals::default(),
             depends_on: parent.iter().map(|s| s.to_string()).collect(),
             warnings: Vec::new(),
+            block_map: None,
         },
         entries: Vec::new(),
         deleted: Vec::new(),

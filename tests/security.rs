@@ -79,6 +79,7 @@ fn dir_entry(path: &str) -> Entry {
         inode: 0,
         dev: 0,
         stamp: String::new(),
+        blocks: None,
     }
 }
 
@@ -135,6 +136,7 @@ async fn craft(p: &Project, members: Option<&[Member]>, entries: Vec<Entry>) -> 
             content_bytes: members.iter().map(|m| m.data.len() as u64).sum(),
             stored_bytes: sealed.len() as u64,
             sha256: sha256_hex(&sealed),
+            content: Default::default(),
         });
         repo.storage()
             .put(&backup_key(&id, &volume_name(0)), Bytes::from(sealed))
@@ -174,6 +176,7 @@ async fn craft(p: &Project, members: Option<&[Member]>, entries: Vec<Entry>) -> 
             },
             depends_on: Vec::new(),
             warnings: Vec::new(),
+            block_map: None,
         },
         entries,
         deleted: Vec::new(),

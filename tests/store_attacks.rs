@@ -93,6 +93,7 @@ fn file_entry(path: &str, data: &[u8], id: &str) -> Entry {
         inode: 0,
         dev: 0,
         stamp: String::new(),
+        blocks: None,
     }
 }
 
@@ -121,6 +122,7 @@ fn manifest(id: &str, entries: Vec<Entry>, volumes: Vec<VolumeRecord>) -> Manife
             },
             depends_on: Vec::new(),
             warnings: Vec::new(),
+            block_map: None,
         },
         entries,
         deleted: Vec::new(),
@@ -144,6 +146,7 @@ async fn plant_plain_backup(p: &Project, payload: &[u8]) {
         content_bytes: payload.len() as u64,
         stored_bytes: volume.len() as u64,
         sha256: sha256_hex(&volume),
+        content: Default::default(),
     };
     let m = manifest(
         FORGED,
@@ -620,6 +623,7 @@ async fn a_tar_long_name_of_a_gigabyte_is_refused_without_reading_it() {
         content_bytes: 1,
         stored_bytes: sealed.len() as u64,
         sha256: sha256_hex(&sealed),
+        content: Default::default(),
     };
     repo.storage()
         .put(&backup_key(&id, "vol-00000"), Bytes::from(sealed))

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::blocks::{BlockFile, BlockStore};
 use super::events::BackupFinished;
 use super::new_repository::{InitResponse, UNENCRYPTED_WARNING};
 use super::scan::{self, ScanContext};
@@ -21,9 +22,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
 use crate::repo::keys::{volume_key, volume_name};
 use crate::repo::locks::{LockMode, hostname};
+use crate::repo::blockmap::BlockMaps;
 use crate::repo::manifest::{
-    Entry, EntryKind, Location, MANIFEST_VERSION, Manifest, ManifestSummary, Origin, Totals,
-    VolumeRecord,
+    BlockList, Entry, EntryKind, Location, MANIFEST_VERSION, Manifest, ManifestSummary, Origin,
+    Totals, VolumeContent, VolumeRecord,
 };
 use crate::repo::volume::{FileOutcome, VolumeInput, VolumeParams, write_volume};
 use crate::repo::{BackupType, Repository, new_backup_id};
@@ -360,11 +362,12 @@ impl Dr {
                 && let Some(p) = parent_entries.get(e.path.as_str())
                 && p.kind == EntryKind::File
                 && p.stamp == e.stamp
-                && p.location.is_some()
+                && (p.location.is_some() || p.blocks.is_some())
             {
                 e.size = p.size;
                 e.sha256 = p.sha256.clone();
                 e.location = p.location.clone();
+                e.blocks = p.blocks.clone();
                 e.origin = p.origin;
                 store = false;
             }
@@ -410,6 +413,60 @@ impl Dr {
             })
             .unwrap_or_default();
 
+        // Block-mapped files (every SQLite database, and files of at least min_file_mb): stored
+        // as blocks, only the changed ones in an incremental.
+        let min_blocks = b.block_incremental.min_file_mb.max(1) * MIB;
+        let mut parent_maps: HashMap<String, Arc<BlockMaps>> = HashMap::new();
+        let mut block_files: Vec<BlockFile> = Vec::new();
+        for (idx, p) in planned.iter().enumerate() {
+            let e = &p.entry;
+            let Some(rf) = &p.read_from else { continue };
+            if !p.store
+                || e.origin == Origin::Command
+                || (e.origin != Origin::Sqlite && e.size < min_blocks)
+            {
+                continue;
+            }
+            let prev = parent_entries
+                .get(e.path.as_str())
+                .filter(|pe| pe.kind == EntryKind::File);
+            let mut parent = None;
+            let mut parent_wal = None;
+            if let Some(pe) = prev
+                && let Some(bl) = &pe.blocks
+            {
+                if !parent_maps.contains_key(&bl.map_in) {
+                    let item = catalog
+                        .get(&bl.map_in)
+                        .and_then(|s| s.block_map.clone())
+                        .ok_or_else(|| {
+                            Error::integrity(format!(
+                                "{}: its block map is in {}, which has none",
+                                e.path, bl.map_in
+                            ))
+                        })?;
+                    let m = repo.read_block_map(&bl.map_in, &item).await?;
+                    parent_maps.insert(bl.map_in.clone(), Arc::new(m));
+                }
+                let maps = parent_maps[&bl.map_in].clone();
+                if let Ok(i) = maps.files.binary_search_by(|f| f.path.as_str().cmp(&e.path)) {
+                    parent = Some((maps, i));
+                }
+                if pe.inode == e.inode && pe.dev == e.dev {
+                    parent_wal = bl.wal.clone();
+                }
+            }
+            block_files.push(BlockFile {
+                entry: idx,
+                path: e.path.clone(),
+                read_from: rf.clone(),
+                sqlite: e.origin == Origin::Sqlite,
+                parent,
+                parent_wal,
+            });
+        }
+        let block_entries: BTreeSet<usize> = block_files.iter().map(|f| f.entry).collect();
+
         // Plan volumes: split at file boundaries once volume_size_mb of input is in one.
         let limit = b.volume_size_mb.max(1) * MIB;
         let mut volumes: Vec<Vec<VolumeInput>> = Vec::new();
@@ -418,7 +475,7 @@ impl Dr {
         let mut to_store_bytes = 0u64;
         for (idx, p) in planned.iter().enumerate() {
             let e = &p.entry;
-            if !p.store {
+            if !p.store || block_entries.contains(&idx) {
                 continue;
             }
             let Some(rf) = &p.read_from else { continue };
@@ -454,7 +511,27 @@ impl Dr {
         } else {
             b.compression.level
         };
-        progress.phase("storing", Some(to_store_bytes));
+        let block_bytes: u64 = block_files
+            .iter()
+            .map(|f| planned[f.entry].entry.size)
+            .sum();
+        progress.phase("storing", Some(to_store_bytes + block_bytes));
+        let store = BlockStore {
+            storage: repo.storage().clone(),
+            master: repo.master()?.cloned(),
+            repo_id: repo.id().to_string(),
+            backup_id: id.to_string(),
+            frame_size: repo.frame_size(),
+            level,
+            volume_limit: limit,
+            first_volume: volumes.len() as u32,
+            workers: cores,
+        };
+        let blocks_task = {
+            let progress = progress.clone();
+            let cancel = cancel.clone();
+            tokio::task::spawn_blocking(move || store.run(block_files, &*progress, &cancel))
+        };
         let mut order: Vec<(u32, Vec<VolumeInput>)> = volumes
             .into_iter()
             .enumerate()
@@ -495,9 +572,14 @@ impl Dr {
                 }
             }
         }
-        if let Some(e) = first_err {
-            return Err(e);
-        }
+        let blocks = blocks_task
+            .await
+            .map_err(|e| Error::internal(format!("block task failed: {e}")));
+        let blocks = match (first_err, blocks) {
+            (Some(e), _) => return Err(e),
+            (None, Err(e)) => return Err(e),
+            (None, Ok(r)) => r?,
+        };
         if cancel.is_cancelled() {
             return Err(super::cancelled());
         }
@@ -538,6 +620,7 @@ impl Dr {
                 content_bytes: content,
                 stored_bytes: d.stored_bytes,
                 sha256: d.sha256.clone(),
+                content: VolumeContent::Files,
             });
         }
         for d in &done {
@@ -545,6 +628,44 @@ impl Dr {
                 planned[idx].entry.origin = Origin::File;
             }
         }
+        let mut block_content = 0u64;
+        for f in &blocks.files {
+            let p = &mut planned[f.entry];
+            if let Some(why) = &f.skipped {
+                warnings.push(why.clone());
+                p.dropped = true;
+                continue;
+            }
+            if let Some(why) = &f.plain_copy {
+                warnings.push(why.clone());
+                p.entry.origin = Origin::File;
+            }
+            if f.changed_while_reading {
+                warnings.push(format!(
+                    "{} changed while it was read: what was stored is checksummed but may mix old and new content",
+                    f.path
+                ));
+            }
+            block_content += f.bytes_stored;
+            let e = &mut p.entry;
+            e.size = f.size;
+            e.sha256 = Some(f.sha256.clone());
+            e.location = None;
+            e.blocks = Some(BlockList {
+                block_size: f.block_size,
+                count: f.blocks,
+                map_in: id.to_string(),
+                backups: f.backups.clone(),
+                wal: f.wal.clone(),
+            });
+        }
+        vol_records.extend(blocks.volumes.iter().cloned());
+        vol_records.sort_by_key(|v| v.index);
+        let block_map = if blocks.maps.files.is_empty() {
+            None
+        } else {
+            Some(repo.write_block_map(id, &blocks.maps).await?)
+        };
 
         // Files that vanished or became unreadable are not in this snapshot.
         for p in planned.iter().filter(|p| p.dropped) {
@@ -564,7 +685,9 @@ impl Dr {
                     totals.bytes += e.size;
                     if p.store {
                         totals.files_stored += 1;
-                        totals.bytes_stored_content += e.size;
+                        if e.blocks.is_none() {
+                            totals.bytes_stored_content += e.size;
+                        }
                     } else {
                         totals.files_unchanged += 1;
                     }
@@ -572,6 +695,15 @@ impl Dr {
                         && l.backup_id != id
                     {
                         depends.insert(l.backup_id.clone());
+                    }
+                    if let Some(bl) = &e.blocks {
+                        depends.extend(
+                            bl.backups
+                                .iter()
+                                .chain(std::iter::once(&bl.map_in))
+                                .filter(|b| *b != id)
+                                .cloned(),
+                        );
                     }
                 }
                 EntryKind::Dir => totals.dirs += 1,
@@ -591,7 +723,9 @@ impl Dr {
         if !repo.encrypted() {
             warnings.push(UNENCRYPTED_WARNING.to_string());
         }
-        totals.stored_bytes = vol_records.iter().map(|v| v.stored_bytes).sum();
+        totals.bytes_stored_content += block_content;
+        totals.stored_bytes = vol_records.iter().map(|v| v.stored_bytes).sum::<u64>()
+            + block_map.as_ref().map_or(0, |m| m.size);
 
         let (parent, chain_root, chain_length) = match &plan.parent {
             Some(p) => (
@@ -621,6 +755,7 @@ impl Dr {
                 totals: totals.clone(),
                 depends_on: depends.into_iter().collect(),
                 warnings: warnings.clone(),
+                block_map,
             },
             entries: planned.into_iter().map(|p| p.entry).collect(),
             deleted,

@@ -25,6 +25,7 @@ use crate::repo::hash::Sha256;
 use crate::repo::timing::{Stage, StageTimes};
 use futures::StreamExt;
 
+use super::assemble::fetch_files;
 use super::private_dir::{create_private_dir, create_private_dirs, current_uid};
 use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::action::{Action, Advice};
@@ -224,6 +225,85 @@ fn write_file(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// A block-mapped file on its way into place: its temporary file (sized, written block by
+/// block at offsets), and where it goes.
+struct BlockTarget {
+    file: Arc<std::fs::File>,
+    tmp: PathBuf,
+    final_path: PathBuf,
+}
+
+/// Create the temporary file of a block-mapped entry (same safety as [`write_file`]: checked
+/// path, real folders, O_NOFOLLOW, create-new, 0600), sized to the entry.
+fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTarget> {
+    check_stored_path(&entry.path)?;
+    let (dir, name) = parent_of(&entry.path);
+    let dir_path = ensure_dir(root, dir, cache)?;
+    let final_path = dir_path.join(name);
+    let tmp = dir_path.join(format!(
+        ".{name}.mhdr-{}",
+        hex::encode(crate::repo::crypto::random_bytes::<6>())
+    ));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::from_io("create", &tmp, e))?;
+    if let Err(e) = f.set_len(entry.size) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::from_io("size", &tmp, e));
+    }
+    Ok(BlockTarget {
+        file: Arc::new(f),
+        tmp,
+        final_path,
+    })
+}
+
+/// After every block was written and checked: the whole file's SHA-256 (read back), mode, time,
+/// and the rename into place.
+fn place_block_file(t: &BlockTarget, entry: &Entry, verify: bool, mode_mask: u32) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    if verify {
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; (entry.size as usize).clamp(1, 1 << 20)];
+        let mut at = 0u64;
+        while at < entry.size {
+            let want = buf.len().min((entry.size - at) as usize);
+            t.file
+                .read_exact_at(&mut buf[..want], at)
+                .map_err(|e| Error::from_io("read back", &t.tmp, e))?;
+            h.update(&buf[..want]);
+            at += want as u64;
+        }
+        if Some(&h.finish_hex()) != entry.sha256.as_ref() {
+            return Err(Error::integrity(format!(
+                "{}: the assembled file does not match the manifest's SHA-256 (every block matched its own); the file was not restored",
+                entry.path
+            )));
+        }
+    }
+    t.file
+        .set_permissions(std::fs::Permissions::from_mode(entry.mode & mode_mask))
+        .map_err(|e| Error::from_io("set the mode of", &t.tmp, e))?;
+    t.file
+        .set_modified(mtime_of(entry.mtime_ns))
+        .map_err(|e| Error::from_io("set the time of", &t.tmp, e))?;
+    if let Ok(m) = std::fs::symlink_metadata(&t.final_path)
+        && m.is_dir()
+    {
+        return Err(Error::refused(format!(
+            "{} is a folder; a file of that name was not restored",
+            t.final_path.display()
+        )));
+    }
+    std::fs::rename(&t.tmp, &t.final_path)
+        .map_err(|e| Error::from_io("move into place", &t.final_path, e))
 }
 
 /// The name prefix of the staging folder a restore into an empty target writes into; one left
@@ -478,6 +558,7 @@ impl Dr {
         let written = self
             .write_snapshot(
                 repo,
+                &catalog,
                 &id,
                 &manifest,
                 &selected,
@@ -551,6 +632,7 @@ impl Dr {
     async fn write_snapshot(
         &self,
         repo: &Repository,
+        catalog: &Catalog,
         id: &str,
         manifest: &Arc<Manifest>,
         selected: &[&Entry],
@@ -572,7 +654,27 @@ impl Dr {
         // Files, one volume per core. Each volume is checked against the manifest of the backup
         // that wrote it; only the files this snapshot wants are written.
         let mut by_volume: BTreeMap<(String, u32), Vec<&Entry>> = BTreeMap::new();
-        for e in selected.iter().filter(|e| e.kind == EntryKind::File) {
+        // Block-mapped files: a sized temporary file each, filled block by block.
+        let mut block_files: Vec<(BlockTarget, &Entry)> = Vec::new();
+        let made = (|| -> Result<()> {
+            for e in selected.iter().filter(|e| e.kind == EntryKind::File && e.blocks.is_some()) {
+                block_files.push((block_target(&root, e, &cache)?, e));
+            }
+            Ok(())
+        })();
+        let drop_temps = |files: &[(BlockTarget, &Entry)]| {
+            for (t, _) in files {
+                let _ = std::fs::remove_file(&t.tmp);
+            }
+        };
+        if let Err(e) = made {
+            drop_temps(&block_files);
+            return Err(e);
+        }
+        for e in selected
+            .iter()
+            .filter(|e| e.kind == EntryKind::File && e.blocks.is_none())
+        {
             let loc = e.location.as_ref().ok_or_else(|| {
                 Error::integrity(format!(
                     "{}: the manifest of {id} says nowhere where its bytes are",
@@ -599,8 +701,13 @@ impl Dr {
                 owners.insert(b.clone(), m);
             }
         }
-        let total: u64 = by_volume.values().flatten().map(|e| e.size).sum();
+        let total: u64 = by_volume.values().flatten().map(|e| e.size).sum::<u64>()
+            + block_files.iter().map(|(_, e)| e.size).sum::<u64>();
         progress.phase("restoring", Some(total));
+        let fetch_list: Vec<(Arc<std::fs::File>, Entry)> = block_files
+            .iter()
+            .map(|(t, e)| (t.file.clone(), (*e).clone()))
+            .collect();
         let verify = self.verify_on_restore();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let index: std::collections::HashMap<&str, usize> = manifest
@@ -621,7 +728,7 @@ impl Dr {
             })
             .collect();
         let key = repo.master()?.cloned();
-        let results: Vec<Result<(u64, u64)>> = futures::stream::iter(jobs)
+        let volume_results = futures::stream::iter(jobs)
             .map(|(b, v, want)| {
                 let storage = repo.storage().clone();
                 let master = key.clone();
@@ -691,12 +798,40 @@ impl Dr {
                 }
             })
             .buffer_unordered(cores)
-            .collect()
-            .await;
+            .collect::<Vec<Result<(u64, u64)>>>();
+        let blocks_fetch = async {
+            if fetch_list.is_empty() {
+                Ok(Default::default())
+            } else {
+                fetch_files(repo, catalog, &fetch_list, progress.clone(), cancel).await
+            }
+        };
+        let (results, fetched) = tokio::join!(volume_results, blocks_fetch);
         let mut files = 0;
         let mut bytes = 0;
         let mut volumes_read = 0;
         let mut first_err: Option<Error> = None;
+        match fetched {
+            Ok(f) => {
+                let f: super::assemble::Fetched = f;
+                volumes_read += f.volumes;
+                if first_err.is_none() && !block_files.is_empty() {
+                    let verify = self.verify_on_restore();
+                    for (t, e) in &block_files {
+                        if let Err(err) = place_block_file(t, e, verify, mode_mask) {
+                            first_err = Some(err);
+                            break;
+                        }
+                        files += 1;
+                        bytes += e.size;
+                    }
+                }
+            }
+            Err(e) => first_err = Some(e),
+        }
+        if first_err.is_some() {
+            drop_temps(&block_files);
+        }
         for r in results {
             match r {
                 Ok((f, b)) => {

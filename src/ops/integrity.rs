@@ -21,7 +21,9 @@ use crate::repo::keys::{
     BACKUPS_PREFIX, MANIFEST_NAME, backup_folder, backup_key, split_backup_key,
 };
 use crate::repo::locks::LockMode;
-use crate::repo::manifest::{ChecksumItem, Manifest};
+use super::assemble::{VolumeAt, blocks_in};
+use crate::repo::blockmap::BLOCKMAP_NAME;
+use crate::repo::manifest::{ChecksumItem, Manifest, VolumeContent};
 use crate::repo::volume::{HashingReader, read_volume};
 use crate::storage::bridge::BlockingObjectReader;
 
@@ -227,6 +229,17 @@ impl Dr {
                         _ => {}
                     }
                 }
+                if let Some(m) = &summary.block_map {
+                    match present.get(&backup_key(id, BLOCKMAP_NAME)) {
+                        None => problems.push(problem(id, Some(BLOCKMAP_NAME), "the block map is missing")),
+                        Some(&size) if size != m.size => problems.push(problem(
+                            id,
+                            Some(BLOCKMAP_NAME),
+                            format!("the block map has {size} bytes, the manifest says {} (truncated or damaged)", m.size),
+                        )),
+                        _ => {}
+                    }
+                }
                 if level == ValidationLevel::Full {
                     full_ids.push(id.clone());
                 }
@@ -371,7 +384,8 @@ impl Dr {
                 .enumerate()
                 .filter(|(i, _)| sample.contains(&(*i as u32)))
                 .map(|(_, item)| (item, false))
-                .chain(std::iter::once((&list.manifest, true)));
+                .chain(std::iter::once((&list.manifest, true)))
+                .chain(list.block_map.iter().map(|m| (m, true)));
             for (item, is_manifest) in items {
                 // The list is read from an untrusted store: a damaged entry is a problem of this
                 // backup, never a reason to read elsewhere (or to panic on its text).
@@ -455,13 +469,13 @@ impl Dr {
             match r {
                 Ok(n) => {
                     out.bytes += n;
-                    if name != MANIFEST_NAME {
+                    if name != MANIFEST_NAME && name != BLOCKMAP_NAME {
                         out.count(&id, 1, 0);
                     }
                 }
                 Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
                 Err(e) => {
-                    if name != MANIFEST_NAME {
+                    if name != MANIFEST_NAME && name != BLOCKMAP_NAME {
                         out.count(&id, 1, 0);
                     }
                     out.problems.push(problem(&id, Some(&name), e.message));
@@ -491,6 +505,18 @@ impl Dr {
             .cloned()
             .collect();
         let key = repo.master()?.cloned();
+        // Block volumes are checked block by block against the backup's block map.
+        let (block_vols, vols): (Vec<_>, Vec<_>) =
+            vols.into_iter().partition(|v| v.content == VolumeContent::Blocks);
+        let mut out = VolumeChecks::default();
+        if !block_vols.is_empty() {
+            let c = self
+                .verify_block_volumes(repo, manifest, &block_vols, progress.clone(), cancel)
+                .await?;
+            out.problems.extend(c.problems);
+            out.count(&manifest.summary.backup_id, c.volumes, c.files);
+            out.bytes += c.bytes;
+        }
         let results: Vec<VolumeCheck> = futures::stream::iter(vols)
             .map(|v| {
                 let storage = repo.storage().clone();
@@ -588,7 +614,6 @@ impl Dr {
             .buffer_unordered(cores)
             .collect()
             .await;
-        let mut out = VolumeChecks::default();
         for (name, r) in results {
             match r {
                 Ok((bytes, files, problems)) => {
@@ -606,13 +631,99 @@ impl Dr {
         }
         Ok(out)
     }
+
+    /// Check every block a backup stored in its block volumes: each frame decrypted,
+    /// decompressed, named and hashed as its block map says. A damaged block is a problem naming
+    /// the file, the backup and the volume.
+    async fn verify_block_volumes(
+        &self,
+        repo: &Repository,
+        manifest: &Manifest,
+        vols: &[crate::repo::manifest::VolumeRecord],
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<VolumeChecks> {
+        let id = manifest.summary.backup_id.clone();
+        let mut out = VolumeChecks::default();
+        let Some(item) = &manifest.summary.block_map else {
+            out.problems.push(problem(
+                &id,
+                None,
+                "it has block volumes but no block map",
+            ));
+            return Ok(out);
+        };
+        let maps = match repo.read_block_map(&id, item).await {
+            Ok(m) => Arc::new(m),
+            Err(e) => {
+                out.problems
+                    .push(problem(&id, Some(BLOCKMAP_NAME), e.message));
+                return Ok(out);
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut jobs = Vec::new();
+        for v in vols {
+            jobs.push((v.name.clone(), VolumeAt::from_record(repo, &id, v)?, blocks_in(&maps, &id, v.index)));
+        }
+        let results: Vec<VolumeCheck> = futures::stream::iter(jobs)
+            .map(|(name, at, mut wanted)| {
+                let progress = progress.clone();
+                let cancel = cancel.clone();
+                let id = id.clone();
+                async move {
+                    let handle = tokio::runtime::Handle::current();
+                    let n2 = name.clone();
+                    let r = tokio::task::spawn_blocking(move || {
+                        let mut problems = Vec::new();
+                        let mut files = BTreeSet::new();
+                        let read = at.read_blocks(&handle, &mut wanted, &cancel, &mut |w, block| {
+                            files.insert(w.path.clone());
+                            match block {
+                                Ok(b) => progress.advance(b.len() as u64),
+                                Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
+                                Err(e) => problems.push(Problem {
+                                    backup_id: id.clone(),
+                                    volume: Some(n2.clone()),
+                                    path: Some(w.path.to_string()),
+                                    problem: e.message,
+                                }),
+                            }
+                            Ok(())
+                        })?;
+                        Ok((read, files.len() as u64, problems))
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(Error::internal(format!("validation task failed: {e}"))));
+                    (name, r)
+                }
+            })
+            .buffer_unordered(cores)
+            .collect()
+            .await;
+        for (name, r) in results {
+            match r {
+                Ok((bytes, files, problems)) => {
+                    out.count(&id, 1, files);
+                    out.bytes += bytes;
+                    out.problems.extend(problems);
+                }
+                Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
+                Err(e) => {
+                    out.count(&id, 1, 0);
+                    out.problems.push(problem(&id, Some(&name), e.message));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// The digest a checksum-list entry expects, after checking the entry's shape: the manifest's
 /// entry is named `manifest`, a volume's `vol-` and digits, and the digest is 64 hex digits.
 fn checked_item(item: &ChecksumItem, is_manifest: bool) -> Result<[u8; 32], String> {
     let name_ok = if is_manifest {
-        item.name == MANIFEST_NAME
+        item.name == MANIFEST_NAME || item.name == BLOCKMAP_NAME
     } else {
         volume_index(&item.name).is_some()
     };

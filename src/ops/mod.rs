@@ -28,6 +28,8 @@ pub mod validate;
 
 // Machinery the verbs (and drills) share. It never imports a verb, and forms no cycle.
 pub mod defaults;
+mod assemble;
+mod blocks;
 pub mod events;
 mod extract;
 mod integrity;

@@ -101,6 +101,7 @@ fn entry_from(path: String, kind: EntryKind, m: &std::fs::Metadata) -> Entry {
         inode: m.ino(),
         dev: m.dev(),
         stamp: stamp_of(m),
+        blocks: None,
     }
 }
 

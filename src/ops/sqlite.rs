@@ -1,5 +1,6 @@
-//! SQLite files: recognising a database, copying a live one consistently (backup), and checking a
-//! restored one (restore tests).
+//! SQLite files: recognising a database, reading a live one consistently page by page (backup),
+//! the pages its WAL says changed, the online-backup copy (the fallback), and checking a restored
+//! one (restore tests).
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +15,134 @@ pub(crate) fn is_sqlite(path: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut head))
         .map(|_| &head == b"SQLite format 3\0")
         .unwrap_or(false)
+}
+
+/// What a snapshot read found before its first page.
+#[derive(Debug, Clone)]
+pub(crate) struct SnapshotShape {
+    /// page_count × page_size: the bytes the snapshot holds.
+    pub size: u64,
+    pub page_size: u32,
+    /// The WAL's generation (its salts, hex) seen inside the read transaction; `None` when the
+    /// database has no WAL.
+    pub wal: Option<String>,
+}
+
+/// Read a consistent snapshot of a live database without copying it anywhere: one read
+/// transaction, every page through the `sqlite_dbpage` virtual table (which sees the WAL's
+/// committed pages), in order. `shape` hears the size first (and may refuse: its error stops
+/// the read); `page` gets every page.
+pub(crate) fn read_snapshot(
+    src: &Path,
+    shape: &mut dyn FnMut(&SnapshotShape) -> Result<()>,
+    page: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    use rusqlite::{Connection, OpenFlags};
+    let fail = |e: rusqlite::Error| {
+        Error::io(format!(
+            "SQLite snapshot read of {} failed: {e}",
+            src.display()
+        ))
+    };
+    let conn = Connection::open_with_flags(
+        src,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(fail)?;
+    conn.busy_timeout(Duration::from_secs(30)).map_err(fail)?;
+    conn.execute_batch("BEGIN").map_err(fail)?;
+    // The first read starts the snapshot: everything below sees that one state.
+    let (page_count, page_size): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT page_count FROM pragma_page_count()), (SELECT page_size FROM pragma_page_size())",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(fail)?;
+    let wal = wal_generation(src);
+    shape(&SnapshotShape {
+        size: page_count as u64 * page_size as u64,
+        page_size: page_size as u32,
+        wal,
+    })?;
+    let mut stmt = conn
+        .prepare("SELECT pgno, data FROM sqlite_dbpage")
+        .map_err(fail)?;
+    let mut rows = stmt.query([]).map_err(fail)?;
+    let mut expect = 1i64;
+    while let Some(row) = rows.next().map_err(fail)? {
+        let pgno: i64 = row.get(0).map_err(fail)?;
+        let data = row.get_ref(1).map_err(fail)?.as_blob().map_err(|e| fail(e.into()))?;
+        if pgno != expect || data.len() as i64 != page_size {
+            return Err(Error::io(format!(
+                "SQLite snapshot read of {}: page {pgno} arrived out of order or sized {}",
+                src.display(),
+                data.len()
+            )));
+        }
+        page(data)?;
+        expect += 1;
+    }
+    if expect - 1 != page_count {
+        return Err(Error::io(format!(
+            "SQLite snapshot read of {}: {} pages read, the database has {page_count}",
+            src.display(),
+            expect - 1
+        )));
+    }
+    drop(rows);
+    drop(stmt);
+    conn.execute_batch("COMMIT").map_err(fail)?;
+    Ok(())
+}
+
+/// The WAL file of a database.
+fn wal_path(db: &Path) -> std::path::PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-wal");
+    p.into()
+}
+
+/// The WAL's generation: its salts (header bytes 16..24), hex; `None` without a WAL header.
+fn wal_generation(db: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut h = [0u8; 32];
+    std::fs::File::open(wal_path(db))
+        .and_then(|mut f| f.read_exact(&mut h))
+        .ok()?;
+    let magic = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+    (magic & !1 == 0x377f_0682).then(|| hex::encode(&h[16..24]))
+}
+
+/// The pages named by the frames of the database's WAL, when the WAL is still of generation
+/// `since` (the one a previous snapshot saw). Within one generation frames are only appended,
+/// and the database file is only written by copying frames of it back, so every page changed
+/// since that snapshot is named here. `None`: the WAL is of another generation or unreadable
+/// (then every page must be read and hashed).
+pub(crate) fn wal_changed_pages(db: &Path, since: &str) -> Option<std::collections::BTreeSet<u32>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(wal_path(db)).ok()?;
+    let mut h = [0u8; 32];
+    f.read_exact(&mut h).ok()?;
+    let magic = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+    if magic & !1 != 0x377f_0682 || hex::encode(&h[16..24]) != since {
+        return None;
+    }
+    let page = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as u64;
+    if !(512..=65536).contains(&page) || !page.is_power_of_two() {
+        return None;
+    }
+    let len = f.metadata().ok()?.len();
+    let mut pages = std::collections::BTreeSet::new();
+    let mut at = 32u64;
+    let mut fh = [0u8; 4];
+    while at + 24 + page <= len {
+        f.seek(SeekFrom::Start(at)).ok()?;
+        f.read_exact(&mut fh).ok()?;
+        pages.insert(u32::from_be_bytes(fh));
+        at += 24 + page;
+    }
+    Some(pages)
 }
 
 /// Copy a live SQLite database consistently through SQLite's online backup API.

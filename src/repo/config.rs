@@ -16,7 +16,10 @@ use super::envelope::{MAX_FRAME_SIZE, MIN_FRAME_SIZE};
 use crate::error::{Error, Result};
 
 pub const FORMAT_NAME: &str = "mahavishnu-dr";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format this version reads (1: before block maps). A version 1 repository is
+/// upgraded to version 2 by the first write of this version.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 /// The only ciphers a config may name.
 pub const ENCRYPTION_AES: &str = "aes-256-gcm";
 pub const ENCRYPTION_NONE: &str = "none";
@@ -114,11 +117,16 @@ impl RepoConfig {
     /// The checks that need no key: format, version, cipher name, frame size and id are in range.
     /// `describe` names the store in messages.
     pub fn check_shape(&self, describe: &str) -> Result<()> {
-        if self.format != FORMAT_NAME || self.version != FORMAT_VERSION {
+        if self.format != FORMAT_NAME
+            || !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&self.version)
+        {
             return Err(Error::integrity(format!(
-                "{describe} holds format {} version {}, this mahavishnu-dr reads {FORMAT_NAME} version {FORMAT_VERSION}",
+                "{describe} holds format {} version {}, this mahavishnu-dr reads {FORMAT_NAME} versions {OLDEST_READABLE_VERSION} to {FORMAT_VERSION}",
                 self.format, self.version
-            )));
+            ))
+            .with_guidance(
+                "a newer format is written by a newer mahavishnu-dr: upgrade this one to read it; nothing was read or written",
+            ));
         }
         let altered = |what: String| {
             Error::integrity(format!("the repository config at {describe} {what}")).with_guidance(

@@ -30,6 +30,8 @@ pub enum ObjectKind {
     Volume = 1,
     Manifest = 2,
     History = 3,
+    /// A backup's block maps (`docs/FORMAT.md`, "Block maps").
+    BlockMap = 4,
 }
 
 /// Which object this is, for the associated data: repository, name (backup id) and index.
@@ -236,6 +238,7 @@ impl<R: Read> Opener<R> {
             ObjectKind::Volume => format!("volume {} of {}", self.ctx.index, self.ctx.name),
             ObjectKind::Manifest => format!("manifest of {}", self.ctx.name),
             ObjectKind::History => format!("history record {}", self.ctx.name),
+            ObjectKind::BlockMap => format!("block map of {}", self.ctx.name),
         }
     }
 
@@ -251,36 +254,8 @@ impl<R: Read> Opener<R> {
                 Ok(())
             }
         })?;
-        let header = Header::parse(&h)
-            .ok_or_else(|| integrity(format!("{} has no valid envelope header", self.what())))?;
-        if header.kind != self.ctx.kind as u8 {
-            return Err(integrity(format!(
-                "{} has the wrong object kind",
-                self.what()
-            )));
-        }
-        // The cipher is the repository's, never the object's choice: an encrypted repository
-        // accepts only sealed objects, so a keyless writer cannot plant a plain one.
-        let master = match (header.cipher, self.master.as_ref()) {
-            (CIPHER_AES256GCM, Some(m)) => Some(m),
-            (CIPHER_NONE, None) => None,
-            (CIPHER_NONE, Some(_)) => {
-                return Err(integrity(format!(
-                    "{} fails authentication: its header says it is not encrypted, but this \
-                     repository is; it was not written with this repository's key and is not trusted",
-                    self.what()
-                )));
-            }
-            (CIPHER_AES256GCM, None) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    Error::key(format!("{} is encrypted but no key is loaded", self.what())),
-                ));
-            }
-            _ => return Err(integrity(format!("{} uses an unknown cipher", self.what()))),
-        };
-        let fc = FrameCipher::new(master, &header.salt, aad_prefix(&h, &self.ctx));
-        self.frame_ct = header.frame_size as usize + fc.overhead();
+        let (fc, _) = header_cipher(&h, self.master.as_ref(), &self.ctx, &self.what())?;
+        self.frame_ct = frame_len(&h) + fc.overhead();
         self.cipher = Some(fc);
         Ok(())
     }
@@ -335,6 +310,131 @@ impl<R: Read> Opener<R> {
         self.buf = frame;
         self.pos = 0;
         Ok(true)
+    }
+}
+
+fn frame_len(h: &[u8; HEADER_LEN]) -> usize {
+    u32::from_le_bytes([h[12], h[13], h[14], h[15]]) as usize
+}
+
+/// Check an object's header against what the reader expects (kind, the repository's cipher) and
+/// build the frame cipher it names.
+fn header_cipher(
+    h: &[u8; HEADER_LEN],
+    master: Option<&SecretKey>,
+    ctx: &ObjectContext,
+    what: &str,
+) -> io::Result<(FrameCipher, Header)> {
+    let header =
+        Header::parse(h).ok_or_else(|| integrity(format!("{what} has no valid envelope header")))?;
+    if header.kind != ctx.kind as u8 {
+        return Err(integrity(format!("{what} has the wrong object kind")));
+    }
+    // The cipher is the repository's, never the object's choice: an encrypted repository
+    // accepts only sealed objects, so a keyless writer cannot plant a plain one.
+    let master = match (header.cipher, master) {
+        (CIPHER_AES256GCM, Some(m)) => Some(m),
+        (CIPHER_NONE, None) => None,
+        (CIPHER_NONE, Some(_)) => {
+            return Err(integrity(format!(
+                "{what} fails authentication: its header says it is not encrypted, but this \
+                 repository is; it was not written with this repository's key and is not trusted"
+            )));
+        }
+        (CIPHER_AES256GCM, None) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                Error::key(format!("{what} is encrypted but no key is loaded")),
+            ));
+        }
+        _ => return Err(integrity(format!("{what} uses an unknown cipher"))),
+    };
+    Ok((
+        FrameCipher::new(master, &header.salt, aad_prefix(h, ctx)),
+        header,
+    ))
+}
+
+/// Random access into a sealed object of known size: which stored bytes hold a plaintext range,
+/// and their plaintext. Every frame read is authenticated with its index and, for the object's
+/// final frame, its last flag, exactly as a front-to-back read would.
+pub struct RangeOpener {
+    cipher: FrameCipher,
+    frame_size: u64,
+    frame_ct: u64,
+    /// Index of the object's final frame.
+    last: u64,
+    what: String,
+}
+
+impl RangeOpener {
+    /// `header` is the object's first [`HEADER_LEN`] bytes; `stored` its size as the
+    /// (authenticated) manifest gives it.
+    pub fn new(
+        master: Option<&SecretKey>,
+        ctx: &ObjectContext,
+        header: &[u8],
+        stored: u64,
+        what: &str,
+    ) -> Result<RangeOpener> {
+        let h: &[u8; HEADER_LEN] = header
+            .get(..HEADER_LEN)
+            .and_then(|h| h.try_into().ok())
+            .ok_or_else(|| Error::integrity(format!("{what} is truncated: no complete header")))?;
+        let (cipher, header) =
+            header_cipher(h, master, ctx, what).map_err(|e| io_to_integrity(e, what))?;
+        let frame_size = header.frame_size as u64;
+        let frame_ct = frame_size + cipher.overhead() as u64;
+        let body = stored.saturating_sub(HEADER_LEN as u64);
+        let frames = body.div_ceil(frame_ct).max(1);
+        Ok(RangeOpener {
+            cipher,
+            frame_size,
+            frame_ct,
+            last: frames - 1,
+            what: what.to_string(),
+        })
+    }
+
+    /// The stored byte range holding plaintext `plain` (whole frames), and the plaintext offset
+    /// where it starts.
+    pub fn sealed_range(&self, plain: std::ops::Range<u64>) -> (std::ops::Range<u64>, u64) {
+        let first = (plain.start / self.frame_size).min(self.last);
+        let end_frame = plain.end.saturating_sub(1) / self.frame_size;
+        let last = end_frame.clamp(first, self.last);
+        let h = HEADER_LEN as u64;
+        (
+            h + first * self.frame_ct..h + (last + 1) * self.frame_ct,
+            first * self.frame_size,
+        )
+    }
+
+    /// Open the frames of `sealed` (what [`Self::sealed_range`] named, up to the object's end),
+    /// the first being frame `plain_start / frame_size`; returns their plaintext.
+    pub fn open(&self, plain_start: u64, sealed: &[u8]) -> Result<Vec<u8>> {
+        let mut index = plain_start / self.frame_size;
+        let mut out = Vec::with_capacity(sealed.len());
+        let mut frame = Vec::with_capacity(self.frame_ct as usize);
+        for chunk in sealed.chunks(self.frame_ct as usize) {
+            let last = index == self.last;
+            if !last && chunk.len() as u64 != self.frame_ct {
+                return Err(Error::integrity(format!(
+                    "{}: frame {index} is truncated",
+                    self.what
+                )));
+            }
+            frame.clear();
+            frame.extend_from_slice(chunk);
+            if !self.cipher.open(index, last, &mut frame) {
+                return Err(Error::integrity(format!(
+                    "{}: frame {index} fails authentication (the object is corrupt, truncated or was tampered with)",
+                    self.what
+                )));
+            }
+            out.extend_from_slice(&frame);
+            index += 1;
+        }
+        Ok(out)
     }
 }
 

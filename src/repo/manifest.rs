@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::kind::BackupType;
 
-pub const MANIFEST_VERSION: u32 = 1;
+/// 2: block-mapped files (`Entry::blocks`), block volumes and the block map object. Version 1
+/// manifests read as version 2 ones without any of them.
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// What kind of filesystem object an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -74,6 +76,26 @@ pub struct Entry {
     /// command's output hash). An incremental stores a file again when its stamp differs.
     #[serde(default)]
     pub stamp: String,
+    /// A block-mapped file: its bytes are blocks listed in a block map (then `location` is
+    /// `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<BlockList>,
+}
+
+/// How a block-mapped file is stored (`docs/FORMAT.md`, "Block maps").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BlockList {
+    pub block_size: u32,
+    pub count: u64,
+    /// The backup whose block map object holds this file's map (this one, or an earlier backup
+    /// of the chain when the file did not change).
+    pub map_in: String,
+    /// Every backup holding some of its blocks (what restoring it reads).
+    pub backups: Vec<String>,
+    /// SQLite databases in WAL mode: the WAL's salts when the snapshot was taken (hex), which
+    /// the next backup compares to find the changed pages from the WAL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal: Option<String>,
 }
 
 /// One source as the backup saw it.
@@ -100,6 +122,24 @@ pub struct VolumeRecord {
     pub stored_bytes: u64,
     /// SHA-256 of the stored bytes, hex.
     pub sha256: String,
+    /// What it holds: whole files (a tar stream) or blocks (one zstd frame per block).
+    #[serde(default, skip_serializing_if = "VolumeContent::is_files")]
+    pub content: VolumeContent,
+}
+
+/// What a volume holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeContent {
+    #[default]
+    Files,
+    Blocks,
+}
+
+impl VolumeContent {
+    pub fn is_files(&self) -> bool {
+        *self == VolumeContent::Files
+    }
 }
 
 /// Counts for a backup.
@@ -144,6 +184,9 @@ pub struct ManifestSummary {
     pub depends_on: Vec<String>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The block map object (`blockmap`), when this backup stored blocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_map: Option<ChecksumItem>,
 }
 
 /// The full manifest.
@@ -184,6 +227,8 @@ pub struct ChecksumList {
     pub backup_id: String,
     pub volumes: Vec<ChecksumItem>,
     pub manifest: ChecksumItem,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_map: Option<ChecksumItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

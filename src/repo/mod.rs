@@ -3,6 +3,8 @@
 //!
 //! `docs/FORMAT.md` is the normative description; this module is its implementation.
 
+pub mod blockmap;
+pub mod blockvol;
 pub mod bounded;
 pub mod catalog;
 pub mod config;
@@ -53,7 +55,8 @@ pub struct Repository {
     storage: DynStorage,
     config: RepoConfig,
     master: Option<SecretKey>,
-    /// A version 1 config without `auth`, as the first write of a key holder replaces it.
+    /// The config as the first write of this process replaces it: a version 1 config without
+    /// `auth` authenticated, an older format version raised to this one's.
     pending_auth: std::sync::Arc<std::sync::Mutex<Option<RepoConfig>>>,
 }
 
@@ -215,6 +218,20 @@ impl Repository {
                 (Some(master), pending)
             }
         };
+        // An older format is upgraded by the first write (older readers then refuse it clearly
+        // instead of misreading block maps).
+        let pending = match pending {
+            Some(p) => Some(p),
+            None if config.version < FORMAT_VERSION => Some(config.clone()),
+            None => None,
+        }
+        .map(|mut p| {
+            p.version = FORMAT_VERSION;
+            if let Some(m) = &master {
+                p.authenticate(m);
+            }
+            p
+        });
         Ok(Repository {
             storage,
             config,
@@ -251,9 +268,12 @@ impl Repository {
             if let Ok(mut p) = self.pending_auth.lock() {
                 *p = Some(upgraded);
             }
-            return Err(e.context("adding the authentication code to the repository config"));
+            return Err(e.context("upgrading the repository config"));
         }
-        tracing::info!("the repository config now carries an authentication code");
+        tracing::info!(
+            "the repository config was upgraded (format version {}, authentication code)",
+            upgraded.version
+        );
         Ok(())
     }
 
@@ -343,6 +363,7 @@ impl Repository {
                 })
                 .collect(),
             manifest: item.clone(),
+            block_map: manifest.summary.block_map.clone(),
         };
         let cj = serde_json::to_vec_pretty(&checksums)
             .map_err(|e| Error::internal(format!("cannot encode checksums: {e}")))?;
@@ -359,6 +380,77 @@ impl Repository {
             )));
         }
         Ok(item)
+    }
+
+    /// Seal and store a backup's block maps (before its manifest, create-only); returns the
+    /// checksum item the manifest and the checksum list record.
+    pub async fn write_block_map(
+        &self,
+        backup_id: &str,
+        maps: &blockmap::BlockMaps,
+    ) -> Result<ChecksumItem> {
+        let packed = zstd::bulk::compress(&maps.encode(), 3)
+            .map_err(|e| Error::internal(format!("cannot compress block maps: {e}")))?;
+        let sealed = envelope::seal_all(
+            self.master()?,
+            &self.context(ObjectKind::BlockMap, backup_id, 0),
+            &packed,
+        );
+        let item = ChecksumItem {
+            name: blockmap::BLOCKMAP_NAME.to_string(),
+            size: sealed.len() as u64,
+            sha256: sha256_hex(&sealed),
+        };
+        let key = keys::backup_key(backup_id, blockmap::BLOCKMAP_NAME);
+        if !self.storage.put_if_absent(&key, Bytes::from(sealed)).await? {
+            return Err(Error::internal(format!(
+                "a block map for {backup_id} already exists"
+            )));
+        }
+        Ok(item)
+    }
+
+    /// Read a backup's block maps, checked against the manifest's record of them (size and
+    /// SHA-256), opened, bounded and parsed.
+    pub async fn read_block_map(
+        &self,
+        backup_id: &str,
+        expected: &ChecksumItem,
+    ) -> Result<blockmap::BlockMaps> {
+        check_backup_id(backup_id)?;
+        let what = format!("the block map of {backup_id}");
+        let key = keys::backup_key(backup_id, blockmap::BLOCKMAP_NAME);
+        let sealed = read_bounded(&self.storage, &key, expected.size, &what)
+            .await
+            .map_err(|e| {
+                if e.kind == ErrorKind::NotFound {
+                    Error::integrity(format!("{what} is missing"))
+                } else {
+                    e
+                }
+            })?;
+        if sealed.len() as u64 != expected.size || sha256_hex(&sealed) != expected.sha256 {
+            return Err(Error::integrity(format!(
+                "{what} does not match the manifest's checksum (damaged or replaced)"
+            )));
+        }
+        let packed = envelope::open_all(
+            self.master()?,
+            &self.context(ObjectKind::BlockMap, backup_id, 0),
+            &sealed,
+        )?;
+        let mut plain = Vec::new();
+        let dec = zstd::stream::Decoder::new(&packed[..])
+            .map_err(|e| Error::integrity(format!("{what} does not decompress: {e}")))?;
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(dec, blockmap::MAX_MAP_BYTES + 1),
+            &mut plain,
+        )
+        .map_err(|e| Error::integrity(format!("{what} does not decompress: {e}")))?;
+        if plain.len() as u64 > blockmap::MAX_MAP_BYTES {
+            return Err(Error::integrity(format!("{what} is larger than any map")));
+        }
+        blockmap::BlockMaps::decode(&plain, &what)
     }
 
     /// A manifest's sealed bytes (bounded), or a `NotFound` naming the backup.

@@ -327,6 +327,7 @@ mod tests {
             inode: 0,
             dev: 0,
             stamp: String::new(),
+            blocks: None,
         }
     }
 

@@ -49,6 +49,7 @@ pub(crate) struct BackupDoc {
     pub monitoring: MonitoringSettings,
     pub storage: StorageSettings,
     pub lock_wait_seconds: u64,
+    pub block_incremental: super::schema::BlockIncrementalSettings,
 }
 
 impl Default for BackupDoc {
@@ -68,6 +69,7 @@ impl Default for BackupDoc {
             monitoring: d.monitoring,
             storage: d.storage,
             lock_wait_seconds: d.lock_wait_seconds,
+            block_incremental: d.block_incremental,
         }
     }
 }

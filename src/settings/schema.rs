@@ -50,6 +50,22 @@ pub struct BackupSettings {
     pub storage: StorageSettings,
     /// How long a backup or cleanup waits for a conflicting lock before giving up (seconds).
     pub lock_wait_seconds: u64,
+    pub block_incremental: BlockIncrementalSettings,
+}
+
+/// `backup.block_incremental`: large files stored as blocks, so an incremental stores only the
+/// blocks that changed (SQLite databases always are, at page granularity).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockIncrementalSettings {
+    /// Files of at least this many MiB are stored as blocks.
+    pub min_file_mb: u64,
+}
+
+impl Default for BlockIncrementalSettings {
+    fn default() -> Self {
+        BlockIncrementalSettings { min_file_mb: 16 }
+    }
 }
 
 impl Default for BackupSettings {
@@ -68,6 +84,7 @@ impl Default for BackupSettings {
             monitoring: MonitoringSettings::default(),
             storage: StorageSettings::default(),
             lock_wait_seconds: 600,
+            block_incremental: BlockIncrementalSettings::default(),
         }
     }
 }

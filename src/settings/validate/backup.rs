@@ -44,6 +44,13 @@ pub(super) fn check(b: &mut BackupDoc, p: &mut Problems<'_>) {
             None,
         );
     }
+    if b.block_incremental.min_file_mb < 1 {
+        p.add(
+            &keys(&["backup", "block_incremental", "min_file_mb"]),
+            "must be at least 1 (MiB)",
+            None,
+        );
+    }
     if b.max_chain_length < 1 {
         p.add(
             &keys(&["backup", "max_chain_length"]),

@@ -61,6 +61,7 @@ fn typed_backup(
         monitoring: b.monitoring,
         storage: b.storage,
         lock_wait_seconds: b.lock_wait_seconds,
+        block_incremental: b.block_incremental,
     }
 }
 

@@ -1,0 +1,320 @@
+//! Reading block-mapped files back: the block maps a snapshot needs, and the blocks themselves,
+//! fetched volume by volume (in parallel) with ranged reads of just the frames wanted, each block
+//! checked against its SHA-256. Restore writes them into place; validation only checks them.
+
+use std::collections::HashMap;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use super::{Cancel, Progress};
+use crate::error::{Error, ErrorKind, Result};
+use crate::repo::Repository;
+use crate::repo::blockmap::{BlockMaps, BlockRecord, block_len};
+use crate::repo::blockvol::decode_block;
+use crate::repo::catalog::Catalog;
+use crate::repo::crypto::SecretKey;
+use crate::repo::envelope::{HEADER_LEN, ObjectContext, RangeOpener};
+use crate::repo::keys::volume_key;
+use crate::repo::manifest::{Entry, VolumeRecord};
+use crate::storage::DynStorage;
+
+/// Frames closer than this are read in one request (the gap is read and dropped).
+const MAX_GAP: u64 = 1 << 20;
+/// One request reads at most this many stored bytes (memory per volume reader).
+const MAX_SPAN: u64 = 16 << 20;
+
+/// One block to read.
+#[derive(Debug, Clone)]
+pub(crate) struct Wanted {
+    /// Which file (the caller's index).
+    pub file: usize,
+    pub path: Arc<str>,
+    pub index: u64,
+    pub block_size: u32,
+    pub len: u32,
+    pub rec: BlockRecord,
+}
+
+/// Load the block map objects of `ids` (backup ids), checked against their manifests.
+pub(crate) async fn load_maps(
+    repo: &Repository,
+    catalog: &Catalog,
+    ids: &[String],
+) -> Result<HashMap<String, Arc<BlockMaps>>> {
+    let mut out = HashMap::new();
+    for id in ids {
+        let id = id.as_str();
+        if out.contains_key(id) {
+            continue;
+        }
+        let item = catalog
+            .get(id)
+            .and_then(|s| s.block_map.clone())
+            .ok_or_else(|| {
+                Error::integrity(format!(
+                    "{id} is missing or has no block map, and a file's blocks are listed there"
+                ))
+            })?;
+        out.insert(id.to_string(), Arc::new(repo.read_block_map(id, &item).await?));
+    }
+    Ok(out)
+}
+
+/// Every block of `entry` (a block-mapped file) grouped by the (backup, volume) holding it.
+pub(crate) fn wanted_blocks(
+    maps: &HashMap<String, Arc<BlockMaps>>,
+    entry: &Entry,
+    file: usize,
+    out: &mut HashMap<(String, u32), Vec<Wanted>>,
+) -> Result<()> {
+    let bl = entry
+        .blocks
+        .as_ref()
+        .ok_or_else(|| Error::internal(format!("{} is not block-mapped", entry.path)))?;
+    let m = maps
+        .get(&bl.map_in)
+        .ok_or_else(|| Error::internal(format!("the map of {} was not loaded", bl.map_in)))?;
+    let fm = m.file(&entry.path).ok_or_else(|| {
+        Error::integrity(format!(
+            "{}: the block map of {} has no map of it",
+            entry.path, bl.map_in
+        ))
+    })?;
+    if fm.size != entry.size || fm.block_size != bl.block_size || fm.blocks.len() as u64 != bl.count
+    {
+        return Err(Error::integrity(format!(
+            "{}: the block map of {} disagrees with the manifest (size or blocks)",
+            entry.path, bl.map_in
+        )));
+    }
+    let path: Arc<str> = Arc::from(entry.path.as_str());
+    for (i, r) in fm.blocks.iter().enumerate() {
+        let holder = m.backup_of(r);
+        if !bl.backups.iter().any(|b| b == holder) {
+            return Err(Error::integrity(format!(
+                "{}: block {i} is said to be in {holder}, which the manifest does not list for it",
+                entry.path
+            )));
+        }
+        out.entry((holder.to_string(), r.volume))
+            .or_default()
+            .push(Wanted {
+                file,
+                path: path.clone(),
+                index: i as u64,
+                block_size: fm.block_size,
+                len: block_len(fm.size, fm.block_size, i as u64),
+                rec: *r,
+            });
+    }
+    Ok(())
+}
+
+/// Where a volume is and how to open it.
+#[derive(Clone)]
+pub(crate) struct VolumeAt {
+    pub storage: DynStorage,
+    pub master: Option<SecretKey>,
+    pub ctx: ObjectContext,
+    pub key: String,
+    /// Its size as its (authenticated) manifest records it.
+    pub stored: u64,
+    /// "volume N of <backup>", for messages.
+    pub what: String,
+}
+
+impl VolumeAt {
+    pub fn of(repo: &Repository, catalog: &Catalog, backup: &str, volume: u32) -> Result<VolumeAt> {
+        let summary = catalog.get(backup).ok_or_else(|| {
+            Error::integrity(format!("{backup} is missing or unreadable, and blocks are in it"))
+        })?;
+        let rec = summary
+            .volumes
+            .iter()
+            .find(|v| v.index == volume)
+            .ok_or_else(|| {
+                Error::integrity(format!("{backup} has no volume {volume}, and blocks are in it"))
+            })?;
+        Self::from_record(repo, backup, rec)
+    }
+
+    /// A volume as a manifest records it.
+    pub fn from_record(repo: &Repository, backup: &str, rec: &VolumeRecord) -> Result<VolumeAt> {
+        Ok(VolumeAt {
+            storage: repo.storage().clone(),
+            master: repo.master()?.cloned(),
+            ctx: repo.volume_context(backup, rec.index),
+            key: volume_key(backup, rec.index),
+            stored: rec.stored_bytes,
+            what: format!("volume {} of {backup}", rec.index),
+        })
+    }
+
+    /// Read the `wanted` blocks (any order) in offset order with few ranged reads; `on_block`
+    /// gets each block's bytes, or what is wrong with it. Returns the stored bytes read. A block
+    /// error goes to `on_block`; a volume that cannot be read at all is the returned error.
+    pub fn read_blocks(
+        &self,
+        handle: &tokio::runtime::Handle,
+        wanted: &mut [Wanted],
+        cancel: &Cancel,
+        on_block: &mut dyn FnMut(&Wanted, Result<Vec<u8>>) -> Result<()>,
+    ) -> Result<u64> {
+        wanted.sort_by_key(|w| w.rec.offset);
+        let header = handle.block_on(self.storage.get_range(&self.key, 0..HEADER_LEN as u64))?;
+        let opener = RangeOpener::new(
+            self.master.as_ref(),
+            &self.ctx,
+            &header,
+            self.stored,
+            &self.what,
+        )?;
+        let mut read = header.len() as u64;
+        let mut i = 0;
+        while i < wanted.len() {
+            if cancel.is_cancelled() {
+                return Err(super::cancelled());
+            }
+            // One request: frames until a gap or the span limit.
+            let start = wanted[i].rec.offset;
+            let mut end = start + wanted[i].rec.length as u64;
+            let mut j = i + 1;
+            while j < wanted.len() {
+                let r = &wanted[j].rec;
+                let e = r.offset + r.length as u64;
+                if r.offset > end + MAX_GAP || e - start > MAX_SPAN {
+                    break;
+                }
+                end = end.max(e);
+                j += 1;
+            }
+            let (sealed_range, plain_start) = opener.sealed_range(start..end);
+            let sealed = handle.block_on(self.storage.get_range(&self.key, sealed_range))?;
+            read += sealed.len() as u64;
+            let plain = opener.open(plain_start, &sealed)?;
+            for w in &wanted[i..j] {
+                let s = (w.rec.offset - plain_start) as usize;
+                let e = s + w.rec.length as usize;
+                let block = match plain.get(s..e) {
+                    Some(frame) => {
+                        decode_block(frame, &w.path, w.index, w.len, &w.rec.sha256, &self.what)
+                    }
+                    None => Err(Error::integrity(format!(
+                        "{}: block {} lies past the end of {}",
+                        w.path, w.index, self.what
+                    ))),
+                };
+                on_block(w, block)?;
+            }
+            i = j;
+        }
+        Ok(read)
+    }
+}
+
+/// What fetching wrote.
+#[derive(Debug, Default)]
+pub(crate) struct Fetched {
+    pub volumes: u64,
+    pub stored_bytes: u64,
+}
+
+/// Fetch every block of `files` (block-mapped entries with an open file each, sized already) and
+/// write each at its offset: one volume per core, the first damaged block stops everything.
+pub(crate) async fn fetch_files(
+    repo: &Repository,
+    catalog: &Catalog,
+    files: &[(Arc<std::fs::File>, Entry)],
+    progress: Arc<dyn Progress>,
+    cancel: &Cancel,
+) -> Result<Fetched> {
+    let mut ids: Vec<String> = Vec::new();
+    for (_, e) in files {
+        if let Some(b) = &e.blocks {
+            ids.push(b.map_in.clone());
+        }
+    }
+    let maps = load_maps(repo, catalog, &ids).await?;
+    let mut by_volume: HashMap<(String, u32), Vec<Wanted>> = HashMap::new();
+    for (i, (_, e)) in files.iter().enumerate() {
+        wanted_blocks(&maps, e, i, &mut by_volume)?;
+    }
+    let mut jobs = Vec::with_capacity(by_volume.len());
+    for ((b, v), wanted) in by_volume {
+        jobs.push((VolumeAt::of(repo, catalog, &b, v)?, wanted));
+    }
+    let handles: Vec<Arc<std::fs::File>> = files.iter().map(|(f, _)| f.clone()).collect();
+    let handles = Arc::new(handles);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let results: Vec<Result<u64>> = futures::stream::iter(jobs)
+        .map(|(at, mut wanted)| {
+            let handles = handles.clone();
+            let progress = progress.clone();
+            let cancel = cancel.clone();
+            async move {
+                let handle = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || {
+                    at.read_blocks(&handle, &mut wanted, &cancel, &mut |w, block| {
+                        let block = block?;
+                        let offset = w.index * w.block_size as u64;
+                        handles[w.file]
+                            .write_all_at(&block, offset)
+                            .map_err(|e| Error::io(format!("writing {}: {e}", w.path)))?;
+                        progress.advance(block.len() as u64);
+                        Ok(())
+                    })
+                    .map_err(|e| e.context(format!("restoring blocks from {}", at.what)))
+                })
+                .await
+                .map_err(|e| Error::internal(format!("block restore task failed: {e}")))?
+            }
+        })
+        .buffer_unordered(cores)
+        .collect()
+        .await;
+    let mut out = Fetched::default();
+    let mut first: Option<Error> = None;
+    for r in results {
+        match r {
+            Ok(n) => {
+                out.volumes += 1;
+                out.stored_bytes += n;
+            }
+            Err(e) => {
+                if first.as_ref().is_none_or(|f| f.kind == ErrorKind::Cancelled) {
+                    first = Some(e);
+                }
+            }
+        }
+    }
+    match first {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Every block the map object `maps` of `backup` places in its own volume `volume`.
+pub(crate) fn blocks_in(maps: &BlockMaps, backup: &str, volume: u32) -> Vec<Wanted> {
+    let Some(me) = maps.backups.iter().position(|b| b == backup) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for f in &maps.files {
+        let path: Arc<str> = Arc::from(f.path.as_str());
+        for (i, r) in f.blocks.iter().enumerate() {
+            if r.backup as usize == me && r.volume == volume {
+                out.push(Wanted {
+                    file: 0,
+                    path: path.clone(),
+                    index: i as u64,
+                    block_size: f.block_size,
+                    len: block_len(f.size, f.block_size, i as u64),
+                    rec: *r,
+                });
+            }
+        }
+    }
+    out
+}

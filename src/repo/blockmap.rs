@@ -1,0 +1,318 @@
+//! Block maps: how a large file (or any SQLite database) is stored as fixed-size blocks, where
+//! each block's bytes are, and the binary object (`backups/<id>/blockmap`) that holds the maps.
+//!
+//! ```text
+//! map object (plaintext, then zstd, then sealed as object kind 4):
+//!   "MHDRBMP1" | u16 backups | backups × (u16 len | id) | u32 files | files × file
+//!   file  = u16 len | path | u64 size | u32 block_size | u64 blocks | blocks × record
+//!   record (50 bytes) = sha256[32] | u16 backup | u32 volume | u64 offset | u32 length
+//! ```
+//! Integers are little-endian. `backup` indexes the object's backup table; `offset` and `length`
+//! are the block's zstd frame inside that backup's volume plaintext (see [`super::blockvol`]).
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+
+pub const MAP_MAGIC: &[u8; 8] = b"MHDRBMP1";
+/// The object name of a backup's block maps inside its folder.
+pub const BLOCKMAP_NAME: &str = "blockmap";
+/// Bytes of one block record.
+pub const RECORD_LEN: usize = 50;
+/// Smallest and largest block a map may give (powers of two).
+pub const MIN_BLOCK: u32 = 4096;
+pub const MAX_BLOCK: u32 = 64 << 20;
+/// The block size grows with the file so that a file has at most about this many blocks.
+const TARGET_BLOCKS: u64 = 65_536;
+/// The smallest block chosen (a few SQLite pages: an updated row dirties one block).
+const BASE_BLOCK: u64 = 16 << 10;
+/// Decoded maps of one object may not exceed this (a 10 GiB file's map is about 2 MiB).
+pub const MAX_MAP_BYTES: u64 = 512 << 20;
+
+/// The block size for a file of `size` bytes: a power of two from 16 KiB up, at most 65,536
+/// blocks for files up to 512 GiB, and never smaller than `page` (a SQLite page size).
+pub fn block_size_for(size: u64, page: u32) -> u32 {
+    let want = size.div_ceil(TARGET_BLOCKS).next_power_of_two().max(BASE_BLOCK);
+    let b = want.min(8 << 20) as u32;
+    b.max(page.next_power_of_two()).clamp(MIN_BLOCK, MAX_BLOCK)
+}
+
+/// How many blocks a file of `size` bytes has (an empty file has none).
+pub fn block_count(size: u64, block_size: u32) -> u64 {
+    size.div_ceil(block_size as u64)
+}
+
+/// Length of block `index` of a file of `size` bytes.
+pub fn block_len(size: u64, block_size: u32, index: u64) -> u32 {
+    let start = index * block_size as u64;
+    (size.saturating_sub(start)).min(block_size as u64) as u32
+}
+
+/// The tar member name of block `index` of the stored file `path` in a block volume.
+pub fn member_name(path: &str, index: u64) -> String {
+    format!("{path}.mdrblk/{index:010}")
+}
+
+/// Where one block's bytes are and what they hash to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRecord {
+    pub sha256: [u8; 32],
+    /// Index into [`BlockMaps::backups`].
+    pub backup: u16,
+    pub volume: u32,
+    /// Offset of the block's zstd frame in the volume's plaintext.
+    pub offset: u64,
+    /// Length of that frame.
+    pub length: u32,
+}
+
+/// The map of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMap {
+    pub path: String,
+    pub size: u64,
+    pub block_size: u32,
+    pub blocks: Vec<BlockRecord>,
+}
+
+/// Every map a backup wrote, with the table of backups their records point into.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlockMaps {
+    pub backups: Vec<String>,
+    pub files: Vec<FileMap>,
+}
+
+impl BlockMaps {
+    /// The index of `backup_id` in the table, added when missing.
+    pub fn intern(&mut self, backup_id: &str) -> Result<u16> {
+        if let Some(i) = self.backups.iter().position(|b| b == backup_id) {
+            return Ok(i as u16);
+        }
+        if self.backups.len() >= u16::MAX as usize {
+            return Err(Error::internal("a block map names too many backups"));
+        }
+        self.backups.push(backup_id.to_string());
+        Ok((self.backups.len() - 1) as u16)
+    }
+
+    /// The backup id a record points into.
+    pub fn backup_of(&self, r: &BlockRecord) -> &str {
+        &self.backups[r.backup as usize]
+    }
+
+    /// The map of `path`, when this object holds one.
+    pub fn file(&self, path: &str) -> Option<&FileMap> {
+        self.files
+            .binary_search_by(|f| f.path.as_str().cmp(path))
+            .ok()
+            .map(|i| &self.files[i])
+    }
+
+    /// The binary form (before compression and sealing). Files are sorted by path.
+    pub fn encode(&self) -> Vec<u8> {
+        let blocks: usize = self.files.iter().map(|f| f.blocks.len()).sum();
+        let mut out = Vec::with_capacity(64 + blocks * RECORD_LEN);
+        out.extend_from_slice(MAP_MAGIC);
+        out.extend_from_slice(&(self.backups.len() as u16).to_le_bytes());
+        for b in &self.backups {
+            out.extend_from_slice(&(b.len() as u16).to_le_bytes());
+            out.extend_from_slice(b.as_bytes());
+        }
+        let mut files: Vec<&FileMap> = self.files.iter().collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        out.extend_from_slice(&(files.len() as u32).to_le_bytes());
+        for f in files {
+            out.extend_from_slice(&(f.path.len() as u16).to_le_bytes());
+            out.extend_from_slice(f.path.as_bytes());
+            out.extend_from_slice(&f.size.to_le_bytes());
+            out.extend_from_slice(&f.block_size.to_le_bytes());
+            out.extend_from_slice(&(f.blocks.len() as u64).to_le_bytes());
+            for r in &f.blocks {
+                out.extend_from_slice(&r.sha256);
+                out.extend_from_slice(&r.backup.to_le_bytes());
+                out.extend_from_slice(&r.volume.to_le_bytes());
+                out.extend_from_slice(&r.offset.to_le_bytes());
+                out.extend_from_slice(&r.length.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Parse and check the binary form: every count against the bytes left, every block size,
+    /// block count and backup reference against the rest. `what` names the object in errors.
+    pub fn decode(data: &[u8], what: &str) -> Result<BlockMaps> {
+        let bad = |why: &str| Error::integrity(format!("{what} is not a valid block map: {why}"));
+        let mut c = Cursor { data, pos: 0 };
+        if c.take(8).ok_or_else(|| bad("too short"))? != MAP_MAGIC {
+            return Err(bad("wrong magic"));
+        }
+        let nb = c.u16().ok_or_else(|| bad("truncated"))?;
+        let mut backups = Vec::with_capacity(nb as usize);
+        for _ in 0..nb {
+            let len = c.u16().ok_or_else(|| bad("truncated"))?;
+            let id = c.take(len as usize).ok_or_else(|| bad("truncated"))?;
+            let id = std::str::from_utf8(id).map_err(|_| bad("a backup id is not UTF-8"))?;
+            super::check_backup_id(id).map_err(|_| bad("a malformed backup id"))?;
+            backups.push(id.to_string());
+        }
+        let nf = c.u32().ok_or_else(|| bad("truncated"))?;
+        let mut files: Vec<FileMap> = Vec::new();
+        for _ in 0..nf {
+            let len = c.u16().ok_or_else(|| bad("truncated"))?;
+            let path = c.take(len as usize).ok_or_else(|| bad("truncated"))?;
+            let path = std::str::from_utf8(path)
+                .map_err(|_| bad("a path is not UTF-8"))?
+                .to_string();
+            super::paths::check_stored_path(&path)?;
+            let size = c.u64().ok_or_else(|| bad("truncated"))?;
+            let block_size = c.u32().ok_or_else(|| bad("truncated"))?;
+            if !block_size.is_power_of_two() || !(MIN_BLOCK..=MAX_BLOCK).contains(&block_size) {
+                return Err(bad(&format!("{path}: block size {block_size}")));
+            }
+            let n = c.u64().ok_or_else(|| bad("truncated"))?;
+            if n != block_count(size, block_size) {
+                return Err(bad(&format!(
+                    "{path}: {n} blocks for {size} bytes of {block_size}-byte blocks"
+                )));
+            }
+            if n > ((c.data.len() - c.pos) / RECORD_LEN) as u64 {
+                return Err(bad("truncated"));
+            }
+            let mut blocks = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                let mut sha256 = [0u8; 32];
+                sha256.copy_from_slice(c.take(32).ok_or_else(|| bad("truncated"))?);
+                let backup = c.u16().ok_or_else(|| bad("truncated"))?;
+                if backup as usize >= backups.len() {
+                    return Err(bad(&format!("{path}: a block names backup #{backup}")));
+                }
+                let volume = c.u32().ok_or_else(|| bad("truncated"))?;
+                let offset = c.u64().ok_or_else(|| bad("truncated"))?;
+                let length = c.u32().ok_or_else(|| bad("truncated"))?;
+                blocks.push(BlockRecord {
+                    sha256,
+                    backup,
+                    volume,
+                    offset,
+                    length,
+                });
+            }
+            if files.last().is_some_and(|l| l.path >= path) {
+                return Err(bad("files out of order or repeated"));
+            }
+            files.push(FileMap {
+                path,
+                size,
+                block_size,
+                blocks,
+            });
+        }
+        if c.pos != data.len() {
+            return Err(bad("bytes after the last file"));
+        }
+        Ok(BlockMaps { backups, files })
+    }
+}
+
+struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.data.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8).map(|b| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            u64::from_le_bytes(a)
+        })
+    }
+}
+
+/// Block records grouped by the (backup, volume) that holds them: what a reader fetches.
+pub type ByVolume = HashMap<(String, u32), Vec<(u64, BlockRecord)>>;
+
+/// Group a file's blocks (`wanted` indexes, or all) by the volume that holds them, each group
+/// sorted by offset so a reader goes through a volume once, front to back.
+pub fn group_by_volume(maps: &BlockMaps, file: &FileMap) -> ByVolume {
+    let mut out: ByVolume = HashMap::new();
+    for (i, r) in file.blocks.iter().enumerate() {
+        out.entry((maps.backup_of(r).to_string(), r.volume))
+            .or_default()
+            .push((i as u64, *r));
+    }
+    for v in out.values_mut() {
+        v.sort_by_key(|(_, r)| r.offset);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u32) -> String {
+        format!("backup_20260101T000000.000Z_{n:08x}")
+    }
+
+    fn sample() -> BlockMaps {
+        let mut m = BlockMaps::default();
+        let a = m.intern(&id(1)).unwrap();
+        let b = m.intern(&id(2)).unwrap();
+        let rec = |k: u8, backup| BlockRecord {
+            sha256: [k; 32],
+            backup,
+            volume: k as u32,
+            offset: 1000 * k as u64,
+            length: 77,
+        };
+        m.files.push(FileMap {
+            path: "data/app.db".into(),
+            size: 40_000,
+            block_size: 16384,
+            blocks: vec![rec(1, a), rec(2, b), rec(3, a)],
+        });
+        m
+    }
+
+    #[test]
+    fn block_sizes_grow_with_the_file_and_respect_pages() {
+        assert_eq!(block_size_for(1 << 20, 4096), 16 << 10);
+        assert_eq!(block_size_for(1 << 30, 4096), 16 << 10);
+        assert_eq!(block_size_for(10 << 30, 4096), 256 << 10);
+        assert_eq!(block_size_for(1 << 20, 65536), 65536);
+        assert!(block_count(10 << 30, block_size_for(10 << 30, 4096)) <= 65_536);
+        assert_eq!(block_len(40_000, 16384, 2), 40_000 - 32768);
+    }
+
+    #[test]
+    fn maps_round_trip_and_refuse_damage() {
+        let m = sample();
+        let bytes = m.encode();
+        assert_eq!(BlockMaps::decode(&bytes, "t").unwrap(), m);
+        for cut in [0, 9, bytes.len() - 1] {
+            assert!(BlockMaps::decode(&bytes[..cut], "t").is_err(), "cut {cut}");
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(BlockMaps::decode(&extra, "t").is_err());
+        // A record pointing past the backup table.
+        let mut bad_ref = bytes.clone();
+        let first_record = bytes.len() - 3 * RECORD_LEN;
+        bad_ref[first_record + 32] = 9;
+        let e = BlockMaps::decode(&bad_ref, "t").unwrap_err();
+        assert!(e.message.contains("names backup"), "{e}");
+    }
+}
