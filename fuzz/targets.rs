@@ -1139,6 +1139,7 @@ fn seed_manifest() -> Manifest {
                 files_unchanged: 0,
                 files_deleted: 1,
                 stored_bytes: 900,
+                ..Totals::default()
             },
             depends_on: vec![PARENT_ID.into()],
             warnings: vec!["data/app.db changed while it was read".into()],

@@ -224,3 +224,40 @@ async fn a_newer_payload_version_or_a_broken_payload_is_unreadable_never_passed(
         "the report names both: {report}"
     );
 }
+
+/// A repository of format version 1 (no block maps) restores and validates as it is, and the
+/// first backup of this version upgrades its config to version 2 (authenticated), after which the
+/// old backup still restores and an incremental on top of it stores blocks.
+#[test]
+fn a_version_1_repository_restores_validates_and_is_upgraded_by_the_next_backup() {
+    let p = old_project();
+    let config = |p: &Project| -> Value {
+        serde_json::from_slice(&std::fs::read(p.repo().join("config")).unwrap()).unwrap()
+    };
+    assert_eq!(config(&p)["version"], 1);
+    // The fixture's data changed after its backup: what the backup held is "hello\n".
+    let first = p.restore(BACKUP);
+    assert_eq!(std::fs::read(first.join("hello.txt")).unwrap(), b"hello\n");
+    let same_as_backed_up = |restored: &Path| common::assert_same_tree(&first, restored);
+    let v = p.json(&["backup", "validate", "--level", "full"], 0);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(
+        config(&p)["version"],
+        1,
+        "reading must not change the config"
+    );
+
+    p.write("grown.db.bin", vec![9u8; 20 << 20]);
+    let b = p.backup("incremental");
+    assert_eq!(b["parent"], BACKUP, "{b}");
+    assert!(b["totals"]["blocks_stored"].as_u64().unwrap() > 0, "{b}");
+    assert_eq!(config(&p)["version"], 2);
+    same_as_backed_up(&p.restore(BACKUP));
+    let newest = p.restore(b["backup_id"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read(newest.join("grown.db.bin")).unwrap(),
+        vec![9u8; 20 << 20]
+    );
+    let v = p.json(&["backup", "validate", "--level", "full"], 0);
+    assert_eq!(v["ok"], true, "{v}");
+}

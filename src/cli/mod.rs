@@ -96,7 +96,8 @@ pub enum Command {
     /// Remove stale locks: of crashed processes, not refreshed for 120 s, or dated more than
     /// 10 minutes in the future. Live locks stay unless --all.
     Unlock(UnlockOptions),
-    /// Write one volume's plaintext (a .tar.zst: `zstd -d | tar -x` reads it).
+    /// Write one volume's plaintext (a .tar.zst: `zstd -d | tar -x` reads it), or with --file
+    /// one stored file, assembled from its blocks and checked.
     Decrypt {
         #[command(flatten)]
         options: DecryptOptions,
@@ -344,6 +345,17 @@ async fn execute(
         Command::Backup(BackupCommand::Cleanup(options)) => {
             let r = dr.cleanup(&options, progress.clone()).await?;
             outcome(&r, render::cleanup(&r), false)
+        }
+        Command::Decrypt { options, output } if options.file.is_some() => {
+            let r = dr.decrypt_file(&options, &output).await?;
+            let text = format!(
+                "wrote {} ({}) of {} to {}, checked against its SHA-256",
+                r.file.as_deref().unwrap_or_default(),
+                crate::present::bytes(r.bytes),
+                r.backup_id,
+                output.display()
+            );
+            outcome(&r, text, false)
         }
         Command::Decrypt { options, output } => {
             let file = std::fs::OpenOptions::new()

@@ -23,7 +23,10 @@ use crate::storage::DynStorage;
 /// Frames closer than this are read in one request (the gap is read and dropped).
 const MAX_GAP: u64 = 1 << 20;
 /// One request reads at most this many stored bytes (memory per volume reader).
-const MAX_SPAN: u64 = 16 << 20;
+const MAX_SPAN: u64 = 4 << 20;
+
+/// Hears each block read: its bytes, or what is wrong with it.
+pub(crate) type OnBlock<'a> = dyn FnMut(&Wanted, Result<Vec<u8>>) -> Result<()> + 'a;
 
 /// One block to read.
 #[derive(Debug, Clone)]
@@ -57,7 +60,10 @@ pub(crate) async fn load_maps(
                     "{id} is missing or has no block map, and a file's blocks are listed there"
                 ))
             })?;
-        out.insert(id.to_string(), Arc::new(repo.read_block_map(id, &item).await?));
+        out.insert(
+            id.to_string(),
+            Arc::new(repo.read_block_map(id, &item).await?),
+        );
     }
     Ok(out)
 }
@@ -128,14 +134,18 @@ pub(crate) struct VolumeAt {
 impl VolumeAt {
     pub fn of(repo: &Repository, catalog: &Catalog, backup: &str, volume: u32) -> Result<VolumeAt> {
         let summary = catalog.get(backup).ok_or_else(|| {
-            Error::integrity(format!("{backup} is missing or unreadable, and blocks are in it"))
+            Error::integrity(format!(
+                "{backup} is missing or unreadable, and blocks are in it"
+            ))
         })?;
         let rec = summary
             .volumes
             .iter()
             .find(|v| v.index == volume)
             .ok_or_else(|| {
-                Error::integrity(format!("{backup} has no volume {volume}, and blocks are in it"))
+                Error::integrity(format!(
+                    "{backup} has no volume {volume}, and blocks are in it"
+                ))
             })?;
         Self::from_record(repo, backup, rec)
     }
@@ -160,7 +170,7 @@ impl VolumeAt {
         handle: &tokio::runtime::Handle,
         wanted: &mut [Wanted],
         cancel: &Cancel,
-        on_block: &mut dyn FnMut(&Wanted, Result<Vec<u8>>) -> Result<()>,
+        on_block: &mut OnBlock<'_>,
     ) -> Result<u64> {
         wanted.sort_by_key(|w| w.rec.offset);
         let header = handle.block_on(self.storage.get_range(&self.key, 0..HEADER_LEN as u64))?;
@@ -193,24 +203,49 @@ impl VolumeAt {
             let (sealed_range, plain_start) = opener.sealed_range(start..end);
             let sealed = handle.block_on(self.storage.get_range(&self.key, sealed_range))?;
             read += sealed.len() as u64;
-            let plain = opener.open(plain_start, &sealed)?;
-            for w in &wanted[i..j] {
-                let s = (w.rec.offset - plain_start) as usize;
-                let e = s + w.rec.length as usize;
-                let block = match plain.get(s..e) {
-                    Some(frame) => {
-                        decode_block(frame, &w.path, w.index, w.len, &w.rec.sha256, &self.what)
+            match opener.open(plain_start, &sealed) {
+                Ok(plain) => {
+                    for w in &wanted[i..j] {
+                        on_block(w, self.frame_of(w, &plain, plain_start))?;
                     }
-                    None => Err(Error::integrity(format!(
-                        "{}: block {} lies past the end of {}",
-                        w.path, w.index, self.what
-                    ))),
-                };
-                on_block(w, block)?;
+                }
+                // Damage somewhere in the span: read each block alone, so the damage is named
+                // by the blocks (and files) it hits, and the others still arrive.
+                Err(_) => {
+                    for w in &wanted[i..j] {
+                        let (r, ps) =
+                            opener.sealed_range(w.rec.offset..w.rec.offset + w.rec.length as u64);
+                        let one = handle
+                            .block_on(self.storage.get_range(&self.key, r))
+                            .and_then(|sealed| opener.open(ps, &sealed))
+                            .map_err(|e| {
+                                Error::integrity(format!(
+                                    "{}: block {} in {} cannot be read ({})",
+                                    w.path, w.index, self.what, e.message
+                                ))
+                            })
+                            .and_then(|plain| self.frame_of(w, &plain, ps));
+                        on_block(w, one)?;
+                    }
+                }
             }
             i = j;
         }
         Ok(read)
+    }
+}
+
+impl VolumeAt {
+    /// Decode block `w` from `plain`, the plaintext starting at `plain_start`.
+    fn frame_of(&self, w: &Wanted, plain: &[u8], plain_start: u64) -> Result<Vec<u8>> {
+        let s = w.rec.offset.checked_sub(plain_start).map(|s| s as usize);
+        match s.and_then(|s| plain.get(s..s + w.rec.length as usize)) {
+            Some(frame) => decode_block(frame, &w.path, w.index, w.len, &w.rec.sha256, &self.what),
+            None => Err(Error::integrity(format!(
+                "{}: block {} lies past the end of {}",
+                w.path, w.index, self.what
+            ))),
+        }
     }
 }
 
@@ -283,7 +318,10 @@ pub(crate) async fn fetch_files(
                 out.stored_bytes += n;
             }
             Err(e) => {
-                if first.as_ref().is_none_or(|f| f.kind == ErrorKind::Cancelled) {
+                if first
+                    .as_ref()
+                    .is_none_or(|f| f.kind == ErrorKind::Cancelled)
+                {
                     first = Some(e);
                 }
             }

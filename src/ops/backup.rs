@@ -19,10 +19,10 @@ use super::scratch::ScratchWork;
 use super::sqlite::{is_sqlite, sqlite_snapshot};
 use super::{Cancel, Dr, OperationEvent, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
+use crate::repo::blockmap::BlockMaps;
 use crate::repo::catalog::Catalog;
 use crate::repo::keys::{volume_key, volume_name};
 use crate::repo::locks::{LockMode, hostname};
-use crate::repo::blockmap::BlockMaps;
 use crate::repo::manifest::{
     BlockList, Entry, EntryKind, Location, MANIFEST_VERSION, Manifest, ManifestSummary, Origin,
     Totals, VolumeContent, VolumeRecord,
@@ -449,7 +449,10 @@ impl Dr {
                     parent_maps.insert(bl.map_in.clone(), Arc::new(m));
                 }
                 let maps = parent_maps[&bl.map_in].clone();
-                if let Ok(i) = maps.files.binary_search_by(|f| f.path.as_str().cmp(&e.path)) {
+                if let Ok(i) = maps
+                    .files
+                    .binary_search_by(|f| f.path.as_str().cmp(&e.path))
+                {
                     parent = Some((maps, i));
                 }
                 if pe.inode == e.inode && pe.dev == e.dev {
@@ -629,6 +632,7 @@ impl Dr {
             }
         }
         let mut block_content = 0u64;
+        let mut block_counts = (0u64, 0u64, 0u64);
         for f in &blocks.files {
             let p = &mut planned[f.entry];
             if let Some(why) = &f.skipped {
@@ -647,6 +651,9 @@ impl Dr {
                 ));
             }
             block_content += f.bytes_stored;
+            block_counts.0 += f.blocks;
+            block_counts.1 += f.blocks_hashed;
+            block_counts.2 += f.blocks_stored;
             let e = &mut p.entry;
             e.size = f.size;
             e.sha256 = Some(f.sha256.clone());
@@ -724,6 +731,11 @@ impl Dr {
             warnings.push(UNENCRYPTED_WARNING.to_string());
         }
         totals.bytes_stored_content += block_content;
+        (
+            totals.blocks_read,
+            totals.blocks_hashed,
+            totals.blocks_stored,
+        ) = block_counts;
         totals.stored_bytes = vol_records.iter().map(|v| v.stored_bytes).sum::<u64>()
             + block_map.as_ref().map_or(0, |m| m.size);
 

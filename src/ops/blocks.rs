@@ -170,7 +170,10 @@ impl BlockStore {
         }
         outcome?;
         for (attempt, index, rec, _) in prx.try_iter() {
-            if let Some(slot) = attempts.get_mut(attempt).and_then(|a| a.get_mut(index as usize)) {
+            if let Some(slot) = attempts
+                .get_mut(attempt)
+                .and_then(|a| a.get_mut(index as usize))
+            {
                 *slot = Some(rec);
             }
         }
@@ -191,7 +194,9 @@ impl BlockStore {
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| r.backup == 0)
-                .map(|(i, _)| crate::repo::blockmap::block_len(d.size, d.block_size, i as u64) as u64)
+                .map(|(i, _)| {
+                    crate::repo::blockmap::block_len(d.size, d.block_size, i as u64) as u64
+                })
                 .sum();
             d.backups = held
                 .iter()
@@ -292,7 +297,11 @@ impl BlockStore {
                 return Err(super::cancelled());
             }
             let want = buf.len().min(left as usize);
-            let n = if eof { 0 } else { read_some(&mut r, &mut buf[..want], &f.read_from)? };
+            let n = if eof {
+                0
+            } else {
+                read_some(&mut r, &mut buf[..want], &f.read_from)?
+            };
             let n = if n == 0 {
                 // Shorter than when it was opened: the stored bytes are padded, and flagged.
                 eof = true;
@@ -336,16 +345,15 @@ impl BlockStore {
                 // Inside the read transaction: the WAL of the parent's generation names every
                 // page changed since the parent's snapshot.
                 let unchanged = match (&f.parent_wal, &shape.wal) {
-                    (Some(then), Some(now)) if then == now => {
-                        wal_changed_pages(&f.read_from, now).map(|pages| {
+                    (Some(then), Some(now)) if then == now => wal_changed_pages(&f.read_from, now)
+                        .map(|pages| {
                             let per = (bs / shape.page_size).max(1) as u64;
                             pages
                                 .into_iter()
                                 .filter(|p| *p > 0)
                                 .map(|p| (p as u64 - 1) / per)
                                 .collect::<BTreeSet<u64>>()
-                        })
-                    }
+                        }),
                     _ => None,
                 };
                 done.wal = shape.wal.clone();
@@ -408,7 +416,7 @@ impl BlockStore {
                     open = Some(self.open_volume(handle, next_volume)?);
                 }
                 let Some(v) = open.as_mut() else { continue };
-                                let (offset, length) = v
+                let (offset, length) = v
                     .writer
                     .add(&item.path, item.index, &item.data, 0)
                     .map_err(|e| crate::repo::envelope::io_to_integrity(e, &v.name))?;
@@ -420,10 +428,10 @@ impl BlockStore {
                     length,
                 };
                 let _ = placed.send((item.attempt, item.index, rec, true));
-                if v.writer.content >= self.volume_limit {
-                    if let Some(v) = open.take() {
-                        written.push(v.close(handle)?);
-                    }
+                if v.writer.content >= self.volume_limit
+                    && let Some(v) = open.take()
+                {
+                    written.push(v.close(handle)?);
                 }
             }
         }
@@ -451,7 +459,7 @@ impl BlockStore {
             sender: Some(sender),
         }));
         let st = state.clone();
-        let sink: Box<dyn FnMut(Vec<u8>) -> std::io::Result<()>> = Box::new(move |chunk| {
+        let sink: Sink = Box::new(move |chunk| {
             let mut s = st.borrow_mut();
             s.hasher.update(&chunk);
             s.bytes += chunk.len() as u64;
@@ -466,8 +474,13 @@ impl BlockStore {
             name: self.backup_id.clone(),
             index,
         };
-        let writer =
-            BlockVolumeWriter::new(self.master.as_ref(), &ctx, self.frame_size, self.level, sink)?;
+        let writer = BlockVolumeWriter::new(
+            self.master.as_ref(),
+            &ctx,
+            self.frame_size,
+            self.level,
+            sink,
+        )?;
         Ok(OpenVolume {
             writer,
             index,
@@ -484,8 +497,11 @@ struct SinkState {
     sender: Option<PumpSender>,
 }
 
+/// Where a block volume's sealed chunks go (the storage pump, through a hash).
+type Sink = Box<dyn FnMut(Vec<u8>) -> std::io::Result<()>>;
+
 struct OpenVolume {
-    writer: BlockVolumeWriter<Box<dyn FnMut(Vec<u8>) -> std::io::Result<()>>>,
+    writer: BlockVolumeWriter<Sink>,
     index: u32,
     name: String,
     state: Rc<RefCell<SinkState>>,

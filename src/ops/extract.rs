@@ -657,7 +657,10 @@ impl Dr {
         // Block-mapped files: a sized temporary file each, filled block by block.
         let mut block_files: Vec<(BlockTarget, &Entry)> = Vec::new();
         let made = (|| -> Result<()> {
-            for e in selected.iter().filter(|e| e.kind == EntryKind::File && e.blocks.is_some()) {
+            for e in selected
+                .iter()
+                .filter(|e| e.kind == EntryKind::File && e.blocks.is_some())
+            {
                 block_files.push((block_target(&root, e, &cache)?, e));
             }
             Ok(())

@@ -13,16 +13,16 @@ use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::assemble::{VolumeAt, blocks_in};
 use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
+use crate::repo::blockmap::BLOCKMAP_NAME;
 use crate::repo::catalog::Catalog;
 use crate::repo::keys::{
     BACKUPS_PREFIX, MANIFEST_NAME, backup_folder, backup_key, split_backup_key,
 };
 use crate::repo::locks::LockMode;
-use super::assemble::{VolumeAt, blocks_in};
-use crate::repo::blockmap::BLOCKMAP_NAME;
 use crate::repo::manifest::{ChecksumItem, Manifest, VolumeContent};
 use crate::repo::volume::{HashingReader, read_volume};
 use crate::storage::bridge::BlockingObjectReader;
@@ -506,8 +506,9 @@ impl Dr {
             .collect();
         let key = repo.master()?.cloned();
         // Block volumes are checked block by block against the backup's block map.
-        let (block_vols, vols): (Vec<_>, Vec<_>) =
-            vols.into_iter().partition(|v| v.content == VolumeContent::Blocks);
+        let (block_vols, vols): (Vec<_>, Vec<_>) = vols
+            .into_iter()
+            .partition(|v| v.content == VolumeContent::Blocks);
         let mut out = VolumeChecks::default();
         if !block_vols.is_empty() {
             let c = self
@@ -646,11 +647,8 @@ impl Dr {
         let id = manifest.summary.backup_id.clone();
         let mut out = VolumeChecks::default();
         let Some(item) = &manifest.summary.block_map else {
-            out.problems.push(problem(
-                &id,
-                None,
-                "it has block volumes but no block map",
-            ));
+            out.problems
+                .push(problem(&id, None, "it has block volumes but no block map"));
             return Ok(out);
         };
         let maps = match repo.read_block_map(&id, item).await {
@@ -664,7 +662,11 @@ impl Dr {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut jobs = Vec::new();
         for v in vols {
-            jobs.push((v.name.clone(), VolumeAt::from_record(repo, &id, v)?, blocks_in(&maps, &id, v.index)));
+            jobs.push((
+                v.name.clone(),
+                VolumeAt::from_record(repo, &id, v)?,
+                blocks_in(&maps, &id, v.index),
+            ));
         }
         let results: Vec<VolumeCheck> = futures::stream::iter(jobs)
             .map(|(name, at, mut wanted)| {
@@ -677,24 +679,27 @@ impl Dr {
                     let r = tokio::task::spawn_blocking(move || {
                         let mut problems = Vec::new();
                         let mut files = BTreeSet::new();
-                        let read = at.read_blocks(&handle, &mut wanted, &cancel, &mut |w, block| {
-                            files.insert(w.path.clone());
-                            match block {
-                                Ok(b) => progress.advance(b.len() as u64),
-                                Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
-                                Err(e) => problems.push(Problem {
-                                    backup_id: id.clone(),
-                                    volume: Some(n2.clone()),
-                                    path: Some(w.path.to_string()),
-                                    problem: e.message,
-                                }),
-                            }
-                            Ok(())
-                        })?;
+                        let read =
+                            at.read_blocks(&handle, &mut wanted, &cancel, &mut |w, block| {
+                                files.insert(w.path.clone());
+                                match block {
+                                    Ok(b) => progress.advance(b.len() as u64),
+                                    Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
+                                    Err(e) => problems.push(Problem {
+                                        backup_id: id.clone(),
+                                        volume: Some(n2.clone()),
+                                        path: Some(w.path.to_string()),
+                                        problem: e.message,
+                                    }),
+                                }
+                                Ok(())
+                            })?;
                         Ok((read, files.len() as u64, problems))
                     })
                     .await
-                    .unwrap_or_else(|e| Err(Error::internal(format!("validation task failed: {e}"))));
+                    .unwrap_or_else(|e| {
+                        Err(Error::internal(format!("validation task failed: {e}")))
+                    });
                     (name, r)
                 }
             })

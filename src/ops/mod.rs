@@ -27,9 +27,9 @@ pub mod unlock;
 pub mod validate;
 
 // Machinery the verbs (and drills) share. It never imports a verb, and forms no cycle.
-pub mod defaults;
 mod assemble;
 mod blocks;
+pub mod defaults;
 pub mod events;
 mod extract;
 mod integrity;

@@ -72,7 +72,11 @@ pub(crate) fn read_snapshot(
     let mut expect = 1i64;
     while let Some(row) = rows.next().map_err(fail)? {
         let pgno: i64 = row.get(0).map_err(fail)?;
-        let data = row.get_ref(1).map_err(fail)?.as_blob().map_err(|e| fail(e.into()))?;
+        let data = row
+            .get_ref(1)
+            .map_err(fail)?
+            .as_blob()
+            .map_err(|e| fail(e.into()))?;
         if pgno != expect || data.len() as i64 != page_size {
             return Err(Error::io(format!(
                 "SQLite snapshot read of {}: page {pgno} arrived out of order or sized {}",

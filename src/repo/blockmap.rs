@@ -32,7 +32,10 @@ pub const MAX_MAP_BYTES: u64 = 512 << 20;
 /// The block size for a file of `size` bytes: a power of two from 16 KiB up, at most 65,536
 /// blocks for files up to 512 GiB, and never smaller than `page` (a SQLite page size).
 pub fn block_size_for(size: u64, page: u32) -> u32 {
-    let want = size.div_ceil(TARGET_BLOCKS).next_power_of_two().max(BASE_BLOCK);
+    let want = size
+        .div_ceil(TARGET_BLOCKS)
+        .next_power_of_two()
+        .max(BASE_BLOCK);
     let b = want.min(8 << 20) as u32;
     b.max(page.next_power_of_two()).clamp(MIN_BLOCK, MAX_BLOCK)
 }
@@ -230,7 +233,8 @@ impl<'a> Cursor<'a> {
         self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
     }
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
     fn u64(&mut self) -> Option<u64> {
         self.take(8).map(|b| {

@@ -63,7 +63,13 @@ impl<S: FnMut(Vec<u8>) -> io::Result<()>> BlockVolumeWriter<S> {
     }
 
     /// Store block `index` of `path`; returns its frame's (offset, length).
-    pub fn add(&mut self, path: &str, index: u64, block: &[u8], mtime: u64) -> io::Result<(u64, u32)> {
+    pub fn add(
+        &mut self,
+        path: &str,
+        index: u64,
+        block: &[u8],
+        mtime: u64,
+    ) -> io::Result<(u64, u32)> {
         let member = tar_member(&member_name(path, index), block, mtime)?;
         let r = self.frame(&member)?;
         self.content += block.len() as u64;
@@ -163,7 +169,7 @@ mod tests {
             .enumerate()
             .map(|(i, b)| w.add(&long, i as u64, b, 0).unwrap())
             .collect();
-        w.finish().unwrap();
+        let _ = w.finish().unwrap();
         let ro = RangeOpener::new(Some(&key), &ctx, &sealed, sealed.len() as u64, "v").unwrap();
         for (i, (off, len)) in places.iter().enumerate().rev() {
             let (range, start) = ro.sealed_range(*off..off + *len as u64);
@@ -174,18 +180,24 @@ mod tests {
             let mut h = Sha256::new();
             h.update(&blocks[i]);
             let sha = h.finish();
-            let got = decode_block(frame, &long, i as u64, blocks[i].len() as u32, &sha, "v")
-                .unwrap();
+            let got =
+                decode_block(frame, &long, i as u64, blocks[i].len() as u32, &sha, "v").unwrap();
             assert_eq!(got, blocks[i]);
             // The wrong index or digest is refused.
             assert!(
-                decode_block(frame, &long, i as u64 + 1, blocks[i].len() as u32, &sha, "v")
-                    .is_err()
+                decode_block(
+                    frame,
+                    &long,
+                    i as u64 + 1,
+                    blocks[i].len() as u32,
+                    &sha,
+                    "v"
+                )
+                .is_err()
             );
         }
         // Front to back, the volume is one tar stream of every block.
-        let plain =
-            crate::repo::envelope::open_all(Some(&key), &ctx, &sealed).unwrap();
+        let plain = crate::repo::envelope::open_all(Some(&key), &ctx, &sealed).unwrap();
         let tar = zstd::stream::decode_all(&plain[..]).unwrap();
         let mut r = TarReader::new(&tar[..]);
         let mut n = 0;

@@ -325,8 +325,8 @@ fn header_cipher(
     ctx: &ObjectContext,
     what: &str,
 ) -> io::Result<(FrameCipher, Header)> {
-    let header =
-        Header::parse(h).ok_or_else(|| integrity(format!("{what} has no valid envelope header")))?;
+    let header = Header::parse(h)
+        .ok_or_else(|| integrity(format!("{what} has no valid envelope header")))?;
     if header.kind != ctx.kind as u8 {
         return Err(integrity(format!("{what} has the wrong object kind")));
     }
@@ -412,10 +412,10 @@ impl RangeOpener {
     /// Open the frames of `sealed` (what [`Self::sealed_range`] named, up to the object's end),
     /// the first being frame `plain_start / frame_size`; returns their plaintext.
     pub fn open(&self, plain_start: u64, sealed: &[u8]) -> Result<Vec<u8>> {
-        let mut index = plain_start / self.frame_size;
+        let first = plain_start / self.frame_size;
         let mut out = Vec::with_capacity(sealed.len());
         let mut frame = Vec::with_capacity(self.frame_ct as usize);
-        for chunk in sealed.chunks(self.frame_ct as usize) {
+        for (index, chunk) in (first..).zip(sealed.chunks(self.frame_ct as usize)) {
             let last = index == self.last;
             if !last && chunk.len() as u64 != self.frame_ct {
                 return Err(Error::integrity(format!(
@@ -432,7 +432,6 @@ impl RangeOpener {
                 )));
             }
             out.extend_from_slice(&frame);
-            index += 1;
         }
         Ok(out)
     }

@@ -157,6 +157,15 @@ pub struct Totals {
     pub files_deleted: u64,
     /// Sealed bytes this backup added to the repository.
     pub stored_bytes: u64,
+    /// Blocks of the block-mapped files this backup read (stamp changed, or a full).
+    #[serde(default)]
+    pub blocks_read: u64,
+    /// Of those, the blocks hashed to find changes (fewer when a SQLite WAL named the changed
+    /// pages) and the blocks stored (changed or new).
+    #[serde(default)]
+    pub blocks_hashed: u64,
+    #[serde(default)]
+    pub blocks_stored: u64,
 }
 
 /// The manifest (without its entries: what listings read).

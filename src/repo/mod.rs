@@ -55,9 +55,10 @@ pub struct Repository {
     storage: DynStorage,
     config: RepoConfig,
     master: Option<SecretKey>,
-    /// The config as the first write of this process replaces it: a version 1 config without
-    /// `auth` authenticated, an older format version raised to this one's.
+    /// A version 1 config without `auth`, as the first write of a key holder replaces it.
     pending_auth: std::sync::Arc<std::sync::Mutex<Option<RepoConfig>>>,
+    /// The config as this process last wrote it, once it has (the base of a format upgrade).
+    written: std::sync::Arc<std::sync::Mutex<Option<RepoConfig>>>,
 }
 
 impl Repository {
@@ -109,6 +110,7 @@ impl Repository {
             config,
             master,
             pending_auth: Default::default(),
+            written: Default::default(),
         })
     }
 
@@ -218,25 +220,12 @@ impl Repository {
                 (Some(master), pending)
             }
         };
-        // An older format is upgraded by the first write (older readers then refuse it clearly
-        // instead of misreading block maps).
-        let pending = match pending {
-            Some(p) => Some(p),
-            None if config.version < FORMAT_VERSION => Some(config.clone()),
-            None => None,
-        }
-        .map(|mut p| {
-            p.version = FORMAT_VERSION;
-            if let Some(m) = &master {
-                p.authenticate(m);
-            }
-            p
-        });
         Ok(Repository {
             storage,
             config,
             master,
             pending_auth: std::sync::Arc::new(std::sync::Mutex::new(pending)),
+            written: Default::default(),
         })
     }
 
@@ -249,6 +238,7 @@ impl Repository {
             config,
             master: None,
             pending_auth: Default::default(),
+            written: Default::default(),
         })
     }
 
@@ -268,12 +258,41 @@ impl Repository {
             if let Ok(mut p) = self.pending_auth.lock() {
                 *p = Some(upgraded);
             }
-            return Err(e.context("upgrading the repository config"));
+            return Err(e.context("adding the authentication code to the repository config"));
         }
-        tracing::info!(
-            "the repository config was upgraded (format version {}, authentication code)",
-            upgraded.version
-        );
+        tracing::info!("the repository config now carries an authentication code");
+        if let Ok(mut w) = self.written.lock() {
+            *w = Some(upgraded);
+        }
+        Ok(())
+    }
+
+    /// Before the first backup this version commits into a repository of an older format:
+    /// raise the config's version (authenticated again), so older versions refuse the
+    /// repository clearly instead of misreading what this one writes (block maps).
+    async fn upgrade_format(&self) -> Result<()> {
+        let base = match self.written.lock() {
+            Ok(w) => w.clone().unwrap_or_else(|| self.config.clone()),
+            Err(_) => return Err(Error::internal("the config upgrade lock is poisoned")),
+        };
+        if base.version >= FORMAT_VERSION {
+            return Ok(());
+        }
+        let mut upgraded = base;
+        upgraded.version = FORMAT_VERSION;
+        if let Some(m) = &self.master {
+            upgraded.authenticate(m);
+        }
+        let json = serde_json::to_vec_pretty(&upgraded)
+            .map_err(|e| Error::internal(format!("cannot encode config: {e}")))?;
+        self.storage
+            .put(CONFIG_KEY, Bytes::from(json))
+            .await
+            .map_err(|e| e.context("upgrading the repository config to this format version"))?;
+        tracing::info!("the repository config was upgraded to format version {FORMAT_VERSION}");
+        if let Ok(mut w) = self.written.lock() {
+            *w = Some(upgraded);
+        }
         Ok(())
     }
 
@@ -327,6 +346,7 @@ impl Repository {
     pub async fn commit_manifest(&self, manifest: &Manifest) -> Result<ChecksumItem> {
         let id = &manifest.summary.backup_id;
         self.authenticate_config().await?;
+        self.upgrade_format().await?;
         let json = serde_json::to_vec(manifest)
             .map_err(|e| Error::internal(format!("cannot encode manifest: {e}")))?;
         if json.len() as u64 > MAX_MANIFEST_JSON {
@@ -402,7 +422,11 @@ impl Repository {
             sha256: sha256_hex(&sealed),
         };
         let key = keys::backup_key(backup_id, blockmap::BLOCKMAP_NAME);
-        if !self.storage.put_if_absent(&key, Bytes::from(sealed)).await? {
+        if !self
+            .storage
+            .put_if_absent(&key, Bytes::from(sealed))
+            .await?
+        {
             return Err(Error::internal(format!(
                 "a block map for {backup_id} already exists"
             )));

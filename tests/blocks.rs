@@ -1,0 +1,353 @@
+//! Block-level incrementals: a large file is stored as blocks and an incremental stores exactly
+//! the blocks that changed; every backup of a long chain restores byte-identical; a damaged
+//! block is named by validation and refused by restore; a killed backup leaves the repository
+//! valid; a SQLite database held open in WAL mode is read for changes through its WAL; one file
+//! comes back alone with `decrypt --file`.
+
+use crate::common;
+use crate::dr_util;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::Project;
+use dr_util::*;
+use proptest::prelude::*;
+
+/// The block size of files under 1 GiB (docs/FORMAT.md, "Block maps").
+const BLOCK: usize = 16 << 10;
+
+/// A project whose files of 1 MiB or more are block-mapped.
+fn block_project(extra: &str) -> Project {
+    Project::new(&format!(
+        "  block_incremental: {{ min_file_mb: 1 }}\n  max_chain_length: 15\n{extra}"
+    ))
+}
+
+/// Bytes of the blocks of `new` that differ from `old`'s block of the same index (a block
+/// cut shorter differs), or are new.
+fn changed_block_bytes(old: &[u8], new: &[u8]) -> u64 {
+    let old: Vec<&[u8]> = old.chunks(BLOCK).collect();
+    new.chunks(BLOCK)
+        .enumerate()
+        .filter(|(i, b)| old.get(*i) != Some(b))
+        .map(|(_, b)| b.len() as u64)
+        .sum()
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// One random change: overwrite a range, append, or truncate (then sometimes append).
+fn mutate(rng: &mut Rng, data: &mut Vec<u8>) {
+    match rng.below(4) {
+        0 | 1 => {
+            let len = 1 + rng.below(40_000) as usize;
+            let at = rng.below(data.len() as u64) as usize;
+            let end = (at + len).min(data.len());
+            let fill = noise(rng.next(), end - at);
+            data[at..end].copy_from_slice(&fill);
+        }
+        2 => {
+            let more = noise(rng.next(), 1 + rng.below(70_000) as usize);
+            data.extend_from_slice(&more);
+        }
+        _ => {
+            let keep = data.len() - rng.below(data.len() as u64 / 3) as usize;
+            // Stay above min_file_mb (1 MiB): the file stays block-mapped.
+            data.truncate(keep.max(1_100_000));
+            if rng.below(2) == 0 {
+                data.extend_from_slice(&noise(rng.next(), rng.below(30_000) as usize));
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
+
+    /// 14 incrementals of random writes, appends and truncations: each stores exactly the
+    /// changed blocks, and every one of the 15 backups restores byte-identical.
+    #[test]
+    fn random_changes_over_fourteen_incrementals_restore_byte_identical(seed in 1u64..u64::MAX) {
+        let p = block_project("");
+        p.init();
+        let mut rng = Rng(seed);
+        let mut data = noise(seed, (2 << 20) + rng.below(300_000) as usize);
+        p.write("big.bin", &data);
+        p.write("small.txt", b"whole-file path beside it\n");
+        let mut versions = Vec::new();
+        let v = p.backup("full");
+        prop_assert_eq!(v["totals"]["bytes_stored_content"].as_u64(), Some(data.len() as u64 + 26));
+        versions.push((v["backup_id"].as_str().unwrap().to_string(), data.clone()));
+        for step in 0..14 {
+            let old = data.clone();
+            mutate(&mut rng, &mut data);
+            p.write("big.bin", &data);
+            let v = p.backup("incremental");
+            prop_assert_eq!(&v["backup_type"], "incremental", "step {}: {}", step, v);
+            prop_assert_eq!(
+                v["totals"]["bytes_stored_content"].as_u64(),
+                Some(changed_block_bytes(&old, &data)),
+                "step {}: an incremental stores exactly the changed blocks: {}", step, v
+            );
+            versions.push((v["backup_id"].as_str().unwrap().to_string(), data.clone()));
+        }
+        for (id, want) in &versions {
+            let restored = p.restore(id);
+            let got = std::fs::read(restored.join("big.bin")).unwrap();
+            prop_assert!(got == *want, "{} restored different bytes", id);
+        }
+        let (v, _) = json_run(&p, &["backup", "validate", "--level", "full"], 0);
+        prop_assert_eq!(&v["ok"], true, "{}", v);
+    }
+}
+
+/// The stored volumes of a backup (vol-*), largest first.
+fn volumes_of(p: &Project, id: &str) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(backup_dir(p, id))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("vol-"))
+        .collect();
+    v.sort_by_key(|p| std::cmp::Reverse(std::fs::metadata(p).unwrap().len()));
+    v
+}
+
+#[test]
+fn a_damaged_block_is_named_by_validation_and_refused_by_restore() {
+    let p = block_project("");
+    p.init();
+    p.write("db/big.bin", noise(7, 6 << 20));
+    let v = p.backup("full");
+    let id = v["backup_id"].as_str().unwrap().to_string();
+    // Flip one byte in the middle of the largest block volume.
+    let vol = &volumes_of(&p, &id)[0];
+    let mut bytes = std::fs::read(vol).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(vol, &bytes).unwrap();
+
+    let (v, _) = json_run(&p, &["backup", "validate", "--level", "full"], 1);
+    assert_eq!(v["ok"], false, "{v}");
+    let problems = v["problems"].as_array().unwrap();
+    let named = problems
+        .iter()
+        .find(|pr| pr["path"] == "data/db/big.bin")
+        .unwrap_or_else(|| panic!("no problem names the file: {v}"));
+    assert_eq!(named["backup_id"], id.as_str(), "{v}");
+    assert!(
+        named["problem"].as_str().unwrap().contains("block"),
+        "the problem says which block: {v}"
+    );
+
+    let target = p.root().join("restored");
+    let o = p.run_restore(&id, &target, &[]);
+    assert_ne!(code(&o), 0, "restore of a damaged block succeeded");
+    assert!(shown(&o).contains("data/db/big.bin"), "{}", shown(&o));
+    assert!(
+        !target.join("data/db/big.bin").exists(),
+        "a file with a damaged block was put in place"
+    );
+    // decrypt --file refuses it too, and leaves no output.
+    let out = p.root().join("one.bin");
+    let o = p.run(&[
+        "decrypt",
+        "--file",
+        "data/db/big.bin",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_ne!(code(&o), 0);
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_block_map_swapped_between_backups_is_refused() {
+    let p = block_project("");
+    p.init();
+    p.write("big.bin", noise(1, 2 << 20));
+    let a = p.backup("full")["backup_id"].as_str().unwrap().to_string();
+    p.write("big.bin", noise(2, 2 << 20));
+    let b = p.backup("full")["backup_id"].as_str().unwrap().to_string();
+    std::fs::copy(
+        backup_dir(&p, &a).join("blockmap"),
+        backup_dir(&p, &b).join("blockmap"),
+    )
+    .unwrap();
+    let o = p.run_restore(&b, &p.root().join("r"), &[]);
+    assert_ne!(code(&o), 0, "a planted block map was used");
+    assert!(shown(&o).contains("block map"), "{}", shown(&o));
+    let (v, _) = json_run(&p, &["backup", "validate", "--level", "checksum"], 1);
+    assert_eq!(v["ok"], false, "{v}");
+}
+
+#[test]
+fn one_file_comes_back_alone_with_decrypt_file() {
+    let p = block_project("");
+    p.init();
+    let big = noise(3, (3 << 20) + 77);
+    p.write("big.bin", &big);
+    p.write("note.txt", b"hello");
+    p.backup("full");
+    let mut big2 = big.clone();
+    big2[100_000..100_010].copy_from_slice(b"0123456789");
+    p.write("big.bin", &big2);
+    p.backup("incremental");
+    for (path, want) in [("data/big.bin", &big2[..]), ("data/note.txt", b"hello")] {
+        let out = p.root().join(format!("out-{}", rand_like(path)));
+        let (v, _) = json_run(
+            &p,
+            &["decrypt", "--file", path, "--output", out.to_str().unwrap()],
+            0,
+        );
+        assert_eq!(v["file"], path, "{v}");
+        assert!(std::fs::read(&out).unwrap() == want, "{path} differs");
+    }
+}
+
+fn rand_like(s: &str) -> String {
+    s.replace('/', "_")
+}
+
+#[test]
+fn a_backup_killed_while_storing_blocks_leaves_a_valid_repository() {
+    let p = block_project("  volume_size_mb: 4\n");
+    p.init();
+    p.write("a.bin", noise(1, 2 << 20));
+    let first = p.backup("full")["backup_id"].as_str().unwrap().to_string();
+    for i in 0..6 {
+        p.write(&format!("big-{i}.bin"), noise(10 + i, 24 << 20));
+    }
+    let mut child = p
+        .cmd(&["backup", "run", "--type", "incremental", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let backups = p.repo().join("backups");
+    let killed = wait_for(Duration::from_secs(60), "a block volume", || {
+        std::fs::read_dir(&backups)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|id| *id != first)
+            .find(|id| {
+                std::fs::read_dir(backups.join(id))
+                    .map(|rd| rd.count() > 0)
+                    .unwrap_or(false)
+            })
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !backups.join(&killed).join("manifest").exists(),
+        "the backup finished before it was killed; give it more data"
+    );
+    let (v, _) = json_run(&p, &["backup", "validate", "--level", "full"], 0);
+    assert_eq!(v["ok"], true, "{v}");
+    // The next backup (on top of the first, the killed one is no parent) restores exactly.
+    let (b, _) = json_run(&p, &["backup", "run", "--type", "incremental"], 0);
+    assert_eq!(b["parent"], first.as_str(), "{b}");
+    let restored = p.restore(b["backup_id"].as_str().unwrap());
+    for i in 0..6 {
+        let n = format!("big-{i}.bin");
+        assert!(
+            std::fs::read(restored.join(&n)).unwrap() == noise(10 + i, 24 << 20),
+            "{n} differs"
+        );
+    }
+}
+
+/// A WAL-mode database with a connection held open (no checkpoint): the next backup learns the
+/// changed pages from the WAL, hashes only their blocks, stores only those, and restores a
+/// consistent database with every committed row.
+#[test]
+fn an_open_wal_database_is_read_for_changes_through_its_wal() {
+    use rusqlite::Connection;
+    let p = Project::new("");
+    p.init();
+    let db = p.data().join("app.db");
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+         CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);",
+    )
+    .unwrap();
+    let tx = conn.unchecked_transaction().unwrap();
+    for i in 0..40_000 {
+        tx.execute(
+            "INSERT INTO t(v) VALUES (?1)",
+            [format!("row {i} {}", "x".repeat(150))],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    // Committed, not checkpointed: these pages are only in the WAL.
+    conn.execute("UPDATE t SET v = 'one' WHERE id = 7", [])
+        .unwrap();
+    let full = p.backup("full");
+    let blocks = full["totals"]["blocks_read"].as_u64().unwrap();
+    assert!(blocks > 100, "{full}");
+    assert_eq!(
+        full["totals"]["blocks_stored"].as_u64(),
+        Some(blocks),
+        "{full}"
+    );
+
+    for id in [1000, 20_000, 39_999] {
+        conn.execute("UPDATE t SET v = 'changed' WHERE id = ?1", [id])
+            .unwrap();
+    }
+    let inc = p.backup("incremental");
+    let t = &inc["totals"];
+    let hashed = t["blocks_hashed"].as_u64().unwrap();
+    let stored = t["blocks_stored"].as_u64().unwrap();
+    assert!(
+        hashed < blocks / 4,
+        "the WAL should name the few changed blocks; {hashed} of {blocks} were hashed: {inc}"
+    );
+    assert!((1..=hashed).contains(&stored), "{inc}");
+
+    // A checkpoint that resets the WAL: the next backup cannot trust it and hashes everything.
+    conn.execute("UPDATE t SET v = 'again' WHERE id = 5", [])
+        .unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    conn.execute("UPDATE t SET v = 'after' WHERE id = 6", [])
+        .unwrap();
+    let inc2 = p.backup("incremental");
+    assert_eq!(
+        inc2["totals"]["blocks_hashed"].as_u64(),
+        inc2["totals"]["blocks_read"].as_u64(),
+        "{inc2}"
+    );
+
+    let restored = p.restore(inc2["backup_id"].as_str().unwrap());
+    let r = Connection::open(restored.join("app.db")).unwrap();
+    let ok: String = r
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    for (id, want) in [(7, "one"), (1000, "changed"), (5, "again"), (6, "after")] {
+        let v: String = r
+            .query_row("SELECT v FROM t WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, want, "row {id}");
+    }
+    let n: i64 = r
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 40_000);
+}
