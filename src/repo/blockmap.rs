@@ -301,6 +301,45 @@ mod tests {
         assert_eq!(block_len(40_000, 16384, 2), 40_000 - 32768);
     }
 
+    /// The size FORMAT.md states for a 10 GiB file's map: 40,960 blocks of 256 KiB.
+    #[test]
+    fn a_ten_gib_file_has_a_map_of_about_one_and_a_half_mib() {
+        let size = 10u64 << 30;
+        let bs = block_size_for(size, 4096);
+        let mut m = BlockMaps::default();
+        let me = m.intern(&id(1)).unwrap();
+        let mut offset = 0u64;
+        let blocks = (0..block_count(size, bs))
+            .map(|i| {
+                let mut h = crate::repo::hash::Sha256::new();
+                h.update(&i.to_le_bytes());
+                let sha = h.finish();
+                let length = 60_000 + (i % 5000) as u32;
+                let r = BlockRecord {
+                    sha256: sha,
+                    backup: me,
+                    volume: (offset >> 26) as u32,
+                    offset: offset % (64 << 20),
+                    length,
+                };
+                offset += length as u64;
+                r
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(blocks.len(), 40_960);
+        m.files.push(FileMap {
+            path: "data/big.db".into(),
+            size,
+            block_size: bs,
+            blocks,
+        });
+        let raw = m.encode();
+        let packed = zstd::bulk::compress(&raw, 3).unwrap();
+        assert!(raw.len() < 2_100_000, "{}", raw.len());
+        assert!(packed.len() < 1_700_000, "{}", packed.len());
+        eprintln!("10 GiB map: {} bytes raw, {} compressed", raw.len(), packed.len());
+    }
+
     #[test]
     fn maps_round_trip_and_refuse_damage() {
         let m = sample();
