@@ -587,12 +587,14 @@ fn run_db_repetition(ctx: &RepCtx, db: &DbSet, records: &mut Vec<Record>) -> Res
 
     db.update_rows()?;
     let bytes = logical()?;
+    log_db_files(db);
     steps.each(Phase::DbUpdate, |tool| {
         backup_step(ctx, tool, &db.root, DB_UPDATE, "db-backup-update", bytes)
     });
 
     let expected: Fingerprint = db.append_rows()?;
     let bytes = logical()?;
+    log_db_files(db);
     steps.each(Phase::DbAppend, |tool| {
         backup_step(ctx, tool, &db.root, DB_APPEND, "db-backup-append", bytes)
     });
@@ -611,6 +613,24 @@ fn run_db_repetition(ctx: &RepCtx, db: &DbSet, records: &mut Vec<Record>) -> Res
         validate_step(ctx, tool, "db-validate", bytes)
     });
     Ok(())
+}
+
+/// Shows what the backups are about to see: the database and its WAL (the changes not yet
+/// checkpointed).
+fn log_db_files(db: &DbSet) {
+    let size = |suffix: &str| {
+        let mut p = db.db_path().into_os_string();
+        p.push(suffix);
+        fs::metadata(&p).map_or_else(
+            |_| "absent".to_string(),
+            |m| format!("{:.2} MiB", m.len() as f64 / MIB as f64),
+        )
+    };
+    eprintln!(
+        "compare: database now {}, its -wal {}",
+        size(""),
+        size("-wal")
+    );
 }
 
 fn label(ctx: &RepCtx, tool: &Tool, what: &str) -> String {
