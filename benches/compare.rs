@@ -1,22 +1,35 @@
-//! Side-by-side benchmark of mahavishnu-dr against restic and borg: `cargo bench --bench compare`.
+//! Side-by-side benchmark of mahavishnu-dr against restic, rustic and borg:
+//! `cargo bench --bench compare`. Two scenarios, each run with the tools alternating within every
+//! step and repeated; medians of wall time, CPU time, peak RSS and repository size, ratios and the
+//! targets go out as markdown tables, and the same as JSON. See docs/BENCHMARKS.md.
 //!
-//! Generates a fixed, deterministic dataset (default 1 GiB: ~20,000 small text files, ten 50 MiB
-//! files half random half log-like, one 200 MiB SQLite database), then, for every repetition and
-//! with the tools alternating within each step: initial backup, backup with no change, backup after
-//! 1% of the small files changed and 1 MiB was appended to the database, full restore (to tmpfs,
-//! checked), and full validation. Prints medians of wall time, CPU time, peak RSS and repository
-//! size, ratios against restic and the targets, as a markdown table; writes the same as JSON.
-//! See docs/BENCHMARKS.md. Environment:
+//! - **mixed**: a fixed, deterministic dataset (default 1 GiB: ~20,000 small text files, ten
+//!   50 MiB files half random half log-like, one 200 MiB SQLite database): initial backup, backup
+//!   with no change, backup after 1% of the small files changed and 1 MiB was appended to the
+//!   database, full restore (to tmpfs, checked), and full validation. Ratios against restic.
+//! - **database**: one generated SQLite database in WAL mode (default 1 GiB) alone in a folder:
+//!   full backup, incremental after 100 scattered rows were updated (the changes left in the WAL),
+//!   incremental after ~10 MiB of rows were appended, restore (to tmpfs; integrity_check and the
+//!   rows checked), and full validation. Ratios against the faster of restic and rustic, and the
+//!   bytes each backup added to the repository.
 //!
-//! - `MAHAVISHNU_BENCH_SIZE_MB` (1024): dataset size; every part scales with it.
+//! Environment:
+//!
+//! - `MAHAVISHNU_BENCH_SCENARIO` (all): `mixed`, `database` or `all`.
+//! - `MAHAVISHNU_BENCH_SIZE_MB` (1024): the mixed dataset's size; every part scales with it.
+//! - `MAHAVISHNU_BENCH_DB_MB` (1024): the database scenario's database size.
 //! - `MAHAVISHNU_BENCH_REPS` (3): repetitions of every step.
-//! - `MAHAVISHNU_BENCH_DIR`: work folder, kept (and its dataset reused) between runs; default a
-//!   fresh temporary folder inside the target directory, removed at the end.
+//! - `MAHAVISHNU_BENCH_DIR`: work folder, kept (and its generated data reused) between runs;
+//!   default a fresh temporary folder inside the target directory, removed at the end.
 //! - `MAHAVISHNU_BENCH_RESTORE_DIR` (/dev/shm): where restores go.
-//! - `MAHAVISHNU_BENCH_TOOLS` (all): comma-separated subset of mahavishnu-dr,restic,borg.
+//! - `MAHAVISHNU_BENCH_TOOLS` (all): comma-separated subset of mahavishnu-dr,restic,rustic,borg.
+//!   A tool that is not installed is skipped with a note (rustic: `cargo install rustic-rs
+//!   --locked` once; the bench never builds it).
 //! - `MAHAVISHNU_BENCH_JSON`: where the JSON report goes (default `<target>/compare-results.json`).
 //! - `MAHAVISHNU_DR_BIN`: the mahavishnu-dr binary (default: the one cargo built beside this bench).
 
+#[path = "compare/database.rs"]
+mod database;
 #[path = "compare/dataset.rs"]
 mod dataset;
 #[path = "compare/fsutil.rs"]
@@ -35,18 +48,47 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use database::{DbSet, Fingerprint};
 use dataset::{Dataset, Plan};
 use fsutil::TreeStats;
 use measure::Failure;
-use report::{Phase, Record, Sample};
+use report::{Phase, Record, Sample, Scenario};
 use tools::{BackupStep, Tool};
 
 pub type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const MIB: u64 = 1 << 20;
 
+// The backups of each scenario's chain (borg names its archives after them).
+const MIXED_INITIAL: BackupStep = BackupStep {
+    full: true,
+    archive: "initial",
+};
+const MIXED_NOCHANGE: BackupStep = BackupStep {
+    full: false,
+    archive: "nochange",
+};
+const MIXED_CHANGE: BackupStep = BackupStep {
+    full: false,
+    archive: "change",
+};
+const DB_FULL: BackupStep = BackupStep {
+    full: true,
+    archive: "db-full",
+};
+const DB_UPDATE: BackupStep = BackupStep {
+    full: false,
+    archive: "db-update",
+};
+const DB_APPEND: BackupStep = BackupStep {
+    full: false,
+    archive: "db-append",
+};
+
 struct Config {
+    scenarios: Vec<Scenario>,
     size_mb: u64,
+    db_mb: u64,
     reps: usize,
     work_dir: Option<PathBuf>,
     restore_base: PathBuf,
@@ -78,12 +120,28 @@ impl Config {
                 .find(|n| !tools::Kind::ALL.iter().any(|k| k.name() == n.as_str()))
         {
             return Err(format!(
-                "MAHAVISHNU_BENCH_TOOLS: unknown tool {bad:?} (mahavishnu-dr, restic, borg)"
+                "MAHAVISHNU_BENCH_TOOLS: unknown tool {bad:?} (mahavishnu-dr, restic, rustic, borg)"
             )
             .into());
         }
+        let scenarios = match env::var("MAHAVISHNU_BENCH_SCENARIO")
+            .unwrap_or_default()
+            .trim()
+        {
+            "" | "all" => vec![Scenario::Mixed, Scenario::Database],
+            "mixed" => vec![Scenario::Mixed],
+            "database" => vec![Scenario::Database],
+            other => {
+                return Err(format!(
+                    "MAHAVISHNU_BENCH_SCENARIO={other:?}: expected mixed, database or all"
+                )
+                .into());
+            }
+        };
         Ok(Config {
+            scenarios,
             size_mb: env_number("MAHAVISHNU_BENCH_SIZE_MB", 1024, 8)?,
+            db_mb: env_number("MAHAVISHNU_BENCH_DB_MB", 1024, 16)?,
             reps: env_number("MAHAVISHNU_BENCH_REPS", 3, 1)? as usize,
             work_dir: env::var_os("MAHAVISHNU_BENCH_DIR").map(PathBuf::from),
             restore_base: env::var_os("MAHAVISHNU_BENCH_RESTORE_DIR")
@@ -183,15 +241,19 @@ fn run(cfg: Config) -> Res<()> {
             work.display()
         );
     }
+    let mixed = cfg.scenarios.contains(&Scenario::Mixed);
+    let db = cfg.scenarios.contains(&Scenario::Database);
     let plan = Plan::new(cfg.size_mb);
-    let need = cfg.size_mb * MIB * 9 / 2;
+    // Mixed: dataset, pristine database copy, four repositories; database: the pristine database,
+    // its working copy and WAL, four repositories.
+    let need = if mixed { cfg.size_mb * MIB * 11 / 2 } else { 0 }
+        + if db { cfg.db_mb * MIB * 5 } else { 0 };
     let free = fsutil::free_bytes(&work)?;
     if free < need {
         return Err(format!(
-            "{} has {} MiB free; a {} MiB run needs about {} MiB (dataset, pristine copy, three repositories)",
+            "{} has {} MiB free; this run needs about {} MiB (datasets and four repositories per scenario)",
             work.display(),
             free / MIB,
-            cfg.size_mb,
             need / MIB
         )
         .into());
@@ -212,8 +274,19 @@ fn run(cfg: Config) -> Res<()> {
             t.version
         );
     }
-    if !tools.iter().any(|t| t.kind == tools::Kind::Restic) {
-        eprintln!("compare: restic is not in this run, so no ratios or targets can be given");
+    if mixed && !tools.iter().any(|t| t.kind == tools::Kind::Restic) {
+        eprintln!(
+            "compare: restic is not in this run, so the mixed scenario has no ratios or targets"
+        );
+    }
+    if db
+        && !tools
+            .iter()
+            .any(|t| matches!(t.kind, tools::Kind::Restic | tools::Kind::Rustic))
+    {
+        eprintln!(
+            "compare: neither restic nor rustic is in this run, so the database scenario has no ratios"
+        );
     }
     let restore_base = cfg.restore_base.clone();
     fs::create_dir_all(&restore_base)?;
@@ -223,36 +296,93 @@ fn run(cfg: Config) -> Res<()> {
             restore_base.display()
         );
     }
-
-    let ds = Dataset::prepare(&work, plan)?;
-    let clean = ds.stats()?;
     let logs = work.join("logs");
     fs::create_dir_all(&logs)?;
-    eprintln!(
-        "compare: dataset {} files, {:.1} MiB; {} repetition(s); logs in {}",
-        clean.files,
-        clean.bytes as f64 / MIB as f64,
-        cfg.reps,
-        logs.display()
-    );
 
     let mut records: Vec<Record> = Vec::new();
-    let mut result = Ok(());
-    for rep in 1..=cfg.reps {
-        let ctx = RepCtx {
-            rep,
-            reps: cfg.reps,
-            tools: &tools,
-            ds: &ds,
-            logs: &logs,
-            restore_base: &restore_base,
-            clean,
-        };
-        if let Err(e) = run_repetition(&ctx, &mut records) {
-            eprintln!("compare: the run stopped early: {e}");
-            result = Err(e);
-            break;
+    let mut result: Res<()> = Ok(());
+    let mut mixed_meta = None;
+    let mut db_meta = None;
+
+    if mixed {
+        let ds = Dataset::prepare(&work, plan)?;
+        let clean = ds.stats()?;
+        eprintln!(
+            "compare: mixed dataset {} files, {:.1} MiB; {} repetition(s); logs in {}",
+            clean.files,
+            clean.bytes as f64 / MIB as f64,
+            cfg.reps,
+            logs.display()
+        );
+        for rep in 1..=cfg.reps {
+            let ctx = RepCtx {
+                rep,
+                reps: cfg.reps,
+                tools: &tools,
+                logs: &logs,
+                restore_base: &restore_base,
+            };
+            if let Err(e) = run_mixed_repetition(&ctx, &ds, clean, &mut records) {
+                eprintln!("compare: the mixed scenario stopped early: {e}");
+                result = Err(e);
+                break;
+            }
         }
+        mixed_meta = Some(report::MixedMeta {
+            size_mb: cfg.size_mb,
+            desc: format!(
+                "{} small text files ({:.0} MiB), {} × {:.1} MiB files (half random, half log-like), \
+                 a {:.0} MiB SQLite database",
+                plan.small_count,
+                plan.small_total as f64 / MIB as f64,
+                plan.large_count(),
+                plan.large_size as f64 / MIB as f64,
+                plan.db_size as f64 / MIB as f64
+            ),
+            files: clean.files,
+            bytes: clean.bytes,
+        });
+    }
+
+    if db && result.is_ok() {
+        // Each scenario has its own tool folders (repositories, keys, caches, settings).
+        let db_tools: Vec<Tool> = tools
+            .iter()
+            .map(|t| t.with_home(work.join("tools-database").join(t.name())))
+            .collect();
+        let dbset = DbSet::prepare(&work, cfg.db_mb)?;
+        let bytes = dbset.pristine_bytes()?;
+        eprintln!(
+            "compare: database {:.1} MiB; {} repetition(s); logs in {}",
+            bytes as f64 / MIB as f64,
+            cfg.reps,
+            logs.display()
+        );
+        for rep in 1..=cfg.reps {
+            let ctx = RepCtx {
+                rep,
+                reps: cfg.reps,
+                tools: &db_tools,
+                logs: &logs,
+                restore_base: &restore_base,
+            };
+            if let Err(e) = run_db_repetition(&ctx, &dbset, &mut records) {
+                eprintln!("compare: the database scenario stopped early: {e}");
+                result = Err(e);
+                break;
+            }
+        }
+        db_meta = Some(report::DbMeta {
+            size_mb: cfg.db_mb,
+            desc: format!(
+                "one SQLite database in WAL mode, 4 KiB pages, table `records` (integer primary key, \
+                 text and blob columns) with one index; then {} scattered rows updated (left in the WAL) \
+                 and {} MiB of rows appended",
+                database::UPDATED_ROWS,
+                database::APPEND_BYTES / MIB
+            ),
+            bytes,
+        });
     }
 
     let names: Vec<&'static str> = tools.iter().map(Tool::name).collect();
@@ -263,23 +393,13 @@ fn run(cfg: Config) -> Res<()> {
             .map(|t| (t.name(), t.version.clone()))
             .collect(),
         skipped: skipped.iter().map(|s| (s.name, s.reason.clone())).collect(),
-        size_mb: cfg.size_mb,
-        dataset_desc: format!(
-            "{} small text files ({:.0} MiB), {} × {:.1} MiB files (half random, half log-like), \
-             a {:.0} MiB SQLite database",
-            plan.small_count,
-            plan.small_total as f64 / MIB as f64,
-            plan.large_count(),
-            plan.large_size as f64 / MIB as f64,
-            plan.db_size as f64 / MIB as f64
-        ),
-        dataset_files: clean.files,
-        dataset_bytes: clean.bytes,
         reps: cfg.reps,
         machine: machine_description(),
         started,
         work_dir: work.display().to_string(),
         restore_dir: restore_base.display().to_string(),
+        mixed: mixed_meta,
+        database: db_meta,
     };
     println!("{}", report::markdown(&meta, &names, &records));
     let json_path = cfg
@@ -297,19 +417,20 @@ fn run(cfg: Config) -> Res<()> {
     result
 }
 
+/// One repetition of one scenario: the tools (each in its scenario's folder), where the logs and
+/// restores go.
 struct RepCtx<'a> {
     rep: usize,
     reps: usize,
     tools: &'a [Tool],
-    ds: &'a Dataset,
     logs: &'a Path,
     restore_base: &'a Path,
-    clean: TreeStats,
 }
 
 fn log_outcome(ctx: &RepCtx, phase: Phase, tool: &Tool, outcome: &Result<Sample, Failure>) {
     let head = format!(
-        "[rep {}/{}] {:<17} {:<14}",
+        "[{} rep {}/{}] {:<27} {:<14}",
+        phase.scenario().key(),
         ctx.rep,
         ctx.reps,
         phase.label(),
@@ -321,8 +442,12 @@ fn log_outcome(ctx: &RepCtx, phase: Phase, tool: &Tool, outcome: &Result<Sample,
                 .repo_bytes
                 .map(|b| format!(", repo {:.0} MiB", b as f64 / MIB as f64))
                 .unwrap_or_default();
+            let added = s
+                .repo_added
+                .map(|b| format!(" (+{:.2} MiB)", b as f64 / MIB as f64))
+                .unwrap_or_default();
             eprintln!(
-                "{head} {:>8.2} s wall, {:>7.2} s CPU, {:>6.0} MiB RSS{repo}",
+                "{head} {:>8.2} s wall, {:>7.2} s CPU, {:>6.0} MiB RSS{repo}{added}",
                 s.usage.wall.as_secs_f64(),
                 s.usage.cpu().as_secs_f64(),
                 s.usage.maxrss_kib as f64 / 1024.0
@@ -339,81 +464,173 @@ fn log_outcome(ctx: &RepCtx, phase: Phase, tool: &Tool, outcome: &Result<Sample,
     }
 }
 
-/// One repetition: every step, each step for every tool in turn (mahavishnu-dr, restic, borg),
-/// on fresh repositories; the dataset is changed for the third step and reverted at the end.
-fn run_repetition(ctx: &RepCtx, records: &mut Vec<Record>) -> Res<()> {
-    let n = ctx.tools.len();
-    // A tool whose backup failed sits out the rest of this repetition.
-    let mut alive = vec![true; n];
-    let push = |records: &mut Vec<Record>,
-                alive: &mut Vec<bool>,
-                t: usize,
-                phase: Phase,
-                outcome: Result<Sample, Failure>| {
-        log_outcome(ctx, phase, &ctx.tools[t], &outcome);
-        if outcome.is_err() && phase != Phase::Restore && phase != Phase::Validate {
-            alive[t] = false;
+/// The outcomes of one repetition; a tool whose backup failed sits out the rest of it.
+struct Steps<'a, 'c> {
+    ctx: &'a RepCtx<'c>,
+    records: &'a mut Vec<Record>,
+    alive: Vec<bool>,
+}
+
+impl<'a, 'c> Steps<'a, 'c> {
+    fn new(ctx: &'a RepCtx<'c>, records: &'a mut Vec<Record>) -> Self {
+        let alive = vec![true; ctx.tools.len()];
+        Steps {
+            ctx,
+            records,
+            alive,
         }
-        records.push(Record {
-            rep: ctx.rep,
-            phase,
-            tool: ctx.tools[t].name(),
-            outcome,
-        });
-    };
-    let skip = || Err(Failure::skipped());
-
-    for (t, tool) in ctx.tools.iter().enumerate() {
-        let outcome = init_tool(ctx, tool)
-            .and_then(|()| backup_step(ctx, tool, BackupStep::Initial, ctx.clean));
-        push(records, &mut alive, t, Phase::Initial, outcome);
-    }
-    for (t, tool) in ctx.tools.iter().enumerate() {
-        let outcome = if alive[t] {
-            backup_step(ctx, tool, BackupStep::NoChange, ctx.clean)
-        } else {
-            skip()
-        };
-        push(records, &mut alive, t, Phase::NoChange, outcome);
     }
 
-    ctx.ds.mutate()?;
-    let changed = ctx.ds.stats()?;
-    let fingerprint = dataset::db_fingerprint(&ctx.ds.db_path())?;
-    for (t, tool) in ctx.tools.iter().enumerate() {
-        let outcome = if alive[t] {
-            backup_step(ctx, tool, BackupStep::Change, changed)
-        } else {
-            skip()
-        };
-        push(records, &mut alive, t, Phase::Change, outcome);
+    /// Runs `f` for every tool in turn (or records it as not run, for a tool out of this
+    /// repetition) and records the outcome.
+    fn each(&mut self, phase: Phase, mut f: impl FnMut(&Tool) -> Result<Sample, Failure>) {
+        for (t, tool) in self.ctx.tools.iter().enumerate() {
+            let outcome = if self.alive[t] {
+                f(tool)
+            } else {
+                Err(Failure::skipped())
+            };
+            log_outcome(self.ctx, phase, tool, &outcome);
+            if outcome.is_err() && phase.is_backup() {
+                self.alive[t] = false;
+            }
+            self.records.push(Record {
+                rep: self.ctx.rep,
+                phase,
+                tool: tool.name(),
+                outcome,
+            });
+        }
     }
-    for (t, tool) in ctx.tools.iter().enumerate() {
-        let outcome = if alive[t] {
-            restore_step(ctx, tool, changed, &fingerprint)
-        } else {
-            skip()
-        };
-        push(records, &mut alive, t, Phase::Restore, outcome);
-    }
-    for (t, tool) in ctx.tools.iter().enumerate() {
-        let outcome = if alive[t] {
-            validate_step(ctx, tool, changed)
-        } else {
-            skip()
-        };
-        push(records, &mut alive, t, Phase::Validate, outcome);
-    }
-    ctx.ds.revert()?;
-    let after = ctx.ds.stats()?;
-    if after != ctx.clean {
-        return Err(format!(
-            "the dataset did not revert cleanly ({after:?}, expected {:?})",
-            ctx.clean
+}
+
+/// One repetition of the mixed scenario: every step, each step for every tool in turn, on fresh
+/// repositories; the dataset is changed for the third step and reverted at the end.
+fn run_mixed_repetition(
+    ctx: &RepCtx,
+    ds: &Dataset,
+    clean: TreeStats,
+    records: &mut Vec<Record>,
+) -> Res<()> {
+    let mut steps = Steps::new(ctx, records);
+    steps.each(Phase::Initial, |tool| {
+        init_tool(ctx, tool, &ds.root).and_then(|()| {
+            backup_step(
+                ctx,
+                tool,
+                &ds.root,
+                MIXED_INITIAL,
+                "backup-initial",
+                clean.bytes,
+            )
+        })
+    });
+    steps.each(Phase::NoChange, |tool| {
+        backup_step(
+            ctx,
+            tool,
+            &ds.root,
+            MIXED_NOCHANGE,
+            "backup-nochange",
+            clean.bytes,
         )
-        .into());
+    });
+
+    ds.mutate()?;
+    let changed = ds.stats()?;
+    let fingerprint = dataset::db_fingerprint(&ds.db_path())?;
+    steps.each(Phase::Change, |tool| {
+        backup_step(
+            ctx,
+            tool,
+            &ds.root,
+            MIXED_CHANGE,
+            "backup-change",
+            changed.bytes,
+        )
+    });
+    steps.each(Phase::Restore, |tool| {
+        restore_step(ctx, tool, changed.bytes, "restore", MIXED_CHANGE, |root| {
+            check_mixed_restore(
+                ds,
+                &tool.restored_root(root, &ds.root),
+                changed,
+                &fingerprint,
+            )
+        })
+    });
+    steps.each(Phase::Validate, |tool| {
+        validate_step(ctx, tool, "validate", changed.bytes)
+    });
+    ds.revert()?;
+    let after = ds.stats()?;
+    if after != clean {
+        return Err(
+            format!("the dataset did not revert cleanly ({after:?}, expected {clean:?})").into(),
+        );
     }
     Ok(())
+}
+
+/// One repetition of the database scenario, on a fresh copy of the pristine database and fresh
+/// repositories: full backup; 100 rows updated, incremental; ~10 MiB appended, incremental;
+/// restore of the newest backup (checked); full validation.
+fn run_db_repetition(ctx: &RepCtx, db: &DbSet, records: &mut Vec<Record>) -> Res<()> {
+    let mut steps = Steps::new(ctx, records);
+    let logical = || fsutil::tree_stats(&db.root).map(|s| s.bytes);
+    db.reset()?;
+    let bytes = logical()?;
+    steps.each(Phase::DbFull, |tool| {
+        init_tool(ctx, tool, &db.root)
+            .and_then(|()| backup_step(ctx, tool, &db.root, DB_FULL, "db-backup-full", bytes))
+    });
+
+    db.update_rows()?;
+    let bytes = logical()?;
+    log_db_files(db);
+    steps.each(Phase::DbUpdate, |tool| {
+        backup_step(ctx, tool, &db.root, DB_UPDATE, "db-backup-update", bytes)
+    });
+
+    let expected: Fingerprint = db.append_rows()?;
+    let bytes = logical()?;
+    log_db_files(db);
+    steps.each(Phase::DbAppend, |tool| {
+        backup_step(ctx, tool, &db.root, DB_APPEND, "db-backup-append", bytes)
+    });
+    steps.each(Phase::DbRestore, |tool| {
+        restore_step(ctx, tool, bytes, "db-restore", DB_APPEND, |root| {
+            let restored = tool.restored_root(root, &db.root).join(
+                db.db_path()
+                    .file_name()
+                    .expect("the database has a file name"),
+            );
+            database::check_restored(&restored, &expected)
+                .map_err(|e| Failure::new(format!("restore check: {e}")))
+        })
+    });
+    steps.each(Phase::DbValidate, |tool| {
+        validate_step(ctx, tool, "db-validate", bytes)
+    });
+    Ok(())
+}
+
+/// Shows what the backups are about to see: the database and its WAL (the changes not yet
+/// checkpointed).
+fn log_db_files(db: &DbSet) {
+    let size = |suffix: &str| {
+        let mut p = db.db_path().into_os_string();
+        p.push(suffix);
+        fs::metadata(&p).map_or_else(
+            |_| "absent".to_string(),
+            |m| format!("{:.2} MiB", m.len() as f64 / MIB as f64),
+        )
+    };
+    eprintln!(
+        "compare: database now {}, its -wal {}",
+        size(""),
+        size("-wal")
+    );
 }
 
 fn label(ctx: &RepCtx, tool: &Tool, what: &str) -> String {
@@ -425,47 +642,56 @@ fn io_failure(what: &str, e: impl std::fmt::Display) -> Failure {
 }
 
 /// Fresh folder and repository for this repetition (untimed).
-fn init_tool(ctx: &RepCtx, tool: &Tool) -> Result<(), Failure> {
-    tool.reset(&ctx.ds.root)
+fn init_tool(ctx: &RepCtx, tool: &Tool, source: &Path) -> Result<(), Failure> {
+    tool.reset(source)
         .map_err(|e| io_failure("cannot prepare the tool's folder", e))?;
     measure::run(&mut tool.init(), ctx.logs, &label(ctx, tool, "init")).map(|_| ())
 }
 
+fn repo_du(tool: &Tool) -> Result<u64, Failure> {
+    fsutil::du(&tool.repo()).map_err(|e| io_failure("du of the repository", e))
+}
+
+/// A timed backup of `source` (pre-read first, so every tool starts from the same warm cache),
+/// with the repository's size after it and what it added.
 fn backup_step(
     ctx: &RepCtx,
     tool: &Tool,
+    source: &Path,
     step: BackupStep,
-    stats: TreeStats,
+    what: &str,
+    logical_bytes: u64,
 ) -> Result<Sample, Failure> {
-    fsutil::pre_read(&ctx.ds.root).map_err(|e| io_failure("pre-reading the dataset", e))?;
+    let before = repo_du(tool)?;
+    fsutil::pre_read(source).map_err(|e| io_failure("pre-reading the data", e))?;
     measure::sync_all();
-    let what = match step {
-        BackupStep::Initial => "backup-initial",
-        BackupStep::NoChange => "backup-nochange",
-        BackupStep::Change => "backup-change",
-    };
     let (usage, _) = measure::run(
-        &mut tool.backup(&ctx.ds.root, step),
+        &mut tool.backup(source, step),
         ctx.logs,
         &label(ctx, tool, what),
     )?;
     let sync_after = measure::sync_all();
-    let repo = fsutil::du(&tool.repo()).map_err(|e| io_failure("du of the repository", e))?;
+    let repo = repo_du(tool)?;
     Ok(Sample {
         usage,
         sync_after: Some(sync_after),
         repo_bytes: Some(repo),
-        logical_bytes: stats.bytes,
+        repo_added: Some(repo as i64 - before as i64),
+        logical_bytes,
     })
 }
 
+/// A timed restore of the newest backup (`newest`) into a fresh folder under the restore dir,
+/// then the untimed `check` of what landed there; the folder is removed afterwards.
 fn restore_step(
     ctx: &RepCtx,
     tool: &Tool,
-    expected: TreeStats,
-    fingerprint: &str,
+    logical_bytes: u64,
+    what: &str,
+    newest: BackupStep,
+    check: impl FnOnce(&Path) -> Result<(), Failure>,
 ) -> Result<Sample, Failure> {
-    let need = expected.bytes + expected.bytes / 10 + 64 * MIB;
+    let need = logical_bytes + logical_bytes / 10 + 64 * MIB;
     let free = fsutil::free_bytes(ctx.restore_base)
         .map_err(|e| io_failure("checking free space for the restore", e))?;
     if free < need {
@@ -479,50 +705,41 @@ fn restore_step(
     fsutil::pre_read(&tool.repo()).map_err(|e| io_failure("pre-reading the repository", e))?;
     measure::sync_all();
     let target = ctx.restore_base.join(format!(
-        "mdr-compare-{}-{}-rep{}",
+        "mdr-compare-{}-{}-{what}-rep{}",
         std::process::id(),
         tool.name(),
         ctx.rep
     ));
     fsutil::remove_tree(&target).map_err(|e| io_failure("clearing the restore target", e))?;
-    let result = timed_restore(ctx, tool, &target, expected, fingerprint);
+    let result = tool
+        .restore(&target, newest)
+        .map_err(|e| io_failure("creating the restore target", e))
+        .and_then(|mut cmd| measure::run(&mut cmd, ctx.logs, &label(ctx, tool, what)))
+        .and_then(|(usage, _)| {
+            check(&target)?;
+            Ok(Sample {
+                usage,
+                sync_after: None,
+                repo_bytes: None,
+                repo_added: None,
+                logical_bytes,
+            })
+        });
     if let Err(e) = fsutil::remove_tree(&target) {
         eprintln!("compare: cannot remove {}: {e}", target.display());
     }
     result
 }
 
-fn timed_restore(
-    ctx: &RepCtx,
-    tool: &Tool,
-    target: &Path,
-    expected: TreeStats,
-    fingerprint: &str,
-) -> Result<Sample, Failure> {
-    let mut cmd = tool
-        .restore(target)
-        .map_err(|e| io_failure("creating the restore target", e))?;
-    let (usage, _) = measure::run(&mut cmd, ctx.logs, &label(ctx, tool, "restore"))?;
-    check_restore(ctx, tool, target, expected, fingerprint)?;
-    Ok(Sample {
-        usage,
-        sync_after: None,
-        repo_bytes: None,
-        logical_bytes: expected.bytes,
-    })
-}
-
 /// Untimed: the restore holds exactly the dataset's file count and bytes, sampled files are
 /// byte-identical (all changed ones among them), and the database holds the same rows.
-fn check_restore(
-    ctx: &RepCtx,
-    tool: &Tool,
-    target: &Path,
+fn check_mixed_restore(
+    ds: &Dataset,
+    root: &Path,
     expected: TreeStats,
     fingerprint: &str,
 ) -> Result<(), Failure> {
-    let root = tool.restored_root(target, &ctx.ds.root);
-    let got = fsutil::tree_stats(&root)
+    let got = fsutil::tree_stats(root)
         .map_err(|e| io_failure(&format!("reading the restore at {}", root.display()), e))?;
     if got != expected {
         return Err(Failure::new(format!(
@@ -534,18 +751,17 @@ fn check_restore(
             expected.bytes
         )));
     }
-    for rel in ctx.ds.sample_files() {
-        if !fsutil::same_contents(&ctx.ds.root.join(&rel), &root.join(&rel)).unwrap_or(false) {
+    for rel in ds.sample_files() {
+        if !fsutil::same_contents(&ds.root.join(&rel), &root.join(&rel)).unwrap_or(false) {
             return Err(Failure::new(format!(
                 "restore check: {} differs from the source",
                 rel.display()
             )));
         }
     }
-    let rel_db = ctx
-        .ds
+    let rel_db = ds
         .db_path()
-        .strip_prefix(&ctx.ds.root)
+        .strip_prefix(&ds.root)
         .map(Path::to_path_buf)
         .unwrap_or_default();
     match dataset::db_fingerprint(&root.join(&rel_db)) {
@@ -560,19 +776,22 @@ fn check_restore(
     }
 }
 
-fn validate_step(ctx: &RepCtx, tool: &Tool, stats: TreeStats) -> Result<Sample, Failure> {
+/// Full validation: read and authenticate every stored byte (pre-read the repository first).
+fn validate_step(
+    ctx: &RepCtx,
+    tool: &Tool,
+    what: &str,
+    logical_bytes: u64,
+) -> Result<Sample, Failure> {
     fsutil::pre_read(&tool.repo()).map_err(|e| io_failure("pre-reading the repository", e))?;
     measure::sync_all();
-    let (usage, _) = measure::run(
-        &mut tool.validate(),
-        ctx.logs,
-        &label(ctx, tool, "validate"),
-    )?;
-    let repo = fsutil::du(&tool.repo()).map_err(|e| io_failure("du of the repository", e))?;
+    let (usage, _) = measure::run(&mut tool.validate(), ctx.logs, &label(ctx, tool, what))?;
+    let repo = repo_du(tool)?;
     Ok(Sample {
         usage,
         sync_after: None,
         repo_bytes: Some(repo),
-        logical_bytes: stats.bytes,
+        repo_added: None,
+        logical_bytes,
     })
 }

@@ -65,12 +65,12 @@ impl Plan {
 }
 
 /// Pseudo-words for text-like content (compresses roughly like prose or source code).
-struct Vocab {
+pub struct Vocab {
     words: Vec<Vec<u8>>,
 }
 
 impl Vocab {
-    fn new() -> Vocab {
+    pub fn new() -> Vocab {
         let mut rng = Rng::new(derive(SEED, STREAM_VOCAB));
         const CONS: &[u8] = b"bcdfghjklmnprstvwxz";
         const VOWELS: &[u8] = b"aeiouy";
@@ -92,7 +92,7 @@ impl Vocab {
     }
 
     /// A word, skewed towards the front of the list (roughly Zipf-like).
-    fn pick(&self, rng: &mut Rng) -> &[u8] {
+    pub fn pick(&self, rng: &mut Rng) -> &[u8] {
         let n = self.words.len() as u64;
         let bound = rng.below(n) + 1;
         let i = rng.below(bound);
@@ -100,7 +100,7 @@ impl Vocab {
     }
 
     /// `size` bytes of indented, punctuated lines of words and numbers.
-    fn text(&self, rng: &mut Rng, size: usize) -> Vec<u8> {
+    pub fn text(&self, rng: &mut Rng, size: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(size + 256);
         while out.len() < size {
             if rng.below(4) == 0 {

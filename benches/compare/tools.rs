@@ -1,4 +1,5 @@
-//! The three tools: how to find them, and the exact command line of each step for each.
+//! The tools (mahavishnu-dr and its peers restic, rustic and borg): how to find them, and the
+//! exact command line of each step for each.
 
 use std::env;
 use std::fs;
@@ -8,48 +9,41 @@ use std::process::{Command, Stdio};
 
 use crate::fsutil;
 
-/// The passphrase restic and borg derive their keys from (mahavishnu-dr uses a generated key file).
+/// The passphrase restic, rustic and borg derive their keys from (mahavishnu-dr uses a generated key file).
 const PASSPHRASE: &str = "compare-bench-passphrase";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Mdr,
     Restic,
+    Rustic,
     Borg,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Mdr, Kind::Restic, Kind::Borg];
+    pub const ALL: [Kind; 4] = [Kind::Mdr, Kind::Restic, Kind::Rustic, Kind::Borg];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Mdr => "mahavishnu-dr",
             Kind::Restic => "restic",
+            Kind::Rustic => "rustic",
             Kind::Borg => "borg",
         }
     }
 }
 
-/// Which backup of a repetition's chain a backup step makes.
+/// One backup of a repetition's chain: whether mahavishnu-dr makes it as a full or an
+/// incremental backup, and the archive name borg gives it (restic and rustic need none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackupStep {
-    Initial,
-    NoChange,
-    Change,
-}
-
-impl BackupStep {
-    fn archive(self) -> &'static str {
-        match self {
-            BackupStep::Initial => "initial",
-            BackupStep::NoChange => "nochange",
-            BackupStep::Change => "change",
-        }
-    }
+pub struct BackupStep {
+    pub full: bool,
+    pub archive: &'static str,
 }
 
 /// One installed tool, working in its own folder `<work>/tools/<name>` (repository, caches,
 /// settings), which `reset` wipes for every repetition.
+#[derive(Debug, Clone)]
 pub struct Tool {
     pub kind: Kind,
     pub bin: PathBuf,
@@ -126,8 +120,19 @@ fn first_line_of(bin: &Path, args: &[&str]) -> String {
         .unwrap_or_else(|| "unknown version".to_string())
 }
 
-/// Finds the requested tools (all three unless `only` names some), in the fixed order
-/// mahavishnu-dr, restic, borg.
+/// rustic is looked for in PATH and in `~/.cargo/bin` (where `cargo install rustic-rs` puts it);
+/// the benchmark never builds it.
+fn find_rustic() -> Option<PathBuf> {
+    find_in_path("rustic").or_else(|| {
+        let home = env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+        Some(home.join("bin").join("rustic")).filter(|p| p.is_file())
+    })
+}
+
+/// Finds the requested tools (all four unless `only` names some), in the fixed order
+/// mahavishnu-dr, restic, rustic, borg.
 pub fn discover(work: &Path, only: Option<&[String]>) -> (Vec<Tool>, Vec<Skipped>) {
     let mut tools = Vec::new();
     let mut skipped = Vec::new();
@@ -139,6 +144,10 @@ pub fn discover(work: &Path, only: Option<&[String]>) -> (Vec<Tool>, Vec<Skipped
             Kind::Mdr => find_mdr(),
             Kind::Restic => find_in_path("restic")
                 .ok_or_else(|| "not installed (apt-get install restic)".to_string()),
+            Kind::Rustic => find_rustic().ok_or_else(|| {
+                "not installed (install it once with `cargo install rustic-rs --locked`)"
+                    .to_string()
+            }),
             Kind::Borg => find_in_path("borg")
                 .ok_or_else(|| "not installed (apt-get install borgbackup)".to_string()),
         };
@@ -147,6 +156,7 @@ pub fn discover(work: &Path, only: Option<&[String]>) -> (Vec<Tool>, Vec<Skipped
                 let version = match kind {
                     Kind::Mdr => first_line_of(&bin, &["--version"]),
                     Kind::Restic => first_line_of(&bin, &["version"]),
+                    Kind::Rustic => first_line_of(&bin, &["--version"]),
                     Kind::Borg => first_line_of(&bin, &["--version"]),
                 };
                 tools.push(Tool {
@@ -172,6 +182,14 @@ fn yaml_str(p: &Path) -> String {
 impl Tool {
     pub fn name(&self) -> &'static str {
         self.kind.name()
+    }
+
+    /// The same tool working in another folder (each scenario has its own).
+    pub fn with_home(&self, home: PathBuf) -> Tool {
+        Tool {
+            home,
+            ..self.clone()
+        }
     }
 
     pub fn repo(&self) -> PathBuf {
@@ -206,13 +224,16 @@ impl Tool {
     }
 
     /// A command for this tool with a controlled environment: no MAHAVISHNU_* (the benchmark's
-    /// own variables would read as settings overrides), RESTIC_* or BORG_* from outside; the
-    /// passphrase and cache folders set.
+    /// own variables would read as settings overrides), RESTIC_*, RUSTIC_* or BORG_* from outside;
+    /// the passphrase and cache folders set.
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
         for (key, _) in env::vars_os() {
             let k = key.to_string_lossy();
-            if k.starts_with("MAHAVISHNU_") || k.starts_with("RESTIC_") || k.starts_with("BORG_") {
+            if ["MAHAVISHNU_", "RESTIC_", "RUSTIC_", "BORG_"]
+                .iter()
+                .any(|p| k.starts_with(p))
+            {
                 cmd.env_remove(&key);
             }
         }
@@ -225,6 +246,14 @@ impl Tool {
                     .env("RESTIC_CACHE_DIR", self.home.join("cache"))
                     .arg("--repo")
                     .arg(self.repo());
+            }
+            Kind::Rustic => {
+                // XDG_CONFIG_HOME inside the tool's folder: no profile of the user's applies.
+                cmd.env("RUSTIC_PASSWORD", PASSPHRASE)
+                    .env("RUSTIC_REPOSITORY", self.repo())
+                    .env("RUSTIC_CACHE_DIR", self.home.join("cache"))
+                    .env("XDG_CONFIG_HOME", self.home.join("config"))
+                    .arg("--no-progress");
             }
             Kind::Borg => {
                 cmd.env("BORG_PASSPHRASE", PASSPHRASE)
@@ -246,6 +275,7 @@ impl Tool {
         match self.kind {
             Kind::Mdr => cmd.args(["init", "--generate-key", "--json"]),
             Kind::Restic => cmd.args(["init", "--repository-version", "2"]),
+            Kind::Rustic => cmd.arg("init"),
             Kind::Borg => cmd
                 .args(["init", "--encryption=repokey-blake2"])
                 .arg(self.repo()),
@@ -257,28 +287,24 @@ impl Tool {
         let mut cmd = self.command();
         match self.kind {
             Kind::Mdr => {
-                let kind = if step == BackupStep::Initial {
-                    "full"
-                } else {
-                    "incremental"
-                };
-                cmd.args(["backup", "run", "--type", kind, "--json"]);
+                let kind = if step.full { "full" } else { "incremental" };
+                cmd.args(["backup", "run", "--backup-type", kind, "--json"]);
             }
-            Kind::Restic => {
+            Kind::Restic | Kind::Rustic => {
                 cmd.args(["backup", "--host", "compare-bench"]).arg(dataset);
             }
             Kind::Borg => {
                 cmd.args(["create", "--compression", "zstd,3"])
-                    .arg(self.borg_archive(step.archive()))
+                    .arg(self.borg_archive(step.archive))
                     .arg(dataset);
             }
         }
         cmd
     }
 
-    /// Restores the newest backup (the "1% change" one) into `target`, which must not exist yet.
-    /// Borg extracts into its working directory, so for borg `target` is created first.
-    pub fn restore(&self, target: &Path) -> io::Result<Command> {
+    /// Restores the newest backup (the one `newest` made) into `target`, which must not exist
+    /// yet. Borg extracts into its working directory, so for borg `target` is created first.
+    pub fn restore(&self, target: &Path, newest: BackupStep) -> io::Result<Command> {
         let mut cmd = self.command();
         match self.kind {
             Kind::Mdr => {
@@ -289,17 +315,20 @@ impl Tool {
             Kind::Restic => {
                 cmd.args(["restore", "latest", "--target"]).arg(target);
             }
+            Kind::Rustic => {
+                cmd.args(["restore", "latest"]).arg(target);
+            }
             Kind::Borg => {
                 fs::create_dir_all(target)?;
                 cmd.arg("extract")
-                    .arg(self.borg_archive(BackupStep::Change.archive()))
+                    .arg(self.borg_archive(newest.archive))
                     .current_dir(target);
             }
         }
         Ok(cmd)
     }
 
-    /// Where the dataset lands under a restore target: all three keep the absolute source path
+    /// Where the dataset lands under a restore target: all four keep the absolute source path
     /// without its leading '/'.
     pub fn restored_root(&self, target: &Path, dataset: &Path) -> PathBuf {
         target.join(dataset.strip_prefix("/").unwrap_or(dataset))
@@ -310,7 +339,7 @@ impl Tool {
         let mut cmd = self.command();
         match self.kind {
             Kind::Mdr => cmd.args(["backup", "validate", "--level", "full", "--json"]),
-            Kind::Restic => cmd.args(["check", "--read-data"]),
+            Kind::Restic | Kind::Rustic => cmd.args(["check", "--read-data"]),
             Kind::Borg => cmd.args(["check", "--verify-data"]).arg(self.repo()),
         };
         cmd

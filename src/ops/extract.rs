@@ -3,10 +3,12 @@
 //!
 //! Safety: every stored path is checked before anything is written; a target that is a symlink
 //! is refused, a missing one is created mode 0700; folders are created one component at a time
-//! and a component that is a symlink stops the restore; files are written to a fresh temporary
-//! name (O_NOFOLLOW, create-new) and renamed into place; symlinks are created last, so no write
-//! ever passes through a link the restore made. Setuid, setgid and sticky bits are dropped unless
-//! the request keeps them.
+//! and a component that is a symlink stops the restore; files are written as new files
+//! (O_NOFOLLOW, create-new), under a fresh temporary name renamed into place once verified, or,
+//! inside the private staging folder below (closed to everyone else, empty when the restore
+//! began, moved into place only as a whole), directly under their own name; symlinks are created
+//! last, so no write ever passes through a link the restore made. Setuid, setgid and sticky bits
+//! are dropped unless the request keeps them.
 //!
 //! All or nothing for an empty (or new) target: the restore writes into a private staging folder
 //! inside it and moves the result into place only when every file is written and verified; a
@@ -18,7 +20,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::repo::hash::Sha256;
@@ -72,16 +74,51 @@ pub(crate) struct Extracted {
     pub warnings: Vec<String>,
 }
 
-/// Folders already known to be real folders inside the target.
+/// Folders already known to be real folders inside the target, and whether the root they hang
+/// from is this restore's private staging folder (see [`DirCache::add`]).
 #[derive(Default)]
-struct DirCache(Mutex<HashSet<PathBuf>>);
+struct DirCache {
+    known: Mutex<HashSet<PathBuf>>,
+    /// Decided by the first `add` (the root): the root if it is a fresh private staging folder.
+    staging_root: OnceLock<Option<PathBuf>>,
+}
 
 impl DirCache {
     fn known(&self, p: &Path) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(p)
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(p)
     }
+
+    /// The first folder added is the root of the restore (`write_snapshot` adds it before
+    /// anything is written). If it is a staging folder as `extract_locked` makes one (named
+    /// `.mhdr-restore-…`, a real folder of this user closed to everyone else, and still empty),
+    /// files under it are written under their own names (see [`write_file`]).
     fn add(&self, p: PathBuf) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(p);
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.is_empty() {
+            let _ = self
+                .staging_root
+                .set(Self::is_fresh_staging(&p).then(|| p.clone()));
+        }
+        known.insert(p);
+    }
+
+    fn is_fresh_staging(p: &Path) -> bool {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(STAGING_PREFIX))
+            && std::fs::symlink_metadata(p)
+                .is_ok_and(|m| m.is_dir() && m.uid() == current_uid() && m.mode() & 0o077 == 0)
+            && std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
+    }
+
+    /// `root` is a fresh private staging folder: nobody else can enter it, nothing in it was
+    /// there before this restore, and it is moved into place as a whole only once every file is
+    /// written and verified (a failure removes it).
+    fn is_staging(&self, root: &Path) -> bool {
+        matches!(self.staging_root.get(), Some(Some(r)) if r == root)
     }
 }
 
@@ -147,7 +184,10 @@ fn mtime_of(ns: i64) -> SystemTime {
     }
 }
 
-/// Write one file safely: temp name, verify, mode and mtime, rename into place.
+/// Write one file safely: a new file (create-new, O_NOFOLLOW), verify, mode and mtime. In the
+/// private staging folder of a restore into an empty target the file is created under its own
+/// name (the folder as a whole is moved into place once everything is verified); anywhere else
+/// it is created under a fresh temporary name and renamed into place once verified.
 fn write_file(
     root: &Path,
     entry: &Entry,
@@ -161,17 +201,48 @@ fn write_file(
     let (dir, name) = parent_of(&entry.path);
     let dir_path = ensure_dir(root, dir, cache)?;
     let final_path = dir_path.join(name);
-    let tmp = dir_path.join(format!(
-        ".{name}.mhdr-{}",
-        hex::encode(crate::repo::crypto::random_bytes::<6>())
-    ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| Error::from_io("create", &tmp, e))?;
+    let create_new = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(p)
+    };
+    let is_folder = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    let folder_in_the_way = || {
+        Error::refused(format!(
+            "{} is a folder; a file of that name was not restored",
+            final_path.display()
+        ))
+    };
+    // In the staging folder, straight under the final name; if that name is taken (only a path
+    // the snapshot holds twice could take it), the temporary name and rename as anywhere else.
+    let in_place = if cache.is_staging(root) {
+        match create_new(&final_path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if is_folder(&final_path) {
+                    return Err(folder_in_the_way());
+                }
+                None
+            }
+            Err(e) => return Err(Error::from_io("create", &final_path, e)),
+        }
+    } else {
+        None
+    };
+    let (mut f, path, renamed) = match in_place {
+        Some(f) => (f, final_path.clone(), false),
+        None => {
+            let tmp = dir_path.join(format!(
+                ".{name}.mhdr-{}",
+                hex::encode(crate::repo::crypto::random_bytes::<6>())
+            ));
+            let f = create_new(&tmp).map_err(|e| Error::from_io("create", &tmp, e))?;
+            (f, tmp, true)
+        }
+    };
     let result = (|| -> Result<u64> {
         let mut h = Sha256::new();
         // Sized to the file: zeroing a large buffer for each of many small files costs more
@@ -195,7 +266,7 @@ fn write_file(
                     t.time(Stage::Write, || f.write_all(&buf[..k]))
                 }
             }
-            .map_err(|e| Error::from_io("write", &tmp, e))?;
+            .map_err(|e| Error::from_io("write", &path, e))?;
             n += k as u64;
         }
         let got = h.finish_hex();
@@ -206,23 +277,24 @@ fn write_file(
             )));
         }
         f.set_permissions(std::fs::Permissions::from_mode(entry.mode & mode_mask))
-            .map_err(|e| Error::from_io("set the mode of", &tmp, e))?;
+            .map_err(|e| Error::from_io("set the mode of", &path, e))?;
         f.set_modified(mtime_of(entry.mtime_ns))
-            .map_err(|e| Error::from_io("set the time of", &tmp, e))?;
-        if let Ok(m) = std::fs::symlink_metadata(&final_path)
-            && m.is_dir()
-        {
-            return Err(Error::refused(format!(
-                "{} is a folder; a file of that name was not restored",
-                final_path.display()
-            )));
+            .map_err(|e| Error::from_io("set the time of", &path, e))?;
+        if renamed {
+            // rename(2) never replaces a folder with a file (EISDIR), so the folder check is
+            // needed only to word the refusal.
+            std::fs::rename(&path, &final_path).map_err(|e| {
+                if is_folder(&final_path) {
+                    folder_in_the_way()
+                } else {
+                    Error::from_io("move into place", &final_path, e)
+                }
+            })?;
         }
-        std::fs::rename(&tmp, &final_path)
-            .map_err(|e| Error::from_io("move into place", &final_path, e))?;
         Ok(n)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(&path);
     }
     result
 }
