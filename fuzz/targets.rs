@@ -1265,7 +1265,6 @@ fn real_volume() -> Option<Vec<u8>> {
                 read_from: file,
                 mode: 0o644,
                 mtime_ns: 1_795_358_721_000_000_000,
-                sqlite: false,
                 size_hint: content.len() as u64,
             }
         })

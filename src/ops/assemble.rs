@@ -23,7 +23,7 @@ use crate::storage::DynStorage;
 /// Frames closer than this are read in one request (the gap is read and dropped).
 const MAX_GAP: u64 = 1 << 20;
 /// One request reads at most this many stored bytes (memory per volume reader).
-const MAX_SPAN: u64 = 4 << 20;
+const MAX_SPAN: u64 = 2 << 20;
 
 /// Hears each block read: its bytes, or what is wrong with it.
 pub(crate) type OnBlock<'a> = dyn FnMut(&Wanted, Result<Vec<u8>>) -> Result<()> + 'a;
@@ -182,6 +182,8 @@ impl VolumeAt {
             &self.what,
         )?;
         let mut read = header.len() as u64;
+        let mut dctx =
+            zstd::bulk::Decompressor::new().map_err(|e| Error::internal(format!("zstd: {e}")))?;
         let mut i = 0;
         while i < wanted.len() {
             if cancel.is_cancelled() {
@@ -206,7 +208,7 @@ impl VolumeAt {
             match opener.open(plain_start, &sealed) {
                 Ok(plain) => {
                     for w in &wanted[i..j] {
-                        on_block(w, self.frame_of(w, &plain, plain_start))?;
+                        on_block(w, self.frame_of(&mut dctx, w, &plain, plain_start))?;
                     }
                 }
                 // Damage somewhere in the span: read each block alone, so the damage is named
@@ -224,7 +226,7 @@ impl VolumeAt {
                                     w.path, w.index, self.what, e.message
                                 ))
                             })
-                            .and_then(|plain| self.frame_of(w, &plain, ps));
+                            .and_then(|plain| self.frame_of(&mut dctx, w, &plain, ps));
                         on_block(w, one)?;
                     }
                 }
@@ -237,10 +239,24 @@ impl VolumeAt {
 
 impl VolumeAt {
     /// Decode block `w` from `plain`, the plaintext starting at `plain_start`.
-    fn frame_of(&self, w: &Wanted, plain: &[u8], plain_start: u64) -> Result<Vec<u8>> {
+    fn frame_of(
+        &self,
+        dctx: &mut zstd::bulk::Decompressor<'static>,
+        w: &Wanted,
+        plain: &[u8],
+        plain_start: u64,
+    ) -> Result<Vec<u8>> {
         let s = w.rec.offset.checked_sub(plain_start).map(|s| s as usize);
         match s.and_then(|s| plain.get(s..s + w.rec.length as usize)) {
-            Some(frame) => decode_block(frame, &w.path, w.index, w.len, &w.rec.sha256, &self.what),
+            Some(frame) => decode_block(
+                dctx,
+                frame,
+                &w.path,
+                w.index,
+                w.len,
+                &w.rec.sha256,
+                &self.what,
+            ),
             None => Err(Error::integrity(format!(
                 "{}: block {} lies past the end of {}",
                 w.path, w.index, self.what

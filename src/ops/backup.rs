@@ -15,8 +15,7 @@ use super::blocks::{BlockFile, BlockStore};
 use super::events::BackupFinished;
 use super::new_repository::{InitResponse, UNENCRYPTED_WARNING};
 use super::scan::{self, ScanContext};
-use super::scratch::ScratchWork;
-use super::sqlite::{is_sqlite, sqlite_snapshot};
+use super::sqlite::is_sqlite;
 use super::{Cancel, Dr, OperationEvent, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::blockmap::BlockMaps;
@@ -171,9 +170,6 @@ struct VolumeDone {
     outcomes: Vec<FileOutcome>,
     stored_bytes: u64,
     sha256: String,
-    warnings: Vec<String>,
-    /// Entries whose SQLite snapshot failed and were stored as plain copies.
-    plain_copies: Vec<usize>,
 }
 
 impl Dr {
@@ -319,7 +315,7 @@ impl Dr {
 
         // Scan the sources.
         progress.phase("scanning sources", None);
-        // SQLite snapshots and command outputs: a private work folder, made on first use.
+        // Command outputs: a private work folder, made on first use.
         let work = Arc::new(self.scratch_work(id));
         let sources = self.settings.sources();
         let skip = vec![
@@ -488,7 +484,6 @@ impl Dr {
                 read_from: rf.clone(),
                 mode: e.mode,
                 mtime_ns: e.mtime_ns,
-                sqlite: e.origin == Origin::Sqlite,
                 size_hint: e.size,
             };
             to_store_bytes += e.size;
@@ -552,7 +547,6 @@ impl Dr {
                     inputs,
                     level,
                     workers,
-                    work.clone(),
                     progress.clone(),
                     cancel.clone(),
                 )
@@ -615,7 +609,6 @@ impl Dr {
                 }
                 content += o.size;
             }
-            warnings.extend(d.warnings.iter().cloned());
             vol_records.push(VolumeRecord {
                 index: d.index,
                 name: volume_name(d.index),
@@ -625,11 +618,6 @@ impl Dr {
                 sha256: d.sha256.clone(),
                 content: VolumeContent::Files,
             });
-        }
-        for d in &done {
-            for &idx in &d.plain_copies {
-                planned[idx].entry.origin = Origin::File;
-            }
         }
         let mut block_content = 0u64;
         let mut block_counts = (0u64, 0u64, 0u64);
@@ -844,7 +832,6 @@ impl Dr {
         inputs: Vec<VolumeInput>,
         level: i32,
         workers: u32,
-        work: Arc<ScratchWork>,
         progress: Arc<dyn Progress>,
         cancel: Cancel,
     ) -> Result<VolumeDone> {
@@ -857,32 +844,10 @@ impl Dr {
         let produced = tokio::task::spawn_blocking(move || -> Result<VolumeDone> {
             let mut hasher = Sha256::new();
             let mut stored = 0u64;
-            let mut warnings = Vec::new();
-            let mut plain_copies = Vec::new();
-            let mut last_tmp: Option<PathBuf> = None;
-            let mut prepare = |input: &VolumeInput| -> Result<PathBuf> {
-                if let Some(t) = last_tmp.take() {
-                    let _ = std::fs::remove_file(t);
-                }
-                if !input.sqlite {
-                    return Ok(input.read_from.clone());
-                }
-                let dst = work.sub("sqlite")?.join(format!("{index}-{}.db", input.entry));
-                match sqlite_snapshot(&input.read_from, &dst) {
-                    Ok(()) => {
-                        last_tmp = Some(dst.clone());
-                        Ok(dst)
-                    }
-                    Err(e) => {
-                        warnings.push(format!(
-                            "{}; a plain copy was stored instead, which may be inconsistent if the database was being written",
-                            e.message
-                        ));
-                        plain_copies.push(input.entry);
-                        Ok(input.read_from.clone())
-                    }
-                }
-            };
+            // SQLite databases are block-mapped (blocks.rs): whole-file volumes read files as
+            // they are.
+            let mut prepare =
+                |input: &VolumeInput| -> Result<PathBuf> { Ok(input.read_from.clone()) };
             let params = VolumeParams {
                 master: master.as_ref(),
                 ctx: &ctx,
@@ -902,9 +867,6 @@ impl Dr {
                     sender.send(chunk)
                 },
             )?;
-            if let Some(t) = last_tmp.take() {
-                let _ = std::fs::remove_file(t);
-            }
             sender
                 .finish()
                 .map_err(|e| crate::repo::envelope::io_to_integrity(e, &ctx.name))?;
@@ -913,8 +875,6 @@ impl Dr {
                 outcomes,
                 stored_bytes: stored,
                 sha256: hasher.finish_hex(),
-                warnings,
-                plain_copies,
             })
         })
         .await

@@ -301,6 +301,7 @@ fn write_file(
 
 /// A block-mapped file on its way into place: its temporary file (sized, written block by
 /// block at offsets), and where it goes.
+#[derive(Clone)]
 struct BlockTarget {
     file: Arc<std::fs::File>,
     tmp: PathBuf,
@@ -881,7 +882,15 @@ impl Dr {
                 fetch_files(repo, catalog, &fetch_list, progress.clone(), cancel).await
             }
         };
-        let (results, fetched) = tokio::join!(volume_results, blocks_fetch);
+        // Whole-file volumes first, then blocks: each phase uses every core, and never twice as
+        // many readers (and their buffers) at once.
+        let results = volume_results.await;
+        let whole_ok = results.iter().all(|r| r.is_ok());
+        let fetched = if whole_ok {
+            blocks_fetch.await
+        } else {
+            Ok(Default::default())
+        };
         let mut files = 0;
         let mut bytes = 0;
         let mut volumes_read = 0;
@@ -890,15 +899,33 @@ impl Dr {
             Ok(f) => {
                 let f: super::assemble::Fetched = f;
                 volumes_read += f.volumes;
-                if first_err.is_none() && !block_files.is_empty() {
-                    let verify = self.verify_on_restore();
-                    for (t, e) in &block_files {
-                        if let Err(err) = place_block_file(t, e, verify, mode_mask) {
-                            first_err = Some(err);
-                            break;
+                // Each file's whole SHA-256, mode, time and rename: in parallel.
+                let mut to_place: Vec<(BlockTarget, Entry)> = Vec::with_capacity(block_files.len());
+                for (t, e) in &block_files {
+                    to_place.push((t.clone(), (*e).clone()));
+                }
+                let placed: Vec<Result<u64>> = futures::stream::iter(to_place)
+                    .map(|(t, e)| async move {
+                        tokio::task::spawn_blocking(move || {
+                            place_block_file(&t, &e, verify, mode_mask).map(|()| e.size)
+                        })
+                        .await
+                        .map_err(|e| Error::internal(format!("restore task failed: {e}")))?
+                    })
+                    .buffer_unordered(cores)
+                    .collect()
+                    .await;
+                for r in placed {
+                    match r {
+                        Ok(n) => {
+                            files += 1;
+                            bytes += n;
                         }
-                        files += 1;
-                        bytes += e.size;
+                        Err(e) => {
+                            if first_err.is_none() {
+                                first_err = Some(e);
+                            }
+                        }
                     }
                 }
             }

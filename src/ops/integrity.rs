@@ -60,6 +60,27 @@ pub(crate) struct VolumeChecks {
 }
 
 impl VolumeChecks {
+    /// Add the outcome of each volume of `backup_id` read (a volume that could not be read is a
+    /// problem of it); a cancel ends it.
+    fn add_volumes(&mut self, backup_id: &str, results: Vec<VolumeCheck>) -> Result<()> {
+        for (name, r) in results {
+            match r {
+                Ok((bytes, files, problems)) => {
+                    self.count(backup_id, 1, files);
+                    self.bytes += bytes;
+                    self.problems.extend(problems);
+                }
+                Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
+                Err(e) => {
+                    self.count(backup_id, 1, 0);
+                    self.problems
+                        .push(problem(backup_id, Some(&name), e.message));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn count(&mut self, backup_id: &str, volumes: u64, files: u64) {
         self.volumes += volumes;
         self.files += files;
@@ -615,21 +636,7 @@ impl Dr {
             .buffer_unordered(cores)
             .collect()
             .await;
-        for (name, r) in results {
-            match r {
-                Ok((bytes, files, problems)) => {
-                    out.count(&manifest.summary.backup_id, 1, files);
-                    out.bytes += bytes;
-                    out.problems.extend(problems);
-                }
-                Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
-                Err(e) => {
-                    out.count(&manifest.summary.backup_id, 1, 0);
-                    out.problems
-                        .push(problem(&manifest.summary.backup_id, Some(&name), e.message));
-                }
-            }
-        }
+        out.add_volumes(&manifest.summary.backup_id, results)?;
         Ok(out)
     }
 
@@ -706,20 +713,7 @@ impl Dr {
             .buffer_unordered(cores)
             .collect()
             .await;
-        for (name, r) in results {
-            match r {
-                Ok((bytes, files, problems)) => {
-                    out.count(&id, 1, files);
-                    out.bytes += bytes;
-                    out.problems.extend(problems);
-                }
-                Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
-                Err(e) => {
-                    out.count(&id, 1, 0);
-                    out.problems.push(problem(&id, Some(&name), e.message));
-                }
-            }
-        }
+        out.add_volumes(&id, results)?;
         Ok(out)
     }
 }

@@ -15,7 +15,7 @@ use super::private_dir::{Role, create_private_dir, ensure_private_dir};
 use crate::error::Result;
 
 /// A private work folder in the scratch folder, made (the scratch folder checked first) on first
-/// use and removed when dropped, with the subfolders `commands` and `sqlite`.
+/// use and removed when dropped, with the subfolder `commands`.
 pub(crate) struct ScratchWork {
     scratch_root: PathBuf,
     dir: PathBuf,
@@ -23,13 +23,13 @@ pub(crate) struct ScratchWork {
 }
 
 impl ScratchWork {
-    /// The subfolder `name` (`commands` or `sqlite`), created with the work folder on first use.
+    /// The subfolder `name` (`commands`), created with the work folder on first use.
     pub fn sub(&self, name: &str) -> Result<PathBuf> {
         self.made
             .get_or_init(|| {
                 ensure_private_dir(&self.scratch_root, Role::Scratch)?;
                 create_private_dir(&self.dir)?;
-                let subs = ["commands", "sqlite"]
+                let subs = ["commands"]
                     .into_iter()
                     .try_for_each(|sub| create_private_dir(&self.dir.join(sub)));
                 if subs.is_err() {

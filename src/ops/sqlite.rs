@@ -1,6 +1,5 @@
 //! SQLite files: recognising a database, reading a live one consistently page by page (backup),
-//! the pages its WAL says changed, the online-backup copy (the fallback), and checking a restored
-//! one (restore tests).
+//! the pages its WAL says changed, and checking a restored one (restore tests).
 
 use std::path::Path;
 use std::time::Duration;
@@ -147,50 +146,6 @@ pub(crate) fn wal_changed_pages(db: &Path, since: &str) -> Option<std::collectio
         at += 24 + page;
     }
     Some(pages)
-}
-
-/// Copy a live SQLite database consistently through SQLite's online backup API.
-pub(crate) fn sqlite_snapshot(src: &Path, dst: &Path) -> Result<()> {
-    use rusqlite::{Connection, OpenFlags};
-    let fail = |e: rusqlite::Error| {
-        Error::io(format!(
-            "SQLite online backup of {} failed: {e}",
-            src.display()
-        ))
-    };
-    let _ = std::fs::remove_file(dst);
-    let from = Connection::open_with_flags(
-        src,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(fail)?;
-    from.busy_timeout(Duration::from_secs(30)).map_err(fail)?;
-    let mut to = Connection::open(dst).map_err(fail)?;
-    {
-        let b = rusqlite::backup::Backup::new(&from, &mut to).map_err(fail)?;
-        // All pages in one step: one read transaction, so the copy is one consistent snapshot.
-        // Busy or locked (a writer holds the database): wait and try again, up to a minute.
-        use rusqlite::backup::StepResult;
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            match b.step(-1).map_err(fail)? {
-                StepResult::Done => break,
-                StepResult::More | StepResult::Busy | StepResult::Locked
-                    if std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                other => {
-                    return Err(Error::io(format!(
-                        "SQLite online backup of {} did not finish ({other:?}): the database stayed locked",
-                        src.display()
-                    )));
-                }
-            }
-        }
-    }
-    to.close().map_err(|(_, e)| fail(e))?;
-    Ok(())
 }
 
 /// `PRAGMA integrity_check` of a database, read-only: its rows joined ("ok" when sound).

@@ -337,7 +337,11 @@ mod tests {
         let packed = zstd::bulk::compress(&raw, 3).unwrap();
         assert!(raw.len() < 2_100_000, "{}", raw.len());
         assert!(packed.len() < 1_700_000, "{}", packed.len());
-        eprintln!("10 GiB map: {} bytes raw, {} compressed", raw.len(), packed.len());
+        eprintln!(
+            "10 GiB map: {} bytes raw, {} compressed",
+            raw.len(),
+            packed.len()
+        );
     }
 
     #[test]

@@ -103,6 +103,7 @@ fn tar_member(name: &str, data: &[u8], mtime: u64) -> io::Result<Vec<u8>> {
 /// `<path>.mdrblk/<index>` of `len` bytes whose SHA-256 is `sha256`, and return the block.
 /// `what` names the volume in errors.
 pub fn decode_block(
+    dctx: &mut zstd::bulk::Decompressor<'static>,
     frame: &[u8],
     path: &str,
     index: u64,
@@ -116,7 +117,8 @@ pub fn decode_block(
             "{path}: block {index} in {what} is damaged ({why})"
         ))
     };
-    let plain = zstd::bulk::decompress(frame, len as usize + MEMBER_OVERHEAD)
+    let plain = dctx
+        .decompress(frame, len as usize + MEMBER_OVERHEAD)
         .map_err(|e| bad(format!("it does not decompress: {e}")))?;
     let mut tar = TarReader::new(&plain[..]);
     let item = tar
@@ -180,21 +182,12 @@ mod tests {
             let mut h = Sha256::new();
             h.update(&blocks[i]);
             let sha = h.finish();
-            let got =
-                decode_block(frame, &long, i as u64, blocks[i].len() as u32, &sha, "v").unwrap();
+            let mut d = zstd::bulk::Decompressor::new().unwrap();
+            let len = blocks[i].len() as u32;
+            let got = decode_block(&mut d, frame, &long, i as u64, len, &sha, "v").unwrap();
             assert_eq!(got, blocks[i]);
             // The wrong index or digest is refused.
-            assert!(
-                decode_block(
-                    frame,
-                    &long,
-                    i as u64 + 1,
-                    blocks[i].len() as u32,
-                    &sha,
-                    "v"
-                )
-                .is_err()
-            );
+            assert!(decode_block(&mut d, frame, &long, i as u64 + 1, len, &sha, "v").is_err());
         }
         // Front to back, the volume is one tar stream of every block.
         let plain = crate::repo::envelope::open_all(Some(&key), &ctx, &sealed).unwrap();

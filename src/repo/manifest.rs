@@ -28,7 +28,7 @@ pub enum Origin {
     /// Read from the filesystem.
     #[default]
     File,
-    /// A consistent copy of a SQLite database made through SQLite's online backup API.
+    /// A consistent snapshot of a SQLite database, read page by page in one read transaction.
     Sqlite,
     /// The standard output of a command source.
     Command,

@@ -24,12 +24,10 @@ pub struct VolumeInput {
     /// Index of the entry in the manifest being built.
     pub entry: usize,
     pub stored_path: String,
-    /// Where to read the bytes (the live file, a SQLite snapshot, a command's output).
+    /// Where to read the bytes (the live file, a command's output).
     pub read_from: PathBuf,
     pub mode: u32,
     pub mtime_ns: i64,
-    /// A SQLite database: snapshot it through the online backup API first.
-    pub sqlite: bool,
     /// Source size (used to plan volumes and report progress).
     pub size_hint: u64,
 }
@@ -341,7 +339,6 @@ mod tests {
                 read_from: src.to_path_buf(),
                 mode: 0o644,
                 mtime_ns: 0,
-                sqlite: false,
                 size_hint: 0,
             })
             .collect();
