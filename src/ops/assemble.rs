@@ -12,7 +12,7 @@ use super::{Cancel, Progress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
 use crate::repo::blockmap::{BlockMaps, BlockRecord, block_len};
-use crate::repo::blockvol::decode_block;
+use crate::repo::blockvol::{MEMBER_OVERHEAD, decode_block};
 use crate::repo::catalog::Catalog;
 use crate::repo::crypto::SecretKey;
 use crate::repo::envelope::{HEADER_LEN, ObjectContext, RangeOpener};
@@ -172,6 +172,28 @@ impl VolumeAt {
         cancel: &Cancel,
         on_block: &mut OnBlock<'_>,
     ) -> Result<u64> {
+        // A record must place a frame no longer than its block can compress to, inside the
+        // volume: anything else is refused before a byte is read for it.
+        let mut plausible = Vec::with_capacity(wanted.len());
+        for w in wanted.iter() {
+            let fits = w
+                .rec
+                .offset
+                .checked_add(w.rec.length as u64)
+                .is_some_and(|end| end <= self.stored);
+            if fits && (w.rec.length as usize) <= max_frame(w.len) {
+                plausible.push(w.clone());
+            } else {
+                on_block(
+                    w,
+                    Err(Error::integrity(format!(
+                        "{}: block {} is placed outside {} or with an impossible length",
+                        w.path, w.index, self.what
+                    ))),
+                )?;
+            }
+        }
+        let wanted = &mut plausible[..];
         wanted.sort_by_key(|w| w.rec.offset);
         let header = handle.block_on(self.storage.get_range(&self.key, 0..HEADER_LEN as u64))?;
         let opener = RangeOpener::new(
@@ -265,6 +287,46 @@ impl VolumeAt {
     }
 }
 
+/// Bytes of consecutive blocks written at once.
+const WRITE_RUN: usize = 1 << 20;
+
+/// Consecutive blocks of one file waiting to be written.
+#[derive(Default)]
+struct Run {
+    file: usize,
+    offset: u64,
+    path: Arc<str>,
+    data: Vec<u8>,
+}
+
+impl Run {
+    /// Whether a block of `file` at `offset` continues this run.
+    fn extends(&self, file: usize, offset: u64) -> bool {
+        !self.data.is_empty() && self.file == file && self.offset + self.data.len() as u64 == offset
+    }
+
+    fn start(&mut self, file: usize, offset: u64, path: &Arc<str>) {
+        self.file = file;
+        self.offset = offset;
+        self.path = path.clone();
+    }
+
+    fn flush(&mut self, handles: &[Arc<std::fs::File>]) -> Result<()> {
+        if !self.data.is_empty() {
+            handles[self.file]
+                .write_all_at(&self.data, self.offset)
+                .map_err(|e| Error::io(format!("writing {}: {e}", self.path)))?;
+            self.data.clear();
+        }
+        Ok(())
+    }
+}
+
+/// The longest zstd frame one block of `len` bytes (in its tar member) can compress to.
+fn max_frame(len: u32) -> usize {
+    zstd::zstd_safe::compress_bound(len as usize + MEMBER_OVERHEAD)
+}
+
 /// What fetching wrote.
 #[derive(Debug, Default)]
 pub(crate) struct Fetched {
@@ -307,16 +369,22 @@ pub(crate) async fn fetch_files(
             async move {
                 let handle = tokio::runtime::Handle::current();
                 tokio::task::spawn_blocking(move || {
-                    at.read_blocks(&handle, &mut wanted, &cancel, &mut |w, block| {
+                    // Consecutive blocks of a file are written together: one write per MiB, not
+                    // per block (writers of one file take turns on its lock).
+                    let mut run = Run::default();
+                    let read = at.read_blocks(&handle, &mut wanted, &cancel, &mut |w, block| {
                         let block = block?;
                         let offset = w.index * w.block_size as u64;
-                        handles[w.file]
-                            .write_all_at(&block, offset)
-                            .map_err(|e| Error::io(format!("writing {}: {e}", w.path)))?;
+                        if !run.extends(w.file, offset) || run.data.len() >= WRITE_RUN {
+                            run.flush(&handles)?;
+                            run.start(w.file, offset, &w.path);
+                        }
+                        run.data.extend_from_slice(&block);
                         progress.advance(block.len() as u64);
                         Ok(())
-                    })
-                    .map_err(|e| e.context(format!("restoring blocks from {}", at.what)))
+                    });
+                    read.and_then(|n| run.flush(&handles).map(|()| n))
+                        .map_err(|e| e.context(format!("restoring blocks from {}", at.what)))
                 })
                 .await
                 .map_err(|e| Error::internal(format!("block restore task failed: {e}")))?
