@@ -2,8 +2,8 @@
 //! read transaction) block by block, keep the blocks the parent's map already holds, and compress
 //! the others into block volumes, one writer thread per core.
 //!
-//! One thread reads, in order, and hashes the whole file; the workers hash each block, compare it
-//! with the parent's, and store the changed ones. Memory is a few batches per worker and the
+//! One thread reads in order and another hashes the whole file as it goes by; the workers hash
+//! each block, compare it with the parent's, and store the changed ones. Memory is a few batches per worker and the
 //! maps (about 50 bytes a block), whatever the file sizes.
 
 use std::cell::RefCell;
@@ -554,6 +554,67 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8], path: &std::path::Path) -> Result
     Ok(n)
 }
 
+/// The whole file's SHA-256, computed on a thread of its own from 1 MiB chunks (so reading the
+/// file and hashing it overlap).
+struct WholeHasher {
+    tx: Option<SyncSender<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<String>>,
+    buf: Vec<u8>,
+}
+
+impl WholeHasher {
+    fn start() -> WholeHasher {
+        let (tx, rx) = sync_channel::<Vec<u8>>(4);
+        let thread = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            for chunk in rx {
+                h.update(&chunk);
+            }
+            h.finish_hex()
+        });
+        WholeHasher {
+            tx: Some(tx),
+            thread: Some(thread),
+            buf: Vec::with_capacity(BATCH_BYTES),
+        }
+    }
+
+    fn send(&mut self) -> Result<()> {
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH_BYTES));
+        match &self.tx {
+            Some(tx) => tx
+                .send(chunk)
+                .map_err(|_| Error::internal("the whole-file hasher stopped")),
+            None => Err(Error::internal("the whole-file hasher is finished")),
+        }
+    }
+
+    fn update(&mut self, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            let take = (BATCH_BYTES - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() == BATCH_BYTES {
+                self.send()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The hex digest of everything given.
+    fn finish(&mut self) -> Result<String> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        self.tx = None;
+        self.thread
+            .take()
+            .ok_or_else(|| Error::internal("the whole-file hasher is finished"))?
+            .join()
+            .map_err(|_| Error::internal("the whole-file hasher failed"))
+    }
+}
+
 /// Cuts one file's bytes into blocks, hashes the whole, and hands blocks out.
 struct Feed<'a> {
     path: Arc<str>,
@@ -566,7 +627,7 @@ struct Feed<'a> {
     prior: Vec<BlockRecord>,
     /// Blocks the WAL says did not change (`None`: hash every block).
     changed: Option<BTreeSet<u64>>,
-    whole: Sha256,
+    whole: WholeHasher,
     cur: Vec<u8>,
     index: u64,
     batch: Vec<Item>,
@@ -609,7 +670,7 @@ impl<'a> Feed<'a> {
             count: block_count(size, block_size),
             changed: if prior.is_empty() { None } else { changed },
             prior,
-            whole: Sha256::new(),
+            whole: WholeHasher::start(),
             cur: Vec::with_capacity(block_size as usize),
             index: 0,
             batch: Vec::new(),
@@ -619,7 +680,7 @@ impl<'a> Feed<'a> {
     }
 
     fn push(&mut self, mut data: &[u8], attempts: &mut [Vec<Option<BlockRecord>>]) -> Result<()> {
-        self.whole.update(data);
+        self.whole.update(data)?;
         while !data.is_empty() {
             let want = self.block_size as usize - self.cur.len();
             let take = want.min(data.len());
@@ -693,7 +754,7 @@ impl<'a> Feed<'a> {
         done.block_size = self.block_size;
         done.blocks = self.count;
         done.blocks_hashed = self.hashed;
-        done.sha256 = self.whole.finish_hex();
+        done.sha256 = self.whole.finish()?;
         Ok(())
     }
 }
