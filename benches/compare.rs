@@ -60,30 +60,15 @@ pub type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 const MIB: u64 = 1 << 20;
 
 // The backups of each scenario's chain (borg names its archives after them).
-const MIXED_INITIAL: BackupStep = BackupStep {
-    full: true,
-    archive: "initial",
-};
-const MIXED_NOCHANGE: BackupStep = BackupStep {
-    full: false,
-    archive: "nochange",
-};
-const MIXED_CHANGE: BackupStep = BackupStep {
-    full: false,
-    archive: "change",
-};
-const DB_FULL: BackupStep = BackupStep {
-    full: true,
-    archive: "db-full",
-};
-const DB_UPDATE: BackupStep = BackupStep {
-    full: false,
-    archive: "db-update",
-};
-const DB_APPEND: BackupStep = BackupStep {
-    full: false,
-    archive: "db-append",
-};
+const fn step(full: bool, archive: &'static str) -> BackupStep {
+    BackupStep { full, archive }
+}
+const MIXED_INITIAL: BackupStep = step(true, "initial");
+const MIXED_NOCHANGE: BackupStep = step(false, "nochange");
+const MIXED_CHANGE: BackupStep = step(false, "change");
+const DB_FULL: BackupStep = step(true, "db-full");
+const DB_UPDATE: BackupStep = step(false, "db-update");
+const DB_APPEND: BackupStep = step(false, "db-append");
 
 struct Config {
     scenarios: Vec<Scenario>,
