@@ -295,6 +295,7 @@ const WRITE_RUN: usize = 1 << 20;
 struct Run {
     file: usize,
     offset: u64,
+    block_size: u32,
     path: Arc<str>,
     data: Vec<u8>,
 }
@@ -305,17 +306,28 @@ impl Run {
         !self.data.is_empty() && self.file == file && self.offset + self.data.len() as u64 == offset
     }
 
-    fn start(&mut self, file: usize, offset: u64, path: &Arc<str>) {
+    fn start(&mut self, file: usize, offset: u64, block_size: u32, path: &Arc<str>) {
         self.file = file;
         self.offset = offset;
+        self.block_size = block_size;
         self.path = path.clone();
     }
 
-    fn flush(&mut self, handles: &[Arc<std::fs::File>]) -> Result<()> {
+    /// Write the run, then tell the file's hashing thread (if it has one) which blocks it holds.
+    fn flush(
+        &mut self,
+        handles: &[Arc<std::fs::File>],
+        marks: &[Option<Arc<Written>>],
+    ) -> Result<()> {
         if !self.data.is_empty() {
             handles[self.file]
                 .write_all_at(&self.data, self.offset)
                 .map_err(|e| Error::io(format!("writing {}: {e}", self.path)))?;
+            if let Some(Some(w)) = marks.get(self.file) {
+                let bs = self.block_size.max(1) as u64;
+                let end = self.offset + self.data.len() as u64;
+                w.mark(self.offset / bs, end.div_ceil(bs));
+            }
             self.data.clear();
         }
         Ok(())
@@ -332,6 +344,54 @@ fn max_frame(len: u32) -> usize {
 pub(crate) struct Fetched {
     pub volumes: u64,
     pub stored_bytes: u64,
+    /// Per file (in the order given): the SHA-256 of what was written, when it was hashed while
+    /// the blocks arrived (large files); `None`: read the file back to hash it.
+    pub digests: Vec<Option<String>>,
+}
+
+/// Files at least this large (the largest [`MAX_FOLLOWERS`] of them) are hashed while their
+/// blocks arrive, by a thread that follows the written prefix; the others are read back once
+/// written.
+const FOLLOW_MIN: u64 = 4 << 20;
+const MAX_FOLLOWERS: usize = 8;
+
+/// Which blocks of a file are written (for the thread that hashes it in order).
+struct Written {
+    blocks: Vec<std::sync::atomic::AtomicBool>,
+}
+
+impl Written {
+    fn mark(&self, first: u64, end: u64) {
+        for i in first..end.min(self.blocks.len() as u64) {
+            self.blocks[i as usize].store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+/// Hash `file` in block order as its blocks are written; `None` if `stop` is set first.
+fn follow(
+    file: Arc<std::fs::File>,
+    written: Arc<Written>,
+    size: u64,
+    block_size: u32,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Option<String> {
+    use std::sync::atomic::Ordering;
+    let mut h = crate::repo::hash::Sha256::new();
+    let mut buf = vec![0u8; block_size as usize];
+    for (i, done) in written.blocks.iter().enumerate() {
+        while !done.load(Ordering::Acquire) {
+            if stop.load(Ordering::Acquire) {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        let len = block_len(size, block_size, i as u64) as usize;
+        file.read_exact_at(&mut buf[..len], i as u64 * block_size as u64)
+            .ok()?;
+        h.update(&buf[..len]);
+    }
+    Some(h.finish_hex())
 }
 
 /// Fetch every block of `files` (block-mapped entries with an open file each, sized already) and
@@ -360,10 +420,43 @@ pub(crate) async fn fetch_files(
     }
     let handles: Vec<Arc<std::fs::File>> = files.iter().map(|(f, _)| f.clone()).collect();
     let handles = Arc::new(handles);
+    // Large files: a thread hashes each in block order as its blocks are written.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut followers = Vec::with_capacity(files.len());
+    let mut marks: Vec<Option<Arc<Written>>> = Vec::with_capacity(files.len());
+    let mut by_size: Vec<usize> = (0..files.len())
+        .filter(|&i| files[i].1.size >= FOLLOW_MIN)
+        .collect();
+    by_size.sort_by_key(|&i| std::cmp::Reverse(files[i].1.size));
+    by_size.truncate(MAX_FOLLOWERS);
+    for (i, (f, e)) in files.iter().enumerate() {
+        let bl = e.blocks.as_ref().filter(|_| by_size.contains(&i));
+        match bl {
+            Some(bl) => {
+                let w = Arc::new(Written {
+                    blocks: (0..bl.count)
+                        .map(|_| std::sync::atomic::AtomicBool::new(false))
+                        .collect(),
+                });
+                let (f, w2, stop, size, bs) =
+                    (f.clone(), w.clone(), stop.clone(), e.size, bl.block_size);
+                followers.push(Some(std::thread::spawn(move || {
+                    follow(f, w2, size, bs, stop)
+                })));
+                marks.push(Some(w));
+            }
+            None => {
+                followers.push(None);
+                marks.push(None);
+            }
+        }
+    }
+    let marks = Arc::new(marks);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let results: Vec<Result<u64>> = futures::stream::iter(jobs)
         .map(|(at, mut wanted)| {
             let handles = handles.clone();
+            let marks = marks.clone();
             let progress = progress.clone();
             let cancel = cancel.clone();
             async move {
@@ -376,14 +469,14 @@ pub(crate) async fn fetch_files(
                         let block = block?;
                         let offset = w.index * w.block_size as u64;
                         if !run.extends(w.file, offset) || run.data.len() >= WRITE_RUN {
-                            run.flush(&handles)?;
-                            run.start(w.file, offset, &w.path);
+                            run.flush(&handles, &marks)?;
+                            run.start(w.file, offset, w.block_size, &w.path);
                         }
                         run.data.extend_from_slice(&block);
                         progress.advance(block.len() as u64);
                         Ok(())
                     });
-                    read.and_then(|n| run.flush(&handles).map(|()| n))
+                    read.and_then(|n| run.flush(&handles, &marks).map(|()| n))
                         .map_err(|e| e.context(format!("restoring blocks from {}", at.what)))
                 })
                 .await
@@ -395,6 +488,12 @@ pub(crate) async fn fetch_files(
         .await;
     let mut out = Fetched::default();
     let mut first: Option<Error> = None;
+    if results.iter().any(|r| r.is_err()) {
+        stop.store(true, std::sync::atomic::Ordering::Release);
+    }
+    for f in followers {
+        out.digests.push(f.and_then(|t| t.join().ok().flatten()));
+    }
     for r in results {
         match r {
             Ok(n) => {

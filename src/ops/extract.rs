@@ -340,9 +340,22 @@ fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTar
 
 /// After every block was written and checked: the whole file's SHA-256 (read back), mode, time,
 /// and the rename into place.
-fn place_block_file(t: &BlockTarget, entry: &Entry, verify: bool, mode_mask: u32) -> Result<()> {
+fn place_block_file(
+    t: &BlockTarget,
+    entry: &Entry,
+    verify: bool,
+    hashed: Option<String>,
+    mode_mask: u32,
+) -> Result<()> {
     use std::os::unix::fs::FileExt;
-    if verify {
+    if verify && let Some(got) = hashed {
+        if Some(&got) != entry.sha256.as_ref() {
+            return Err(Error::integrity(format!(
+                "{}: the assembled file does not match the manifest's SHA-256 (every block matched its own); the file was not restored",
+                entry.path
+            )));
+        }
+    } else if verify {
         let mut h = Sha256::new();
         let mut buf = vec![0u8; (entry.size as usize).clamp(1, 1 << 20)];
         let mut at = 0u64;
@@ -900,14 +913,16 @@ impl Dr {
                 let f: super::assemble::Fetched = f;
                 volumes_read += f.volumes;
                 // Each file's whole SHA-256, mode, time and rename: in parallel.
-                let mut to_place: Vec<(BlockTarget, Entry)> = Vec::with_capacity(block_files.len());
+                let mut to_place: Vec<(BlockTarget, Entry, Option<String>)> =
+                    Vec::with_capacity(block_files.len());
+                let mut digests = f.digests.into_iter();
                 for (t, e) in &block_files {
-                    to_place.push((t.clone(), (*e).clone()));
+                    to_place.push((t.clone(), (*e).clone(), digests.next().flatten()));
                 }
                 let placed: Vec<Result<u64>> = futures::stream::iter(to_place)
-                    .map(|(t, e)| async move {
+                    .map(|(t, e, hashed)| async move {
                         tokio::task::spawn_blocking(move || {
-                            place_block_file(&t, &e, verify, mode_mask).map(|()| e.size)
+                            place_block_file(&t, &e, verify, hashed, mode_mask).map(|()| e.size)
                         })
                         .await
                         .map_err(|e| Error::internal(format!("restore task failed: {e}")))?
