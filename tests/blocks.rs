@@ -351,3 +351,116 @@ fn an_open_wal_database_is_read_for_changes_through_its_wal() {
         .unwrap();
     assert_eq!(n, 40_000);
 }
+
+/// A store that counts the bytes read from volumes.
+#[derive(Debug)]
+struct CountingReads {
+    inner: mahavishnu_dr::DynStorage,
+    volume_bytes: std::sync::atomic::AtomicU64,
+}
+
+impl CountingReads {
+    fn count(&self, key: &str, n: usize) {
+        if key.contains("/vol-") {
+            self.volume_bytes
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl mahavishnu_dr::Storage for CountingReads {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn put(&self, key: &str, data: bytes::Bytes) -> mahavishnu_dr::Result<()> {
+        self.inner.put(key, data).await
+    }
+    async fn put_if_absent(&self, key: &str, data: bytes::Bytes) -> mahavishnu_dr::Result<bool> {
+        self.inner.put_if_absent(key, data).await
+    }
+    async fn writer(
+        &self,
+        key: &str,
+    ) -> mahavishnu_dr::Result<Box<dyn mahavishnu_dr::ObjectWriter>> {
+        self.inner.writer(key).await
+    }
+    async fn get(&self, key: &str) -> mahavishnu_dr::Result<bytes::Bytes> {
+        let b = self.inner.get(key).await?;
+        self.count(key, b.len());
+        Ok(b)
+    }
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> mahavishnu_dr::Result<bytes::Bytes> {
+        let b = self.inner.get_range(key, range).await?;
+        self.count(key, b.len());
+        Ok(b)
+    }
+    async fn size(&self, key: &str) -> mahavishnu_dr::Result<Option<u64>> {
+        self.inner.size(key).await
+    }
+    async fn list(&self, prefix: &str) -> mahavishnu_dr::Result<Vec<mahavishnu_dr::ObjectInfo>> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> mahavishnu_dr::Result<()> {
+        self.inner.delete(key).await
+    }
+}
+
+/// Restoring one block-mapped file reads its blocks' frames, not the volumes they share with
+/// another file's blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_restore_reads_only_that_files_blocks() {
+    use std::sync::Arc;
+    let p = block_project("");
+    p.init();
+    let a = noise(21, 8 << 20);
+    p.write("a.bin", &a);
+    p.write("b.bin", noise(22, 8 << 20));
+    p.backup("full");
+    let stored: u64 = std::fs::read_dir(p.repo().join("backups"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|f| f.file_name().unwrap().to_string_lossy().starts_with("vol-"))
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    let loaded = mahavishnu_dr::load_settings(Some(&p.config()), p.root(), &[]).unwrap();
+    let local: mahavishnu_dr::DynStorage =
+        Arc::new(mahavishnu_dr::OpendalStorage::local(&p.repo()).unwrap());
+    let counting = Arc::new(CountingReads {
+        inner: local,
+        volume_bytes: Default::default(),
+    });
+    let dr = mahavishnu_dr::Dr::with_storage(loaded, counting.clone());
+    let target = p.root().join("one");
+    let r = dr
+        .restore(
+            &mahavishnu_dr::RestoreOptions {
+                backup_id: "latest".into(),
+                target_dir: target.clone(),
+                paths: vec!["data/a.bin".into()],
+                overwrite: false,
+                keep_special_bits: false,
+                confirm: true,
+                placement: mahavishnu_dr::Placement::Anywhere,
+            },
+            Arc::new(mahavishnu_dr::NoProgress),
+            &mahavishnu_dr::Cancel::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.files, 1, "{r:?}");
+    assert!(std::fs::read(target.join("data/a.bin")).unwrap() == a);
+    let read = counting
+        .volume_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    // Reads are whole 1 MiB envelope frames: where a's blocks meet b's, a frame holds both.
+    assert!(
+        read < stored * 7 / 10 && read >= (8 << 20),
+        "restoring one of two equal files read {read} of {stored} stored volume bytes"
+    );
+}

@@ -206,6 +206,8 @@ impl VolumeAt {
         let mut read = header.len() as u64;
         let mut dctx =
             zstd::bulk::Decompressor::new().map_err(|e| Error::internal(format!("zstd: {e}")))?;
+        // (plaintext offset, plaintext) of the last frame read.
+        let mut carry: Option<(u64, Vec<u8>)> = None;
         let mut i = 0;
         while i < wanted.len() {
             if cancel.is_cancelled() {
@@ -225,9 +227,32 @@ impl VolumeAt {
                 j += 1;
             }
             let (sealed_range, plain_start) = opener.sealed_range(start..end);
-            let sealed = handle.block_on(self.storage.get_range(&self.key, sealed_range))?;
-            read += sealed.len() as u64;
-            match opener.open(plain_start, &sealed) {
+            // The previous read's last frame is often this one's first: keep it, never read a
+            // frame twice.
+            let (fsize, fct) = opener.frame_sizes();
+            let (fetch, fetch_start, prefix) = match carry.take() {
+                Some((at, data)) if at == plain_start => (
+                    sealed_range.start + fct..sealed_range.end,
+                    plain_start + fsize,
+                    data,
+                ),
+                _ => (sealed_range, plain_start, Vec::new()),
+            };
+            let opened = if fetch.start < fetch.end {
+                let sealed = handle.block_on(self.storage.get_range(&self.key, fetch))?;
+                read += sealed.len() as u64;
+                opener.open(fetch_start, &sealed)
+            } else {
+                Ok(Vec::new())
+            };
+            let opened = opened.map(|o| {
+                let mut plain = prefix;
+                plain.extend_from_slice(&o);
+                let last = (plain.len().saturating_sub(1) as u64 / fsize) * fsize;
+                carry = Some((plain_start + last, plain[last as usize..].to_vec()));
+                plain
+            });
+            match opened {
                 Ok(plain) => {
                     for w in &wanted[i..j] {
                         on_block(w, self.frame_of(&mut dctx, w, &plain, plain_start))?;

@@ -396,6 +396,11 @@ impl RangeOpener {
         })
     }
 
+    /// Plaintext bytes per frame, and stored bytes per (full) frame.
+    pub fn frame_sizes(&self) -> (u64, u64) {
+        (self.frame_size, self.frame_ct)
+    }
+
     /// The stored byte range holding plaintext `plain` (whole frames), and the plaintext offset
     /// where it starts.
     pub fn sealed_range(&self, plain: std::ops::Range<u64>) -> (std::ops::Range<u64>, u64) {
