@@ -11,7 +11,7 @@ use futures::StreamExt;
 use super::{Cancel, Progress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
-use crate::repo::blockmap::{BlockMaps, BlockRecord, block_len};
+use crate::repo::blockmap::{BlockMaps, BlockRecord, FileMap, block_len};
 use crate::repo::blockvol::{MEMBER_OVERHEAD, decode_block};
 use crate::repo::catalog::Catalog;
 use crate::repo::crypto::SecretKey;
@@ -38,6 +38,26 @@ pub(crate) struct Wanted {
     pub block_size: u32,
     pub len: u32,
     pub rec: BlockRecord,
+}
+
+impl Wanted {
+    /// Block `index` of `file` (the caller's index `caller`), stored as `rec`.
+    fn of(
+        caller: usize,
+        path: &Arc<str>,
+        file: &FileMap,
+        index: usize,
+        rec: BlockRecord,
+    ) -> Wanted {
+        Wanted {
+            file: caller,
+            path: path.clone(),
+            index: index as u64,
+            block_size: file.block_size,
+            len: block_len(file.size, file.block_size, index as u64),
+            rec,
+        }
+    }
 }
 
 /// Load the block map objects of `ids` (backup ids), checked against their manifests.
@@ -106,14 +126,7 @@ pub(crate) fn wanted_blocks(
         }
         out.entry((holder.to_string(), r.volume))
             .or_default()
-            .push(Wanted {
-                file,
-                path: path.clone(),
-                index: i as u64,
-                block_size: fm.block_size,
-                len: block_len(fm.size, fm.block_size, i as u64),
-                rec: *r,
-            });
+            .push(Wanted::of(file, &path, fm, i, *r));
     }
     Ok(())
 }
@@ -368,7 +381,6 @@ fn max_frame(len: u32) -> usize {
 #[derive(Debug, Default)]
 pub(crate) struct Fetched {
     pub volumes: u64,
-    pub stored_bytes: u64,
     /// Per file (in the order given): the SHA-256 of what was written, when it was hashed while
     /// the blocks arrived (large files); `None`: read the file back to hash it.
     pub digests: Vec<Option<String>>,
@@ -478,7 +490,7 @@ pub(crate) async fn fetch_files(
     }
     let marks = Arc::new(marks);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let results: Vec<Result<u64>> = futures::stream::iter(jobs)
+    let results: Vec<Result<()>> = futures::stream::iter(jobs)
         .map(|(at, mut wanted)| {
             let handles = handles.clone();
             let marks = marks.clone();
@@ -501,7 +513,7 @@ pub(crate) async fn fetch_files(
                         progress.advance(block.len() as u64);
                         Ok(())
                     });
-                    read.and_then(|n| run.flush(&handles, &marks).map(|()| n))
+                    read.and_then(|_| run.flush(&handles, &marks))
                         .map_err(|e| e.context(format!("restoring blocks from {}", at.what)))
                 })
                 .await
@@ -521,10 +533,7 @@ pub(crate) async fn fetch_files(
     }
     for r in results {
         match r {
-            Ok(n) => {
-                out.volumes += 1;
-                out.stored_bytes += n;
-            }
+            Ok(()) => out.volumes += 1,
             Err(e) => {
                 if first
                     .as_ref()
@@ -551,14 +560,7 @@ pub(crate) fn blocks_in(maps: &BlockMaps, backup: &str, volume: u32) -> Vec<Want
         let path: Arc<str> = Arc::from(f.path.as_str());
         for (i, r) in f.blocks.iter().enumerate() {
             if r.backup as usize == me && r.volume == volume {
-                out.push(Wanted {
-                    file: 0,
-                    path: path.clone(),
-                    index: i as u64,
-                    block_size: f.block_size,
-                    len: block_len(f.size, f.block_size, i as u64),
-                    rec: *r,
-                });
+                out.push(Wanted::of(0, &path, f, i, *r));
             }
         }
     }

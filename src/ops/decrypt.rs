@@ -12,7 +12,6 @@ use super::{Cancel, Dr};
 use crate::error::{Error, Result};
 use crate::repo::catalog::Catalog;
 use crate::repo::envelope::{Opener, io_to_integrity};
-use crate::repo::hash::Sha256;
 use crate::repo::keys::{volume_key, volume_name};
 use crate::repo::manifest::EntryKind;
 use crate::repo::volume::read_volume;
@@ -114,7 +113,6 @@ impl Dr {
         opts: &DecryptOptions,
         output: &std::path::Path,
     ) -> Result<DecryptResponse> {
-        use std::os::unix::fs::FileExt;
         let path = opts
             .file
             .as_deref()
@@ -195,20 +193,9 @@ impl Dr {
             .map_err(|e| Error::internal(format!("decrypt task failed: {e}")))??;
         }
         // The whole file, as written, against the manifest.
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut at = 0u64;
-        loop {
-            let n = out
-                .read_at(&mut buf, at)
-                .map_err(|e| Error::from_io("read back", output, e))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            at += n as u64;
-        }
-        if at != entry.size || Some(h.finish_hex()) != entry.sha256 {
+        let (at, got) = crate::repo::hash::sha256_of_file(&out)
+            .map_err(|e| Error::from_io("read back", output, e))?;
+        if at != entry.size || Some(got) != entry.sha256 {
             return Err(Error::integrity(format!(
                 "{path}: the bytes put together do not match the manifest's SHA-256; nothing was kept"
             )));

@@ -184,6 +184,65 @@ fn mtime_of(ns: i64) -> SystemTime {
     }
 }
 
+/// Create `p` new (never through a link, 0600), readable too when `read`.
+fn create_new(p: &Path, read: bool) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(read)
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(p)
+}
+
+/// A new file of a fresh temporary name beside `name` in `dir`.
+fn temp_file(dir: &Path, name: &str, read: bool) -> Result<(std::fs::File, PathBuf)> {
+    let tmp = dir.join(format!(
+        ".{name}.mhdr-{}",
+        hex::encode(crate::repo::crypto::random_bytes::<6>())
+    ));
+    let f = create_new(&tmp, read).map_err(|e| Error::from_io("create", &tmp, e))?;
+    Ok((f, tmp))
+}
+
+fn is_folder(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+}
+
+fn folder_in_the_way(p: &Path) -> Error {
+    Error::refused(format!(
+        "{} is a folder; a file of that name was not restored",
+        p.display()
+    ))
+}
+
+/// A written and verified file's last steps: its mode and time, then (when it was written under
+/// a temporary name) the rename to `final_path`.
+fn settle(
+    f: &std::fs::File,
+    path: &Path,
+    final_path: Option<&Path>,
+    entry: &Entry,
+    mode_mask: u32,
+) -> Result<()> {
+    f.set_permissions(std::fs::Permissions::from_mode(entry.mode & mode_mask))
+        .map_err(|e| Error::from_io("set the mode of", path, e))?;
+    f.set_modified(mtime_of(entry.mtime_ns))
+        .map_err(|e| Error::from_io("set the time of", path, e))?;
+    if let Some(final_path) = final_path {
+        // rename(2) never replaces a folder with a file (EISDIR), so the folder check is needed
+        // only to word the refusal.
+        std::fs::rename(path, final_path).map_err(|e| {
+            if is_folder(final_path) {
+                folder_in_the_way(final_path)
+            } else {
+                Error::from_io("move into place", final_path, e)
+            }
+        })?;
+    }
+    Ok(())
+}
+
 /// Write one file safely: a new file (create-new, O_NOFOLLOW), verify, mode and mtime. In the
 /// private staging folder of a restore into an empty target the file is created under its own
 /// name (the folder as a whole is moved into place once everything is verified); anywhere else
@@ -201,29 +260,14 @@ fn write_file(
     let (dir, name) = parent_of(&entry.path);
     let dir_path = ensure_dir(root, dir, cache)?;
     let final_path = dir_path.join(name);
-    let create_new = |p: &Path| {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .mode(0o600)
-            .open(p)
-    };
-    let is_folder = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
-    let folder_in_the_way = || {
-        Error::refused(format!(
-            "{} is a folder; a file of that name was not restored",
-            final_path.display()
-        ))
-    };
     // In the staging folder, straight under the final name; if that name is taken (only a path
     // the snapshot holds twice could take it), the temporary name and rename as anywhere else.
     let in_place = if cache.is_staging(root) {
-        match create_new(&final_path) {
+        match create_new(&final_path, false) {
             Ok(f) => Some(f),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 if is_folder(&final_path) {
-                    return Err(folder_in_the_way());
+                    return Err(folder_in_the_way(&final_path));
                 }
                 None
             }
@@ -235,11 +279,7 @@ fn write_file(
     let (mut f, path, renamed) = match in_place {
         Some(f) => (f, final_path.clone(), false),
         None => {
-            let tmp = dir_path.join(format!(
-                ".{name}.mhdr-{}",
-                hex::encode(crate::repo::crypto::random_bytes::<6>())
-            ));
-            let f = create_new(&tmp).map_err(|e| Error::from_io("create", &tmp, e))?;
+            let (f, tmp) = temp_file(&dir_path, name, false)?;
             (f, tmp, true)
         }
     };
@@ -276,21 +316,13 @@ fn write_file(
                 entry.path
             )));
         }
-        f.set_permissions(std::fs::Permissions::from_mode(entry.mode & mode_mask))
-            .map_err(|e| Error::from_io("set the mode of", &path, e))?;
-        f.set_modified(mtime_of(entry.mtime_ns))
-            .map_err(|e| Error::from_io("set the time of", &path, e))?;
-        if renamed {
-            // rename(2) never replaces a folder with a file (EISDIR), so the folder check is
-            // needed only to word the refusal.
-            std::fs::rename(&path, &final_path).map_err(|e| {
-                if is_folder(&final_path) {
-                    folder_in_the_way()
-                } else {
-                    Error::from_io("move into place", &final_path, e)
-                }
-            })?;
-        }
+        settle(
+            &f,
+            &path,
+            renamed.then_some(final_path.as_path()),
+            entry,
+            mode_mask,
+        )?;
         Ok(n)
     })();
     if result.is_err() {
@@ -315,18 +347,7 @@ fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTar
     let (dir, name) = parent_of(&entry.path);
     let dir_path = ensure_dir(root, dir, cache)?;
     let final_path = dir_path.join(name);
-    let tmp = dir_path.join(format!(
-        ".{name}.mhdr-{}",
-        hex::encode(crate::repo::crypto::random_bytes::<6>())
-    ));
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| Error::from_io("create", &tmp, e))?;
+    let (f, tmp) = temp_file(&dir_path, name, true)?;
     if let Err(e) = f.set_len(entry.size) {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::from_io("size", &tmp, e));
@@ -347,49 +368,23 @@ fn place_block_file(
     hashed: Option<String>,
     mode_mask: u32,
 ) -> Result<()> {
-    use std::os::unix::fs::FileExt;
-    if verify && let Some(got) = hashed {
+    if verify {
+        let got = match hashed {
+            Some(h) => h,
+            None => {
+                crate::repo::hash::sha256_of_file(&t.file)
+                    .map_err(|e| Error::from_io("read back", &t.tmp, e))?
+                    .1
+            }
+        };
         if Some(&got) != entry.sha256.as_ref() {
             return Err(Error::integrity(format!(
                 "{}: the assembled file does not match the manifest's SHA-256 (every block matched its own); the file was not restored",
                 entry.path
             )));
         }
-    } else if verify {
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; (entry.size as usize).clamp(1, 1 << 20)];
-        let mut at = 0u64;
-        while at < entry.size {
-            let want = buf.len().min((entry.size - at) as usize);
-            t.file
-                .read_exact_at(&mut buf[..want], at)
-                .map_err(|e| Error::from_io("read back", &t.tmp, e))?;
-            h.update(&buf[..want]);
-            at += want as u64;
-        }
-        if Some(&h.finish_hex()) != entry.sha256.as_ref() {
-            return Err(Error::integrity(format!(
-                "{}: the assembled file does not match the manifest's SHA-256 (every block matched its own); the file was not restored",
-                entry.path
-            )));
-        }
     }
-    t.file
-        .set_permissions(std::fs::Permissions::from_mode(entry.mode & mode_mask))
-        .map_err(|e| Error::from_io("set the mode of", &t.tmp, e))?;
-    t.file
-        .set_modified(mtime_of(entry.mtime_ns))
-        .map_err(|e| Error::from_io("set the time of", &t.tmp, e))?;
-    if let Ok(m) = std::fs::symlink_metadata(&t.final_path)
-        && m.is_dir()
-    {
-        return Err(Error::refused(format!(
-            "{} is a folder; a file of that name was not restored",
-            t.final_path.display()
-        )));
-    }
-    std::fs::rename(&t.tmp, &t.final_path)
-        .map_err(|e| Error::from_io("move into place", &t.final_path, e))
+    settle(&t.file, &t.tmp, Some(&t.final_path), entry, mode_mask)
 }
 
 /// The name prefix of the staging folder a restore into an empty target writes into; one left

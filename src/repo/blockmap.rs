@@ -10,8 +10,6 @@
 //! Integers are little-endian. `backup` indexes the object's backup table; `offset` and `length`
 //! are the block's zstd frame inside that backup's volume plaintext (see [`super::blockvol`]).
 
-use std::collections::HashMap;
-
 use crate::error::{Error, Result};
 
 pub const MAP_MAGIC: &[u8; 8] = b"MHDRBMP1";
@@ -243,24 +241,6 @@ impl<'a> Cursor<'a> {
             u64::from_le_bytes(a)
         })
     }
-}
-
-/// Block records grouped by the (backup, volume) that holds them: what a reader fetches.
-pub type ByVolume = HashMap<(String, u32), Vec<(u64, BlockRecord)>>;
-
-/// Group a file's blocks (`wanted` indexes, or all) by the volume that holds them, each group
-/// sorted by offset so a reader goes through a volume once, front to back.
-pub fn group_by_volume(maps: &BlockMaps, file: &FileMap) -> ByVolume {
-    let mut out: ByVolume = HashMap::new();
-    for (i, r) in file.blocks.iter().enumerate() {
-        out.entry((maps.backup_of(r).to_string(), r.volume))
-            .or_default()
-            .push((i as u64, *r));
-    }
-    for v in out.values_mut() {
-        v.sort_by_key(|(_, r)| r.offset);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -26,7 +26,6 @@ pub struct BlockVolumeWriter<S: FnMut(Vec<u8>) -> io::Result<()>> {
     offset: u64,
     /// Content bytes of the blocks in it.
     pub content: u64,
-    pub blocks: u64,
 }
 
 impl<S: FnMut(Vec<u8>) -> io::Result<()>> BlockVolumeWriter<S> {
@@ -44,13 +43,7 @@ impl<S: FnMut(Vec<u8>) -> io::Result<()>> BlockVolumeWriter<S> {
             compressor,
             offset: 0,
             content: 0,
-            blocks: 0,
         })
-    }
-
-    /// Plaintext bytes written so far.
-    pub fn written(&self) -> u64 {
-        self.offset
     }
 
     fn frame(&mut self, plain: &[u8]) -> io::Result<(u64, u32)> {
@@ -73,7 +66,6 @@ impl<S: FnMut(Vec<u8>) -> io::Result<()>> BlockVolumeWriter<S> {
         let member = tar_member(&member_name(path, index), block, mtime)?;
         let r = self.frame(&member)?;
         self.content += block.len() as u64;
-        self.blocks += 1;
         Ok(r)
     }
 

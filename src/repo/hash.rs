@@ -37,6 +37,23 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
 }
 
+/// SHA-256 (hex) and length of a whole file, read from its start with positioned reads (the
+/// file's cursor is left alone).
+pub fn sha256_of_file(file: &std::fs::File) -> std::io::Result<(u64, String)> {
+    use std::os::unix::fs::FileExt;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        let n = file.read_at(&mut buf, at)?;
+        if n == 0 {
+            return Ok((at, h.finish_hex()));
+        }
+        h.update(&buf[..n]);
+        at += n as u64;
+    }
+}
+
 /// Parse a SHA-256 digest as text read from the store: exactly 64 hex digits (either case).
 /// Anything else is described, for a message, in the error (never sliced: it may be any UTF-8).
 pub fn parse_sha256_hex(text: &str) -> Result<[u8; 32], String> {
