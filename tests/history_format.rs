@@ -27,6 +27,11 @@ fn fixture() -> std::path::PathBuf {
 
 /// A project holding a copy of the fixture's repository, key and data.
 fn old_project() -> Project {
+    project_from(&fixture(), &["config", "backups", "history"])
+}
+
+/// A project holding a copy of `fixture`'s data, key and repository `parts`.
+fn project_from(f: &Path, parts: &[&str]) -> Project {
     let p = Project::new("");
     let copy = |from: &Path, to: &Path| {
         let o = Command::new("cp")
@@ -37,11 +42,10 @@ fn old_project() -> Project {
             .unwrap();
         assert!(o.status.success(), "{o:?}");
     };
-    let f = fixture();
     std::fs::remove_dir_all(p.data()).unwrap();
     copy(&f.join("data"), &p.data());
     std::fs::create_dir_all(p.repo()).unwrap();
-    for part in ["config", "backups", "history"] {
+    for part in parts {
         copy(&f.join(part), &p.repo().join(part));
     }
     let key = p.root().join("key");
@@ -226,7 +230,7 @@ async fn a_newer_payload_version_or_a_broken_payload_is_unreadable_never_passed(
 }
 
 /// A repository of format version 1 (no block maps) restores and validates as it is, and the
-/// first backup of this version upgrades its config to version 2 (authenticated), after which the
+/// first backup of this version upgrades its config to version 3 (authenticated), after which the
 /// old backup still restores and an incremental on top of it stores blocks.
 #[test]
 fn a_version_1_repository_restores_validates_and_is_upgraded_by_the_next_backup() {
@@ -251,12 +255,63 @@ fn a_version_1_repository_restores_validates_and_is_upgraded_by_the_next_backup(
     let b = p.backup("incremental");
     assert_eq!(b["parent"], BACKUP, "{b}");
     assert!(b["totals"]["blocks_stored"].as_u64().unwrap() > 0, "{b}");
-    assert_eq!(config(&p)["version"], 2);
+    assert_eq!(config(&p)["version"], 3);
     same_as_backed_up(&p.restore(BACKUP));
     let newest = p.restore(b["backup_id"].as_str().unwrap());
     assert_eq!(
         std::fs::read(newest.join("grown.db.bin")).unwrap(),
         vec![9u8; 20 << 20]
+    );
+    let v = p.json(&["backup", "validate", "--level", "full"], 0);
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+/// `tests/fixtures/v2-repo`, made by 6f0abd8 (format version 2: block-mapped files checked by
+/// their flat SHA-256 only): a full and an incremental of a 2.3 MB block-mapped file (changed
+/// in the middle and appended to) and a SQLite database; `expected.json` holds the SHA-256 of
+/// every file each backup restored then.
+#[test]
+fn a_version_2_repository_restores_validates_and_is_upgraded_by_the_next_backup() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v2-repo");
+    let p = project_from(&f, &["config", "backups"]);
+    let config = |p: &Project| -> Value {
+        serde_json::from_slice(&std::fs::read(p.repo().join("config")).unwrap()).unwrap()
+    };
+    assert_eq!(config(&p)["version"], 2);
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(f.join("expected.json")).unwrap()).unwrap();
+    let restores_as_then = |p: &Project| {
+        for (id, files) in expected.as_object().unwrap() {
+            let restored = p.restore(id);
+            for (path, sha) in files.as_object().unwrap() {
+                let bytes = std::fs::read(restored.join(path)).unwrap();
+                assert_eq!(
+                    mahavishnu_dr::internals::hash::sha256_hex(&bytes),
+                    sha.as_str().unwrap(),
+                    "{path} of {id}"
+                );
+            }
+        }
+    };
+    restores_as_then(&p);
+    let v = p.json(&["backup", "validate", "--level", "full"], 0);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(
+        config(&p)["version"],
+        2,
+        "reading must not change the config"
+    );
+
+    // The next backup (its big file gone, the database grown) upgrades the repository.
+    p.write("more.txt", b"more");
+    let b = p.backup("incremental");
+    assert_eq!(config(&p)["version"], 3, "{b}");
+    restores_as_then(&p);
+    let newest = p.restore(b["backup_id"].as_str().unwrap());
+    assert_eq!(std::fs::read(newest.join("more.txt")).unwrap(), b"more");
+    assert!(
+        std::fs::read(newest.join("app.db")).unwrap()
+            == std::fs::read(p.data().join("app.db")).unwrap()
     );
     let v = p.json(&["backup", "validate", "--level", "full"], 0);
     assert_eq!(v["ok"], true, "{v}");

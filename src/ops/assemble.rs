@@ -381,8 +381,9 @@ fn max_frame(len: u32) -> usize {
 #[derive(Debug, Default)]
 pub(crate) struct Fetched {
     pub volumes: u64,
-    /// Per file (in the order given): the SHA-256 of what was written, when it was hashed while
-    /// the blocks arrived (large files); `None`: read the file back to hash it.
+    /// Per file (in the order given): the whole-file digest of what was written (the kind the
+    /// entry records), when it was hashed while the blocks arrived (large files); `None`: read
+    /// the file back to hash it.
     pub digests: Vec<Option<String>>,
 }
 
@@ -405,16 +406,18 @@ impl Written {
     }
 }
 
-/// Hash `file` in block order as its blocks are written; `None` if `stop` is set first.
+/// The digest of kind `kind` of `file`, hashed in block order as its blocks are written; `None`
+/// if `stop` is set first.
 fn follow(
     file: Arc<std::fs::File>,
     written: Arc<Written>,
     size: u64,
     block_size: u32,
+    kind: crate::repo::hash::DigestKind,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> Option<String> {
     use std::sync::atomic::Ordering;
-    let mut h = crate::repo::hash::Sha256::new();
+    let mut h = crate::repo::hash::ContentHasher::new(kind);
     let mut buf = vec![0u8; block_size as usize];
     for (i, done) in written.blocks.iter().enumerate() {
         while !done.load(Ordering::Acquire) {
@@ -468,8 +471,8 @@ pub(crate) async fn fetch_files(
     by_size.truncate(MAX_FOLLOWERS);
     for (i, (f, e)) in files.iter().enumerate() {
         let bl = e.blocks.as_ref().filter(|_| by_size.contains(&i));
-        match bl {
-            Some(bl) => {
+        match bl.zip(e.whole_digest().ok()) {
+            Some((bl, (kind, _))) => {
                 let w = Arc::new(Written {
                     blocks: (0..bl.count)
                         .map(|_| std::sync::atomic::AtomicBool::new(false))
@@ -478,7 +481,7 @@ pub(crate) async fn fetch_files(
                 let (f, w2, stop, size, bs) =
                     (f.clone(), w.clone(), stop.clone(), e.size, bl.block_size);
                 followers.push(Some(std::thread::spawn(move || {
-                    follow(f, w2, size, bs, stop)
+                    follow(f, w2, size, bs, kind, stop)
                 })));
                 marks.push(Some(w));
             }

@@ -15,7 +15,7 @@ use super::blocks::{BlockFile, BlockStore};
 use super::events::BackupFinished;
 use super::new_repository::{InitResponse, UNENCRYPTED_WARNING};
 use super::scan::{self, ScanContext};
-use super::sqlite::is_sqlite;
+use super::sqlite::{FileStamp, WalBase, is_sqlite};
 use super::{Cancel, Dr, OperationEvent, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::blockmap::BlockMaps;
@@ -451,8 +451,16 @@ impl Dr {
                 {
                     parent = Some((maps, i));
                 }
-                if pe.inode == e.inode && pe.dev == e.dev {
-                    parent_wal = bl.wal.clone();
+                if pe.inode == e.inode && pe.dev == e.dev && pe.origin == Origin::Sqlite {
+                    parent_wal = Some(match &bl.wal {
+                        Some(g) => WalBase::Generation(g.clone()),
+                        None => WalBase::Untouched(FileStamp {
+                            dev: pe.dev,
+                            inode: pe.inode,
+                            mtime_ns: pe.mtime_ns,
+                            ctime_ns: pe.ctime_ns,
+                        }),
+                    });
                 }
             }
             block_files.push(BlockFile {
@@ -639,12 +647,12 @@ impl Dr {
                 ));
             }
             block_content += f.bytes_stored;
-            block_counts.0 += f.blocks;
+            block_counts.0 += f.blocks_read;
             block_counts.1 += f.blocks_hashed;
             block_counts.2 += f.blocks_stored;
             let e = &mut p.entry;
             e.size = f.size;
-            e.sha256 = Some(f.sha256.clone());
+            e.sha256 = f.sha256.clone();
             e.location = None;
             e.blocks = Some(BlockList {
                 block_size: f.block_size,
@@ -652,6 +660,7 @@ impl Dr {
                 map_in: id.to_string(),
                 backups: f.backups.clone(),
                 wal: f.wal.clone(),
+                digest: Some(f.digest.clone()),
             });
         }
         vol_records.extend(blocks.volumes.iter().cloned());

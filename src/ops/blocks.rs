@@ -3,7 +3,9 @@
 //! the others into block volumes, one writer thread per core.
 //!
 //! One thread reads in order and another hashes the whole file as it goes by; the workers hash
-//! each block, compare it with the parent's, and store the changed ones. Memory is a few batches per worker and the
+//! each block, compare it with the parent's, and store the changed ones. When a database's WAL
+//! names the few pages changed since the parent, only their blocks are read and the file is
+//! checked by its block-list digest alone. Memory is a few batches per worker and the
 //! maps (about 50 bytes a block), whatever the file sizes.
 
 use std::cell::RefCell;
@@ -15,10 +17,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use super::sqlite::{read_snapshot, wal_changed_pages};
+use super::sqlite::{WalBase, read_snapshot, wal_changed_pages};
 use super::{Cancel, Progress};
 use crate::error::{Error, ErrorKind, Result};
-use crate::repo::blockmap::{BlockMaps, BlockRecord, FileMap, block_count, block_size_for};
+use crate::repo::blockmap::{
+    BlockMaps, BlockRecord, FileMap, block_count, block_len, block_size_for,
+};
 use crate::repo::blockvol::BlockVolumeWriter;
 use crate::repo::crypto::SecretKey;
 use crate::repo::envelope::{ObjectContext, ObjectKind};
@@ -42,9 +46,9 @@ pub(crate) struct BlockFile {
     pub sqlite: bool,
     /// The parent backup's map of this file (its map object, and the file's map in it).
     pub parent: Option<(Arc<BlockMaps>, usize)>,
-    /// The WAL generation the parent's snapshot saw, with the database's inode then and now:
-    /// when all agree, only the pages in the WAL are read for changes.
-    pub parent_wal: Option<String>,
+    /// What the parent's snapshot of the database saw: when the WAL now names every page
+    /// changed since, only those are hashed (and, when few, read).
+    pub parent_wal: Option<WalBase>,
 }
 
 /// What storing one file produced.
@@ -53,7 +57,11 @@ pub(crate) struct BlockFileDone {
     pub entry: usize,
     pub path: String,
     pub size: u64,
-    pub sha256: String,
+    /// The whole file's SHA-256, when every byte was read (not when the WAL named the changed
+    /// blocks and only those were read).
+    pub sha256: Option<String>,
+    /// The block-list digest (always).
+    pub digest: String,
     pub block_size: u32,
     /// Backups holding its blocks (this one first when it stored any).
     pub backups: Vec<String>,
@@ -61,6 +69,9 @@ pub(crate) struct BlockFileDone {
     pub blocks: u64,
     pub blocks_stored: u64,
     pub bytes_stored: u64,
+    /// Blocks read (fewer than `blocks` when the WAL named the changed ones and only those
+    /// were read).
+    pub blocks_read: u64,
     /// Blocks hashed to find the changes (fewer than `blocks` when the WAL named them).
     pub blocks_hashed: u64,
     pub changed_while_reading: bool,
@@ -187,6 +198,7 @@ impl BlockStore {
                     Error::internal(format!("{}: block {i} was never stored", d.path))
                 })?);
             }
+            d.digest = crate::repo::hash::block_list_digest(blocks.iter().map(|r| &r.sha256));
             // This backup (index 0) first, then the others it reads.
             let held: BTreeSet<u16> = blocks.iter().map(|r| r.backup).collect();
             d.blocks_stored = blocks.iter().filter(|r| r.backup == 0).count() as u64;
@@ -238,13 +250,15 @@ impl BlockStore {
             entry: f.entry,
             path: f.path.clone(),
             size: 0,
-            sha256: String::new(),
+            sha256: None,
+            digest: String::new(),
             block_size: 0,
             backups: Vec::new(),
             wal: None,
             blocks: 0,
             blocks_stored: 0,
             bytes_stored: 0,
+            blocks_read: 0,
             blocks_hashed: 0,
             changed_while_reading: false,
             skipped: None,
@@ -319,7 +333,7 @@ impl BlockStore {
         if !eof && matches!(r.read(&mut one), Ok(k) if k > 0) {
             done.changed_while_reading = true;
         }
-        feed.finish(attempts, &mut done)?;
+        progress.advance(feed.finish(attempts, &mut done)?);
         Ok((done, attempt))
     }
 
@@ -344,26 +358,33 @@ impl BlockStore {
                 let bs = block_size_for(shape.size, shape.page_size);
                 // Inside the read transaction: the WAL of the parent's generation names every
                 // page changed since the parent's snapshot.
-                let unchanged = match (&f.parent_wal, &shape.wal) {
-                    (Some(then), Some(now)) if then == now => wal_changed_pages(&f.read_from, now)
-                        .map(|pages| {
-                            let per = (bs / shape.page_size).max(1) as u64;
-                            pages
-                                .into_iter()
-                                .filter(|p| *p > 0)
-                                .map(|p| (p as u64 - 1) / per)
-                                .collect::<BTreeSet<u64>>()
-                        }),
-                    _ => None,
-                };
+                let per = u64::from((bs / shape.page_size).max(1));
+                let changed = f
+                    .parent_wal
+                    .as_ref()
+                    .and_then(|base| wal_changed_pages(&f.read_from, base, shape))
+                    .map(|pages| {
+                        pages
+                            .into_iter()
+                            .filter(|p| *p > 0)
+                            .map(|p| (u64::from(p) - 1) / per)
+                            .collect::<BTreeSet<u64>>()
+                    });
                 done.wal = shape.wal.clone();
                 let mut m = maps.borrow_mut();
-                let fd = Feed::new(f, &mut m, shape.size, bs, unchanged, tx, attempt);
+                let fd = Feed::new(f, &mut m, shape.size, bs, changed, tx, attempt);
                 attempts.borrow_mut()[attempt] = vec![None; fd.count as usize];
+                let last = shape.size / u64::from(shape.page_size);
+                let pages = fd.to_read().map(|blocks| {
+                    blocks
+                        .into_iter()
+                        .map(|b| b * per + 1..((b + 1) * per).min(last) + 1)
+                        .collect()
+                });
                 *feed.borrow_mut() = Some(fd);
-                Ok(())
+                Ok(pages)
             },
-            &mut |page| {
+            &mut |pgno, page| {
                 if cancel.is_cancelled() {
                     return Err(super::cancelled());
                 }
@@ -371,15 +392,17 @@ impl BlockStore {
                 let fd = fd
                     .as_mut()
                     .ok_or_else(|| Error::internal("a page before the snapshot's shape"))?;
-                fd.push(page, &mut attempts.borrow_mut())?;
-                progress.advance(page.len() as u64);
+                let at = (pgno - 1) * page.len() as u64;
+                let skipped = fd.push_at(at, page, &mut attempts.borrow_mut())?;
+                progress.advance(skipped + page.len() as u64);
                 Ok(())
             },
         )?;
         let fd = feed
             .into_inner()
             .ok_or_else(|| Error::internal("the snapshot gave no shape"))?;
-        fd.finish(&mut attempts.borrow_mut(), done)
+        progress.advance(fd.finish(&mut attempts.borrow_mut(), done)?);
+        Ok(())
     }
 
     /// A worker: take batches, hash, compare, store; returns the volumes it wrote.
@@ -625,13 +648,16 @@ struct Feed<'a> {
     count: u64,
     /// The parent's records, translated into this backup's map table (same block size only).
     prior: Vec<BlockRecord>,
-    /// Blocks the WAL says did not change (`None`: hash every block).
+    /// Blocks the WAL names as changed (`None`: hash every block).
     changed: Option<BTreeSet<u64>>,
-    whole: WholeHasher,
+    /// The flat whole-file hash, when every byte is read; `None` when only the blocks the WAL
+    /// names are read.
+    whole: Option<WholeHasher>,
     cur: Vec<u8>,
     index: u64,
     batch: Vec<Item>,
     batch_bytes: usize,
+    read: u64,
     hashed: u64,
 }
 
@@ -661,26 +687,100 @@ impl<'a> Feed<'a> {
                 prior.push(t);
             }
         }
+        let count = block_count(size, block_size);
+        let changed = if prior.is_empty() { None } else { changed };
+        // Reading only the named blocks pays while they are few; past a quarter of the file one
+        // pass over every page is cheaper than a lookup per page.
+        let selective = changed
+            .as_ref()
+            .is_some_and(|c| (c.len() as u64) * 4 <= count);
         Feed {
             path: Arc::from(f.path.as_str()),
             tx,
             attempt,
             size,
             block_size,
-            count: block_count(size, block_size),
-            changed: if prior.is_empty() { None } else { changed },
+            count,
+            changed,
             prior,
-            whole: WholeHasher::start(),
+            whole: (!selective).then(WholeHasher::start),
             cur: Vec::with_capacity(block_size as usize),
             index: 0,
             batch: Vec::new(),
             batch_bytes: 0,
+            read: 0,
             hashed: 0,
         }
     }
 
+    /// The parent's record of block `index` when the WAL says the block did not change: a whole
+    /// block, not the parent's last (which may have been short), not named by the WAL.
+    fn unchanged(&self, index: u64) -> Option<BlockRecord> {
+        let changed = self.changed.as_ref()?;
+        let p = *self.prior.get(index as usize)?;
+        let full = block_len(self.size, self.block_size, index) == self.block_size;
+        (full && index + 1 < self.prior.len() as u64 && !changed.contains(&index)).then_some(p)
+    }
+
+    /// The blocks to read when only the changed ones are (`None`: read every block).
+    fn to_read(&self) -> Option<Vec<u64>> {
+        if self.whole.is_some() {
+            return None;
+        }
+        Some(
+            (0..self.count)
+                .filter(|&i| self.unchanged(i).is_none())
+                .collect(),
+        )
+    }
+
+    /// Take the parent's records for the unchanged blocks up to block `target`; the bytes
+    /// skipped.
+    fn skip_to(&mut self, target: u64, attempts: &mut [Vec<Option<BlockRecord>>]) -> Result<u64> {
+        let mut skipped = 0u64;
+        while self.index < target {
+            let rec = self.unchanged(self.index).ok_or_else(|| {
+                Error::internal(format!(
+                    "{}: block {} was skipped but may have changed",
+                    self.path, self.index
+                ))
+            })?;
+            if let Some(slot) = attempts[self.attempt].get_mut(self.index as usize) {
+                *slot = Some(rec);
+            }
+            skipped += u64::from(self.block_size);
+            self.index += 1;
+        }
+        Ok(skipped)
+    }
+
+    /// Bytes at `offset` of the file: blocks before it that were not read are unchanged ones
+    /// (see [`Feed::skip_to`]). Returns the bytes skipped.
+    fn push_at(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        attempts: &mut [Vec<Option<BlockRecord>>],
+    ) -> Result<u64> {
+        let mut skipped = 0;
+        let bs = u64::from(self.block_size);
+        if self.cur.is_empty() && offset.is_multiple_of(bs) && offset / bs > self.index {
+            skipped = self.skip_to(offset / bs, attempts)?;
+        }
+        if offset != self.index * bs + self.cur.len() as u64 {
+            return Err(Error::internal(format!(
+                "{}: bytes at {offset} arrived out of order",
+                self.path
+            )));
+        }
+        self.push(data, attempts)?;
+        Ok(skipped)
+    }
+
     fn push(&mut self, mut data: &[u8], attempts: &mut [Vec<Option<BlockRecord>>]) -> Result<()> {
-        self.whole.update(data)?;
+        if let Some(w) = self.whole.as_mut() {
+            w.update(data)?;
+        }
         while !data.is_empty() {
             let want = self.block_size as usize - self.cur.len();
             let take = want.min(data.len());
@@ -696,15 +796,11 @@ impl<'a> Feed<'a> {
     fn block_done(&mut self, attempts: &mut [Vec<Option<BlockRecord>>]) -> Result<()> {
         let index = self.index;
         self.index += 1;
+        self.read += 1;
         let block = std::mem::replace(&mut self.cur, Vec::with_capacity(self.block_size as usize));
         let prior = self.prior.get(index as usize).copied();
-        let full_block = block.len() == self.block_size as usize;
         // A whole block the parent holds and the WAL does not name: the parent's record.
-        if let (Some(p), Some(changed)) = (prior, &self.changed)
-            && full_block
-            && (index + 1) < self.prior.len() as u64
-            && !changed.contains(&index)
-        {
+        if let Some(p) = self.unchanged(index) {
             if let Some(slot) = attempts[self.attempt].get_mut(index as usize) {
                 *slot = Some(p);
             }
@@ -735,14 +831,16 @@ impl<'a> Feed<'a> {
             .map_err(|_| Error::storage("the block writers stopped"))
     }
 
+    /// Cut the last block and settle the file; returns the bytes skipped at its end.
     fn finish(
         mut self,
         attempts: &mut [Vec<Option<BlockRecord>>],
         done: &mut BlockFileDone,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         if !self.cur.is_empty() {
             self.block_done(attempts)?;
         }
+        let skipped = self.skip_to(self.count, attempts)?;
         self.flush()?;
         if self.index != self.count {
             return Err(Error::internal(format!(
@@ -753,8 +851,9 @@ impl<'a> Feed<'a> {
         done.size = self.size;
         done.block_size = self.block_size;
         done.blocks = self.count;
+        done.blocks_read = self.read;
         done.blocks_hashed = self.hashed;
-        done.sha256 = self.whole.finish()?;
-        Ok(())
+        done.sha256 = self.whole.as_mut().map(|w| w.finish()).transpose()?;
+        Ok(skipped)
     }
 }

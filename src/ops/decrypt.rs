@@ -193,9 +193,10 @@ impl Dr {
             .map_err(|e| Error::internal(format!("decrypt task failed: {e}")))??;
         }
         // The whole file, as written, against the manifest.
-        let (at, got) = crate::repo::hash::sha256_of_file(&out)
+        let (kind, want) = entry.whole_digest()?;
+        let (at, got) = crate::repo::hash::digest_of_file(&out, kind)
             .map_err(|e| Error::from_io("read back", output, e))?;
-        if at != entry.size || Some(got) != entry.sha256 {
+        if at != entry.size || got != want {
             return Err(Error::integrity(format!(
                 "{path}: the bytes put together do not match the manifest's SHA-256; nothing was kept"
             )));

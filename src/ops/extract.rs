@@ -359,8 +359,8 @@ fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTar
     })
 }
 
-/// After every block was written and checked: the whole file's SHA-256 (read back), mode, time,
-/// and the rename into place.
+/// After every block was written and checked: the whole file's digest (hashed as the blocks
+/// arrived, or read back), mode, time, and the rename into place.
 fn place_block_file(
     t: &BlockTarget,
     entry: &Entry,
@@ -369,15 +369,16 @@ fn place_block_file(
     mode_mask: u32,
 ) -> Result<()> {
     if verify {
+        let (kind, want) = entry.whole_digest()?;
         let got = match hashed {
             Some(h) => h,
             None => {
-                crate::repo::hash::sha256_of_file(&t.file)
+                crate::repo::hash::digest_of_file(&t.file, kind)
                     .map_err(|e| Error::from_io("read back", &t.tmp, e))?
                     .1
             }
         };
-        if Some(&got) != entry.sha256.as_ref() {
+        if got != want {
             return Err(Error::integrity(format!(
                 "{}: the assembled file does not match the manifest's SHA-256 (every block matched its own); the file was not restored",
                 entry.path

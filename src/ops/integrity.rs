@@ -666,6 +666,34 @@ impl Dr {
                 return Ok(out);
             }
         };
+        // Each file this backup mapped: its blocks, as the map lists them, against the
+        // manifest's block-list digest.
+        for e in &manifest.entries {
+            let Some(b) = e.blocks.as_ref().filter(|b| b.map_in == id) else {
+                continue;
+            };
+            let listed = maps
+                .file(&e.path)
+                .map(|f| crate::repo::hash::block_list_digest(f.blocks.iter().map(|r| &r.sha256)));
+            let problem_text = match (&b.digest, listed) {
+                (_, None) => Some("the block map has no map of this file"),
+                (Some(want), Some(got)) if *want != got => Some(
+                    "the block map's blocks of the file do not match the manifest's block-list digest",
+                ),
+                (None, _) if e.sha256.is_none() => {
+                    Some("the manifest records no digest of the file")
+                }
+                _ => None,
+            };
+            if let Some(text) = problem_text {
+                out.problems.push(Problem {
+                    backup_id: id.clone(),
+                    volume: Some(BLOCKMAP_NAME.to_string()),
+                    path: Some(e.path.clone()),
+                    problem: text.into(),
+                });
+            }
+        }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut jobs = Vec::new();
         for v in vols {

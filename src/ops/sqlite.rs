@@ -1,6 +1,7 @@
 //! SQLite files: recognising a database, reading a live one consistently page by page (backup),
 //! the pages its WAL says changed, and checking a restored one (restore tests).
 
+use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
@@ -25,16 +26,51 @@ pub(crate) struct SnapshotShape {
     /// The WAL's generation (its salts, hex) seen inside the read transaction; `None` when the
     /// database has no WAL.
     pub wal: Option<String>,
+    /// The database file's stamp, taken inside the read transaction.
+    pub file: Option<FileStamp>,
 }
 
+/// What tells that a file was written: device, inode, modification and status-change times
+/// (nanoseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    pub dev: u64,
+    pub inode: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+impl FileStamp {
+    pub fn of(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            dev: m.dev(),
+            inode: m.ino(),
+            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+            ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+        })
+    }
+
+    /// The filesystem keeps times finer than a second (a write within the second of an
+    /// earlier stamp shows).
+    pub fn fine_grained(&self) -> bool {
+        self.mtime_ns % 1_000_000_000 != 0 || self.ctime_ns % 1_000_000_000 != 0
+    }
+}
+
+/// Pages to read: ranges of page numbers (from 1), ascending.
+pub(crate) type PageRanges = Vec<Range<u64>>;
+
 /// Read a consistent snapshot of a live database without copying it anywhere: one read
-/// transaction, every page through the `sqlite_dbpage` virtual table (which sees the WAL's
-/// committed pages), in order. `shape` hears the size first (and may refuse: its error stops
-/// the read); `page` gets every page.
+/// transaction, pages through the `sqlite_dbpage` virtual table (which sees the WAL's committed
+/// pages), in order. `shape` hears the size first and answers which pages to read (ranges of
+/// page numbers, from 1, ascending; `None`: every page); its error stops the read. `page` gets
+/// each page read, with its number.
 pub(crate) fn read_snapshot(
     src: &Path,
-    shape: &mut dyn FnMut(&SnapshotShape) -> Result<()>,
-    page: &mut dyn FnMut(&[u8]) -> Result<()>,
+    shape: &mut dyn FnMut(&SnapshotShape) -> Result<Option<PageRanges>>,
+    page: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<()> {
     use rusqlite::{Connection, OpenFlags};
     let fail = |e: rusqlite::Error| {
@@ -58,43 +94,79 @@ pub(crate) fn read_snapshot(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(fail)?;
+    // Inside the snapshot: a checkpoint from now on only copies frames this snapshot already
+    // sees, and the WAL cannot restart under it.
+    let file = FileStamp::of(src);
     let wal = wal_generation(src);
-    shape(&SnapshotShape {
+    let selection = shape(&SnapshotShape {
         size: page_count as u64 * page_size as u64,
         page_size: page_size as u32,
         wal,
+        file,
     })?;
-    let mut stmt = conn
-        .prepare("SELECT pgno, data FROM sqlite_dbpage")
-        .map_err(fail)?;
-    let mut rows = stmt.query([]).map_err(fail)?;
-    let mut expect = 1i64;
-    while let Some(row) = rows.next().map_err(fail)? {
-        let pgno: i64 = row.get(0).map_err(fail)?;
-        let data = row
-            .get_ref(1)
-            .map_err(fail)?
-            .as_blob()
-            .map_err(|e| fail(e.into()))?;
-        if pgno != expect || data.len() as i64 != page_size {
-            return Err(Error::io(format!(
-                "SQLite snapshot read of {}: page {pgno} arrived out of order or sized {}",
-                src.display(),
-                data.len()
-            )));
+    let bad_page = |pgno: i64, len: usize| {
+        Error::io(format!(
+            "SQLite snapshot read of {}: page {pgno} arrived out of order or sized {len}",
+            src.display()
+        ))
+    };
+    match selection {
+        None => {
+            let mut stmt = conn
+                .prepare("SELECT pgno, data FROM sqlite_dbpage")
+                .map_err(fail)?;
+            let mut rows = stmt.query([]).map_err(fail)?;
+            let mut expect = 1i64;
+            while let Some(row) = rows.next().map_err(fail)? {
+                let pgno: i64 = row.get(0).map_err(fail)?;
+                let data = row
+                    .get_ref(1)
+                    .map_err(fail)?
+                    .as_blob()
+                    .map_err(|e| fail(e.into()))?;
+                if pgno != expect || data.len() as i64 != page_size {
+                    return Err(bad_page(pgno, data.len()));
+                }
+                page(pgno as u64, data)?;
+                expect += 1;
+            }
+            if expect - 1 != page_count {
+                return Err(Error::io(format!(
+                    "SQLite snapshot read of {}: {} pages read, the database has {page_count}",
+                    src.display(),
+                    expect - 1
+                )));
+            }
         }
-        page(data)?;
-        expect += 1;
+        Some(ranges) => {
+            // One lookup per page: the virtual table answers `pgno = ?` directly.
+            let mut stmt = conn
+                .prepare("SELECT data FROM sqlite_dbpage WHERE pgno = ?1")
+                .map_err(fail)?;
+            for pgno in ranges.into_iter().flatten() {
+                if pgno < 1 || pgno > page_count as u64 {
+                    return Err(Error::internal(format!(
+                        "page {pgno} of {} asked for, it has {page_count}",
+                        src.display()
+                    )));
+                }
+                let mut rows = stmt.query([pgno as i64]).map_err(fail)?;
+                let row = rows
+                    .next()
+                    .map_err(fail)?
+                    .ok_or_else(|| bad_page(pgno as i64, 0))?;
+                let data = row
+                    .get_ref(0)
+                    .map_err(fail)?
+                    .as_blob()
+                    .map_err(|e| fail(e.into()))?;
+                if data.len() as i64 != page_size {
+                    return Err(bad_page(pgno as i64, data.len()));
+                }
+                page(pgno, data)?;
+            }
+        }
     }
-    if expect - 1 != page_count {
-        return Err(Error::io(format!(
-            "SQLite snapshot read of {}: {} pages read, the database has {page_count}",
-            src.display(),
-            expect - 1
-        )));
-    }
-    drop(rows);
-    drop(stmt);
     conn.execute_batch("COMMIT").map_err(fail)?;
     Ok(())
 }
@@ -117,12 +189,39 @@ fn wal_generation(db: &Path) -> Option<String> {
     (magic & !1 == 0x377f_0682).then(|| hex::encode(&h[16..24]))
 }
 
-/// The pages named by the frames of the database's WAL, when the WAL is still of generation
-/// `since` (the one a previous snapshot saw). Within one generation frames are only appended,
-/// and the database file is only written by copying frames of it back, so every page changed
-/// since that snapshot is named here. `None`: the WAL is of another generation or unreadable
-/// (then every page must be read and hashed).
-pub(crate) fn wal_changed_pages(db: &Path, since: &str) -> Option<std::collections::BTreeSet<u32>> {
+/// What a previous snapshot of a database saw, for finding the pages changed since from the WAL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WalBase {
+    /// A WAL of this generation (salts, hex). Within one generation frames are only appended,
+    /// and the database file is only written by copying frames of it back, so the frames of
+    /// that generation name every page changed since.
+    Generation(String),
+    /// No WAL, and the database file stamped so (fine-grained times) when it was scanned. If
+    /// the file carries the same stamp inside the new snapshot, it was not written since: every
+    /// change since is in the WAL now, whatever its generation (a WAL restarts only after a
+    /// checkpoint has written all its frames to the file).
+    Untouched(FileStamp),
+}
+
+/// The pages named by the frames of the database's WAL, when they name every page changed
+/// since a snapshot that saw `since` (see [`WalBase`]); `now` is the snapshot's shape. `None`:
+/// they may not (then every page must be read and hashed).
+pub(crate) fn wal_changed_pages(
+    db: &Path,
+    since: &WalBase,
+    now: &SnapshotShape,
+) -> Option<std::collections::BTreeSet<u32>> {
+    let generation = now.wal.as_deref()?;
+    match since {
+        WalBase::Generation(g) if g == generation => {}
+        WalBase::Untouched(then) if then.fine_grained() && now.file == Some(*then) => {}
+        _ => return None,
+    }
+    wal_pages(db, generation)
+}
+
+/// The pages named by the frames of the database's WAL when it is of generation `generation`.
+fn wal_pages(db: &Path, since: &str) -> Option<std::collections::BTreeSet<u32>> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = std::fs::File::open(wal_path(db)).ok()?;
     let mut h = [0u8; 32];

@@ -16,7 +16,7 @@ use super::envelope::{MAX_FRAME_SIZE, MIN_FRAME_SIZE};
 use crate::error::{Error, Result};
 
 pub const FORMAT_NAME: &str = "mahavishnu-dr";
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format this version reads (1: before block maps). A version 1 repository is
 /// upgraded to version 2 by the first write of this version.
 pub const OLDEST_READABLE_VERSION: u32 = 1;

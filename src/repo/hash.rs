@@ -37,11 +37,78 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
 }
 
-/// SHA-256 (hex) and length of a whole file, read from its start with positioned reads (the
-/// file's cursor is left alone).
-pub fn sha256_of_file(file: &std::fs::File) -> std::io::Result<(u64, String)> {
-    use std::os::unix::fs::FileExt;
+/// How a file's content is checked as a whole (FORMAT.md, "File digests").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestKind {
+    /// SHA-256 of the bytes (`sha256sum`).
+    Flat,
+    /// SHA-256 of the concatenated 32-byte SHA-256s of the file's blocks of this size, in
+    /// order: what a backup can compute from the blocks it hashed and the blocks its parent
+    /// holds, without reading the rest of the file.
+    BlockList(u32),
+}
+
+/// A running whole-file digest of either kind, fed the file's bytes in order.
+pub struct ContentHasher {
+    kind: DigestKind,
+    outer: Sha256,
+    block: Sha256,
+    in_block: u64,
+}
+
+impl ContentHasher {
+    pub fn new(kind: DigestKind) -> Self {
+        ContentHasher {
+            kind,
+            outer: Sha256::new(),
+            block: Sha256::new(),
+            in_block: 0,
+        }
+    }
+
+    pub fn update(&mut self, mut data: &[u8]) {
+        let DigestKind::BlockList(size) = self.kind else {
+            self.outer.update(data);
+            return;
+        };
+        let size = u64::from(size.max(1));
+        while !data.is_empty() {
+            let take = ((size - self.in_block) as usize).min(data.len());
+            self.block.update(&data[..take]);
+            self.in_block += take as u64;
+            data = &data[take..];
+            if self.in_block == size {
+                let done = std::mem::take(&mut self.block);
+                self.outer.update(&done.finish());
+                self.in_block = 0;
+            }
+        }
+    }
+
+    /// The digest as lowercase hex.
+    pub fn finish_hex(mut self) -> String {
+        if self.kind != DigestKind::Flat && self.in_block > 0 {
+            let done = std::mem::take(&mut self.block);
+            self.outer.update(&done.finish());
+        }
+        self.outer.finish_hex()
+    }
+}
+
+/// The block-list digest (hex) of a file whose blocks have these SHA-256s, in order.
+pub fn block_list_digest<'a>(blocks: impl IntoIterator<Item = &'a [u8; 32]>) -> String {
     let mut h = Sha256::new();
+    for b in blocks {
+        h.update(b);
+    }
+    h.finish_hex()
+}
+
+/// The digest (hex) of kind `kind` and length of a whole file, read from its start with
+/// positioned reads (the file's cursor is left alone).
+pub fn digest_of_file(file: &std::fs::File, kind: DigestKind) -> std::io::Result<(u64, String)> {
+    use std::os::unix::fs::FileExt;
+    let mut h = ContentHasher::new(kind);
     let mut buf = vec![0u8; 1 << 20];
     let mut at = 0u64;
     loop {
@@ -84,6 +151,35 @@ pub fn short_digest(text: &str, n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The block-list digest is the SHA-256 of the blocks' SHA-256s (the last block short),
+    /// whatever sizes the bytes arrive in; the flat kind is plain SHA-256.
+    #[test]
+    fn content_digests_of_both_kinds_match_their_definitions() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let raw = |d: &[u8]| ring::digest::digest(&ring::digest::SHA256, d);
+        let mut list = Vec::new();
+        for block in data.chunks(4096) {
+            list.extend_from_slice(raw(block).as_ref());
+        }
+        let want = sha256_hex(&list);
+        for step in [1usize, 1000, 4096, 5000, 100_000] {
+            let mut h = ContentHasher::new(DigestKind::BlockList(4096));
+            data.chunks(step).for_each(|c| h.update(c));
+            assert_eq!(h.finish_hex(), want, "step {step}");
+        }
+        let hashes: Vec<[u8; 32]> = data
+            .chunks(4096)
+            .map(|b| raw(b).as_ref().try_into().unwrap())
+            .collect();
+        assert_eq!(block_list_digest(&hashes), want);
+        let mut flat = ContentHasher::new(DigestKind::Flat);
+        flat.update(&data);
+        assert_eq!(flat.finish_hex(), sha256_hex(&data));
+        assert_ne!(want, sha256_hex(&data));
+    }
+
     #[test]
     fn digests_parse_only_as_64_hex_digits() {
         let good = super::sha256_hex(b"abc");

@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::kind::BackupType;
 
-/// 2: block-mapped files (`Entry::blocks`), block volumes and the block map object. Version 1
-/// manifests read as version 2 ones without any of them.
-pub const MANIFEST_VERSION: u32 = 2;
+/// 2: block-mapped files (`Entry::blocks`), block volumes and the block map object. 3: a
+/// block-mapped file records its block-list digest (`BlockList::digest`), and its flat
+/// `sha256` only when the backup read the whole file. Older manifests read as version 3 ones
+/// without what came later.
+pub const MANIFEST_VERSION: u32 = 3;
 
 /// What kind of filesystem object an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -54,7 +56,8 @@ pub struct Entry {
     /// Bytes of content (files), 0 otherwise.
     #[serde(default)]
     pub size: u64,
-    /// SHA-256 of the content (files), hex.
+    /// SHA-256 of the content (files), hex. A block-mapped file has it when the backup read
+    /// the whole file, and its `blocks.digest` always (from format version 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     /// Symlink target.
@@ -82,6 +85,28 @@ pub struct Entry {
     pub blocks: Option<BlockList>,
 }
 
+impl Entry {
+    /// How the file's content is checked whole, and the digest to expect: the flat SHA-256
+    /// when recorded, else the block-list digest. A file with neither cannot be checked: an
+    /// integrity error.
+    pub fn whole_digest(&self) -> crate::error::Result<(super::hash::DigestKind, &str)> {
+        use super::hash::DigestKind;
+        if let Some(flat) = &self.sha256 {
+            return Ok((DigestKind::Flat, flat));
+        }
+        if let Some(b) = &self.blocks
+            && let Some(d) = &b.digest
+        {
+            return Ok((DigestKind::BlockList(b.block_size), d));
+        }
+        Err(crate::error::Error::integrity(format!(
+            "{}: the manifest records no digest of the file, so its content cannot be checked; it was not restored",
+            self.path
+        ))
+        .with_guidance("restore it from another backup, and run `backup validate --level full`"))
+    }
+}
+
 /// How a block-mapped file is stored (`docs/FORMAT.md`, "Block maps").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BlockList {
@@ -96,6 +121,10 @@ pub struct BlockList {
     /// the next backup compares to find the changed pages from the WAL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal: Option<String>,
+    /// The block-list digest: SHA-256 (hex) of the concatenated SHA-256s of its blocks, in
+    /// order (`None` in backups of format version 2, which recorded only the flat `sha256`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// One source as the backup saw it.
@@ -157,7 +186,8 @@ pub struct Totals {
     pub files_deleted: u64,
     /// Sealed bytes this backup added to the repository.
     pub stored_bytes: u64,
-    /// Blocks of the block-mapped files this backup read (stamp changed, or a full).
+    /// Blocks of the block-mapped files this backup read (stamp changed, or a full; only the
+    /// blocks a SQLite WAL named, when it named few).
     #[serde(default)]
     pub blocks_read: u64,
     /// Of those, the blocks hashed to find changes (fewer when a SQLite WAL named the changed
