@@ -576,6 +576,7 @@ async fn a_path_restore_reads_only_that_files_blocks() {
             &mahavishnu_dr::RestoreOptions {
                 backup_id: "latest".into(),
                 target_dir: target.clone(),
+                host: None,
                 paths: vec!["data/a.bin".into()],
                 overwrite: false,
                 keep_special_bits: false,

@@ -353,6 +353,7 @@ async fn restore_backup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value
     let o = RestoreOptions {
         backup_id,
         target_dir: Default::default(),
+        host: None,
         paths: Vec::new(),
         overwrite: false,
         keep_special_bits: false,

@@ -21,13 +21,14 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::repo::blockmap::BlockMaps;
 use crate::repo::catalog::Catalog;
 use crate::repo::keys::{volume_key, volume_name};
-use crate::repo::locks::{LockMode, hostname};
+use crate::repo::locks::LockMode;
 use crate::repo::manifest::{
     BlockList, Entry, EntryKind, Location, MANIFEST_VERSION, Manifest, ManifestSummary, Origin,
     Totals, VolumeContent, VolumeRecord,
 };
 use crate::repo::volume::{FileOutcome, VolumeInput, VolumeParams, write_volume};
 use crate::repo::{BackupType, Repository, new_backup_id};
+use crate::settings::ResolvedSource;
 use crate::storage::bridge::writer_pump;
 
 const MIB: u64 = 1 << 20;
@@ -102,8 +103,48 @@ struct Plan {
     parent: Option<ManifestSummary>,
 }
 
-fn choose_type(catalog: &Catalog, requested: BackupType, max_chain: u32) -> Plan {
-    let latest = catalog.latest().cloned();
+/// The sources a backup covers, as its manifest records them (kind and source; where they are
+/// stored does not matter): backups of the same host and source set form one chain.
+type SourceSet = BTreeSet<(String, String)>;
+
+fn recorded_sources(s: &ManifestSummary) -> SourceSet {
+    s.sources
+        .iter()
+        .map(|r| (r.kind.clone(), r.source.clone()))
+        .collect()
+}
+
+/// The sources this backup will record: the configured ones, without the default sources
+/// that do not exist (the scan skips those).
+fn configured_sources(sources: &[ResolvedSource], default_sources: bool) -> SourceSet {
+    sources
+        .iter()
+        .filter_map(|s| match s {
+            ResolvedSource::Path { path, .. } => (!default_sources
+                || std::fs::symlink_metadata(path).is_ok())
+            .then(|| ("path".to_string(), path.display().to_string())),
+            ResolvedSource::Command { command, .. } => {
+                Some(("command".to_string(), command.join(" ")))
+            }
+        })
+        .collect()
+}
+
+/// Choose the type and the parent: an incremental builds on the newest backup of the same host
+/// and source set (never on another host's backup, however new).
+fn choose_type(
+    catalog: &Catalog,
+    requested: BackupType,
+    max_chain: u32,
+    host: &str,
+    sources: &SourceSet,
+) -> Plan {
+    let latest = catalog
+        .backups
+        .iter()
+        .rev()
+        .find(|b| b.host == host && recorded_sources(b) == *sources)
+        .cloned();
     if requested != BackupType::Incremental {
         return Plan {
             backup_type: requested,
@@ -111,7 +152,14 @@ fn choose_type(catalog: &Catalog, requested: BackupType, max_chain: u32) -> Plan
             parent: None,
         };
     }
-    if let Some(u) = catalog.unreadable_newer_than_latest().first() {
+    // An unreadable manifest names no host: one newer than this chain's head may be its own.
+    let head = latest.as_ref().map_or("", |l| l.backup_id.as_str());
+    if let Some(u) = catalog
+        .unreadable
+        .iter()
+        .filter(|u| u.backup_id.as_str() > head)
+        .max_by(|a, b| a.backup_id.cmp(&b.backup_id))
+    {
         return Plan {
             backup_type: BackupType::Full,
             reason: Some(format!(
@@ -124,7 +172,10 @@ fn choose_type(catalog: &Catalog, requested: BackupType, max_chain: u32) -> Plan
     let Some(latest) = latest else {
         return Plan {
             backup_type: BackupType::Full,
-            reason: Some("no full backup exists yet: this incremental was made as a full".into()),
+            reason: Some(format!(
+                "no full backup of host {host} with these sources exists yet: this incremental \
+                 was made as a full"
+            )),
             parent: None,
         };
     };
@@ -307,7 +358,16 @@ impl Dr {
         let s = &self.settings.settings;
         let b = &s.backup;
         let catalog = Catalog::load(repo).await?;
-        let plan = choose_type(&catalog, req.backup_type, b.max_chain_length.max(1));
+        let host = self.host();
+        let sources = self.settings.sources();
+        let default_sources = b.sources.is_empty();
+        let plan = choose_type(
+            &catalog,
+            req.backup_type,
+            b.max_chain_length.max(1),
+            &host,
+            &configured_sources(&sources, default_sources),
+        );
         let parent_manifest = match &plan.parent {
             Some(p) => Some(repo.read_manifest(&p.backup_id).await?),
             None => None,
@@ -317,7 +377,6 @@ impl Dr {
         progress.phase("scanning sources", None);
         // Command outputs: a private work folder, made on first use.
         let work = Arc::new(self.scratch_work(id));
-        let sources = self.settings.sources();
         let skip = vec![
             self.settings.repository_dir(),
             b.encryption.key_path.clone(),
@@ -325,7 +384,6 @@ impl Dr {
         ];
         let project_root = self.settings.project_root.clone();
         let exclude = b.exclude.clone();
-        let default_sources = b.sources.is_empty();
         let cancel2 = cancel.clone();
         let work2 = work.clone();
         let scanned = tokio::task::spawn_blocking(move || {
@@ -755,7 +813,7 @@ impl Dr {
                 chain_length,
                 started,
                 finished: Utc::now(),
-                host: hostname(),
+                host,
                 tool_version: env!("CARGO_PKG_VERSION").to_string(),
                 compression_level: level,
                 encrypted: repo.encrypted(),

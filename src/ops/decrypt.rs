@@ -58,7 +58,7 @@ impl Dr {
         let (backup_id, index) = (opts.backup_id.as_str(), opts.volume);
         let repo = self.open_repo().await?;
         let catalog = Catalog::load(&repo).await?;
-        let summary = catalog.resolve(backup_id)?;
+        let summary = self.resolve_backup(&catalog, backup_id, None)?;
         let id = summary.backup_id.clone();
         if !summary.volumes.iter().any(|v| v.index == index) {
             return Err(Error::not_found(format!(
@@ -119,7 +119,10 @@ impl Dr {
             .ok_or_else(|| Error::usage("no file named: give --file PATH"))?;
         let repo = self.open_repo().await?;
         let catalog = Catalog::load(&repo).await?;
-        let id = catalog.resolve(&opts.backup_id)?.backup_id.clone();
+        let id = self
+            .resolve_backup(&catalog, &opts.backup_id, None)?
+            .backup_id
+            .clone();
         let manifest = repo.read_manifest(&id).await?;
         let entry = manifest
             .entries

@@ -52,6 +52,8 @@ pub(crate) struct Extraction<'a> {
     pub overwrite: bool,
     /// Keep setuid, setgid and sticky bits (dropped otherwise, with a warning).
     pub keep_special_bits: bool,
+    /// Whose newest backup "latest" is: this host's when `None`.
+    pub host: Option<&'a str>,
 }
 
 /// What an extraction wrote.
@@ -590,7 +592,9 @@ impl Dr {
     ) -> Result<Extracted> {
         let t0 = Instant::now();
         let catalog = Catalog::load(repo).await?;
-        let summary = catalog.resolve(req.backup_id)?.clone();
+        let summary = self
+            .resolve_backup(&catalog, req.backup_id, req.host)?
+            .clone();
         let id = summary.backup_id.clone();
         let manifest = Arc::new(repo.read_manifest(&id).await?);
         // Check every path before writing anything.

@@ -179,7 +179,7 @@ impl Dr {
             let catalog = Catalog::load(repo).await?;
             let ids: Vec<String> = match only {
                 Some(id) => {
-                    let b = catalog.resolve(id)?;
+                    let b = self.resolve_backup(&catalog, id, None)?;
                     let mut set: BTreeSet<String> = b.depends_on.iter().cloned().collect();
                     set.insert(b.backup_id.clone());
                     if let Ok(chain) = catalog.chain(&b.backup_id) {

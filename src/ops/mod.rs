@@ -32,6 +32,7 @@ mod blocks;
 pub mod defaults;
 pub mod events;
 mod extract;
+mod hosts;
 mod integrity;
 mod key_file;
 mod measure;
@@ -117,6 +118,22 @@ impl Dr {
         &self.storage
     }
 
+    /// The host name this process presents: `backup.host`, else the system's host name. Backups,
+    /// locks and history records carry it; chains, retention and `latest` are per host.
+    pub fn host(&self) -> String {
+        self.settings
+            .settings
+            .backup
+            .host
+            .clone()
+            .unwrap_or_else(locks::hostname)
+    }
+
+    /// This process as a lock holder.
+    pub(crate) fn holder(&self) -> locks::Holder {
+        locks::Holder::new(&self.host())
+    }
+
     fn key_path(&self) -> PathBuf {
         self.settings.settings.backup.encryption.key_path.clone()
     }
@@ -154,7 +171,16 @@ impl Dr {
     ) -> Result<LockGuard> {
         let wait = Duration::from_secs(self.settings.settings.backup.lock_wait_seconds);
         let notice = |m: String| progress.notice(&m);
-        locks::acquire_or_cancel(&self.storage, mode, operation, wait, &notice, cancel).await
+        locks::acquire_or_cancel(
+            &self.storage,
+            &self.holder(),
+            mode,
+            operation,
+            wait,
+            &notice,
+            cancel,
+        )
+        .await
     }
 }
 

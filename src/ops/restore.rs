@@ -46,6 +46,11 @@ pub struct RestoreOptions {
         help = "Folder to restore into (created if missing; must be empty unless --overwrite)"
     )]
     pub target_dir: PathBuf,
+    /// With backup_id "latest": the newest backup of this host (default: the host this process
+    /// presents, `backup.host` or the system's host name). Ignored for a backup id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
     /// Only these stored paths (files or folders, as listed in the backup); empty restores all.
     #[serde(default)]
     #[arg(
@@ -86,6 +91,7 @@ impl RestoreOptions {
         RestoreOptions {
             backup_id: backup_id.to_string(),
             target_dir,
+            host: None,
             paths: Vec::new(),
             overwrite: false,
             keep_special_bits: false,
@@ -128,6 +134,7 @@ impl Dr {
             paths: &req.paths,
             overwrite: req.overwrite,
             keep_special_bits: req.keep_special_bits,
+            host: req.host.as_deref(),
         };
         let x = self.extract(&job, progress, cancel, None).await?;
         let message = format!(

@@ -247,7 +247,7 @@ impl Dr {
         let rpo_target_seconds = dr_settings.rpo_target_minutes as f64 * 60.0;
         let repo = self.open_repo().await?;
         let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
-        let summary = catalog.resolve(&req.backup_id)?.clone();
+        let summary = self.resolve_backup(&catalog, &req.backup_id, None)?.clone();
         let id = summary.backup_id.clone();
         let mut warnings = Vec::new();
         let ScratchRestore {

@@ -202,7 +202,7 @@ impl Dr {
         let repo = self.open_repo().await?;
         if backup_id == "latest" {
             let catalog = Catalog::load(&repo).await?;
-            return Ok(catalog.resolve("latest")?.clone());
+            return Ok(self.resolve_backup(&catalog, backup_id, None)?.clone());
         }
         repo.read_summary(backup_id).await
     }

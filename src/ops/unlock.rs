@@ -63,7 +63,7 @@ impl Dr {
         let now = Utc::now();
         let mut removed = Vec::new();
         let mut kept = Vec::new();
-        for found in locks::survey(&self.storage).await? {
+        for found in locks::survey(&self.storage, &self.holder()).await? {
             let remove = req.all || found.stale.is_some();
             let reason = match (&found.stale, remove) {
                 (Some(why), _) => format!("stale: {why}"),

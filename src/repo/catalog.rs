@@ -100,6 +100,60 @@ impl Catalog {
         v
     }
 
+    /// The hosts that made the readable backups, sorted.
+    pub fn hosts(&self) -> Vec<&str> {
+        let set: std::collections::BTreeSet<&str> =
+            self.backups.iter().map(|b| b.host.as_str()).collect();
+        set.into_iter().collect()
+    }
+
+    /// The newest readable backup of `host`.
+    pub fn latest_of(&self, host: &str) -> Option<&ManifestSummary> {
+        self.backups.iter().rev().find(|b| b.host == host)
+    }
+
+    /// The newest backup of `host`. Refuses, as `resolve("latest")` does, when an unreadable
+    /// backup is newer (it may be one of `host`'s: an unreadable manifest names no host).
+    pub fn resolve_latest_of(&self, host: &str) -> Result<&ManifestSummary> {
+        let latest = self.latest_of(host);
+        let newer = latest.map_or("", |b| b.backup_id.as_str());
+        if let Some(u) = self
+            .unreadable
+            .iter()
+            .filter(|u| u.backup_id.as_str() > newer)
+            .max_by(|a, b| a.backup_id.cmp(&b.backup_id))
+        {
+            return Err(Error::integrity(format!(
+                "backup {} is unreadable ({}) and newer than the newest backup of host {host}; \
+                 `latest` does not fall back to an older backup in silence",
+                u.backup_id, u.error.message
+            ))
+            .with_next(Advice::step(
+                Action::ListBackups,
+                "to see the readable backups and why the others are not",
+            ))
+            .with_guidance(
+                "name the backup to use by its id (backup_id), and validate to see what is \
+                 damaged; a backup you did not make was planted by a writer of the store",
+            ));
+        }
+        latest.ok_or_else(|| {
+            Error::not_found(format!(
+                "the repository holds no backup of host {host:?} (hosts: {})",
+                if self.backups.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.hosts().join(", ")
+                }
+            ))
+            .with_next(Advice::step(
+                Action::ListBackups,
+                "to see the backups and their hosts",
+            ))
+            .with_guidance("name one of the hosts (--host NAME), or a backup id")
+        })
+    }
+
     pub fn get(&self, id: &str) -> Option<&ManifestSummary> {
         self.backups.iter().find(|b| b.backup_id == id)
     }

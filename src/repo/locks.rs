@@ -3,12 +3,14 @@
 //! Every holder writes its own object `locks/<mode>-<id>.json`, then lists `locks/`: it holds the
 //! lock only if no conflicting lock is present after its own was written. Two holders can never
 //! both proceed (the later writer sees the earlier one), and both backing off is resolved by a
-//! random delay. Shared (restore, validate) conflicts with exclusive; backup with backup and
-//! exclusive; exclusive (cleanup) with everything. Holders refresh their lock every 30 s; a lock
-//! not refreshed for 120 s, held by a dead process on this host, or whose times lie more than
-//! 10 minutes in the future (a wrong clock, or a forged lock that would never age), is stale and
-//! is broken. Lock objects come from an untrusted store: any bytes parse without a panic, as a
-//! lock or as an unreadable object.
+//! random delay. Shared (restore, validate) conflicts with exclusive; backup with a backup of the
+//! same host and with exclusive (backups of different hosts run side by side: their chains are
+//! their own); exclusive (cleanup) with everything. Holders refresh their lock every 30 s; a lock
+//! not refreshed for 120 s, held by a dead process of this host on this machine, or whose times
+//! lie more than 10 minutes in the future (a wrong clock, or a forged lock that would never age),
+//! is stale and is broken. A lock of another host (or of this host name on another machine) is
+//! never judged by its pid: that pid means nothing here. Lock objects come from an untrusted
+//! store: any bytes parse without a panic, as a lock or as an unreadable object.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,12 +42,14 @@ pub enum LockMode {
 }
 
 impl LockMode {
-    fn conflicts(self, other: LockMode) -> bool {
+    /// Whether a lock of this mode taken by `host` conflicts with `other` of `other_host`.
+    fn conflicts(self, host: &str, other: LockMode, other_host: &str) -> bool {
         use LockMode::*;
-        matches!(
-            (self, other),
-            (Exclusive, _) | (_, Exclusive) | (Backup, Backup)
-        )
+        match (self, other) {
+            (Exclusive, _) | (_, Exclusive) => true,
+            (Backup, Backup) => host == other_host,
+            _ => false,
+        }
     }
     pub fn as_str(self) -> &'static str {
         match self {
@@ -60,11 +64,34 @@ impl LockMode {
 pub struct LockInfo {
     pub id: String,
     pub mode: LockMode,
+    /// The holder's host name (`backup.host`, else the system's host name).
     pub host: String,
     pub pid: u32,
     pub operation: String,
     pub created: DateTime<Utc>,
     pub refreshed: DateTime<Utc>,
+    /// The system host name of the machine the holder runs on, when `host` is set by the
+    /// settings (absent in locks of older releases, whose `host` is the system host name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
+}
+
+/// Who takes a lock, or judges one: the host name presented (`backup.host`, else the system's)
+/// and the system host name of this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub host: String,
+    pub machine: String,
+}
+
+impl Holder {
+    /// A holder presenting `host` on this machine.
+    pub fn new(host: &str) -> Holder {
+        Holder {
+            host: host.to_string(),
+            machine: hostname(),
+        }
+    }
 }
 
 impl LockInfo {
@@ -72,9 +99,15 @@ impl LockInfo {
         super::keys::lock_key(self.mode.as_str(), &self.id)
     }
 
+    /// Whether the holder runs on `here`'s machine under `here`'s host name: only then does its
+    /// pid name a process that `here` can look for.
+    fn runs_here(&self, here: &Holder) -> bool {
+        self.host == here.host && self.machine.as_deref().unwrap_or(&self.host) == here.machine
+    }
+
     /// Why this lock is stale, if it is.
-    pub fn stale_reason(&self, now: DateTime<Utc>, this_host: &str) -> Option<String> {
-        if self.host == this_host && !process_alive(self.pid) {
+    pub fn stale_reason(&self, now: DateTime<Utc>, here: &Holder) -> Option<String> {
+        if self.runs_here(here) && !process_alive(self.pid) {
             return Some(format!(
                 "process {} on {} is no longer running",
                 self.pid, self.host
@@ -129,15 +162,14 @@ pub struct FoundLock {
 }
 
 /// Every lock object in the repository, each with whether (and why) it is stale now.
-pub async fn survey(storage: &DynStorage) -> Result<Vec<FoundLock>> {
-    let host = hostname();
+pub async fn survey(storage: &DynStorage, here: &Holder) -> Result<Vec<FoundLock>> {
     let now = Utc::now();
     Ok(list_locks(storage)
         .await?
         .into_iter()
         .map(|(key, info)| {
             let stale = match &info {
-                Some(i) => i.stale_reason(now, &host),
+                Some(i) => i.stale_reason(now, here),
                 None => {
                     Some("the lock object is unreadable (cut off by a crash, or not a lock)".into())
                 }
@@ -225,35 +257,38 @@ pub async fn list_locks(storage: &DynStorage) -> Result<Vec<(String, Option<Lock
 /// broken stale locks.
 pub async fn acquire(
     storage: &DynStorage,
+    here: &Holder,
     mode: LockMode,
     operation: &str,
     wait: Duration,
     notice: &(dyn Fn(String) + Send + Sync),
 ) -> Result<LockGuard> {
     let never = CancellationToken::new();
-    acquire_or_cancel(storage, mode, operation, wait, notice, &never).await
+    acquire_or_cancel(storage, here, mode, operation, wait, notice, &never).await
 }
 
 /// [`acquire`], giving up as soon as `cancel` fires while it waits (nothing of this operation is
 /// left in the store: its lock object is removed before each wait).
 pub async fn acquire_or_cancel(
     storage: &DynStorage,
+    here: &Holder,
     mode: LockMode,
     operation: &str,
     wait: Duration,
     notice: &(dyn Fn(String) + Send + Sync),
     cancel: &CancellationToken,
 ) -> Result<LockGuard> {
-    let host = hostname();
     let now = Utc::now();
     let info = LockInfo {
         id: hex::encode(super::crypto::random_bytes::<8>()),
         mode,
-        host: host.clone(),
+        host: here.host.clone(),
         pid: std::process::id(),
         operation: operation.to_string(),
         created: now,
         refreshed: now,
+        // Older releases read `host` as the machine: say which machine when they differ.
+        machine: (here.machine != here.host).then(|| here.machine.clone()),
     };
     let deadline = tokio::time::Instant::now() + wait;
     let mut announced = false;
@@ -272,7 +307,7 @@ pub async fn acquire_or_cancel(
                 }
                 continue;
             };
-            if let Some(why) = other.stale_reason(Utc::now(), &host) {
+            if let Some(why) = other.stale_reason(Utc::now(), here) {
                 notice(format!(
                     "breaking stale {} lock of `{}` held by {} pid {} since {}: {why}",
                     other.mode.as_str(),
@@ -284,7 +319,7 @@ pub async fn acquire_or_cancel(
                 storage.delete(&key).await?;
                 continue;
             }
-            if mode.conflicts(other.mode) {
+            if mode.conflicts(&info.host, other.mode, &other.host) {
                 blocker = Some(other);
             }
         }
@@ -367,12 +402,28 @@ mod tests {
 
     fn quiet(_: String) {}
 
+    fn here() -> Holder {
+        Holder::new("here")
+    }
+
+    /// A holder presenting `host` on this machine.
+    fn here_named(host: &str) -> Holder {
+        Holder::new(host)
+    }
+
     #[tokio::test]
     async fn a_wait_for_a_lock_ends_when_the_operation_is_cancelled() {
         let s: DynStorage = Arc::new(MemoryStorage::new());
-        let holder = acquire(&s, LockMode::Exclusive, "cleanup", Duration::ZERO, &quiet)
-            .await
-            .unwrap();
+        let holder = acquire(
+            &s,
+            &here(),
+            LockMode::Exclusive,
+            "cleanup",
+            Duration::ZERO,
+            &quiet,
+        )
+        .await
+        .unwrap();
         let cancel = CancellationToken::new();
         let c2 = cancel.clone();
         tokio::spawn(async move {
@@ -383,6 +434,7 @@ mod tests {
         // Willing to wait a minute; the cancel ends the wait at once.
         let e = acquire_or_cancel(
             &s,
+            &here(),
             LockMode::Backup,
             "backup",
             Duration::from_secs(60),
@@ -403,14 +455,29 @@ mod tests {
     #[tokio::test]
     async fn shared_locks_coexist_and_exclusive_waits_then_fails() {
         let s: DynStorage = Arc::new(MemoryStorage::new());
-        let a = acquire(&s, LockMode::Shared, "restore", Duration::ZERO, &quiet)
-            .await
-            .unwrap();
-        let b = acquire(&s, LockMode::Shared, "validate", Duration::ZERO, &quiet)
-            .await
-            .unwrap();
+        let a = acquire(
+            &s,
+            &here(),
+            LockMode::Shared,
+            "restore",
+            Duration::ZERO,
+            &quiet,
+        )
+        .await
+        .unwrap();
+        let b = acquire(
+            &s,
+            &here(),
+            LockMode::Shared,
+            "validate",
+            Duration::ZERO,
+            &quiet,
+        )
+        .await
+        .unwrap();
         let e = acquire(
             &s,
+            &here(),
             LockMode::Exclusive,
             "cleanup",
             Duration::from_millis(300),
@@ -425,13 +492,27 @@ mod tests {
         );
         a.release().await.unwrap();
         b.release().await.unwrap();
-        let x = acquire(&s, LockMode::Exclusive, "cleanup", Duration::ZERO, &quiet)
-            .await
-            .unwrap();
+        let x = acquire(
+            &s,
+            &here(),
+            LockMode::Exclusive,
+            "cleanup",
+            Duration::ZERO,
+            &quiet,
+        )
+        .await
+        .unwrap();
         assert!(
-            acquire(&s, LockMode::Backup, "backup", Duration::ZERO, &quiet)
-                .await
-                .is_err()
+            acquire(
+                &s,
+                &here(),
+                LockMode::Backup,
+                "backup",
+                Duration::ZERO,
+                &quiet
+            )
+            .await
+            .is_err()
         );
         x.release().await.unwrap();
         assert!(
@@ -452,12 +533,18 @@ mod tests {
             operation: "cleanup".into(),
             created: old,
             refreshed: old,
+            machine: None,
         };
         write_lock(&s, &dead).await.unwrap();
         let heard = std::sync::Mutex::new(Vec::new());
-        let g = acquire(&s, LockMode::Backup, "backup", Duration::ZERO, &|m| {
-            heard.lock().unwrap().push(m)
-        })
+        let g = acquire(
+            &s,
+            &here(),
+            LockMode::Backup,
+            "backup",
+            Duration::ZERO,
+            &|m| heard.lock().unwrap().push(m),
+        )
         .await
         .unwrap();
         let heard = heard.into_inner().unwrap();
@@ -479,6 +566,7 @@ mod tests {
             operation: "backup cleanup".into(),
             created,
             refreshed,
+            machine: None,
         }
     }
 
@@ -488,7 +576,7 @@ mod tests {
         let secs = chrono::Duration::seconds;
         // Within the skew allowance: a live lock of a host whose clock runs a little ahead.
         let near = lock_at(now + secs(300), now + secs(300));
-        assert_eq!(near.stale_reason(now, "here"), None);
+        assert_eq!(near.stale_reason(now, &here_named("here")), None);
         // Far ahead: it would never age, so it is stale, and the reason says why.
         for l in [
             lock_at(now, now + secs(86_400)),
@@ -498,14 +586,14 @@ mod tests {
                 now + secs(FUTURE_SKEW_SECS + 5),
             ),
         ] {
-            let why = l.stale_reason(now, "here").expect("stale");
+            let why = l.stale_reason(now, &here_named("here")).expect("stale");
             assert!(why.contains("ahead of this host's clock"), "{why}");
         }
         // The extremes chrono can parse neither panic nor count as live.
         let far = lock_at(DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MAX_UTC);
-        assert!(far.stale_reason(now, "here").is_some());
+        assert!(far.stale_reason(now, &here_named("here")).is_some());
         let ancient = lock_at(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MIN_UTC);
-        assert!(ancient.stale_reason(now, "here").is_some());
+        assert!(ancient.stale_reason(now, &here_named("here")).is_some());
     }
 
     #[test]
@@ -524,7 +612,7 @@ mod tests {
         let now = Utc::now();
         for raw in &cases {
             if let Some(l) = parse_lock(raw) {
-                let _ = l.stale_reason(now, &l.host.clone());
+                let _ = l.stale_reason(now, &here_named(&l.host.clone()));
                 let _ = (l.age(now), l.refreshed_ago(now), l.key());
             }
         }
@@ -533,7 +621,11 @@ mod tests {
         for pid in [0, u32::MAX] {
             l.pid = pid;
             l.host = "here".into();
-            assert!(l.stale_reason(now, "here").is_some(), "pid {pid}");
+            l.machine = Some(hostname());
+            assert!(
+                l.stale_reason(now, &here_named("here")).is_some(),
+                "pid {pid}"
+            );
         }
     }
 
@@ -541,7 +633,7 @@ mod tests {
         #[test]
         fn any_bytes_parse_or_not_without_a_panic(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
             if let Some(l) = parse_lock(&raw) {
-                let _ = l.stale_reason(Utc::now(), "here");
+                let _ = l.stale_reason(Utc::now(), &here_named("here"));
             }
         }
     }
@@ -549,13 +641,21 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_backup_runs_once_the_first_releases() {
         let s: DynStorage = Arc::new(MemoryStorage::new());
-        let first = acquire(&s, LockMode::Backup, "backup 1", Duration::ZERO, &quiet)
-            .await
-            .unwrap();
+        let first = acquire(
+            &s,
+            &here(),
+            LockMode::Backup,
+            "backup 1",
+            Duration::ZERO,
+            &quiet,
+        )
+        .await
+        .unwrap();
         let s2 = s.clone();
         let waiter = tokio::spawn(async move {
             acquire(
                 &s2,
+                &here(),
                 LockMode::Backup,
                 "backup 2",
                 Duration::from_secs(20),
@@ -568,5 +668,93 @@ mod tests {
         first.release().await.unwrap();
         let second = waiter.await.unwrap().unwrap();
         second.release().await.unwrap();
+    }
+
+    /// A pid that names no running process here (the largest pid_t is never handed out).
+    const DEAD_PID: u32 = i32::MAX as u32;
+
+    #[test]
+    fn only_a_lock_of_this_host_on_this_machine_is_judged_by_its_pid() {
+        let now = Utc::now();
+        let mut l = lock_at(now, now);
+        l.pid = DEAD_PID;
+        let a = here_named("host-a");
+        // This host on this machine, the process gone: stale.
+        l.host = "host-a".into();
+        l.machine = Some(hostname());
+        let why = l.stale_reason(now, &a).expect("stale");
+        assert!(why.contains("no longer running"), "{why}");
+        // Another host name, even on this machine: its pid is not looked up.
+        l.host = "host-b".into();
+        assert_eq!(l.stale_reason(now, &a), None);
+        // This host name on another machine: neither.
+        l.host = "host-a".into();
+        l.machine = Some(format!("{}-elsewhere", hostname()));
+        assert_eq!(l.stale_reason(now, &a), None);
+        // A lock of an older release (no machine): its host is the machine's name.
+        l.machine = None;
+        l.host = hostname();
+        assert!(l.stale_reason(now, &Holder::new(&hostname())).is_some());
+        assert_eq!(l.stale_reason(now, &a), None);
+    }
+
+    #[tokio::test]
+    async fn backups_of_two_hosts_hold_their_locks_side_by_side() {
+        let s: DynStorage = Arc::new(MemoryStorage::new());
+        let a = acquire(
+            &s,
+            &here_named("host-a"),
+            LockMode::Backup,
+            "backup",
+            Duration::ZERO,
+            &quiet,
+        )
+        .await
+        .unwrap();
+        let b = acquire(
+            &s,
+            &here_named("host-b"),
+            LockMode::Backup,
+            "backup",
+            Duration::ZERO,
+            &quiet,
+        )
+        .await
+        .unwrap();
+        // A second backup of host a waits for the first.
+        let e = acquire(
+            &s,
+            &here_named("host-a"),
+            LockMode::Backup,
+            "backup",
+            Duration::ZERO,
+            &quiet,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Locked);
+        assert!(e.message.contains("host-a"), "{e}");
+        // A cleanup waits for both.
+        let e = acquire(
+            &s,
+            &here_named("host-b"),
+            LockMode::Exclusive,
+            "cleanup",
+            Duration::ZERO,
+            &quiet,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Locked);
+        // The lock records carry host, pid and (a host name set by the settings) the machine.
+        let listed = list_locks(&s).await.unwrap();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        for (_, info) in &listed {
+            let info = info.as_ref().unwrap();
+            assert_eq!(info.pid, std::process::id());
+            assert_eq!(info.machine.as_deref(), Some(hostname().as_str()));
+        }
+        a.release().await.unwrap();
+        b.release().await.unwrap();
     }
 }

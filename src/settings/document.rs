@@ -50,6 +50,7 @@ pub(crate) struct BackupDoc {
     pub storage: StorageSettings,
     pub lock_wait_seconds: u64,
     pub block_incremental: super::schema::BlockIncrementalSettings,
+    pub host: Option<String>,
 }
 
 impl Default for BackupDoc {
@@ -70,6 +71,7 @@ impl Default for BackupDoc {
             storage: d.storage,
             lock_wait_seconds: d.lock_wait_seconds,
             block_incremental: d.block_incremental,
+            host: d.host,
         }
     }
 }

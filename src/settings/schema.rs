@@ -51,6 +51,37 @@ pub struct BackupSettings {
     /// How long a backup or cleanup waits for a conflicting lock before giving up (seconds).
     pub lock_wait_seconds: u64,
     pub block_incremental: BlockIncrementalSettings,
+    /// The host name this machine's backups, locks and history records carry (chains and
+    /// retention are per host). None: the system's host name.
+    pub host: Option<String>,
+}
+
+/// The longest host name accepted (`backup.host`, `--host`): a DNS name's limit.
+pub const MAX_HOST_NAME_LEN: usize = 253;
+
+/// What is wrong with `name` as a host name (`backup.host`, `--host`), if anything: it must be
+/// non-empty, at most [`MAX_HOST_NAME_LEN`] bytes, without control characters, `/` or `\`, and
+/// not start or end with whitespace.
+pub fn host_name_problem(name: &str) -> Option<String> {
+    if name.trim().is_empty() {
+        return Some("a host name must not be empty".to_string());
+    }
+    if name.len() > MAX_HOST_NAME_LEN {
+        return Some(format!(
+            "a host name is at most {MAX_HOST_NAME_LEN} bytes, this one has {}",
+            name.len()
+        ));
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Some(format!("host name {name:?} contains a control character"));
+    }
+    if name.contains('/') || name.contains('\\') {
+        return Some(format!("host name {name:?} contains `/` or `\\`"));
+    }
+    if name.trim() != name {
+        return Some(format!("host name {name:?} starts or ends with whitespace"));
+    }
+    None
 }
 
 /// `backup.block_incremental`: large files stored as blocks, so an incremental stores only the
@@ -85,6 +116,7 @@ impl Default for BackupSettings {
             storage: StorageSettings::default(),
             lock_wait_seconds: 600,
             block_incremental: BlockIncrementalSettings::default(),
+            host: None,
         }
     }
 }

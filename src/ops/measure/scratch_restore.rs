@@ -52,6 +52,7 @@ impl Dr {
             paths: &[],
             overwrite: false,
             keep_special_bits: false,
+            host: None,
         };
         let restored = self
             .extract(&job, progress, cancel, Some(times.clone()))

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use super::Problems;
 use crate::settings::document::BackupDoc;
 use crate::settings::keys::{index_key, keys};
-use crate::settings::schema::SourceSpec;
+use crate::settings::schema::{SourceSpec, host_name_problem};
 
 /// The only accepted encryption algorithm, in its canonical spelling.
 const ALGORITHM: &str = "AES-256-GCM";
@@ -81,6 +81,13 @@ pub(super) fn check(b: &mut BackupDoc, p: &mut Problems<'_>) {
     }
 
     check_sources(b, p);
+    if let Some(problem) = b.host.as_deref().and_then(host_name_problem) {
+        p.add(
+            &keys(&["backup", "host"]),
+            problem,
+            Some("set backup.host to this machine's name (e.g. db-1), or remove it to use the system's host name"),
+        );
+    }
 }
 
 /// Command sources are well formed; no path is listed twice.

@@ -62,6 +62,7 @@ fn typed_backup(
         storage: b.storage,
         lock_wait_seconds: b.lock_wait_seconds,
         block_incremental: b.block_incremental,
+        host: b.host,
     }
 }
 
