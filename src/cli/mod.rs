@@ -20,7 +20,7 @@ use crate::ops::restore::RestoreOptions;
 use crate::ops::restore_test::RestoreTestOptions;
 use crate::ops::rpo::MeasureRpoOptions;
 use crate::ops::rto::MeasureRtoOptions;
-use crate::ops::status::ListOptions;
+use crate::ops::status::{ListOptions, StatusOptions};
 use crate::ops::unlock::UnlockOptions;
 use crate::ops::validate::ValidateOptions;
 use crate::ops::{Cancel, Dr, Notes, Progress};
@@ -176,8 +176,9 @@ pub enum BackupCommand {
     /// Check backups: quick (structure), checksum (no key needed), full (every file).
     #[command(alias = "validate-backups")]
     Validate(ValidateOptions),
-    /// Backups newest first, latest per type, chains and next scheduled runs.
-    Status,
+    /// Backups newest first, each host's newest, latest per type, chains and next scheduled
+    /// runs.
+    Status(StatusOptions),
     /// Backups newest first.
     List(ListOptions),
     /// Apply retention and remove orphans of unfinished backups.
@@ -334,8 +335,8 @@ async fn execute(
             let r = dr.validate(&options, progress.clone(), &cancel).await?;
             outcome(&r, render::validate(&r), !r.ok)
         }
-        Command::Backup(BackupCommand::Status) => {
-            let r = dr.status().await?;
+        Command::Backup(BackupCommand::Status(options)) => {
+            let r = dr.status(&options).await?;
             outcome(&r, render::status(&r), false)
         }
         Command::Backup(BackupCommand::List(options)) => {

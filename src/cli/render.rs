@@ -86,21 +86,39 @@ pub fn validate(r: &ValidateResponse) -> String {
 
 fn row(b: &BackupItem) -> String {
     format!(
-        "{:<42} {:<11} {:<23} {:>10} {:>8}  {}",
+        "{:<42} {:<11} {:<23} {:>10} {:>8}  {:<42} {}",
         b.backup_id,
         b.backup_type.as_str(),
         present::timestamp(b.finished),
         present::bytes(b.stored_bytes),
         b.files,
-        b.parent.as_deref().unwrap_or("-")
+        b.parent.as_deref().unwrap_or("-"),
+        crate::ops::hosts::shown(&b.host)
     )
 }
 
 fn header() -> String {
     format!(
-        "{:<42} {:<11} {:<23} {:>10} {:>8}  {}",
-        "BACKUP", "TYPE", "FINISHED", "STORED", "FILES", "PARENT"
+        "{:<42} {:<11} {:<23} {:>10} {:>8}  {:<42} {}",
+        "BACKUP", "TYPE", "FINISHED", "STORED", "FILES", "PARENT", "HOST"
     )
+}
+
+/// Each host's newest backup, one line per host.
+fn host_lines(s: &mut String, hosts: &[crate::ops::hosts::HostNewest]) {
+    for h in hosts {
+        let _ = writeln!(
+            s,
+            "  {:<24} {} ({}, {} ago; RPO target {}), {} backup(s){}",
+            crate::ops::hosts::shown(&h.host),
+            h.newest_backup_id,
+            h.newest_backup_type.as_str(),
+            h.age,
+            if h.rpo_met { "met" } else { "MISSED" },
+            h.backups,
+            if h.this_host { "  <- this host" } else { "" }
+        );
+    }
 }
 
 pub fn list(r: &ListResponse) -> String {
@@ -149,6 +167,13 @@ pub fn status(r: &StatusResponse) -> String {
             ", backups DISABLED in settings"
         }
     );
+    if !r.hosts.is_empty() {
+        let _ = writeln!(s, "\nnewest backup per host:");
+        host_lines(&mut s, &r.hosts);
+    }
+    if let Some(h) = &r.host_filter {
+        let _ = writeln!(s, "\nbelow: host {h} only");
+    }
     let _ = writeln!(s, "\nlatest per type:");
     for t in &r.latest_per_type {
         match (&t.backup_id, &t.age) {
@@ -220,18 +245,20 @@ pub fn cleanup(r: &CleanupResponse) -> String {
     for k in &r.plan.keep {
         let _ = writeln!(
             s,
-            "  keep   {} ({}): {}",
+            "  keep   {} ({}, host {}): {}",
             k.backup_id,
             k.backup_type.as_str(),
+            crate::ops::hosts::shown(&k.host),
             k.reason
         );
     }
     for k in &r.plan.remove {
         let _ = writeln!(
             s,
-            "  remove {} ({}): {}",
+            "  remove {} ({}, host {}): {}",
             k.backup_id,
             k.backup_type.as_str(),
+            crate::ops::hosts::shown(&k.host),
             k.reason
         );
     }
@@ -371,6 +398,10 @@ pub fn report(r: &crate::ops::report::ReportResponse) -> String {
             _ => String::new(),
         }
     );
+    if !r.hosts.is_empty() {
+        let _ = writeln!(out, "newest backup per host:");
+        host_lines(&mut out, &r.hosts);
+    }
     let t = &r.history.trend;
     let dir = |d: crate::ops::history::Direction| {
         serde_json::to_value(d)

@@ -22,7 +22,7 @@ use crate::ops::restore::{Placement, RestoreOptions, RestoreResponse};
 use crate::ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
 use crate::ops::rpo::{MeasureRpoOptions, MeasureRpoResponse};
 use crate::ops::rto::{MeasureRtoOptions, MeasureRtoResponse};
-use crate::ops::status::{ListOptions, ListResponse, StatusResponse};
+use crate::ops::status::{ListOptions, ListResponse, StatusOptions, StatusResponse};
 use crate::ops::validate::{ValidateOptions, ValidateResponse};
 use crate::ops::{Cancel, Dr, Notes, Progress};
 
@@ -92,14 +92,15 @@ pub fn specs() -> Vec<ToolSpec> {
              GB). Creates the repository and key on first use. Sends progress; a cancelled backup \
              commits nothing. Returns the backup id, type made, files and bytes stored."),
         spec!("backup_status", "Repository status", ReadOnly, idempotent: true, long: false,
-            NoArgs => StatusResponse,
-            "Summarise the backup repository: newest backup of each type and its age, chains, \
-             stored size, next scheduled runs, unfinished or unreadable backups. Use first when \
-             asked about backup health. Cheap: reads manifests only."),
+            StatusOptions => StatusResponse,
+            "Summarise the backup repository: each host's newest backup against the RPO target, \
+             newest backup of each type and its age, chains, stored size, next scheduled runs, \
+             unfinished or unreadable backups. host limits the backups, chains and types to one \
+             host's. Use first when asked about backup health. Cheap: reads manifests only."),
         spec!("backup_list", "List backups", ReadOnly, idempotent: true, long: false,
             ListOptions => ListResponse,
-            "List finished backups, newest first, with type, parent, size, file counts and times. \
-             Use to pick a backup_id for restore_run or backup_validate. Cheap: reads manifests \
+            "List finished backups, newest first, with host, type, parent, size, file counts and \
+             times; host limits it to one host's backups. Use to pick a backup_id for restore_run or backup_validate. Cheap: reads manifests \
              only."),
         spec!("backup_validate", "Validate backups", Additive, idempotent: false, long: true,
             ValidateOptions => ValidateResponse,
@@ -258,8 +259,8 @@ pub async fn call(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
 async fn dispatch(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<Outcome> {
     let result = match name {
         "backup_run" => backup_run(dr, args, &cx).await,
-        "backup_status" => match parse::<NoArgs>(name, args) {
-            Ok(_) => dr.status().await.and_then(|r| done(&r)),
+        "backup_status" => match parse::<StatusOptions>(name, args) {
+            Ok(o) => dr.status(&o).await.and_then(|r| done(&r)),
             Err(e) => Err(e),
         },
         "backup_list" => backup_list(dr, args).await,

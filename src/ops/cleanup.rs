@@ -29,6 +29,11 @@ pub struct CleanupOptions {
     #[serde(default)]
     #[arg(skip = true)]
     pub confirm: bool,
+    /// Apply retention to every host's backups (each host's under its own rules); without it
+    /// only this host's backups are considered and every other host's are kept.
+    #[serde(default)]
+    #[arg(long)]
+    pub all_hosts: bool,
 }
 
 impl Default for CleanupOptions {
@@ -37,6 +42,7 @@ impl Default for CleanupOptions {
         CleanupOptions {
             dry_run: true,
             confirm: false,
+            all_hosts: false,
         }
     }
 }
@@ -53,6 +59,8 @@ pub struct OrphanItem {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct CleanupResponse {
     pub dry_run: bool,
+    /// The host whose backups retention applied to (this process's), or none with all_hosts.
+    pub host: Option<String>,
     pub policy: RetentionPolicy,
     /// Every backup, kept or removed, with the reason.
     pub plan: RetentionPlan,
@@ -114,7 +122,8 @@ impl Dr {
         req: &CleanupOptions,
     ) -> Result<CleanupResponse> {
         let catalog = Catalog::load(repo).await?;
-        let plan = self.retention_plan(&catalog, Utc::now())?;
+        let host = (!req.all_hosts).then(|| self.host());
+        let plan = self.retention_plan(&catalog, Utc::now(), host.as_deref())?;
         let mut warnings = Vec::new();
         for u in &catalog.unreadable {
             warnings.push(format!(
@@ -167,14 +176,19 @@ impl Dr {
             "removed"
         };
         let message = format!(
-            "{verb} {} backup(s) and {} orphan group(s), {} freed; {} backup(s) kept",
+            "{verb} {} backup(s) and {} orphan group(s), {} freed; {} backup(s) kept ({})",
             plan.remove.len(),
             orphans.len(),
             crate::present::bytes(bytes_freed),
-            plan.keep.len()
+            plan.keep.len(),
+            match &host {
+                Some(h) => format!("retention applied to host {h}'s backups only"),
+                None => "retention applied to every host's backups".to_string(),
+            }
         );
         Ok(CleanupResponse {
             dry_run: req.dry_run,
+            host,
             policy: RetentionPolicy::from_settings(&self.settings.settings.backup),
             plan,
             orphans,

@@ -6,8 +6,16 @@
 //! exactly one host (an old repository, or a new server restoring the one it replaces), `latest`
 //! is that host's newest, with a warning; with several hosts it is an error that lists them.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use super::Dr;
 use crate::error::{Error, Result};
+use crate::present;
+use crate::repo::BackupType;
 use crate::repo::catalog::Catalog;
 use crate::repo::manifest::ManifestSummary;
 use crate::settings::host_name_problem;
@@ -22,7 +30,7 @@ pub(crate) fn check_host_arg(host: Option<&str>) -> Result<()> {
 }
 
 /// A host name for people: an empty one (a backup that recorded none) as "(unknown)".
-pub(crate) fn shown(host: &str) -> &str {
+pub fn shown(host: &str) -> &str {
     if host.is_empty() { "(unknown)" } else { host }
 }
 
@@ -69,4 +77,57 @@ impl Dr {
             )),
         }
     }
+}
+
+/// One host's newest backup: what `backup status` and the report show per host.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct HostNewest {
+    /// The host name its backups recorded ("" for backups that recorded none).
+    pub host: String,
+    /// This process presents this host (`backup.host`, else the system's host name).
+    pub this_host: bool,
+    /// Readable backups of this host.
+    pub backups: u64,
+    pub newest_backup_id: String,
+    pub newest_backup_type: BackupType,
+    pub newest_finished: DateTime<Utc>,
+    pub age_seconds: i64,
+    /// The age for people ("3 h").
+    pub age: String,
+    /// The newest backup is no older than the RPO target (`disaster_recovery.rpo_target_minutes`).
+    pub rpo_met: bool,
+}
+
+/// Each host's newest backup, hosts sorted by name.
+pub(crate) fn newest_per_host(
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+    this_host: &str,
+    rpo_target_seconds: i64,
+) -> Vec<HostNewest> {
+    let mut by_host: BTreeMap<&str, (u64, &ManifestSummary)> = BTreeMap::new();
+    for b in &catalog.backups {
+        let e = by_host.entry(b.host.as_str()).or_insert((0, b));
+        e.0 += 1;
+        if (b.finished, &b.backup_id) > (e.1.finished, &e.1.backup_id) {
+            e.1 = b;
+        }
+    }
+    by_host
+        .into_iter()
+        .map(|(host, (count, b))| {
+            let age_seconds = (now - b.finished).num_seconds();
+            HostNewest {
+                host: host.to_string(),
+                this_host: host == this_host,
+                backups: count,
+                newest_backup_id: b.backup_id.clone(),
+                newest_backup_type: b.backup_type,
+                newest_finished: b.finished,
+                age_seconds,
+                age: present::age(age_seconds),
+                rpo_met: age_seconds <= rpo_target_seconds,
+            }
+        })
+        .collect()
 }

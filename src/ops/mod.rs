@@ -32,7 +32,7 @@ mod blocks;
 pub mod defaults;
 pub mod events;
 mod extract;
-mod hosts;
+pub mod hosts;
 mod integrity;
 mod key_file;
 mod measure;

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
+use super::hosts::{HostNewest, newest_per_host, shown};
 use super::measure::rpo_analysis::RpoAnalysis;
 use super::posture::{posture_checks, verdict};
 use super::record::{HistoryItem, HistoryResponse, trend};
@@ -89,6 +90,8 @@ pub struct ReportResponse {
     pub rto_target_seconds: f64,
     pub rpo_target_seconds: f64,
     pub backups: BackupOverview,
+    /// Each host's newest backup against the RPO target, hosts by name.
+    pub hosts: Vec<HostNewest>,
     /// Backups of the last `TIMELINE_DAYS` days, oldest first.
     pub timeline: Vec<TimelineItem>,
     pub timeline_from: DateTime<Utc>,
@@ -168,6 +171,10 @@ impl Dr {
         let mut warnings = Vec::new();
 
         let backups = e.catalog.as_ref().map_or(&[][..], |c| &c.backups[..]);
+        let this_host = self.host();
+        let hosts = e.catalog.as_ref().map_or_else(Vec::new, |c| {
+            newest_per_host(c, now, &this_host, rpo_target_seconds as i64)
+        });
         let mut overview = BackupOverview::default();
         for b in backups {
             overview.count += 1;
@@ -241,6 +248,18 @@ impl Dr {
                 }
             }
         }
+        if hosts.len() > 1 {
+            for h in hosts.iter().filter(|h| !h.rpo_met) {
+                recommendations.push(format!(
+                    "host {}: its newest backup {} is {} old, more than the RPO target of {}: \
+                     check that host's backup schedule and its last backup run",
+                    shown(&h.host),
+                    h.newest_backup_id,
+                    h.age,
+                    present::duration(rpo_target_seconds)
+                ));
+            }
+        }
         if let Some(Ok(r)) = &e.last_restore_test
             && let Some(t) = r.payload.as_restore_test()
             && t.drift.compared
@@ -267,7 +286,7 @@ impl Dr {
         };
         Ok(ReportResponse {
             generated: now,
-            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            host: this_host,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             repository: self.storage.describe(),
             verdict,
@@ -275,6 +294,7 @@ impl Dr {
             rto_target_seconds,
             rpo_target_seconds,
             backups: overview,
+            hosts,
             timeline,
             timeline_from,
             timeline_to,

@@ -10,6 +10,9 @@
 //! full), and every backup within retention. Then the kept set is closed over `depends_on`: a
 //! backup that a kept backup needs is kept too, transitively, so a cleanup removes whole dependency
 //! closures only. Everything else is removed. Every decision carries a sentence a dry run prints.
+//!
+//! Retention is per host: "newest" and "last full" are each host's own, and a plan limited to
+//! one host (a cleanup without `--all-hosts`) keeps every backup of the other hosts.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -29,6 +32,8 @@ use crate::settings::BackupSettings;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RetentionCandidate {
     pub backup_id: String,
+    /// The host that made it.
+    pub host: String,
     pub backup_type: BackupType,
     pub finished: DateTime<Utc>,
     /// Backups whose volumes this one reads (its chain ancestors).
@@ -166,6 +171,8 @@ impl RetentionPolicy {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PlanItem {
     pub backup_id: String,
+    /// The host that made it.
+    pub host: String,
     pub backup_type: BackupType,
     pub finished: DateTime<Utc>,
     /// Why: "newest backup", "last full backup: never removed", "within retention: 3 days old,
@@ -188,14 +195,35 @@ fn newest_first(a: &RetentionCandidate, b: &RetentionCandidate) -> Ordering {
         .then_with(|| b.backup_id.cmp(&a.backup_id))
 }
 
-/// Decide which of `candidates` to keep and which to remove under `policy` at `now`.
-/// `depends_on` ids that are not among the candidates are ignored.
+/// Decide which of `candidates` to keep and which to remove under `policy` at `now`, every
+/// host's backups under its own retention. `depends_on` ids that are not among the candidates
+/// are ignored.
+#[cfg(test)]
 pub fn plan_retention(
     candidates: &[RetentionCandidate],
     policy: &RetentionPolicy,
     now: DateTime<Utc>,
 ) -> RetentionPlan {
+    plan_retention_of(candidates, policy, now, None)
+}
+
+/// [`plan_retention`] limited to the backups of `only_host` (all hosts' with `None`): the
+/// other hosts' backups are kept, and say so.
+pub fn plan_retention_of(
+    candidates: &[RetentionCandidate],
+    policy: &RetentionPolicy,
+    now: DateTime<Utc>,
+    only_host: Option<&str>,
+) -> RetentionPlan {
     let n = candidates.len();
+    let several_hosts = candidates.iter().any(|c| c.host != candidates[0].host);
+    let of_host = |host: &str| {
+        if several_hosts {
+            format!(" of host {}", super::hosts::shown(host))
+        } else {
+            String::new()
+        }
+    };
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| newest_first(&candidates[a], &candidates[b]));
 
@@ -206,23 +234,43 @@ pub fn plan_retention(
 
     // Reasons a backup is kept on its own account.
     let mut reasons: Vec<Vec<String>> = vec![Vec::new(); n];
-    if let Some(&newest) = order.first() {
-        reasons[newest].push("newest backup".to_string());
-    }
-    let newest_of = |t: BackupType| {
-        order
-            .iter()
-            .copied()
-            .find(|&i| candidates[i].backup_type == t)
-    };
-    if let Some(i) = newest_of(BackupType::Full) {
-        reasons[i].push("last full backup: never removed".to_string());
-    } else if let Some(i) = newest_of(BackupType::Archival) {
-        reasons[i].push(
-            "last full backup (archival; there is no full backup): never removed".to_string(),
-        );
+    let mut hosts: Vec<&str> = candidates.iter().map(|c| c.host.as_str()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    for host in hosts {
+        if only_host.is_some_and(|h| h != host) {
+            for i in (0..n).filter(|&i| candidates[i].host == host) {
+                reasons[i].push(format!(
+                    "backup of another host ({}): a cleanup on this host never removes it \
+                     (--all-hosts applies retention to every host)",
+                    super::hosts::shown(host)
+                ));
+            }
+            continue;
+        }
+        let mine = || {
+            order
+                .iter()
+                .copied()
+                .filter(|&i| candidates[i].host == host)
+        };
+        if let Some(newest) = mine().next() {
+            reasons[newest].push(format!("newest backup{}", of_host(host)));
+        }
+        let newest_of = |t: BackupType| mine().find(|&i| candidates[i].backup_type == t);
+        if let Some(i) = newest_of(BackupType::Full) {
+            reasons[i].push(format!("last full backup{}: never removed", of_host(host)));
+        } else if let Some(i) = newest_of(BackupType::Archival) {
+            reasons[i].push(format!(
+                "last full backup{} (archival; there is no full backup): never removed",
+                of_host(host)
+            ));
+        }
     }
     for (i, c) in candidates.iter().enumerate() {
+        if only_host.is_some_and(|h| h != c.host) {
+            continue;
+        }
         match policy.window(c.backup_type) {
             None => reasons[i].push(format!(
                 "within retention: {} backups are kept forever (no retention set)",
@@ -279,6 +327,7 @@ pub fn plan_retention(
         let c = &candidates[i];
         let item = |reason: String| PlanItem {
             backup_id: c.backup_id.clone(),
+            host: c.host.clone(),
             backup_type: c.backup_type,
             finished: c.finished,
             reason,
@@ -373,12 +422,13 @@ fn describe_age(age: TimeDelta) -> String {
 }
 
 impl Dr {
-    /// The retention plan for `catalog` at `now` (no lock: cleanup holds one; the report only
-    /// reads the plan).
+    /// The retention plan for `catalog` at `now`, for the backups of `only_host` (every host's
+    /// with `None`). No lock: cleanup holds one; the report only reads the plan.
     pub(crate) fn retention_plan(
         &self,
         catalog: &Catalog,
         now: DateTime<Utc>,
+        only_host: Option<&str>,
     ) -> Result<RetentionPlan> {
         let policy = RetentionPolicy::from_settings(&self.settings.settings.backup);
         let candidates: Vec<RetentionCandidate> = catalog
@@ -394,13 +444,14 @@ impl Dr {
                 }
                 RetentionCandidate {
                     backup_id: b.backup_id.clone(),
+                    host: b.host.clone(),
                     backup_type: b.backup_type,
                     finished: b.finished,
                     depends_on: needs.into_iter().collect(),
                 }
             })
             .collect();
-        Ok(plan_retention(&candidates, &policy, now))
+        Ok(plan_retention_of(&candidates, &policy, now, only_host))
     }
 }
 
@@ -426,6 +477,7 @@ mod tests {
     fn cand(id: &str, t: BackupType, finished: &str, deps: &[&str]) -> RetentionCandidate {
         RetentionCandidate {
             backup_id: id.to_string(),
+            host: "h".to_string(),
             backup_type: t,
             finished: utc(finished),
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
@@ -762,6 +814,7 @@ mod tests {
             };
             chain.push(id.clone());
             out.push(RetentionCandidate {
+                host: "h".to_string(),
                 backup_id: id,
                 backup_type: t,
                 finished,
@@ -1135,6 +1188,8 @@ mod tests {
                         }
                     }
                     out.push(RetentionCandidate {
+                        host: "h".to_string(),
+                        host: "h".to_string(),
                         backup_id: format!("backup_{i:03}"),
                         backup_type: t,
                         finished,

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
+use super::hosts::{HostNewest, check_host_arg, newest_per_host};
 use crate::error::Result;
 use crate::present;
 use crate::repo::BackupType;
@@ -91,6 +92,21 @@ pub struct ListOptions {
     #[serde(default)]
     #[arg(long = "backup-type", alias = "type", value_enum, default_value_t)]
     pub backup_type: TypeFilter,
+    /// Only backups of this host (as `host` shows it); default: every host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+}
+
+/// Options of `backup status` / `backup_status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct StatusOptions {
+    /// Only this host's backups, chains and newest per type (`hosts` always lists every
+    /// host's newest backup); default: every host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
 }
 
 /// A backup whose manifest exists but cannot be read (damaged, or not sealed with this
@@ -144,6 +160,12 @@ pub struct StatusResponse {
     pub repository_id: String,
     pub encrypted: bool,
     pub backups_enabled: bool,
+    /// The host this process presents (`backup.host`, else the system's host name).
+    pub this_host: String,
+    /// The host the listing below is limited to (`--host`); none: every host.
+    pub host_filter: Option<String>,
+    /// Every host's newest backup, against the RPO target.
+    pub hosts: Vec<HostNewest>,
     pub backup_count: u64,
     pub total_stored_bytes: u64,
     pub latest: Option<BackupItem>,
@@ -177,6 +199,7 @@ impl Dr {
             )));
         }
         let only = req.backup_type.backup_type();
+        check_host_arg(req.host.as_deref())?;
         let repo = self.open_repo().await?;
         let catalog = Catalog::load(&repo).await?;
         let mut items: Vec<BackupItem> = catalog
@@ -184,6 +207,7 @@ impl Dr {
             .iter()
             .rev()
             .filter(|b| only.is_none_or(|t| t == b.backup_type))
+            .filter(|b| req.host.as_ref().is_none_or(|h| *h == b.host))
             .map(BackupItem::from)
             .collect();
         let total_count = items.len() as u64;
@@ -207,10 +231,18 @@ impl Dr {
         repo.read_summary(backup_id).await
     }
 
-    pub async fn status(&self) -> Result<StatusResponse> {
+    pub async fn status(&self, req: &StatusOptions) -> Result<StatusResponse> {
+        check_host_arg(req.host.as_deref())?;
         let repo = self.open_repo().await?;
-        let catalog = Catalog::load(&repo).await?;
+        let mut catalog = Catalog::load(&repo).await?;
         let now = Utc::now();
+        let this_host = self.host();
+        let rpo_target_seconds =
+            self.settings.settings.disaster_recovery.rpo_target_minutes as i64 * 60;
+        let hosts = newest_per_host(&catalog, now, &this_host, rpo_target_seconds);
+        if let Some(h) = &req.host {
+            catalog.backups.retain(|b| b.host == *h);
+        }
         let latest_per_type = BackupType::ALL
             .iter()
             .map(|t| {
@@ -259,6 +291,9 @@ impl Dr {
             repository_id: repo.id().to_string(),
             encrypted: repo.encrypted(),
             backups_enabled: self.settings.settings.backup.enabled,
+            this_host,
+            host_filter: req.host.clone(),
+            hosts,
             backup_count: catalog.backups.len() as u64,
             total_stored_bytes: catalog.backups.iter().map(|b| b.totals.stored_bytes).sum(),
             latest: catalog.latest().map(BackupItem::from),

@@ -233,6 +233,30 @@ fn backups(h: &mut String, r: &ReportResponse) {
     };
     stat(h, "Newest", &newest);
     h.push_str("</dl>\n");
+    if !r.hosts.is_empty() {
+        h.push_str(
+            "<h3>Newest backup per host</h3>\n<div class=\"table-wrap\"><table class=\"hosts\">\n<thead><tr><th>Host</th><th>Newest backup</th><th>Type</th><th>Finished</th><th>Age</th><th>RPO target</th><th>Backups</th></tr></thead>\n<tbody>\n",
+        );
+        for x in &r.hosts {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td></tr>",
+                escape(crate::ops::hosts::shown(&x.host)),
+                if x.this_host { " (this host)" } else { "" },
+                escape(&x.newest_backup_id),
+                escape(&x.newest_backup_type.to_string()),
+                escape(&present::timestamp(x.newest_finished)),
+                escape(&x.age),
+                if x.rpo_met {
+                    r#"<span class="good">met</span>"#
+                } else {
+                    r#"<span class="bad">MISSED</span>"#
+                },
+                x.backups
+            );
+        }
+        h.push_str("</tbody>\n</table></div>\n");
+    }
 
     let items: Vec<TimelineBackup> = r
         .timeline

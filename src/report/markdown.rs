@@ -32,6 +32,30 @@ pub fn render(r: &ReportResponse) -> String {
     md
 }
 
+/// Each host's newest backup against the RPO target (nothing without backups).
+fn hosts(md: &mut String, r: &ReportResponse) {
+    if r.hosts.is_empty() {
+        return;
+    }
+    md.push_str("### Newest backup per host\n\n");
+    md.push_str("| Host | Newest backup | Type | Finished | Age | RPO target | Backups |\n|---|---|---|---|---|---|---|\n");
+    for h in &r.hosts {
+        let _ = writeln!(
+            md,
+            "| {}{} | {} | {} | {} | {} | {} | {} |",
+            cell(crate::ops::hosts::shown(&h.host)),
+            if h.this_host { " (this host)" } else { "" },
+            cell(&h.newest_backup_id),
+            h.newest_backup_type,
+            present::timestamp(h.newest_finished),
+            h.age,
+            if h.rpo_met { "met" } else { "MISSED" },
+            h.backups
+        );
+    }
+    md.push('\n');
+}
+
 /// Text made safe for one markdown table cell: `|` is escaped and line breaks become `<br>`, so
 /// the cell stays on its row and adds no column. An empty cell reads `-`.
 pub fn cell(s: &str) -> String {
@@ -165,6 +189,7 @@ fn backups(md: &mut String, r: &ReportResponse) {
         let _ = writeln!(md, "- **Oldest:** finished {}", present::timestamp(o));
     }
     md.push('\n');
+    hosts(md, r);
 
     if r.timeline.is_empty() {
         let _ = writeln!(
@@ -461,6 +486,7 @@ pub(crate) mod tests {
                 newest_age_seconds: Some(7 * 3600),
                 oldest_finished: Some(now - Duration::hours(55)),
             },
+            hosts: Vec::new(),
             timeline,
             timeline_from: now - Duration::hours(56),
             timeline_to: now,

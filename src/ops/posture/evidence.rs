@@ -129,7 +129,7 @@ impl Dr {
                 .map(|p| format!("{} {}", p.backup_id, p.problem))
                 .collect();
         }
-        let plan = self.retention_plan(&catalog, now)?;
+        let plan = self.retention_plan(&catalog, now, None)?;
         e.retention_due = plan.remove.iter().map(|p| p.backup_id.clone()).collect();
         e.last_validation = repo.latest_history(RecordKind::Validation).await?;
         e.last_restore_test = repo.latest_history(RecordKind::RestoreTest).await?;
