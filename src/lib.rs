@@ -42,7 +42,7 @@ pub use ops::restore::{Placement, RestoreOptions, RestoreResponse};
 pub use ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
 pub use ops::rpo::{MeasureRpoOptions, MeasureRpoResponse};
 pub use ops::rto::{MeasureRtoOptions, MeasureRtoResponse};
-pub use ops::status::{ListOptions, ListResponse, StatusResponse, TypeFilter};
+pub use ops::status::{ListOptions, ListResponse, StatusOptions, StatusResponse, TypeFilter};
 pub use ops::unlock::{UnlockOptions, UnlockResponse};
 pub use ops::validate::{ValidateOptions, ValidateResponse, ValidationLevel};
 pub use ops::{Cancel, Dr, NoProgress, Notes, Progress};

@@ -144,7 +144,8 @@ async fn old_backup(
             chain_length: if parent.is_some() { 2 } else { 1 },
             started: when,
             finished: when,
-            host: "old".into(),
+            // This host's own older backup: retention is per host.
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
             tool_version: "old".into(),
             compression_level: 3,
             encrypted: true,

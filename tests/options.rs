@@ -13,6 +13,7 @@ use mahavishnu_dr::MeasureRpoOptions;
 use mahavishnu_dr::MeasureRtoOptions;
 use mahavishnu_dr::ReportOptions;
 use mahavishnu_dr::RestoreTestOptions;
+use mahavishnu_dr::StatusOptions;
 use mahavishnu_dr::UnlockOptions;
 use mahavishnu_dr::ValidateOptions;
 use mahavishnu_dr::{Placement, RestoreOptions};
@@ -52,6 +53,7 @@ fn every_face_gets_the_same_defaults() {
         "validate",
     );
     same(&cli::<ListOptions>(&[]), &wire("{}"), "list");
+    same(&cli::<StatusOptions>(&[]), &wire("{}"), "status");
     same(&cli::<RestoreTestOptions>(&[]), &wire("{}"), "restore test");
     same(&cli::<MeasureRtoOptions>(&[]), &wire("{}"), "measure rto");
     same(

@@ -12,6 +12,7 @@ mod crash;
 mod decrypt;
 mod dr_check;
 mod history_format;
+mod hosts;
 mod incremental;
 mod keys;
 mod locks;
