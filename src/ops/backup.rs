@@ -26,6 +26,7 @@ use crate::repo::manifest::{
     BlockList, Entry, EntryKind, Location, MANIFEST_VERSION, Manifest, ManifestSummary, Origin,
     Totals, VolumeContent, VolumeRecord,
 };
+use crate::repo::paths::stored_path_for;
 use crate::repo::volume::{FileOutcome, VolumeInput, VolumeParams, write_volume};
 use crate::repo::{BackupType, Repository, new_backup_id};
 use crate::settings::ResolvedSource;
@@ -103,29 +104,39 @@ struct Plan {
     parent: Option<ManifestSummary>,
 }
 
-/// The sources a backup covers, as its manifest records them (kind and source; where they are
-/// stored does not matter): backups of the same host and source set form one chain.
+/// The sources a backup covers, as its manifest records them: each one's kind and the name it
+/// is stored under (relative to the project root, so a project moved to another folder or
+/// server keeps its chains). Backups of the same host and source set form one chain.
 type SourceSet = BTreeSet<(String, String)>;
 
 fn recorded_sources(s: &ManifestSummary) -> SourceSet {
     s.sources
         .iter()
-        .map(|r| (r.kind.clone(), r.source.clone()))
+        .map(|r| (r.kind.clone(), r.stored_as.clone()))
         .collect()
 }
 
 /// The sources this backup will record: the configured ones, without the default sources
 /// that do not exist (the scan skips those).
-fn configured_sources(sources: &[ResolvedSource], default_sources: bool) -> SourceSet {
+fn configured_sources(
+    sources: &[ResolvedSource],
+    project_root: &std::path::Path,
+    default_sources: bool,
+) -> SourceSet {
     sources
         .iter()
         .filter_map(|s| match s {
-            ResolvedSource::Path { path, .. } => (!default_sources
-                || std::fs::symlink_metadata(path).is_ok())
-            .then(|| ("path".to_string(), path.display().to_string())),
-            ResolvedSource::Command { command, .. } => {
-                Some(("command".to_string(), command.join(" ")))
+            ResolvedSource::Path { path, .. } => {
+                if default_sources && std::fs::symlink_metadata(path).is_err() {
+                    return None;
+                }
+                let stored = stored_path_for(project_root, path).ok()?;
+                Some(("path".to_string(), stored))
             }
+            ResolvedSource::Command { name, .. } => Some((
+                "command".to_string(),
+                format!("{}/{name}", scan::COMMAND_PREFIX),
+            )),
         })
         .collect()
 }
@@ -366,7 +377,7 @@ impl Dr {
             req.backup_type,
             b.max_chain_length.max(1),
             &host,
-            &configured_sources(&sources, default_sources),
+            &configured_sources(&sources, &self.settings.project_root, default_sources),
         );
         let parent_manifest = match &plan.parent {
             Some(p) => Some(repo.read_manifest(&p.backup_id).await?),
