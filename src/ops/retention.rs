@@ -691,6 +691,44 @@ mod tests {
     }
 
     #[test]
+    fn retention_is_per_host_and_a_plan_for_one_host_keeps_the_others() {
+        use BackupType::Full;
+        let now = utc("2026-03-01T00:00:00Z");
+        let on = |host: &str, mut c: RetentionCandidate| {
+            c.host = host.to_string();
+            c
+        };
+        let c = vec![
+            on("a", cand("a_old", Full, "2025-12-01T00:00:00Z", &[])),
+            on("a", cand("a_new", Full, "2026-02-28T00:00:00Z", &[])),
+            on("b", cand("b_old", Full, "2025-12-02T00:00:00Z", &[])),
+            // Expired, but host b's last full: kept although host a has a newer full.
+            on("b", cand("b_last", Full, "2026-01-01T00:00:00Z", &[])),
+        ];
+        let all = plan_retention(&c, &seed_policy(), now);
+        assert_eq!(ids(&all.remove), ["b_old", "a_old"]);
+        let r = reasons(&all);
+        assert!(
+            r["b_last"].contains("last full backup of host b"),
+            "{}",
+            r["b_last"]
+        );
+        assert!(
+            r["a_new"].contains("newest backup of host a"),
+            "{}",
+            r["a_new"]
+        );
+        assert!(all.remove.iter().all(|i| i.host == i.backup_id[..1]));
+
+        let only_a = plan_retention_of(&c, &seed_policy(), now, Some("a"));
+        assert_eq!(ids(&only_a.remove), ["a_old"]);
+        let r = reasons(&only_a);
+        for b in ["b_old", "b_last"] {
+            assert!(r[b].starts_with("backup of another host (b)"), "{}", r[b]);
+        }
+    }
+
+    #[test]
     fn empty_catalog() {
         let plan = plan_retention(&[], &seed_policy(), utc("2026-01-01T00:00:00Z"));
         assert!(plan.keep.is_empty());
@@ -1188,7 +1226,6 @@ mod tests {
                         }
                     }
                     out.push(RetentionCandidate {
-                        host: "h".to_string(),
                         host: "h".to_string(),
                         backup_id: format!("backup_{i:03}"),
                         backup_type: t,
