@@ -37,7 +37,9 @@ use mahavishnu_dr::internals::history::{
     DriftSummary, HistoryRecord, LEGACY_PAYLOAD_VERSION, RecordPayload, RestoreTestPayload,
     StoredRecord,
 };
-use mahavishnu_dr::internals::locks::{FUTURE_SKEW_SECS, LockInfo, LockMode, STALE_AFTER_SECS};
+use mahavishnu_dr::internals::locks::{
+    FUTURE_SKEW_SECS, Holder, LockInfo, LockMode, STALE_AFTER_SECS,
+};
 use mahavishnu_dr::internals::manifest::{
     ChecksumItem, ChecksumList, Entry, EntryKind, Location, Manifest, ManifestSummary, Origin,
     SourceRecord, Totals, VolumeRecord,
@@ -953,15 +955,20 @@ pub fn lock(data: &[u8]) -> Reach {
     // its times lies more than the allowed clock skew ahead (it would never age).
     let age = info.refreshed_ago(now);
     let ahead = info.created.max(info.refreshed).timestamp() - now.timestamp();
-    let elsewhere = format!("{}-elsewhere", info.host);
+    let elsewhere = Holder::new(&format!("{}-elsewhere", info.host));
     let reason = info.stale_reason(now, &elsewhere);
     assert_eq!(
         reason.is_some(),
         age > STALE_AFTER_SECS || ahead > FUTURE_SKEW_SECS,
         "age {age} s, {ahead} s ahead, stale: {reason:?}"
     );
-    // This host's: also when its process is gone (the pid is only probed, with signal 0).
-    let own = info.stale_reason(now, &info.host);
+    // This host's, on its machine: also when its process is gone (the pid is only probed, with
+    // signal 0).
+    let own_holder = Holder {
+        host: info.host.clone(),
+        machine: info.machine.clone().unwrap_or_else(|| info.host.clone()),
+    };
+    let own = info.stale_reason(now, &own_holder);
     if reason.is_some() {
         assert!(
             own.is_some(),
@@ -1244,6 +1251,7 @@ fn lock_json(mode: LockMode) -> Vec<u8> {
         operation: "backup run".into(),
         created: time(1_795_358_700),
         refreshed: time(1_795_358_710),
+        machine: None,
     };
     serde_json::to_vec_pretty(&info).unwrap_or_default()
 }
