@@ -145,19 +145,22 @@ pub(crate) trait Recorded: Serialize {
 
 /// Keep a result in the repository's history: its record id, or a warning saying why it was
 /// not kept (the result itself stands either way). The response goes along as the record's
-/// opaque `detail`, which no reader looks into.
+/// opaque `detail`, which no reader looks into. The record names `host` (the host this process
+/// presents) as where it was made.
 pub(crate) async fn keep<T: Recorded>(
     repo: &Repository,
+    host: &str,
     result: &T,
 ) -> std::result::Result<String, String> {
     let not_kept = |why: String| format!("the result was not kept in the history: {why}");
     let detail = serde_json::to_value(result).map_err(|e| not_kept(e.to_string()))?;
-    let record = HistoryRecord::new(
+    let mut record = HistoryRecord::new(
         result.passed(),
         result.summary().to_string(),
         result.payload(),
         Some(detail),
     );
+    record.host = host.to_string();
     repo.write_history(&record)
         .await
         .map(|()| record.record_id)

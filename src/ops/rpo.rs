@@ -63,7 +63,7 @@ impl Dr {
             s.disaster_recovery.rpo_target_minutes,
         )?;
         let mut warnings = Vec::new();
-        let record_id = match keep(&repo, &analysis).await {
+        let record_id = match keep(&repo, &self.host(), &analysis).await {
             Ok(id) => Some(id),
             Err(w) => {
                 warnings.push(w);

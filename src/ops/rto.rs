@@ -181,7 +181,7 @@ impl Dr {
             message,
             warnings,
         };
-        let kept = keep(&repo, &response).await;
+        let kept = keep(&repo, &self.host(), &response).await;
         note_kept(kept, &mut response.record_id, &mut response.warnings);
         Ok(response)
     }

@@ -179,7 +179,7 @@ impl Dr {
             .await?;
         let mut r = ValidateResponse::from_report(req.level, sample, report);
         let kept = match self.open_repo().await {
-            Ok(repo) => keep(&repo, &r).await,
+            Ok(repo) => keep(&repo, &self.host(), &r).await,
             Err(e) => Err(format!(
                 "the result was not kept in the history (it is sealed with the key): {}",
                 e.message
