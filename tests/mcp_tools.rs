@@ -194,6 +194,26 @@ async fn every_tool_works_and_its_result_matches_its_output_schema() {
     );
     assert_eq!(list["total_count"], 1);
     assert_eq!(list["backups"][0]["backup_id"], full_id.as_str());
+    // Hosts: every backup names this host; `host` filters listings and status.
+    let here = gethostname::gethostname().to_string_lossy().into_owned();
+    assert_eq!(status["hosts"][0]["host"], here.as_str(), "{status}");
+    assert_eq!(status["hosts"][0]["newest_backup_id"], inc_id.as_str());
+    assert_eq!(status["hosts"][0]["this_host"], true);
+    for (host, count) in [(here.as_str(), 2), ("another-host", 0)] {
+        let list = ok_structured(
+            t,
+            "backup_list",
+            &call(&s.client, "backup_list", json!({"host": host})).await,
+        );
+        assert_eq!(list["total_count"], count, "{host}: {list}");
+        let status = ok_structured(
+            t,
+            "backup_status",
+            &call(&s.client, "backup_status", json!({"host": host})).await,
+        );
+        assert_eq!(status["backup_count"], count, "{host}: {status}");
+        assert_eq!(status["host_filter"], host, "{status}");
+    }
 
     let listed = ok_structured(
         t,

@@ -49,6 +49,7 @@ pub struct RestoreOptions {
     /// With backup_id "latest": the newest backup of this host (default: the host this process
     /// presents, `backup.host` or the system's host name). Ignored for a backup id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
     /// Only these stored paths (files or folders, as listed in the backup); empty restores all.

@@ -94,6 +94,7 @@ pub struct ListOptions {
     pub backup_type: TypeFilter,
     /// Only backups of this host (as `host` shows it); default: every host's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
 }
@@ -105,6 +106,7 @@ pub struct StatusOptions {
     /// Only this host's backups, chains and newest per type (`hosts` always lists every
     /// host's newest backup); default: every host's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
 }
