@@ -439,3 +439,32 @@ fn a_host_name_that_cannot_be_one_is_a_settings_error() {
     assert_eq!(code(&o), 2, "{}", shown(&o));
     assert!(stderr(&o).contains("--host"), "{}", shown(&o));
 }
+
+#[test]
+fn on_a_new_host_latest_is_the_only_hosts_newest_and_says_so() {
+    let p = Project::new("");
+    p.write("x.txt", "from the old server");
+    p.init();
+    let old = id_of(&json_as(&p, "old-server", &["backup", "run"], 0));
+    // The replacement server restores the lost one's newest backup: the only host here.
+    let target = p.root().join("restored");
+    let mut args = Project::restore_args("latest", &target, &[]);
+    args.push("--json");
+    let o = run_as(&p, "new-server", &args);
+    assert_eq!(code(&o), 0, "{}", shown(&o));
+    let r = json_of(&o);
+    assert_eq!(r["backup_id"], old.as_str(), "{r}");
+    let warned = r["warnings"].to_string();
+    assert!(
+        warned.contains("old-server") && warned.contains("only host"),
+        "{r}"
+    );
+    assert_eq!(
+        std::fs::read(target.join("data/x.txt")).unwrap(),
+        b"from the old server"
+    );
+    // Its own first backup starts its own chain.
+    let b = json_as(&p, "new-server", &["backup", "run"], 0);
+    assert_eq!(b["backup_type"], "full", "{b}");
+    assert!(b["parent"].is_null(), "{b}");
+}
