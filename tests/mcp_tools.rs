@@ -337,6 +337,15 @@ async fn every_tool_works_and_its_result_matches_its_output_schema() {
     assert_eq!(r["files"], 1);
     assert!(roots.join("only-config/data/app/config.yaml").exists());
     assert!(!roots.join("only-config/data/state").exists());
+    // `latest` of a host that made no backup here: an error naming it, nothing restored.
+    let r = call(
+        &s.client,
+        "restore_run",
+        json!({"target_dir": "other-host", "host": "another-host"}),
+    )
+    .await;
+    is_tool_error("restore_run", &r, &["another-host", &here]);
+    assert!(!roots.join("other-host/data").exists());
 
     // restore_backup (orchestrator): a fresh folder in the first root, never over anything.
     let r = ok_structured(
