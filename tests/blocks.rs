@@ -486,6 +486,106 @@ fn a_database_untouched_since_a_backup_without_wal_is_read_through_its_wal() {
     }
 }
 
+/// Rewrite backup `id`'s manifest with the key (as only the key holder could): `edit` changes
+/// its JSON.
+fn rewrite_manifest(p: &Project, id: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    use mahavishnu_dr::internals::Repository;
+    use mahavishnu_dr::internals::crypto::{Credential, read_key_file};
+    use mahavishnu_dr::internals::envelope::{ObjectKind, open_all, seal_all};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let storage: mahavishnu_dr::DynStorage =
+        std::sync::Arc::new(mahavishnu_dr::OpendalStorage::local(&p.repo()).unwrap());
+    let key = read_key_file(&p.root().join("key")).unwrap();
+    let repo = rt
+        .block_on(Repository::open(storage, Some(&Credential::KeyFile(key))))
+        .unwrap();
+    let path = backup_dir(p, id).join("manifest");
+    let ctx = repo.context(ObjectKind::Manifest, id, u32::MAX);
+    let master = repo.master().unwrap();
+    let packed = open_all(master, &ctx, &std::fs::read(&path).unwrap()).unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&zstd::decode_all(&packed[..]).unwrap()).unwrap();
+    edit(&mut m);
+    let packed = zstd::encode_all(&serde_json::to_vec(&m).unwrap()[..], 3).unwrap();
+    std::fs::write(&path, seal_all(master, &ctx, &packed)).unwrap();
+}
+
+/// The whole-file check is the block-list digest: a manifest whose digest disagrees with the
+/// blocks (every block intact) is refused by restore and `decrypt --file`, and named by full
+/// validation; a block-mapped file with no digest at all is refused too, never restored
+/// unchecked.
+#[test]
+fn a_block_list_digest_that_disagrees_with_the_blocks_is_refused() {
+    let p = block_project("");
+    p.init();
+    p.write("big.bin", noise(5, (2 << 20) + 123));
+    p.write("small.txt", b"fine");
+    let id = p.backup("full")["backup_id"].as_str().unwrap().to_string();
+    let entry_of = |m: &mut serde_json::Value| -> usize {
+        m["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|e| e["path"] == "data/big.bin")
+            .unwrap()
+    };
+    rewrite_manifest(&p, &id, |m| {
+        let i = entry_of(m);
+        let d = m["entries"][i]["blocks"]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(d.len(), 64, "{}", m["entries"][i]);
+        let flipped = format!("{}{}", if d.starts_with('0') { "1" } else { "0" }, &d[1..]);
+        m["entries"][i]["blocks"]["digest"] = flipped.into();
+    });
+    let target = p.root().join("r1");
+    let o = p.run_restore(&id, &target, &[]);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    assert!(shown(&o).contains("data/big.bin"), "{}", shown(&o));
+    assert!(
+        !target.join("data/big.bin").exists(),
+        "the file was restored"
+    );
+    let out = p.root().join("by-hand");
+    let (d, _) = json_run(
+        &p,
+        &[
+            "decrypt",
+            "--file",
+            "data/big.bin",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(!out.exists(), "{d}");
+    let (v, _) = json_run(&p, &["backup", "validate", "--level", "full"], 1);
+    let problems = v.to_string();
+    assert!(
+        problems.contains("data/big.bin") && problems.contains("block-list digest"),
+        "{v}"
+    );
+
+    // Neither digest: refused, not restored unchecked.
+    rewrite_manifest(&p, &id, |m| {
+        let i = entry_of(m);
+        m["entries"][i]["blocks"]
+            .as_object_mut()
+            .unwrap()
+            .remove("digest");
+        m["entries"][i].as_object_mut().unwrap().remove("sha256");
+    });
+    let target = p.root().join("r2");
+    let o = p.run_restore(&id, &target, &[]);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    assert!(shown(&o).contains("no digest"), "{}", shown(&o));
+    assert!(
+        !target.join("data/big.bin").exists(),
+        "the file was restored"
+    );
+}
+
 /// A store that counts the bytes read from volumes.
 #[derive(Debug)]
 struct CountingReads {

@@ -380,7 +380,7 @@ fn place_block_file(
         };
         if got != want {
             return Err(Error::integrity(format!(
-                "{}: the assembled file does not match the manifest's SHA-256 (every block matched its own); the file was not restored",
+                "{}: the assembled file does not match the manifest's digest (every block matched its own); the file was not restored",
                 entry.path
             )));
         }
