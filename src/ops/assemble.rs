@@ -12,7 +12,7 @@ use super::{Cancel, Progress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
 use crate::repo::blockmap::{BlockMaps, BlockRecord, FileMap, block_len};
-use crate::repo::blockvol::{MEMBER_OVERHEAD, decode_block};
+use crate::repo::blockvol::{Block, MEMBER_OVERHEAD, decode_block};
 use crate::repo::catalog::Catalog;
 use crate::repo::crypto::SecretKey;
 use crate::repo::envelope::{HEADER_LEN, ObjectContext, RangeOpener};
@@ -27,7 +27,7 @@ const MAX_GAP: u64 = 1 << 20;
 const MAX_SPAN: u64 = 2 << 20;
 
 /// Hears each block read: its bytes, or what is wrong with it.
-pub(crate) type OnBlock<'a> = dyn FnMut(&Wanted, Result<Vec<u8>>) -> Result<()> + 'a;
+pub(crate) type OnBlock<'a> = dyn FnMut(&Wanted, Result<Block>) -> Result<()> + 'a;
 
 /// One block to read.
 #[derive(Debug, Clone)]
@@ -306,7 +306,7 @@ impl VolumeAt {
         w: &Wanted,
         plain: &[u8],
         plain_start: u64,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Block> {
         let s = w.rec.offset.checked_sub(plain_start).map(|s| s as usize);
         match s.and_then(|s| plain.get(s..s + w.rec.length as usize)) {
             Some(frame) => decode_block(
