@@ -268,22 +268,12 @@ fn a_backup_killed_while_storing_blocks_leaves_a_valid_repository() {
     }
 }
 
-/// A WAL-mode database with a connection held open (no checkpoint): the next backup learns the
-/// changed pages from the WAL, hashes only their blocks, stores only those, and restores a
-/// consistent database with every committed row.
-#[test]
-fn an_open_wal_database_is_read_for_changes_through_its_wal() {
-    use rusqlite::Connection;
-    let p = Project::new("");
-    p.init();
-    let db = p.data().join("app.db");
-    let conn = Connection::open(&db).unwrap();
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
-         CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);",
-    )
-    .unwrap();
-    let tx = conn.unchecked_transaction().unwrap();
+/// A new WAL-mode database at `db` with table `t` of 40,000 rows of about 160 bytes (`id`, `v`).
+fn wal_database(db: &std::path::Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);")
+        .unwrap();
+    let tx = c.unchecked_transaction().unwrap();
     for i in 0..40_000 {
         tx.execute(
             "INSERT INTO t(v) VALUES (?1)",
@@ -292,7 +282,19 @@ fn an_open_wal_database_is_read_for_changes_through_its_wal() {
         .unwrap();
     }
     tx.commit().unwrap();
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+    c
+}
+
+/// A WAL-mode database with a connection held open (no checkpoint): the next backup learns the
+/// changed pages from the WAL, hashes only their blocks, stores only those, and restores a
+/// consistent database with every committed row.
+#[test]
+fn an_open_wal_database_is_read_for_changes_through_its_wal() {
+    use rusqlite::Connection;
+    let p = Project::new("");
+    p.init();
+    let conn = wal_database(&p.data().join("app.db"));
+    conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA wal_checkpoint(TRUNCATE);")
         .unwrap();
     // Committed, not checkpointed: these pages are only in the WAL.
     conn.execute("UPDATE t SET v = 'one' WHERE id = 7", [])
@@ -410,20 +412,7 @@ fn a_database_untouched_since_a_backup_without_wal_is_read_through_its_wal() {
     let p = Project::new("");
     p.init();
     let db = p.data().join("app.db");
-    {
-        let c = Connection::open(&db).unwrap();
-        c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);")
-            .unwrap();
-        let tx = c.unchecked_transaction().unwrap();
-        for i in 0..40_000 {
-            tx.execute(
-                "INSERT INTO t(v) VALUES (?1)",
-                [format!("row {i} {}", "x".repeat(150))],
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
-    }
+    drop(wal_database(&db));
     assert!(
         !p.data().join("app.db-wal").exists(),
         "closing keeps the WAL"
