@@ -268,22 +268,12 @@ fn a_backup_killed_while_storing_blocks_leaves_a_valid_repository() {
     }
 }
 
-/// A WAL-mode database with a connection held open (no checkpoint): the next backup learns the
-/// changed pages from the WAL, hashes only their blocks, stores only those, and restores a
-/// consistent database with every committed row.
-#[test]
-fn an_open_wal_database_is_read_for_changes_through_its_wal() {
-    use rusqlite::Connection;
-    let p = Project::new("");
-    p.init();
-    let db = p.data().join("app.db");
-    let conn = Connection::open(&db).unwrap();
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
-         CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);",
-    )
-    .unwrap();
-    let tx = conn.unchecked_transaction().unwrap();
+/// A new WAL-mode database at `db` with table `t` of 40,000 rows of about 160 bytes (`id`, `v`).
+fn wal_database(db: &std::path::Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);")
+        .unwrap();
+    let tx = c.unchecked_transaction().unwrap();
     for i in 0..40_000 {
         tx.execute(
             "INSERT INTO t(v) VALUES (?1)",
@@ -292,7 +282,19 @@ fn an_open_wal_database_is_read_for_changes_through_its_wal() {
         .unwrap();
     }
     tx.commit().unwrap();
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+    c
+}
+
+/// A WAL-mode database with a connection held open (no checkpoint): the next backup learns the
+/// changed pages from the WAL, hashes only their blocks, stores only those, and restores a
+/// consistent database with every committed row.
+#[test]
+fn an_open_wal_database_is_read_for_changes_through_its_wal() {
+    use rusqlite::Connection;
+    let p = Project::new("");
+    p.init();
+    let conn = wal_database(&p.data().join("app.db"));
+    conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA wal_checkpoint(TRUNCATE);")
         .unwrap();
     // Committed, not checkpointed: these pages are only in the WAL.
     conn.execute("UPDATE t SET v = 'one' WHERE id = 7", [])
@@ -410,20 +412,7 @@ fn a_database_untouched_since_a_backup_without_wal_is_read_through_its_wal() {
     let p = Project::new("");
     p.init();
     let db = p.data().join("app.db");
-    {
-        let c = Connection::open(&db).unwrap();
-        c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);")
-            .unwrap();
-        let tx = c.unchecked_transaction().unwrap();
-        for i in 0..40_000 {
-            tx.execute(
-                "INSERT INTO t(v) VALUES (?1)",
-                [format!("row {i} {}", "x".repeat(150))],
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
-    }
+    drop(wal_database(&db));
     assert!(
         !p.data().join("app.db-wal").exists(),
         "closing keeps the WAL"
@@ -484,6 +473,106 @@ fn a_database_untouched_since_a_backup_without_wal_is_read_through_its_wal() {
             assert_eq!(got, v, "row {id}");
         }
     }
+}
+
+/// Rewrite backup `id`'s manifest with the key (as only the key holder could): `edit` changes
+/// its JSON.
+fn rewrite_manifest(p: &Project, id: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    use mahavishnu_dr::internals::Repository;
+    use mahavishnu_dr::internals::crypto::{Credential, read_key_file};
+    use mahavishnu_dr::internals::envelope::{ObjectKind, open_all, seal_all};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let storage: mahavishnu_dr::DynStorage =
+        std::sync::Arc::new(mahavishnu_dr::OpendalStorage::local(&p.repo()).unwrap());
+    let key = read_key_file(&p.root().join("key")).unwrap();
+    let repo = rt
+        .block_on(Repository::open(storage, Some(&Credential::KeyFile(key))))
+        .unwrap();
+    let path = backup_dir(p, id).join("manifest");
+    let ctx = repo.context(ObjectKind::Manifest, id, u32::MAX);
+    let master = repo.master().unwrap();
+    let packed = open_all(master, &ctx, &std::fs::read(&path).unwrap()).unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&zstd::decode_all(&packed[..]).unwrap()).unwrap();
+    edit(&mut m);
+    let packed = zstd::encode_all(&serde_json::to_vec(&m).unwrap()[..], 3).unwrap();
+    std::fs::write(&path, seal_all(master, &ctx, &packed)).unwrap();
+}
+
+/// The whole-file check is the block-list digest: a manifest whose digest disagrees with the
+/// blocks (every block intact) is refused by restore and `decrypt --file`, and named by full
+/// validation; a block-mapped file with no digest at all is refused too, never restored
+/// unchecked.
+#[test]
+fn a_block_list_digest_that_disagrees_with_the_blocks_is_refused() {
+    let p = block_project("");
+    p.init();
+    p.write("big.bin", noise(5, (2 << 20) + 123));
+    p.write("small.txt", b"fine");
+    let id = p.backup("full")["backup_id"].as_str().unwrap().to_string();
+    let entry_of = |m: &mut serde_json::Value| -> usize {
+        m["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|e| e["path"] == "data/big.bin")
+            .unwrap()
+    };
+    rewrite_manifest(&p, &id, |m| {
+        let i = entry_of(m);
+        let d = m["entries"][i]["blocks"]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(d.len(), 64, "{}", m["entries"][i]);
+        let flipped = format!("{}{}", if d.starts_with('0') { "1" } else { "0" }, &d[1..]);
+        m["entries"][i]["blocks"]["digest"] = flipped.into();
+    });
+    let target = p.root().join("r1");
+    let o = p.run_restore(&id, &target, &[]);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    assert!(shown(&o).contains("data/big.bin"), "{}", shown(&o));
+    assert!(
+        !target.join("data/big.bin").exists(),
+        "the file was restored"
+    );
+    let out = p.root().join("by-hand");
+    let (d, _) = json_run(
+        &p,
+        &[
+            "decrypt",
+            "--file",
+            "data/big.bin",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(!out.exists(), "{d}");
+    let (v, _) = json_run(&p, &["backup", "validate", "--level", "full"], 1);
+    let problems = v.to_string();
+    assert!(
+        problems.contains("data/big.bin") && problems.contains("block-list digest"),
+        "{v}"
+    );
+
+    // Neither digest: refused, not restored unchecked.
+    rewrite_manifest(&p, &id, |m| {
+        let i = entry_of(m);
+        m["entries"][i]["blocks"]
+            .as_object_mut()
+            .unwrap()
+            .remove("digest");
+        m["entries"][i].as_object_mut().unwrap().remove("sha256");
+    });
+    let target = p.root().join("r2");
+    let o = p.run_restore(&id, &target, &[]);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    assert!(shown(&o).contains("no digest"), "{}", shown(&o));
+    assert!(
+        !target.join("data/big.bin").exists(),
+        "the file was restored"
+    );
 }
 
 /// A store that counts the bytes read from volumes.

@@ -27,6 +27,7 @@ mod observer;
 mod options;
 mod policy;
 mod properties;
+mod replicas;
 mod report;
 mod restore_test;
 mod roundtrip;

@@ -12,10 +12,11 @@ use super::{Cancel, Progress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
 use crate::repo::blockmap::{BlockMaps, BlockRecord, FileMap, block_len};
-use crate::repo::blockvol::{MEMBER_OVERHEAD, decode_block};
+use crate::repo::blockvol::{Block, MEMBER_OVERHEAD, decode_block};
 use crate::repo::catalog::Catalog;
 use crate::repo::crypto::SecretKey;
 use crate::repo::envelope::{HEADER_LEN, ObjectContext, RangeOpener};
+use crate::repo::hash::{DigestKind, block_list_digest};
 use crate::repo::keys::volume_key;
 use crate::repo::manifest::{Entry, VolumeRecord};
 use crate::storage::DynStorage;
@@ -26,7 +27,7 @@ const MAX_GAP: u64 = 1 << 20;
 const MAX_SPAN: u64 = 2 << 20;
 
 /// Hears each block read: its bytes, or what is wrong with it.
-pub(crate) type OnBlock<'a> = dyn FnMut(&Wanted, Result<Vec<u8>>) -> Result<()> + 'a;
+pub(crate) type OnBlock<'a> = dyn FnMut(&Wanted, Result<Block>) -> Result<()> + 'a;
 
 /// One block to read.
 #[derive(Debug, Clone)]
@@ -305,7 +306,7 @@ impl VolumeAt {
         w: &Wanted,
         plain: &[u8],
         plain_start: u64,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Block> {
         let s = w.rec.offset.checked_sub(plain_start).map(|s| s as usize);
         match s.and_then(|s| plain.get(s..s + w.rec.length as usize)) {
             Some(frame) => decode_block(
@@ -382,8 +383,9 @@ fn max_frame(len: u32) -> usize {
 pub(crate) struct Fetched {
     pub volumes: u64,
     /// Per file (in the order given): the whole-file digest of what was written (the kind the
-    /// entry records), when it was hashed while the blocks arrived (large files); `None`: read
-    /// the file back to hash it.
+    /// entry records): a block-list digest from the blocks checked as they were written, or a
+    /// flat one hashed while the blocks arrived (large files); `None`: read the file back to
+    /// hash it.
     pub digests: Vec<Option<String>>,
 }
 
@@ -399,6 +401,13 @@ struct Written {
 }
 
 impl Written {
+    /// Every block is written.
+    fn all(&self) -> bool {
+        self.blocks
+            .iter()
+            .all(|b| b.load(std::sync::atomic::Ordering::Acquire))
+    }
+
     fn mark(&self, first: u64, end: u64) {
         for i in first..end.min(self.blocks.len() as u64) {
             self.blocks[i as usize].store(true, std::sync::atomic::Ordering::Release);
@@ -460,7 +469,10 @@ pub(crate) async fn fetch_files(
     }
     let handles: Vec<Arc<std::fs::File>> = files.iter().map(|(f, _)| f.clone()).collect();
     let handles = Arc::new(handles);
-    // Large files: a thread hashes each in block order as its blocks are written.
+    // A file checked by its block-list digest needs no second pass: every block was hashed,
+    // as the exact bytes then written at its offset, against its record, so the records' digest
+    // is the written file's once every block is marked written. A large file checked by a flat
+    // SHA-256 (format 2) is hashed in block order by a thread as its blocks are written.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut followers = Vec::with_capacity(files.len());
     let mut marks: Vec<Option<Arc<Written>>> = Vec::with_capacity(files.len());
@@ -469,15 +481,26 @@ pub(crate) async fn fetch_files(
         .collect();
     by_size.sort_by_key(|&i| std::cmp::Reverse(files[i].1.size));
     by_size.truncate(MAX_FOLLOWERS);
+    let new_marks = |count: u64| {
+        Arc::new(Written {
+            blocks: (0..count)
+                .map(|_| std::sync::atomic::AtomicBool::new(false))
+                .collect(),
+        })
+    };
     for (i, (f, e)) in files.iter().enumerate() {
-        let bl = e.blocks.as_ref().filter(|_| by_size.contains(&i));
-        match bl.zip(e.whole_digest().ok()) {
-            Some((bl, (kind, _))) => {
-                let w = Arc::new(Written {
-                    blocks: (0..bl.count)
-                        .map(|_| std::sync::atomic::AtomicBool::new(false))
-                        .collect(),
-                });
+        let Some(bl) = &e.blocks else {
+            followers.push(None);
+            marks.push(None);
+            continue;
+        };
+        match e.whole_digest().ok() {
+            Some((DigestKind::BlockList(_), _)) => {
+                followers.push(None);
+                marks.push(Some(new_marks(bl.count)));
+            }
+            Some((kind, _)) if by_size.contains(&i) => {
+                let w = new_marks(bl.count);
                 let (f, w2, stop, size, bs) =
                     (f.clone(), w.clone(), stop.clone(), e.size, bl.block_size);
                 followers.push(Some(std::thread::spawn(move || {
@@ -485,7 +508,7 @@ pub(crate) async fn fetch_files(
                 })));
                 marks.push(Some(w));
             }
-            None => {
+            _ => {
                 followers.push(None);
                 marks.push(None);
             }
@@ -531,8 +554,19 @@ pub(crate) async fn fetch_files(
     if results.iter().any(|r| r.is_err()) {
         stop.store(true, std::sync::atomic::Ordering::Release);
     }
-    for f in followers {
-        out.digests.push(f.and_then(|t| t.join().ok().flatten()));
+    for (i, f) in followers.into_iter().enumerate() {
+        let e = &files[i].1;
+        let listed = match (e.whole_digest().ok(), &marks[i]) {
+            (Some((DigestKind::BlockList(_), _)), Some(w)) if w.all() => e
+                .blocks
+                .as_ref()
+                .and_then(|b| maps.get(&b.map_in))
+                .and_then(|m| m.file(&e.path))
+                .map(|fm| block_list_digest(fm.blocks.iter().map(|r| &r.sha256))),
+            _ => None,
+        };
+        out.digests
+            .push(listed.or_else(|| f.and_then(|t| t.join().ok().flatten())));
     }
     for r in results {
         match r {

@@ -95,7 +95,7 @@ impl Dr {
 
     /// Write the stored file `opts.file` of a backup into `output` (a new file): a
     /// block-mapped file assembled from its blocks, any other read from its volume; checked
-    /// against the manifest's SHA-256 before this returns. A failure removes `output`.
+    /// against the manifest's digest before this returns. A failure removes `output`.
     pub async fn decrypt_file(
         &self,
         opts: &DecryptOptions,
@@ -201,7 +201,7 @@ impl Dr {
             .map_err(|e| Error::from_io("read back", output, e))?;
         if at != entry.size || got != want {
             return Err(Error::integrity(format!(
-                "{path}: the bytes put together do not match the manifest's SHA-256; nothing was kept"
+                "{path}: the bytes put together do not match the manifest's digest; nothing was kept"
             )));
         }
         Ok(DecryptResponse {

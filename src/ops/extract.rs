@@ -350,7 +350,7 @@ fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTar
     let dir_path = ensure_dir(root, dir, cache)?;
     let final_path = dir_path.join(name);
     let (f, tmp) = temp_file(&dir_path, name, true)?;
-    if let Err(e) = f.set_len(entry.size) {
+    if let Err(e) = reserve(&f, entry.size) {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::from_io("size", &tmp, e));
     }
@@ -359,6 +359,30 @@ fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTar
         tmp,
         final_path,
     })
+}
+
+/// Size a new file to `size` bytes, reserving the space when the filesystem can (a full disk
+/// fails here, before any block is fetched; the pages are allocated in one call, not one write
+/// at a time); where it cannot, the file is just extended.
+fn reserve(f: &std::fs::File, size: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if size > 0
+        && let Ok(len) = libc::off_t::try_from(size)
+    {
+        // SAFETY: a plain system call on a file descriptor this function borrows. (Linux's
+        // fallocate, not posix_fallocate: that one emulates an unsupported call by writing.)
+        if unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, len) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if !matches!(
+            e.raw_os_error(),
+            Some(libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS)
+        ) {
+            return Err(e);
+        }
+    }
+    f.set_len(size)
 }
 
 /// After every block was written and checked: the whole file's digest (hashed as the blocks
@@ -382,7 +406,7 @@ fn place_block_file(
         };
         if got != want {
             return Err(Error::integrity(format!(
-                "{}: the assembled file does not match the manifest's SHA-256 (every block matched its own); the file was not restored",
+                "{}: the assembled file does not match the manifest's digest (every block matched its own); the file was not restored",
                 entry.path
             )));
         }

@@ -102,7 +102,7 @@ pub fn decode_block(
     len: u32,
     sha256: &[u8; 32],
     what: &str,
-) -> Result<Vec<u8>> {
+) -> Result<Block> {
     let name = member_name(path, index);
     let bad = |why: String| {
         Error::integrity(format!(
@@ -126,14 +126,36 @@ pub fn decode_block(
     if item.size != len as u64 {
         return Err(bad(format!("{} bytes, the map says {len}", item.size)));
     }
-    let mut data = Vec::with_capacity(len as usize);
-    io::copy(&mut tar.content(), &mut data).map_err(|e| bad(e.to_string()))?;
+    // The content follows the header(s) in the decompressed frame: checked where it lies.
+    let rest: &[u8] = tar.into_inner();
+    let start = plain.len() - rest.len();
+    let data = rest
+        .get(..len as usize)
+        .ok_or_else(|| bad("the frame ends inside the block".into()))?;
     let mut h = Sha256::new();
-    h.update(&data);
+    h.update(data);
     if &h.finish() != sha256 {
         return Err(bad("its SHA-256 does not match the block map".into()));
     }
-    Ok(data)
+    Ok(Block {
+        buf: plain,
+        start,
+        len: len as usize,
+    })
+}
+
+/// A checked block's bytes, where they lie in its decompressed frame.
+pub struct Block {
+    buf: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl std::ops::Deref for Block {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
 }
 
 #[cfg(test)]
@@ -177,7 +199,7 @@ mod tests {
             let mut d = zstd::bulk::Decompressor::new().unwrap();
             let len = blocks[i].len() as u32;
             let got = decode_block(&mut d, frame, &long, i as u64, len, &sha, "v").unwrap();
-            assert_eq!(got, blocks[i]);
+            assert_eq!(&got[..], &blocks[i][..]);
             // The wrong index or digest is refused.
             assert!(decode_block(&mut d, frame, &long, i as u64 + 1, len, &sha, "v").is_err());
         }

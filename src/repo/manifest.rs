@@ -86,18 +86,18 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// How the file's content is checked whole, and the digest to expect: the flat SHA-256
-    /// when recorded, else the block-list digest. A file with neither cannot be checked: an
-    /// integrity error.
+    /// How the file's content is checked whole, and the digest to expect: the block-list
+    /// digest when recorded (a restore gets it from the blocks it checks, without a second
+    /// pass), else the flat SHA-256. A file with neither cannot be checked: an integrity error.
     pub fn whole_digest(&self) -> crate::error::Result<(super::hash::DigestKind, &str)> {
         use super::hash::DigestKind;
-        if let Some(flat) = &self.sha256 {
-            return Ok((DigestKind::Flat, flat));
-        }
         if let Some(b) = &self.blocks
             && let Some(d) = &b.digest
         {
             return Ok((DigestKind::BlockList(b.block_size), d));
+        }
+        if let Some(flat) = &self.sha256 {
+            return Ok((DigestKind::Flat, flat));
         }
         Err(crate::error::Error::integrity(format!(
             "{}: the manifest records no digest of the file, so its content cannot be checked; it was not restored",

@@ -19,6 +19,7 @@ pub mod kind;
 pub mod locks;
 pub mod manifest;
 pub mod paths;
+pub mod replica;
 pub mod tar_reader;
 pub mod timing;
 pub mod volume;
