@@ -284,19 +284,36 @@ fn a_wrong_credential_a_missing_bucket_and_an_unreachable_endpoint_are_clear_err
             AZ_KEY,
         ),
     ];
+    // A key made by a local repository, so that commands past `init` reach the store.
+    let keyed = Project::new("");
+    keyed.init();
+    let key = std::fs::read(keyed.root().join("key")).unwrap();
     for (yaml, message, guidance, code, secret) in cases {
         let p = Project::new(&yaml);
         p.write("a.txt", "a\n");
-        for args in [&["init", "--generate-key"][..], &["backup", "status"]] {
+        let e = failing(&p, &["init", "--generate-key"], code, &[secret]);
+        let text = e.to_string();
+        assert!(text.contains(&message), "init: {message} not in {e:#}");
+        assert!(text.contains(guidance), "init: {guidance} not in {e:#}");
+        assert!(
+            !p.root().join("key").exists(),
+            "a key was left behind: {message}"
+        );
+        std::fs::write(p.root().join("key"), &key).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(p.root().join("key"), private).unwrap();
+        }
+        for args in [
+            &["backup", "run", "--type", "full"][..],
+            &["backup", "status"],
+        ] {
             let e = failing(&p, args, code, &[secret]);
             let text = e.to_string();
             assert!(text.contains(&message), "{args:?}: {message} not in {e:#}");
             assert!(text.contains(guidance), "{args:?}: {guidance} not in {e:#}");
         }
-        assert!(
-            !p.root().join("key").exists(),
-            "a key was left behind: {message}"
-        );
         assert!(!p.repo().exists());
     }
 }
@@ -308,8 +325,8 @@ fn a_server_killed_mid_backup_fails_cleanly_and_the_next_backup_works() {
     let mut server = S3Server::start();
     let yaml = server.primary(S3_BUCKET, &prefix("killed"), S3_SECRET_KEY);
     let p = Project::new(&format!("  volume_size_mb: 2\n{yaml}"));
-    for i in 0..24u32 {
-        let noise: Vec<u8> = (0..(2u32 << 20))
+    for i in 0..32u32 {
+        let noise: Vec<u8> = (0..(3u32 << 20))
             .map(|j| (j.wrapping_add(i << 21).wrapping_mul(2654435761) >> 11) as u8)
             .collect();
         p.write(&format!("f{i:02}.bin"), &noise);
@@ -325,7 +342,25 @@ fn a_server_killed_mid_backup_fails_cleanly_and_the_next_backup_works() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Stop the server once the second backup has stored its first objects.
+    let store = open_store(&yaml);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let first_id = first["backup_id"].as_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    loop {
+        let objects = rt.block_on(store.list("backups/")).unwrap();
+        if objects.iter().any(|o| !o.key.contains(&first_id)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the second backup stored nothing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     server.stop();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -138,6 +138,8 @@ impl S3Server {
             "-admin.ui=false".into(),
             "-s3.port.iceberg=0".into(),
             "-s3.port.lance=0".into(),
+            // A missing bucket must stay missing (mini creates one on first write by default).
+            "-s3.autoCreateBucket=false".into(),
         ];
         // Every other listener on a free port too (the defaults collide between binaries).
         for flag in [
@@ -186,7 +188,11 @@ impl S3Server {
             .unwrap();
         let t = Instant::now();
         loop {
-            match rt.block_on(store.list("x/")) {
+            // Each try bounded: a server still starting may hold a request for long.
+            let tried = rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(2), store.list("x/")).await
+            });
+            match tried.unwrap_or_else(|_| Err(mahavishnu_dr::Error::storage("no answer in 2 s"))) {
                 Ok(_) => return,
                 Err(e) => assert!(
                     t.elapsed() < Duration::from_secs(60),
@@ -254,9 +260,9 @@ impl AzuriteServer {
                 "--skipApiVersionCheck",
                 "--disableTelemetry",
                 "--silent",
-                "--location",
             ])
-            .arg(dir.path());
+            // In memory (--location may not go with it); anything else it writes goes here.
+            .current_dir(dir.path());
         let log = dir.path().join("azurite.log");
         let child = spawn(cmd, &log);
         wait_port(port, "Azurite", &log);
