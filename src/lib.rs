@@ -52,7 +52,7 @@ pub use repo::BackupType;
 pub use storage::{
     DynStorage, Fault, FaultStorage, MemoryStorage, ObjectInfo, ObjectWriter, OpendalStorage,
     RetryStorage, Storage, TimeoutStorage, open as open_storage,
-    probe::create_only_enforced as probe_create_only,
+    probe::create_only_enforced as probe_create_only, without_credential_logs,
 };
 
 // The faces, for the binary and for programs that serve MCP themselves.

@@ -190,6 +190,28 @@ fn backup_validate_and_restore_round_trip_on_s3_and_azblob() {
         let id = incr["backup_id"].as_str().expect("backup id").to_string();
         let restored = p.restore(&id);
         assert_same_tree(&p.data(), &restored);
+
+        // No output shows the secret, not even the most verbose log.
+        let secret = if kind == "s3" { S3_SECRET_KEY } else { AZ_KEY };
+        for args in [&["backup", "status", "--json"][..], &["backup", "list"]] {
+            let out = p.cmd(args).env("MAHAVISHNU_LOG", "trace").output().unwrap();
+            assert!(out.status.success(), "{kind} {args:?}");
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(all.contains(kind), "{kind} {args:?}: {all}");
+            let shown: Vec<String> = all
+                .lines()
+                .filter(|l| l.contains(secret))
+                .map(|l| l.replace(secret, "<THE SECRET>"))
+                .collect();
+            assert!(
+                shown.is_empty(),
+                "{kind} {args:?}: the secret is shown: {shown:#?}"
+            );
+        }
         assert!(!p.repo().exists(), "{kind}: a local repository was made");
     }
 }

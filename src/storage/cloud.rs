@@ -212,6 +212,30 @@ fn install_http_client() {
     });
 }
 
+/// The signing libraries under the S3 and Azure clients log the credentials they load (the
+/// secret key in their `Debug` output) at debug level: their logs are switched off, whatever
+/// `MAHAVISHNU_LOG` asks for.
+pub const CREDENTIAL_LOG_TARGETS: [&str; 6] = [
+    "reqsign",
+    "reqsign_core",
+    "reqsign_aws_core",
+    "reqsign_aws_v4",
+    "reqsign_azure_storage",
+    "reqsign_file_read_tokio",
+];
+
+/// `filter` with the credential-logging targets switched off (for the binary's log setup).
+pub fn without_credential_logs(
+    mut filter: tracing_subscriber::EnvFilter,
+) -> tracing_subscriber::EnvFilter {
+    for target in CREDENTIAL_LOG_TARGETS {
+        if let Ok(directive) = format!("{target}=off").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
 /// A prefix nothing is stored under, listed to see that the bucket or container exists.
 const EXISTS_CHECK_PREFIX: &str = "tmp/exists-check/";
 

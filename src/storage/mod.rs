@@ -28,7 +28,7 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::settings::{StorageSettings, StorageTarget};
 
-pub use cloud::CloudStorage;
+pub use cloud::{CloudStorage, without_credential_logs};
 pub use fault::{Fault, FaultStorage};
 pub use memory::MemoryStorage;
 pub use opendal_store::{OpendalStorage, TMP_PREFIX};
