@@ -138,7 +138,6 @@ mod tests {
 
     use crate::error::ErrorKind;
     use crate::ops::Dr;
-    use crate::ops::init::InitOptions;
     use crate::settings::StorageTarget;
     use crate::storage::probe::IgnoresCreateOnly;
     use crate::storage::{MemoryStorage, Storage};
@@ -170,8 +169,7 @@ mod tests {
     async fn init_refuses_a_cloud_store_that_does_not_enforce_create_only_unless_allowed() {
         let mem = Arc::new(MemoryStorage::new());
         let (t, dr) = cloud_dr(false, Arc::new(IgnoresCreateOnly(mem.clone())));
-        let opts = InitOptions { generate_key: true };
-        let e = dr.init(&opts).await.unwrap_err();
+        let e = dr.create_repository(true).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Refused, "{e}");
         assert!(
             e.message.contains("does not enforce create-only writes"),
@@ -192,7 +190,7 @@ mod tests {
         assert!(!t.path().join("key").exists(), "a key was generated");
 
         let (_t, dr) = cloud_dr(true, Arc::new(IgnoresCreateOnly(mem.clone())));
-        let r = dr.init(&opts).await.unwrap();
+        let r = dr.create_repository(true).await.unwrap();
         assert!(
             r.warnings
                 .iter()
@@ -207,7 +205,7 @@ mod tests {
 
         // A store that enforces it is created without a word about it.
         let (_t, dr) = cloud_dr(false, Arc::new(MemoryStorage::new()));
-        let r = dr.init(&opts).await.unwrap();
+        let r = dr.create_repository(true).await.unwrap();
         assert!(
             !r.warnings.iter().any(|w| w.contains("create-only")),
             "{:?}",

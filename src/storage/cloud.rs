@@ -192,8 +192,11 @@ impl CloudStorage {
             }
             _ => Error::storage(format!("{store}: cannot {action} {key}: {}", short(&text))),
         };
+        // S3 answers 409 ConditionalRequestConflict while another conditional write of the
+        // key is in flight: try again (the retry then finds who won).
         err.transient = e.is_temporary()
             || matches!(e.kind(), OdKind::RateLimited | OdKind::Conflict)
+            || text.contains("ConditionalRequestConflict")
             || (err.kind == ErrorKind::Storage && unreachable(&text));
         err.with_source(std::io::Error::other(text))
     }
