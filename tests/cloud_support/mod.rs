@@ -62,6 +62,27 @@ fn tools() -> &'static Tools {
     })
 }
 
+/// A server's folder, under the target's temporary folder and named after this process: the
+/// shared servers' folders are never dropped (statics), so each run removes those that earlier
+/// runs left behind.
+fn server_dir() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let mine = format!("dr-cloud-{}-", std::process::id());
+    static SWEPT: OnceLock<()> = OnceLock::new();
+    SWEPT.get_or_init(|| {
+        for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("dr-cloud-") && !name.starts_with(&mine) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    });
+    tempfile::Builder::new()
+        .prefix(&mine)
+        .tempdir_in(root)
+        .unwrap()
+}
+
 /// A loopback port nobody listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -113,7 +134,7 @@ pub struct S3Server {
 impl S3Server {
     /// Start one, with bucket [`S3_BUCKET`], and wait until S3 answers.
     pub fn start() -> S3Server {
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let dir = server_dir();
         let config = dir.path().join("s3.json");
         std::fs::write(
             &config,
@@ -249,7 +270,7 @@ impl AzuriteServer {
     /// Start one, with container [`AZ_CONTAINER`], and wait until it answers.
     pub fn start() -> AzuriteServer {
         let t = tools();
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let dir = server_dir();
         let port = free_port();
         let mut cmd = Command::new(&t.node);
         cmd.arg(&t.azurite_blob)
