@@ -120,7 +120,7 @@ impl Dr {
 fn already_exists(repository: &str, key_generated: bool, key_path: &std::path::Path) -> Error {
     Error::refused(format!("a repository already exists at {repository}")).with_guidance(format!(
         "nothing in it was changed{}; use the existing repository with the key it was created \
-         with, or choose another backup.directory",
+         with, or choose another backup.directory (or backup.storage.primary)",
         if key_generated {
             format!(
                 ", and the key just generated for it ({}) was removed again",
