@@ -392,6 +392,15 @@ fn a_server_killed_mid_backup_fails_cleanly_and_the_next_backup_works() {
     assert!(v.to_string().contains("s3://dr-test/killed-"), "{v:#}");
 
     server.restart();
+    // SeaweedFS lists a moment before it serves objects again (its volume server registers).
+    let started = std::time::Instant::now();
+    while let Err(e) = rt.block_on(store.get("config")) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the restarted server serves no objects: {e}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let list = p.json(&["backup", "list"], 0);
     assert_eq!(
         list["backups"].as_array().map(Vec::len),
@@ -402,4 +411,79 @@ fn a_server_killed_mid_backup_fails_cleanly_and_the_next_backup_works() {
     assert_eq!(next["status"], "completed", "{next}");
     let v = p.json(&["backup", "validate", "--level", "full"], 0);
     assert_eq!(v["ok"], true, "{v}");
+}
+
+/// The MCP face: the `dr://settings` resource and a `backup_status` tool call on an S3
+/// repository show the store by name and the secret nowhere (stdout, or the debug log).
+#[test]
+fn the_mcp_settings_resource_and_tools_never_show_the_secret() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    let s = shared();
+    let p = Project::new(&s.s3.primary(S3_BUCKET, &prefix("mcp"), S3_SECRET_KEY));
+    p.write("a.txt", "a\n");
+    p.init();
+    let mut child = p
+        .cmd(&["serve"])
+        .env("MAHAVISHNU_LOG", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut send = move |v: serde_json::Value| writeln!(stdin, "{v}").and_then(|_| stdin.flush());
+    let mut reply = |id: i64| -> serde_json::Value {
+        loop {
+            let mut line = String::new();
+            assert!(out.read_line(&mut line).unwrap() > 0, "serve closed stdout");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == id {
+                return v;
+            }
+        }
+    };
+    send(
+        serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}),
+    )
+    .unwrap();
+    reply(1);
+    send(serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"})).unwrap();
+    send(
+        serde_json::json!({"jsonrpc":"2.0","id":2,"method":"resources/read",
+        "params":{"uri":"dr://settings"}}),
+    )
+    .unwrap();
+    let settings = reply(2);
+    let text = settings["result"]["contents"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{settings}"))
+        .to_string();
+    assert!(text.contains("\"bucket\": \"dr-test\""), "{text}");
+    assert!(
+        text.contains("\"secret_access_key\": \"<redacted>\""),
+        "{text}"
+    );
+    send(
+        serde_json::json!({"jsonrpc":"2.0","id":3,"method":"tools/call",
+        "params":{"name":"backup_status","arguments":{}}}),
+    )
+    .unwrap();
+    let status = reply(3);
+    assert_eq!(status["result"]["isError"], false, "{status}");
+    assert!(status.to_string().contains("s3://dr-test/mcp-"), "{status}");
+    drop(send);
+    assert!(child.wait().unwrap().success());
+    let log = err_reader.join().unwrap();
+    for shown in [text, status.to_string(), log] {
+        assert!(!shown.contains(S3_SECRET_KEY), "the secret is shown");
+    }
 }

@@ -181,7 +181,7 @@ impl CloudStorage {
             (OdKind::NotFound, _) => Error::not_found(format!("object {key} does not exist")),
             (OdKind::ConfigInvalid, _) => Error::settings(format!(
                 "{store} is not configured correctly: {}",
-                short(&text)
+                summary(&e, &text)
             ))
             .with_guidance("check backup.storage.primary (see docs/SETTINGS.md)"),
             _ if unreachable(&text) => {
@@ -190,7 +190,10 @@ impl CloudStorage {
                  giving up); nothing stored was changed by this failure",
                 )
             }
-            _ => Error::storage(format!("{store}: cannot {action} {key}: {}", short(&text))),
+            _ => Error::storage(format!(
+                "{store}: cannot {action} {key}: {}",
+                summary(&e, &text)
+            )),
         };
         // S3 answers 409 ConditionalRequestConflict while another conditional write of the
         // key is in flight: try again (the retry then finds who won).
@@ -331,6 +334,20 @@ fn scrub(text: &str, secrets: &[String]) -> String {
     clean
 }
 
+/// A client error in a line: its kind, the HTTP status if there was one, and the server's
+/// answer (the request's context, headers and all, stays in the error's source).
+fn summary(e: &opendal::Error, text: &str) -> String {
+    let status = text
+        .split_once("status: ")
+        .and_then(|(_, rest)| rest.get(..3))
+        .filter(|s| s.chars().all(|c| c.is_ascii_digit()));
+    let detail = text.split_once(" => ").map_or(text, |(_, d)| d);
+    match status {
+        Some(status) => format!("{} (HTTP {status}): {}", e.kind(), short(detail)),
+        None => format!("{}: {}", e.kind(), short(detail)),
+    }
+}
+
 /// At most a few hundred characters of a client message.
 fn short(text: &str) -> String {
     const MAX: usize = 400;
@@ -350,7 +367,7 @@ fn build_error(e: opendal::Error, name: &str) -> Error {
     } else {
         "check backup.storage.primary (see docs/SETTINGS.md)"
     };
-    Error::settings(format!("cannot set up {name}: {}", short(&text))).with_guidance(guidance)
+    Error::settings(format!("cannot set up {name}: {}", summary(&e, &text))).with_guidance(guidance)
 }
 
 #[async_trait]
@@ -521,6 +538,19 @@ mod tests {
         assert!(!out.contains("sig=abc"), "{out}");
         assert!(out.contains("http://h:1/c/k?<redacted>,"), "{out}");
         assert!(out.ends_with("=> denied"), "{out}");
+    }
+
+    #[test]
+    fn a_client_error_is_summed_up_in_a_line() {
+        let e = opendal::Error::new(OdKind::Unexpected, "S3Error { code: \"InternalError\" }");
+        let text = "Unexpected (temporary) at read, context: { uri: http://h/b/k, response: Parts \
+                    { status: 500, version: HTTP/1.1, headers: {} } } => S3Error { code: \
+                    \"InternalError\" }";
+        assert_eq!(
+            summary(&e, text),
+            "Unexpected (HTTP 500): S3Error { code: \"InternalError\" }"
+        );
+        assert_eq!(summary(&e, "no context"), "Unexpected: no context");
     }
 
     #[test]
