@@ -51,7 +51,8 @@ pub use repo::BackupType;
 // Where the repository lives.
 pub use storage::{
     DynStorage, Fault, FaultStorage, MemoryStorage, ObjectInfo, ObjectWriter, OpendalStorage,
-    RetryStorage, Storage, open as open_storage,
+    RetryStorage, Storage, TimeoutStorage, open as open_storage,
+    probe::create_only_enforced as probe_create_only, without_credential_logs,
 };
 
 // The faces, for the binary and for programs that serve MCP themselves.

@@ -22,10 +22,10 @@ fn main() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
+        .with_env_filter(mahavishnu_dr::without_credential_logs(
             tracing_subscriber::EnvFilter::try_from_env("MAHAVISHNU_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        ))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -78,8 +78,9 @@ pub struct Dr {
 }
 
 impl Dr {
-    /// Bind to the repository the settings name ([`storage::open`]: a local folder; a cloud
-    /// primary is refused, never replaced by `backup.directory`).
+    /// Bind to the repository the settings name ([`storage::open`]: a local folder, an S3
+    /// bucket or an Azure Blob container; a cloud primary is never replaced by
+    /// `backup.directory`).
     pub fn new(settings: LoadedSettings) -> Result<Dr> {
         let backup = &settings.settings.backup;
         let storage = storage::open(&backup.storage, &backup.directory)?;

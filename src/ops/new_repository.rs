@@ -33,6 +33,9 @@ impl Dr {
     pub(crate) async fn create_repository(&self, generate_key: bool) -> Result<InitResponse> {
         let enc = &self.settings.settings.backup.encryption;
         let mut warnings = Vec::new();
+        if let Some(warning) = self.check_create_only().await? {
+            warnings.push(warning);
+        }
         let mut key_generated = false;
         let cred = if enc.enabled {
             let key = if generate_key {
@@ -80,11 +83,44 @@ impl Dr {
     }
 }
 
+impl Dr {
+    /// A cloud primary must enforce create-only writes (manifests, history records and locks
+    /// rely on them): probed before anything is created. One that does not is refused, unless
+    /// its `allow_unenforced_create_only` accepts it; then the warning to show is returned.
+    async fn check_create_only(&self) -> Result<Option<String>> {
+        let Some(target) = &self.settings.settings.backup.storage.primary else {
+            return Ok(None);
+        };
+        if !target.is_cloud() || crate::storage::probe::create_only_enforced(&*self.storage).await?
+        {
+            return Ok(None);
+        }
+        let what = format!(
+            "{} does not enforce create-only writes (a second conditional write of one object \
+             replaced it instead of being refused)",
+            self.storage.describe()
+        );
+        if target.allows_unenforced_create_only() {
+            return Ok(Some(format!(
+                "{what}; allowed by allow_unenforced_create_only: two backups or cleanups running \
+                 at once could replace each other's manifests or locks, so run one at a time"
+            )));
+        }
+        Err(
+            Error::refused(format!("{what}; no repository was created")).with_guidance(
+                "use a server that supports If-None-Match: * on PUT (AWS S3, SeaweedFS, MinIO, \
+                 Azure Blob do), or, if only one host ever writes to this repository, set \
+                 allow_unenforced_create_only: true on backup.storage.primary",
+            ),
+        )
+    }
+}
+
 /// Another repository is already there (perhaps created a moment ago by a racing `init`).
 fn already_exists(repository: &str, key_generated: bool, key_path: &std::path::Path) -> Error {
     Error::refused(format!("a repository already exists at {repository}")).with_guidance(format!(
         "nothing in it was changed{}; use the existing repository with the key it was created \
-         with, or choose another backup.directory",
+         with, or choose another backup.directory (or backup.storage.primary)",
         if key_generated {
             format!(
                 ", and the key just generated for it ({}) was removed again",
@@ -94,4 +130,86 @@ fn already_exists(repository: &str, key_generated: bool, key_path: &std::path::P
             String::new()
         }
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::error::ErrorKind;
+    use crate::ops::Dr;
+    use crate::settings::StorageTarget;
+    use crate::storage::probe::IgnoresCreateOnly;
+    use crate::storage::{MemoryStorage, Storage};
+
+    fn cloud_dr(allow: bool, store: crate::storage::DynStorage) -> (tempfile::TempDir, Dr) {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("settings")).unwrap();
+        let config = t.path().join("settings/mahavishnu.yaml");
+        std::fs::write(
+            &config,
+            "backup:\n  directory: ./repo\n  sources: [./data]\n  encryption: { key_path: ./key }\n",
+        )
+        .unwrap();
+        let mut loaded = crate::settings::load(Some(&config), t.path(), &[]).unwrap();
+        loaded.settings.backup.storage.primary = Some(StorageTarget::S3 {
+            bucket: "lax-bucket".into(),
+            prefix: None,
+            region: None,
+            endpoint: None,
+            access_key_id: None,
+            secret_access_key: None,
+            force_path_style: None,
+            allow_unenforced_create_only: allow,
+        });
+        (t, Dr::with_storage(loaded, store))
+    }
+
+    #[tokio::test]
+    async fn init_refuses_a_cloud_store_that_does_not_enforce_create_only_unless_allowed() {
+        let mem = Arc::new(MemoryStorage::new());
+        let (t, dr) = cloud_dr(false, Arc::new(IgnoresCreateOnly(mem.clone())));
+        let e = dr.create_repository(true).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Refused, "{e}");
+        assert!(
+            e.message.contains("does not enforce create-only writes"),
+            "{e}"
+        );
+        assert!(e.message.contains("no repository was created"), "{e}");
+        assert!(
+            e.guidance
+                .as_deref()
+                .unwrap_or("")
+                .contains("allow_unenforced_create_only: true"),
+            "{e}"
+        );
+        assert!(
+            mem.list("").await.unwrap().is_empty(),
+            "something was written"
+        );
+        assert!(!t.path().join("key").exists(), "a key was generated");
+
+        let (_t, dr) = cloud_dr(true, Arc::new(IgnoresCreateOnly(mem.clone())));
+        let r = dr.create_repository(true).await.unwrap();
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("allowed by allow_unenforced_create_only")),
+            "{:?}",
+            r.warnings
+        );
+        assert!(
+            mem.list("tmp/").await.unwrap().is_empty(),
+            "probe left behind"
+        );
+
+        // A store that enforces it is created without a word about it.
+        let (_t, dr) = cloud_dr(false, Arc::new(MemoryStorage::new()));
+        let r = dr.create_repository(true).await.unwrap();
+        assert!(
+            !r.warnings.iter().any(|w| w.contains("create-only")),
+            "{:?}",
+            r.warnings
+        );
+    }
 }

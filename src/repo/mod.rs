@@ -75,7 +75,7 @@ impl Repository {
                 "a repository already exists at {}",
                 storage.describe()
             ))
-            .with_guidance("nothing was changed; use the existing repository, or choose another backup.directory"));
+            .with_guidance("nothing was changed; use the existing repository, or choose another backup.directory (or backup.storage.primary)"));
         }
         let repository_id = hex::encode(crypto::random_bytes::<16>());
         let (master, slots, encryption) = match credential {
@@ -134,7 +134,7 @@ impl Repository {
                     Action::Init { generate_key: true },
                     "for a new repository and key (without --generate-key to use an existing key)",
                 ))
-                .with_guidance("or check backup.directory"));
+                .with_guidance("or check backup.directory (or backup.storage.primary)"));
             }
             Err(e) => return Err(e),
         };

@@ -9,7 +9,7 @@
 //! - `schedule`: the one day/time/zone parser and the one [`Schedule`] type;
 //! - `paths`: the project root and path resolution;
 //! - `validate`: checks per section, and resolution into the typed model;
-//! - `schema`, `disaster_recovery`: the typed model;
+//! - `schema`, `disaster_recovery`: the typed model; `secret`: credentials no output shows;
 //! - `load`: the pipeline ([`load()`]).
 
 mod disaster_recovery;
@@ -21,6 +21,7 @@ mod load;
 mod paths;
 mod schedule;
 mod schema;
+mod secret;
 mod source;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -34,3 +35,6 @@ pub(crate) use disaster_recovery::DrillScenario;
 #[cfg(test)]
 pub(crate) use schedule::{DaySetting, parse_time_of_day, parse_timezone};
 pub use schema::*;
+pub use secret::REDACTED;
+#[cfg(test)]
+pub(crate) use secret::Secret;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::disaster_recovery::DisasterRecoverySettings;
 use super::schedule::{Schedule, TimeOfDay, Timezone};
+use super::secret::Secret;
 
 /// The effective settings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -377,7 +378,9 @@ pub struct StorageSettings {
     pub replicas: Vec<StorageTarget>,
 }
 
-/// Where a repository lives. Only `local` works today; s3 and azblob come with the cloud issue.
+/// Where a repository lives: a local folder, an S3 bucket or an Azure Blob container. Secrets
+/// are [`Secret`]s (never shown); S3 credentials may also come from the standard `AWS_*`
+/// environment and the shared AWS config files (docs/SETTINGS.md says which).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum StorageTarget {
@@ -385,22 +388,52 @@ pub enum StorageTarget {
         path: PathBuf,
     },
     S3 {
-        bucket: String,
+        /// Required (an empty one is a settings error with guidance).
         #[serde(default)]
-        endpoint: Option<String>,
+        bucket: String,
+        /// A folder inside the bucket that holds the repository.
+        #[serde(default)]
+        prefix: Option<String>,
+        /// Default: `AWS_REGION` / `AWS_DEFAULT_REGION`.
         #[serde(default)]
         region: Option<String>,
-        #[serde(default)]
-        prefix: Option<String>,
-    },
-    Azblob {
-        container: String,
+        /// An S3-compatible server's URL; default: `AWS_ENDPOINT_URL`, else AWS itself.
         #[serde(default)]
         endpoint: Option<String>,
+        /// Default: `AWS_ACCESS_KEY_ID`, then the shared credentials file (`AWS_PROFILE`).
         #[serde(default)]
-        account: Option<String>,
+        access_key_id: Option<String>,
+        #[serde(default)]
+        secret_access_key: Option<Secret>,
+        /// Path-style requests (`endpoint/bucket/key`). Default: on with an `endpoint`, off
+        /// (virtual-host style, `bucket.endpoint/key`) for AWS itself.
+        #[serde(default)]
+        force_path_style: Option<bool>,
+        /// Accept a server that does not enforce create-only writes (refused at `init`
+        /// otherwise): concurrent writers could then replace each other's objects.
+        #[serde(default)]
+        allow_unenforced_create_only: bool,
+    },
+    Azblob {
+        /// Required (an empty one is a settings error with guidance).
+        #[serde(default)]
+        container: String,
         #[serde(default)]
         prefix: Option<String>,
+        /// The storage account; default: taken from the endpoint's host name.
+        #[serde(default)]
+        account: Option<String>,
+        /// Default: `https://<account>.blob.core.windows.net`.
+        #[serde(default)]
+        endpoint: Option<String>,
+        /// The account's shared key (or give a `sas_token`, not both).
+        #[serde(default)]
+        account_key: Option<Secret>,
+        #[serde(default)]
+        sas_token: Option<Secret>,
+        /// As for S3.
+        #[serde(default)]
+        allow_unenforced_create_only: bool,
     },
 }
 
@@ -411,6 +444,46 @@ impl StorageTarget {
             StorageTarget::Local { .. } => "local",
             StorageTarget::S3 { .. } => "s3",
             StorageTarget::Azblob { .. } => "azblob",
+        }
+    }
+
+    /// An S3 or Azure Blob store (not a local folder).
+    pub fn is_cloud(&self) -> bool {
+        !matches!(self, StorageTarget::Local { .. })
+    }
+
+    /// The store may be used although it does not enforce create-only writes.
+    pub fn allows_unenforced_create_only(&self) -> bool {
+        match self {
+            StorageTarget::Local { .. } => false,
+            StorageTarget::S3 {
+                allow_unenforced_create_only,
+                ..
+            }
+            | StorageTarget::Azblob {
+                allow_unenforced_create_only,
+                ..
+            } => *allow_unenforced_create_only,
+        }
+    }
+
+    /// The store's name in messages: `local:/path`, `s3://bucket/prefix` or
+    /// `azblob://container/prefix` (never an endpoint's credentials or a secret).
+    pub fn display_name(&self) -> String {
+        let join = |scheme: &str, top: &str, prefix: &Option<String>| {
+            let prefix = prefix.as_deref().unwrap_or("").trim_matches('/');
+            if prefix.is_empty() {
+                format!("{scheme}://{top}")
+            } else {
+                format!("{scheme}://{top}/{prefix}")
+            }
+        };
+        match self {
+            StorageTarget::Local { path } => format!("local:{}", path.display()),
+            StorageTarget::S3 { bucket, prefix, .. } => join("s3", bucket, prefix),
+            StorageTarget::Azblob {
+                container, prefix, ..
+            } => join("azblob", container, prefix),
         }
     }
 }

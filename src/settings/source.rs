@@ -306,16 +306,34 @@ mod tests {
             project("backup:\n  storage:\n    primary: { type: local, path: ./repo }\n");
         std::fs::write(
             root.join("settings/local.yaml"),
-            "backup:\n  storage:\n    primary: { type: s3, bucket: b }\n",
+            "backup:\n  storage:\n    primary: { type: s3, bucket: b, region: r1 }\n",
+        )
+        .expect("write");
+        let l = crate::settings::test_support::load_in(&root, &[]).expect("loads");
+        // No `path` left over from the file below (it would be an unknown key of an s3 store).
+        assert_eq!(
+            l.settings
+                .backup
+                .storage
+                .primary
+                .as_ref()
+                .map(|p| p.display_name()),
+            Some("s3://b".to_string())
+        );
+        std::fs::write(
+            root.join("settings/local.yaml"),
+            "backup:\n  storage:\n    primary: { type: s3 }\n",
         )
         .expect("write");
         let e = err_in(&root, &[]);
+        assert!(e.message.contains("an s3 store needs a bucket"), "{e}");
+        assert!(e.message.contains("settings/local.yaml"), "{e}");
         assert!(
-            e.message.contains("cloud storage is not implemented"),
+            e.message.contains(
+                "settings/local.yaml: backup.storage.primary: an s3 store needs a bucket"
+            ),
             "{e}"
         );
-        assert!(e.message.contains("settings/local.yaml"), "{e}");
-        assert!(e.message.contains("backup.storage.primary"), "{e}");
     }
 
     #[test]

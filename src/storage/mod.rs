@@ -2,15 +2,19 @@
 //! [`open`], the factory that turns the settings into a store.
 //!
 //! Keys are `/`-separated relative paths (`backups/<id>/vol-00000`). Writes are atomic: a reader
-//! sees a whole object or none. The implementations: [`OpendalStorage`] (the local filesystem;
-//! S3 and Azure Blob are meant to come through the same code, and [`open`] refuses them until
-//! then), [`MemoryStorage`] for tests, and the wrappers [`RetryStorage`] and [`FaultStorage`].
+//! sees a whole object or none. The implementations: [`OpendalStorage`] (the local filesystem),
+//! [`CloudStorage`] (S3 and Azure Blob, also through OpenDAL), [`MemoryStorage`] for tests, and
+//! the wrappers [`RetryStorage`], [`TimeoutStorage`] and [`FaultStorage`]; [`probe`] checks that
+//! a store enforces create-only writes.
 
 pub mod bridge;
+mod cloud;
 mod fault;
 mod memory;
 mod opendal_store;
+pub mod probe;
 mod retry;
+mod timeout;
 
 use std::fmt::Debug;
 use std::ops::Range;
@@ -21,13 +25,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::settings::{StorageSettings, StorageTarget};
 
+pub use cloud::{CloudStorage, without_credential_logs};
 pub use fault::{Fault, FaultStorage};
 pub use memory::MemoryStorage;
 pub use opendal_store::{OpendalStorage, TMP_PREFIX};
 pub use retry::RetryStorage;
+pub use timeout::TimeoutStorage;
 
 /// One stored object, as a listing returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,42 +86,31 @@ pub type DynStorage = Arc<dyn Storage>;
 const RETRY_ATTEMPTS: u32 = 4;
 const RETRY_BASE_DELAY: Duration = Duration::from_millis(200);
 
+/// Each call to a cloud store is bounded by this (inside the retries: a call that hangs is
+/// timed out and tried again).
+const CLOUD_CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// The repository's store as the settings name it: `storage.primary`, or `directory`
 /// (`backup.directory`, absolute) when there is none. A local primary (or none) is the local
-/// filesystem store wrapped in the retry layer. An s3 or azblob primary is a settings error
-/// naming the store (type and bucket or container, never an endpoint or any credential): this
-/// version has no cloud store, and it never falls back to `directory` behind the user's back.
-/// Opening touches nothing: the folder is created by the first write.
+/// filesystem store wrapped in the retry layer; an s3 or azblob primary is a [`CloudStorage`]
+/// wrapped, from the inside out, in the timeout and the retry layers. Opening touches nothing:
+/// a local folder is created by the first write, a cloud store is first contacted by the first
+/// call.
 pub fn open(settings: &StorageSettings, directory: &Path) -> Result<DynStorage> {
-    let root = match &settings.primary {
-        None => directory,
-        Some(StorageTarget::Local { path }) => path.as_path(),
-        Some(cloud) => return Err(unsupported_primary(cloud)),
+    let store: DynStorage = match &settings.primary {
+        None => Arc::new(OpendalStorage::local(directory)?),
+        Some(StorageTarget::Local { path }) => Arc::new(OpendalStorage::local(path)?),
+        Some(cloud) => {
+            let store =
+                CloudStorage::open(cloud).map_err(|e| e.context("backup.storage.primary"))?;
+            Arc::new(TimeoutStorage::new(Arc::new(store), CLOUD_CALL_TIMEOUT))
+        }
     };
-    let local: DynStorage = Arc::new(OpendalStorage::local(root)?);
     Ok(Arc::new(RetryStorage::new(
-        local,
+        store,
         RETRY_ATTEMPTS,
         RETRY_BASE_DELAY,
     )))
-}
-
-/// The error for a primary store this version cannot open.
-fn unsupported_primary(target: &StorageTarget) -> Error {
-    let name = match target {
-        StorageTarget::Local { path } => format!("folder {}", path.display()),
-        StorageTarget::S3 { bucket, .. } => format!("bucket {bucket}"),
-        StorageTarget::Azblob { container, .. } => format!("container {container}"),
-    };
-    Error::settings(format!(
-        "the {} primary store ({name}) is not supported yet by this version",
-        target.type_name()
-    ))
-    .with_guidance(
-        "use a local primary (backup.directory) until storage support lands; nothing was \
-         written",
-    )
-    .context("backup.storage.primary")
 }
 
 #[cfg(test)]
@@ -213,15 +208,7 @@ pub(crate) mod contract {
 mod open_tests {
     use super::*;
     use crate::error::ErrorKind;
-
-    fn s3() -> StorageTarget {
-        StorageTarget::S3 {
-            bucket: "dr-bucket".into(),
-            endpoint: Some("https://AKIDEXAMPLE:hunter2@s3.example.test".into()),
-            region: Some("eu-west-1".into()),
-            prefix: Some("host-a".into()),
-        }
-    }
+    use crate::settings::Secret;
 
     #[tokio::test]
     async fn no_primary_opens_backup_directory_and_a_local_primary_its_path() {
@@ -245,77 +232,60 @@ mod open_tests {
         assert!(!dir.join("b").exists());
     }
 
-    #[test]
-    fn a_cloud_primary_is_a_settings_error_naming_the_store_and_no_secret() {
+    /// A cloud primary opens without contacting anything, is named by its bucket or container
+    /// and prefix, and an unreachable endpoint is a clear error naming the store, no secret.
+    #[tokio::test]
+    async fn a_cloud_primary_is_named_by_bucket_and_prefix_and_an_unreachable_one_says_so() {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("directory");
+        // A port nothing listens on: bind one, then free it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let s3 = StorageTarget::S3 {
+            bucket: "dr-bucket".into(),
+            prefix: Some("/host-a/".into()),
+            region: Some("eu-west-1".into()),
+            endpoint: Some(endpoint.clone()),
+            access_key_id: Some("AKIDEXAMPLE".into()),
+            secret_access_key: Some(Secret::new("hunter2-s3-secret")),
+            force_path_style: None,
+            allow_unenforced_create_only: false,
+        };
         let azblob = StorageTarget::Azblob {
             container: "dr-container".into(),
-            endpoint: Some("https://acct.blob.example.test/?sig=SECRETSAS".into()),
-            account: Some("acct".into()),
             prefix: None,
+            account: Some("devstoreaccount1".into()),
+            endpoint: Some(format!("{endpoint}/devstoreaccount1")),
+            account_key: None,
+            sas_token: Some(Secret::new("sv=2024&sig=SECRETSAS")),
+            allow_unenforced_create_only: false,
         };
-        for (target, kind, name) in [
-            (s3(), "s3", "bucket dr-bucket"),
-            (azblob, "azblob", "container dr-container"),
+        for (target, name) in [
+            (s3, "s3://dr-bucket/host-a"),
+            (azblob, "azblob://dr-container"),
         ] {
             let settings = StorageSettings {
                 primary: Some(target),
                 replicas: Vec::new(),
             };
-            let e = open(&settings, &dir).unwrap_err();
-            assert_eq!(e.kind, ErrorKind::Settings);
-            assert_eq!(e.exit_code(), 2);
+            let store = open(&settings, &dir).unwrap();
+            assert_eq!(store.describe(), name);
+            let e = store.get("config").await.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Storage, "{e}");
             assert_eq!(
                 e.message,
-                format!("the {kind} primary store ({name}) is not supported yet by this version")
+                format!("cannot reach {name} (endpoint 127.0.0.1:{port}) to read config")
             );
-            let all = format!("{e} {:?}", e.guidance);
-            assert!(
-                all.contains("use a local primary (backup.directory)"),
-                "{all}"
-            );
-            for secret in ["hunter2", "AKIDEXAMPLE", "SECRETSAS", "example.test"] {
+            let all = format!("{e} {e:?}");
+            assert!(all.contains("check the endpoint"), "{all}");
+            for secret in ["hunter2", "SECRETSAS"] {
                 assert!(!all.contains(secret), "{secret} in {all}");
             }
-            assert!(!dir.exists(), "nothing written");
+            assert!(!dir.exists(), "nothing written locally");
         }
-    }
-}
-
-#[cfg(test)]
-mod dr_new_tests {
-    use crate::error::ErrorKind;
-    use crate::ops::Dr;
-    use crate::settings::StorageTarget;
-
-    /// The loader refuses a cloud primary today; should one get through (settings built in
-    /// code, or a loader that accepts them once storage support is near), `Dr::new` refuses it
-    /// too instead of binding to `backup.directory`.
-    #[test]
-    fn dr_new_refuses_a_cloud_primary_instead_of_falling_back_to_backup_directory() {
-        let t = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(t.path().join("settings")).unwrap();
-        let config = t.path().join("settings/mahavishnu.yaml");
-        std::fs::write(
-            &config,
-            "backup:\n  directory: ./repo\n  sources: [./data]\n  encryption: { key_path: ./key }\n",
-        )
-        .unwrap();
-        let mut loaded = crate::settings::load(Some(&config), t.path(), &[]).unwrap();
-        assert_eq!(loaded.settings.backup.directory, t.path().join("repo"));
-        loaded.settings.backup.storage.primary = Some(StorageTarget::S3 {
-            bucket: "dr-bucket".into(),
-            endpoint: None,
-            region: None,
-            prefix: None,
-        });
-        let e = Dr::new(loaded).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Settings);
-        assert!(
-            e.message.contains("s3 primary store (bucket dr-bucket)"),
-            "{e}"
-        );
-        assert!(!t.path().join("repo").exists());
     }
 }

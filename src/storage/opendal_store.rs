@@ -1,5 +1,5 @@
-//! The OpenDAL-backed store, on the local filesystem: the only store this version opens (S3 and
-//! Azure Blob are meant to come through the same code; `storage::open` refuses them until then).
+//! The OpenDAL-backed store on the local filesystem (S3 and Azure Blob are its sibling,
+//! `cloud.rs`, over the same OpenDAL).
 //!
 //! Create-only writes on the local filesystem do not use OpenDAL's `if_not_exists` (a check, then
 //! a rename over the name: two writers can both "create" the object). They write a temporary file

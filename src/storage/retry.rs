@@ -56,8 +56,19 @@ impl Storage for RetryStorage {
         self.retry(|| self.inner.put(key, data.clone())).await
     }
     async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool> {
-        self.retry(|| self.inner.put_if_absent(key, data.clone()))
-            .await
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        let created = self
+            .retry(|| {
+                tries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.inner.put_if_absent(key, data.clone())
+            })
+            .await?;
+        // A retried create-only write whose earlier attempt did land (the answer was lost, or
+        // the call timed out after the store had it) finds its own object: that is a creation.
+        if !created && tries.into_inner() > 1 {
+            return Ok(self.inner.get(key).await.is_ok_and(|stored| stored == data));
+        }
+        Ok(created)
     }
     async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>> {
         // A streaming write cannot be replayed from here; only opening it is retried.
@@ -109,5 +120,69 @@ mod tests {
         });
         assert!(retry.get("k").await.is_err());
         assert_eq!(retry.get("k").await.unwrap(), &b"v"[..]);
+    }
+
+    /// The first attempt of a create-only write lands but its answer is lost: the retry finds
+    /// the writer's own bytes and reports a creation; someone else's object stays a refusal.
+    #[tokio::test]
+    async fn a_retried_create_only_write_that_had_landed_is_a_creation() {
+        #[derive(Debug)]
+        struct LosesFirstAnswer(Arc<MemoryStorage>, std::sync::atomic::AtomicBool);
+        #[async_trait]
+        impl Storage for LosesFirstAnswer {
+            fn describe(&self) -> String {
+                "lossy".into()
+            }
+            async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+                self.0.put(key, data).await
+            }
+            async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool> {
+                let created = self.0.put_if_absent(key, data).await?;
+                if self.1.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    let mut e = crate::error::Error::storage("connection reset");
+                    e.transient = true;
+                    return Err(e);
+                }
+                Ok(created)
+            }
+            async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>> {
+                self.0.writer(key).await
+            }
+            async fn get(&self, key: &str) -> Result<Bytes> {
+                self.0.get(key).await
+            }
+            async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+                self.0.get_range(key, range).await
+            }
+            async fn size(&self, key: &str) -> Result<Option<u64>> {
+                self.0.size(key).await
+            }
+            async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+                self.0.list(prefix).await
+            }
+            async fn delete(&self, key: &str) -> Result<()> {
+                self.0.delete(key).await
+            }
+        }
+        let mem = Arc::new(MemoryStorage::new());
+        let lossy = Arc::new(LosesFirstAnswer(
+            mem.clone(),
+            std::sync::atomic::AtomicBool::new(true),
+        ));
+        let retry = RetryStorage::new(lossy.clone(), 3, Duration::from_millis(1));
+        assert!(
+            retry
+                .put_if_absent("m", Bytes::from_static(b"mine"))
+                .await
+                .unwrap()
+        );
+        lossy.1.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            !retry
+                .put_if_absent("m", Bytes::from_static(b"other"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(mem.get("m").await.unwrap(), &b"mine"[..]);
     }
 }

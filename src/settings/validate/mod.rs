@@ -150,7 +150,7 @@ mod tests {
             "backup.validation.checksum_algorithm",
             "backup.schedules.nightly",
             "backup.storage.replicas[0]",
-            "cloud storage is not implemented",
+            "cloud replicas are not implemented",
         ] {
             assert!(e.message.contains(needle), "{needle}: {e}");
         }

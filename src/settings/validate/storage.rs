@@ -1,5 +1,6 @@
-//! Checks of where things are stored: storage targets (local only until cloud storage arrives),
-//! and the repository, scratch folder, sources, replicas, key file and restore roots kept apart.
+//! Checks of where things are stored: storage targets (a local, S3 or Azure Blob primary; local
+//! replicas until cloud replicas arrive), and the repository, scratch folder, sources, replicas,
+//! key file and restore roots kept apart.
 
 use std::path::{Path, PathBuf};
 
@@ -9,27 +10,119 @@ use crate::settings::paths::repository_dir_of;
 use crate::settings::paths::{default_sources, within};
 use crate::settings::schema::{Settings, StorageSettings, StorageTarget};
 
-/// Storage targets are local.
+/// The primary store is complete and consistent; replicas are local.
 pub(super) fn check_targets(storage: &StorageSettings, p: &mut Problems<'_>) {
-    let cloud = "cloud storage is not implemented yet; use { type: local, path: ... } \
-                 (or backup.directory)";
-    if let Some(primary) = &storage.primary
-        && !matches!(primary, StorageTarget::Local { .. })
-    {
-        p.add(
-            &keys(&["backup", "storage", "primary"]),
-            format!("storage type {}: {cloud}", primary.type_name()),
-            Some("use a local repository until cloud storage arrives"),
-        );
+    if let Some(primary) = &storage.primary {
+        check_cloud_target(primary, &["backup", "storage", "primary"], p);
     }
     for (i, replica) in storage.replicas.iter().enumerate() {
         if !matches!(replica, StorageTarget::Local { .. }) {
             p.add(
                 &index_key(&["backup", "storage", "replicas"], i),
-                format!("storage type {}: {cloud}", replica.type_name()),
-                Some("use a local replica until cloud storage arrives"),
+                format!(
+                    "storage type {}: cloud replicas are not implemented yet",
+                    replica.type_name()
+                ),
+                Some("use a local replica, or make the cloud store the primary"),
             );
         }
+    }
+}
+
+/// An s3 or azblob target names its bucket or container, a usable endpoint, and one way to
+/// sign. Messages never repeat a value that could hold a secret (an endpoint may carry one).
+fn check_cloud_target(target: &StorageTarget, at: &[&str], p: &mut Problems<'_>) {
+    let key = |field: &str| {
+        let mut k = keys(at);
+        k.extend(keys(&[field]));
+        k
+    };
+    match target {
+        StorageTarget::Local { .. } => {}
+        StorageTarget::S3 {
+            bucket, endpoint, ..
+        } => {
+            if bucket.trim().is_empty() {
+                p.add(
+                    &keys(at),
+                    "an s3 store needs a bucket",
+                    Some("set bucket: to the name of an existing bucket (this tool never creates one)"),
+                );
+            }
+            if let Some(endpoint) = endpoint {
+                check_endpoint(endpoint, &key("endpoint"), p);
+            }
+        }
+        StorageTarget::Azblob {
+            container,
+            endpoint,
+            account,
+            account_key,
+            sas_token,
+            ..
+        } => {
+            if container.trim().is_empty() {
+                p.add(
+                    &keys(at),
+                    "an azblob store needs a container",
+                    Some(
+                        "set container: to the name of an existing container (this tool never \
+                         creates one)",
+                    ),
+                );
+            }
+            if account_key.is_some() && sas_token.is_some() {
+                p.add(
+                    &key("sas_token"),
+                    "give either account_key or sas_token, not both",
+                    Some("keep the one this host should sign with and remove the other"),
+                );
+            }
+            match endpoint {
+                Some(endpoint) => check_endpoint(endpoint, &key("endpoint"), p),
+                None if account.as_deref().is_none_or(|a| a.trim().is_empty()) => p.add(
+                    &keys(at),
+                    "an azblob store needs its storage account (or an endpoint)",
+                    Some(
+                        "set account: to the storage account's name, or endpoint: to the blob \
+                         service URL (https://<account>.blob.core.windows.net)",
+                    ),
+                ),
+                None => {}
+            }
+        }
+    }
+}
+
+/// An endpoint is an `http://` or `https://` URL with a host, and carries no credentials (user
+/// info, or a query string such as a SAS token): those go in their own secret settings.
+fn check_endpoint(endpoint: &str, key: &KeyPath, p: &mut Problems<'_>) {
+    let rest = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"));
+    let authority = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    let problem = match authority {
+        None => Some("the endpoint is not a URL (it must start with https:// or http://)"),
+        Some(a) if a.is_empty() || a.starts_with(':') => Some("the endpoint URL has no host"),
+        Some(a) if a.contains('@') => Some("the endpoint URL carries credentials (user@host)"),
+        Some(_) if endpoint.chars().any(char::is_whitespace) => {
+            Some("the endpoint URL contains white space")
+        }
+        Some(_) if endpoint.contains('?') || endpoint.contains('#') => {
+            Some("the endpoint URL has a query string (a SAS token does not belong there)")
+        }
+        Some(_) => None,
+    };
+    if let Some(problem) = problem {
+        p.add(
+            key,
+            problem,
+            Some(
+                "write the service URL alone, e.g. https://s3.eu-west-1.amazonaws.com or \
+                 http://127.0.0.1:9000; credentials go in access_key_id / secret_access_key, \
+                 account_key or sas_token",
+            ),
+        );
     }
 }
 
@@ -144,8 +237,137 @@ pub(super) fn check_overlaps(s: &Settings, root: &Path, p: &mut Problems<'_>) {
 
 #[cfg(test)]
 mod tests {
+    use crate::error::ErrorKind;
     use crate::settings::load;
-    use crate::settings::test_support::{err_in, project};
+    use crate::settings::schema::StorageTarget;
+    use crate::settings::test_support::{err_in, load_in, project};
+
+    const SECRET: &str = "hunter2-SECRET-value";
+
+    /// Every face of loaded settings with secrets: none shows them (Debug of the settings, the
+    /// settings as JSON and as the redacted JSON that the MCP settings resource serves).
+    fn assert_no_secret(l: &crate::settings::LoadedSettings, secret: &str) {
+        for face in [
+            format!("{l:?}"),
+            format!("{:#?}", l.settings),
+            serde_json::to_string(&l.settings).unwrap(),
+            l.redacted_json().to_string(),
+        ] {
+            assert!(!face.contains(secret), "{secret} in {face}");
+            assert!(face.contains("<redacted>"), "{face}");
+        }
+    }
+
+    #[test]
+    fn cloud_secrets_load_from_file_and_environment_and_no_face_shows_them() {
+        let (_d, root) = project(&format!(
+            "backup:\n  storage:\n    primary: {{ type: s3, bucket: b, prefix: p/, region: r1, \
+             endpoint: \"http://127.0.0.1:9000\", access_key_id: AK, secret_access_key: {SECRET} }}\n"
+        ));
+        let l = load_in(&root, &[]).expect("loads");
+        let Some(StorageTarget::S3 {
+            secret_access_key: Some(secret),
+            ..
+        }) = &l.settings.backup.storage.primary
+        else {
+            panic!("not an s3 primary with a secret: {l:?}")
+        };
+        assert_eq!(secret.expose(), SECRET);
+        assert_no_secret(&l, SECRET);
+
+        // From the environment, over the file.
+        let env_secret = "env-secret-7f3a9";
+        let l = load_in(
+            &root,
+            &[(
+                "MAHAVISHNU_BACKUP__STORAGE__PRIMARY__SECRET_ACCESS_KEY",
+                env_secret,
+            )],
+        )
+        .expect("loads");
+        let Some(StorageTarget::S3 {
+            secret_access_key: Some(secret),
+            ..
+        }) = &l.settings.backup.storage.primary
+        else {
+            panic!("not an s3 primary with a secret")
+        };
+        assert_eq!(secret.expose(), env_secret);
+        assert_no_secret(&l, env_secret);
+
+        let (_d, root) = project(&format!(
+            "backup:\n  storage:\n    primary: {{ type: azblob, container: c, account: acct, \
+             sas_token: \"sv=1&sig={SECRET}\" }}\n"
+        ));
+        let l = load_in(&root, &[]).expect("loads");
+        assert_no_secret(&l, SECRET);
+    }
+
+    #[test]
+    fn incomplete_or_contradictory_cloud_targets_are_settings_errors_with_guidance() {
+        let cases = [
+            (
+                "{ type: s3, region: r1 }".to_string(),
+                "backup.storage.primary: an s3 store needs a bucket",
+                "existing bucket",
+            ),
+            (
+                "{ type: azblob, account: a }".to_string(),
+                "backup.storage.primary: an azblob store needs a container",
+                "existing container",
+            ),
+            (
+                format!(
+                    "{{ type: azblob, container: c, account: a, account_key: {SECRET}, sas_token: {SECRET} }}"
+                ),
+                "backup.storage.primary.sas_token: give either account_key or sas_token, not both",
+                "remove the other",
+            ),
+            (
+                "{ type: azblob, container: c }".to_string(),
+                "backup.storage.primary: an azblob store needs its storage account",
+                "blob.core.windows.net",
+            ),
+            (
+                "{ type: s3, bucket: b, endpoint: \"s3.example.test\" }".to_string(),
+                "backup.storage.primary.endpoint: the endpoint is not a URL",
+                "https://",
+            ),
+            (
+                format!(
+                    "{{ type: s3, bucket: b, endpoint: \"https://AK:{SECRET}@s3.example.test\" }}"
+                ),
+                "backup.storage.primary.endpoint: the endpoint URL carries credentials",
+                "secret_access_key",
+            ),
+            (
+                format!(
+                    "{{ type: azblob, container: c, endpoint: \"https://a.blob.example.test/?sig={SECRET}\" }}"
+                ),
+                "backup.storage.primary.endpoint: the endpoint URL has a query string",
+                "sas_token",
+            ),
+        ];
+        for (target, message, guidance) in cases {
+            let (_d, root) = project(&format!("backup:\n  storage:\n    primary: {target}\n"));
+            let e = err_in(&root, &[]);
+            assert_eq!(e.kind, ErrorKind::Settings, "{e}");
+            assert_eq!(e.exit_code(), 2);
+            let all = format!("{e} {e:?}");
+            assert!(all.contains(message), "{message}: {all}");
+            assert!(all.contains(guidance), "{guidance}: {all}");
+            assert!(!all.contains(SECRET), "secret shown: {all}");
+        }
+        // Complete ones load (an account alone gives the endpoint; an endpoint alone the account).
+        for target in [
+            "{ type: azblob, container: c, account: a }",
+            "{ type: azblob, container: c, endpoint: \"http://127.0.0.1:10000/devstoreaccount1\" }",
+            "{ type: s3, bucket: b }",
+        ] {
+            let (_d, root) = project(&format!("backup:\n  storage:\n    primary: {target}\n"));
+            load_in(&root, &[]).unwrap_or_else(|e| panic!("{target}: {e}"));
+        }
+    }
 
     #[test]
     fn repository_and_sources_must_not_overlap() {

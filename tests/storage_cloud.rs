@@ -1,0 +1,489 @@
+//! The repository on a real S3 server (SeaweedFS, signatures checked) and a real Azure Blob
+//! server (Azurite), on loopback: the storage contract (create-only races included), the real
+//! binary's init / backup / full validation / restore round trip, the errors a user meets (a
+//! wrong credential, a missing bucket or container, an unreachable endpoint: clear, named after
+//! the store, never showing the secret), and a server killed in the middle of a backup.
+//!
+//! The servers come from tests/cloud/setup.sh; when they cannot be installed or started these
+//! tests fail, they do not skip.
+
+mod cloud_support;
+mod common;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cloud_support::{
+    AZ_CONTAINER, AZ_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server, free_port, open_store, shared,
+};
+use common::{Project, assert_same_tree, rand_suffix};
+use mahavishnu_dr::DynStorage;
+
+/// A prefix of its own for each test, so tests share the servers without seeing each other.
+fn prefix(test: &str) -> String {
+    format!("{test}-{}", rand_suffix())
+}
+
+/// Both backends' `storage:` settings for the shared servers, under a fresh prefix.
+fn both(test: &str) -> [(&'static str, String); 2] {
+    let s = shared();
+    [
+        ("s3", s.s3.primary(S3_BUCKET, &prefix(test), S3_SECRET_KEY)),
+        (
+            "azblob",
+            s.azurite.primary(AZ_CONTAINER, &prefix(test), AZ_KEY),
+        ),
+    ]
+}
+
+/// What every store must do (as the crate's own `storage::contract`), on a real server.
+async fn contract(store: DynStorage) {
+    assert_eq!(store.size("a/b").await.unwrap(), None);
+    let e = store.get("a/b").await.unwrap_err();
+    assert_eq!(e.kind, mahavishnu_dr::ErrorKind::NotFound, "{e}");
+    store
+        .put("a/b", Bytes::from_static(b"hello"))
+        .await
+        .unwrap();
+    assert_eq!(store.get("a/b").await.unwrap(), &b"hello"[..]);
+    assert_eq!(store.size("a/b").await.unwrap(), Some(5));
+    assert_eq!(store.get_range("a/b", 1..3).await.unwrap(), &b"el"[..]);
+    assert_eq!(store.get_range("a/b", 3..100).await.unwrap(), &b"lo"[..]);
+    assert!(
+        !store
+            .put_if_absent("a/b", Bytes::from_static(b"x"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get("a/b").await.unwrap(), &b"hello"[..]);
+    assert!(
+        store
+            .put_if_absent("a/c", Bytes::from_static(b"x"))
+            .await
+            .unwrap()
+    );
+
+    // A streaming write of several upload parts: invisible until closed, then whole; ranged
+    // reads across the parts' boundaries.
+    let part = 8 << 20;
+    let big: Vec<u8> = (0..(2 * part + 12345))
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    let mut w = store.writer("z/stream").await.unwrap();
+    for chunk in big.chunks(1 << 20) {
+        w.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+    }
+    assert_eq!(
+        store.size("z/stream").await.unwrap(),
+        None,
+        "visible before close"
+    );
+    assert_eq!(w.close().await.unwrap(), big.len() as u64);
+    assert_eq!(
+        store.size("z/stream").await.unwrap(),
+        Some(big.len() as u64)
+    );
+    let r = (part as u64 - 100)..(part as u64 + 100);
+    assert_eq!(
+        store.get_range("z/stream", r.clone()).await.unwrap(),
+        &big[r.start as usize..r.end as usize]
+    );
+    assert_eq!(store.get("z/stream").await.unwrap(), &big[..]);
+    let mut w = store.writer("z/aborted").await.unwrap();
+    w.write(Bytes::from(vec![1u8; part + 1])).await.unwrap();
+    w.abort().await.unwrap();
+    assert_eq!(store.size("z/aborted").await.unwrap(), None);
+
+    let mut keys: Vec<_> = store
+        .list("a/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.key, o.size))
+        .collect();
+    keys.sort();
+    assert_eq!(keys, vec![("a/b".to_string(), 5), ("a/c".to_string(), 1)]);
+    assert!(store.list("nothing/").await.unwrap().is_empty());
+    store.delete("a/b").await.unwrap();
+    store.delete("a/b").await.unwrap();
+    assert_eq!(store.size("a/b").await.unwrap(), None);
+
+    // Create-only writes racing for one key: exactly one winner, whose bytes are stored whole.
+    for round in 0..10 {
+        let key = format!("race/config-{round}");
+        let body = |i: u8| Bytes::from(vec![i; 64 << 10 | usize::from(i)]);
+        let writes = (0..8u8).map(|i| {
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(async move { store.put_if_absent(&key, body(i)).await })
+        });
+        let won: Vec<bool> = futures::future::join_all(writes)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().expect("a create-only write failed"))
+            .collect();
+        let winners: Vec<u8> = (0..8u8).filter(|i| won[usize::from(*i)]).collect();
+        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        assert_eq!(
+            store.get(&key).await.unwrap(),
+            body(winners[0]),
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_and_azblob_stores_meet_the_storage_contract_on_real_servers() {
+    for (kind, yaml) in both("contract") {
+        let store = tokio::task::spawn_blocking(move || open_store(&yaml))
+            .await
+            .unwrap();
+        let name = store.describe();
+        assert!(
+            name.starts_with(&format!("{kind}://dr-test/contract-")),
+            "{name}"
+        );
+        contract(Arc::clone(&store)).await;
+        assert!(
+            mahavishnu_dr::probe_create_only(store.as_ref())
+                .await
+                .unwrap(),
+            "{kind}: create-only writes are enforced by the real server"
+        );
+    }
+}
+
+/// init, a full and an incremental backup, full validation, restore: through the real binary.
+#[test]
+fn backup_validate_and_restore_round_trip_on_s3_and_azblob() {
+    for (kind, yaml) in both("roundtrip") {
+        let p = Project::new(&format!("  volume_size_mb: 4\n{yaml}"));
+        p.write("small.txt", "hello from the cloud\n");
+        p.write("nested/deeper/notes.md", "# notes\n".repeat(1000));
+        // Incompressible and larger than one upload part: a multipart (block) upload.
+        let noise: Vec<u8> = (0..(10u32 << 20))
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        p.write("big.bin", &noise);
+        let init = p.init();
+        assert_eq!(
+            init["repository"]
+                .as_str()
+                .unwrap_or("")
+                .split_once("://")
+                .map(|x| x.0),
+            Some(kind),
+            "{init}"
+        );
+        let warnings = init["warnings"].to_string();
+        assert!(!warnings.contains("create-only"), "{kind}: {warnings}");
+        assert!(!p.repo().exists(), "{kind}: a local repository was made");
+
+        let full = p.backup("full");
+        assert_eq!(full["status"], "completed", "{kind}: {full}");
+        assert_eq!(full["verified"], true, "{kind}: {full}");
+        p.write("small.txt", "changed in the cloud\n");
+        let incr = p.backup("incremental");
+        assert_eq!(incr["status"], "completed", "{kind}: {incr}");
+
+        let v = p.json(&["backup", "validate", "--level", "full"], 0);
+        assert_eq!(v["ok"], true, "{kind}: {v}");
+        let id = incr["backup_id"].as_str().expect("backup id").to_string();
+        let restored = p.restore(&id);
+        assert_same_tree(&p.data(), &restored);
+
+        // No output shows the secret, not even the most verbose log.
+        let secret = if kind == "s3" { S3_SECRET_KEY } else { AZ_KEY };
+        for args in [&["backup", "status", "--json"][..], &["backup", "list"]] {
+            let out = p.cmd(args).env("MAHAVISHNU_LOG", "trace").output().unwrap();
+            assert!(out.status.success(), "{kind} {args:?}");
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(all.contains(kind), "{kind} {args:?}: {all}");
+            let shown: Vec<String> = all
+                .lines()
+                .filter(|l| l.contains(secret))
+                .map(|l| l.replace(secret, "<THE SECRET>"))
+                .collect();
+            assert!(
+                shown.is_empty(),
+                "{kind} {args:?}: the secret is shown: {shown:#?}"
+            );
+        }
+        assert!(!p.repo().exists(), "{kind}: a local repository was made");
+    }
+}
+
+/// Run `args` with `--json`: the error object, after checking the exit code and that no
+/// secret is in stdout or stderr.
+fn failing(p: &Project, args: &[&str], code: i32, secrets: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = p.run(&a);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}\n{stdout}\n{stderr}"
+    );
+    for s in secrets {
+        assert!(
+            !stdout.contains(s) && !stderr.contains(s),
+            "{s} shown:\n{stdout}\n{stderr}"
+        );
+    }
+    // The human form too.
+    let human = p.run(args);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&human.stdout),
+        String::from_utf8_lossy(&human.stderr)
+    );
+    for s in secrets {
+        assert!(!all.contains(s), "{s} shown:\n{all}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}"));
+    v["error"].clone()
+}
+
+#[test]
+fn a_wrong_credential_a_missing_bucket_and_an_unreachable_endpoint_are_clear_errors() {
+    let s = shared();
+    let wrong = "wrong-secret-value-51ac9";
+    // A real-looking (valid base64) but wrong Azure key.
+    let wrong_az = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
+    let dead = free_port();
+    let pre = prefix("errors");
+    let cases = [
+        (
+            s.s3.primary(S3_BUCKET, &pre, wrong),
+            format!("s3://dr-test/{pre} refused the credentials"),
+            "secret_access_key",
+            2,
+            wrong,
+        ),
+        (
+            s.azurite.primary(AZ_CONTAINER, &pre, wrong_az),
+            format!("azblob://dr-test/{pre} refused the credentials"),
+            "account_key",
+            2,
+            wrong_az,
+        ),
+        (
+            s.s3.primary("no-such-bucket", &pre, S3_SECRET_KEY),
+            format!("the bucket of s3://no-such-bucket/{pre} does not exist"),
+            "create the bucket",
+            2,
+            S3_SECRET_KEY,
+        ),
+        (
+            s.azurite.primary("no-such-container", &pre, AZ_KEY),
+            format!("the container of azblob://no-such-container/{pre} does not exist"),
+            "create the container",
+            2,
+            AZ_KEY,
+        ),
+        (
+            s.s3.primary(S3_BUCKET, &pre, S3_SECRET_KEY)
+                .replace(&s.s3.endpoint(), &format!("http://127.0.0.1:{dead}")),
+            format!("cannot reach s3://dr-test/{pre} (endpoint 127.0.0.1:{dead})"),
+            "check the endpoint",
+            1,
+            S3_SECRET_KEY,
+        ),
+        (
+            s.azurite.primary(AZ_CONTAINER, &pre, AZ_KEY).replace(
+                &format!("127.0.0.1:{}", s.azurite.port),
+                &format!("127.0.0.1:{dead}"),
+            ),
+            format!("cannot reach azblob://dr-test/{pre} (endpoint 127.0.0.1:{dead})"),
+            "check the endpoint",
+            1,
+            AZ_KEY,
+        ),
+    ];
+    // A key made by a local repository, so that commands past `init` reach the store.
+    let keyed = Project::new("");
+    keyed.init();
+    let key = std::fs::read(keyed.root().join("key")).unwrap();
+    for (yaml, message, guidance, code, secret) in cases {
+        let p = Project::new(&yaml);
+        p.write("a.txt", "a\n");
+        let e = failing(&p, &["init", "--generate-key"], code, &[secret]);
+        let text = e.to_string();
+        assert!(text.contains(&message), "init: {message} not in {e:#}");
+        assert!(text.contains(guidance), "init: {guidance} not in {e:#}");
+        assert!(
+            !p.root().join("key").exists(),
+            "a key was left behind: {message}"
+        );
+        std::fs::write(p.root().join("key"), &key).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(p.root().join("key"), private).unwrap();
+        }
+        for args in [
+            &["backup", "run", "--type", "full"][..],
+            &["backup", "status"],
+        ] {
+            let e = failing(&p, args, code, &[secret]);
+            let text = e.to_string();
+            assert!(text.contains(&message), "{args:?}: {message} not in {e:#}");
+            assert!(text.contains(guidance), "{args:?}: {guidance} not in {e:#}");
+        }
+        assert!(!p.repo().exists());
+    }
+}
+
+/// The S3 server dies in the middle of a backup: the backup fails cleanly (a storage error,
+/// no backup recorded); after a restart the repository validates and the next backup works.
+#[test]
+fn a_server_killed_mid_backup_fails_cleanly_and_the_next_backup_works() {
+    let mut server = S3Server::start();
+    let yaml = server.primary(S3_BUCKET, &prefix("killed"), S3_SECRET_KEY);
+    let p = Project::new(&format!("  volume_size_mb: 2\n{yaml}"));
+    for i in 0..32u32 {
+        let noise: Vec<u8> = (0..(3u32 << 20))
+            .map(|j| (j.wrapping_add(i << 21).wrapping_mul(2654435761) >> 11) as u8)
+            .collect();
+        p.write(&format!("f{i:02}.bin"), &noise);
+    }
+    p.init();
+    let first = p.backup("full");
+    assert_eq!(first["status"], "completed", "{first}");
+    p.write("f00.bin", "changed\n");
+
+    let child = p
+        .cmd(&["backup", "run", "--type", "full", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop the server once the second backup has stored its first objects.
+    let store = open_store(&yaml);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let first_id = first["backup_id"].as_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    loop {
+        let objects = rt.block_on(store.list("backups/")).unwrap();
+        if objects.iter().any(|o| !o.key.contains(&first_id)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the second backup stored nothing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.stop();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "storage", "{v:#}");
+    assert!(v.to_string().contains("s3://dr-test/killed-"), "{v:#}");
+
+    server.restart();
+    // SeaweedFS lists a moment before it serves objects again (its volume server registers).
+    let started = std::time::Instant::now();
+    while let Err(e) = rt.block_on(store.get("config")) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the restarted server serves no objects: {e}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let list = p.json(&["backup", "list"], 0);
+    assert_eq!(
+        list["backups"].as_array().map(Vec::len),
+        Some(1),
+        "only the first backup exists: {list}"
+    );
+    let next = p.backup("incremental");
+    assert_eq!(next["status"], "completed", "{next}");
+    let v = p.json(&["backup", "validate", "--level", "full"], 0);
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+/// The MCP face: the `dr://settings` resource and a `backup_status` tool call on an S3
+/// repository show the store by name and the secret nowhere (stdout, or the debug log).
+#[test]
+fn the_mcp_settings_resource_and_tools_never_show_the_secret() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    let s = shared();
+    let p = Project::new(&s.s3.primary(S3_BUCKET, &prefix("mcp"), S3_SECRET_KEY));
+    p.write("a.txt", "a\n");
+    p.init();
+    let mut child = p
+        .cmd(&["serve"])
+        .env("MAHAVISHNU_LOG", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut send = move |v: serde_json::Value| writeln!(stdin, "{v}").and_then(|_| stdin.flush());
+    let mut reply = |id: i64| -> serde_json::Value {
+        loop {
+            let mut line = String::new();
+            assert!(out.read_line(&mut line).unwrap() > 0, "serve closed stdout");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == id {
+                return v;
+            }
+        }
+    };
+    send(
+        serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}),
+    )
+    .unwrap();
+    reply(1);
+    send(serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"})).unwrap();
+    send(
+        serde_json::json!({"jsonrpc":"2.0","id":2,"method":"resources/read",
+        "params":{"uri":"dr://settings"}}),
+    )
+    .unwrap();
+    let settings = reply(2);
+    let text = settings["result"]["contents"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{settings}"))
+        .to_string();
+    assert!(text.contains("\"bucket\": \"dr-test\""), "{text}");
+    assert!(
+        text.contains("\"secret_access_key\": \"<redacted>\""),
+        "{text}"
+    );
+    send(
+        serde_json::json!({"jsonrpc":"2.0","id":3,"method":"tools/call",
+        "params":{"name":"backup_status","arguments":{}}}),
+    )
+    .unwrap();
+    let status = reply(3);
+    assert_eq!(status["result"]["isError"], false, "{status}");
+    assert!(status.to_string().contains("s3://dr-test/mcp-"), "{status}");
+    drop(send);
+    assert!(child.wait().unwrap().success());
+    let log = err_reader.join().unwrap();
+    for shown in [text, status.to_string(), log] {
+        assert!(!shown.contains(S3_SECRET_KEY), "the secret is shown");
+    }
+}
