@@ -123,19 +123,10 @@ impl Catalog {
             .filter(|u| u.backup_id.as_str() > newer)
             .max_by(|a, b| a.backup_id.cmp(&b.backup_id))
         {
-            return Err(Error::integrity(format!(
-                "backup {} is unreadable ({}) and newer than the newest backup of host {host}; \
-                 `latest` does not fall back to an older backup in silence",
+            return Err(unreadable_latest(format!(
+                "backup {} is unreadable ({}) and newer than the newest backup of host {host}",
                 u.backup_id, u.error.message
-            ))
-            .with_next(Advice::step(
-                Action::ListBackups,
-                "to see the readable backups and why the others are not",
-            ))
-            .with_guidance(
-                "name the backup to use by its id (backup_id), and validate to see what is \
-                 damaged; a backup you did not make was planted by a writer of the store",
-            ));
+            )));
         }
         latest.ok_or_else(|| {
             Error::not_found(format!(
@@ -162,18 +153,10 @@ impl Catalog {
     pub fn resolve(&self, id: &str) -> Result<&ManifestSummary> {
         if id == "latest" {
             if let Some(u) = self.unreadable_newer_than_latest().first() {
-                return Err(Error::integrity(format!(
-                    "the newest backup {} is unreadable ({}); `latest` does not fall back to an older backup in silence",
+                return Err(unreadable_latest(format!(
+                    "the newest backup {} is unreadable ({})",
                     u.backup_id, u.error.message
-                ))
-                .with_next(Advice::step(
-                    Action::ListBackups,
-                    "to see the readable backups and why the others are not",
-                ))
-                .with_guidance(
-                    "name the backup to use by its id (backup_id), and validate to see what is \
-                     damaged; a backup you did not make was planted by a writer of the store",
-                ));
+                )));
             }
             return self.latest().ok_or_else(|| {
                 Error::not_found("the repository holds no backups yet").with_next(Advice::step(
@@ -211,4 +194,20 @@ impl Catalog {
         out.reverse();
         Ok(out)
     }
+}
+
+/// `latest` refused because a backup newer than the one it would name is unreadable (`what`
+/// says which); it never falls back to an older backup in silence.
+fn unreadable_latest(what: String) -> Error {
+    Error::integrity(format!(
+        "{what}; `latest` does not fall back to an older backup in silence"
+    ))
+    .with_next(Advice::step(
+        Action::ListBackups,
+        "to see the readable backups and why the others are not",
+    ))
+    .with_guidance(
+        "name the backup to use by its id (backup_id), and validate to see what is damaged; a \
+         backup you did not make was planted by a writer of the store",
+    )
 }

@@ -471,14 +471,7 @@ impl Storage for CloudStorage {
             }
             Err(e) => return Err(self.err(e, "list", prefix)),
         };
-        Ok(entries
-            .into_iter()
-            .filter(|e| e.metadata().is_file())
-            .map(|e| ObjectInfo {
-                key: e.path().to_string(),
-                size: e.metadata().content_length(),
-            })
-            .collect())
+        Ok(super::opendal_store::objects_of(entries))
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

@@ -79,6 +79,18 @@ impl OpendalStorage {
     }
 }
 
+/// The objects (files) of an OpenDAL listing.
+pub(super) fn objects_of(entries: Vec<opendal::Entry>) -> Vec<ObjectInfo> {
+    entries
+        .into_iter()
+        .filter(|e| e.metadata().is_file())
+        .map(|e| ObjectInfo {
+            key: e.path().to_string(),
+            size: e.metadata().content_length(),
+        })
+        .collect()
+}
+
 fn map_err(e: opendal::Error, action: &str, key: &str) -> Error {
     let mut err = match e.kind() {
         OdKind::NotFound => Error::not_found(format!("object {key} does not exist")),
@@ -199,14 +211,7 @@ impl Storage for OpendalStorage {
             Err(e) if e.kind() == OdKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(map_err(e, "list", prefix)),
         };
-        Ok(entries
-            .into_iter()
-            .filter(|e| e.metadata().is_file())
-            .map(|e| ObjectInfo {
-                key: e.path().to_string(),
-                size: e.metadata().content_length(),
-            })
-            .collect())
+        Ok(objects_of(entries))
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
