@@ -62,6 +62,9 @@ pub use mcp::{DrServer, export_tools, serve_stdio};
 /// The repository format's readers and writers, for this crate's own white-box tests, fuzzers
 /// and benchmarks. Not a stable API: nothing outside this repository should use it.
 #[doc(hidden)]
+#[doc(hidden)]
+pub use storage::contract as storage_contract;
+
 pub mod internals {
     pub use crate::repo::*;
 }

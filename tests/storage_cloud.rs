@@ -10,14 +10,10 @@
 mod cloud_support;
 mod common;
 
-use std::sync::Arc;
-
-use bytes::Bytes;
 use cloud_support::{
     AZ_CONTAINER, AZ_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server, free_port, open_store, shared,
 };
 use common::{Project, assert_same_tree, rand_suffix};
-use mahavishnu_dr::DynStorage;
 
 /// A prefix of its own for each test, so tests share the servers without seeing each other.
 fn prefix(test: &str) -> String {
@@ -36,101 +32,6 @@ fn both(test: &str) -> [(&'static str, String); 2] {
     ]
 }
 
-/// What every store must do (as the crate's own `storage::contract`), on a real server.
-async fn contract(store: DynStorage) {
-    assert_eq!(store.size("a/b").await.unwrap(), None);
-    let e = store.get("a/b").await.unwrap_err();
-    assert_eq!(e.kind, mahavishnu_dr::ErrorKind::NotFound, "{e}");
-    store
-        .put("a/b", Bytes::from_static(b"hello"))
-        .await
-        .unwrap();
-    assert_eq!(store.get("a/b").await.unwrap(), &b"hello"[..]);
-    assert_eq!(store.size("a/b").await.unwrap(), Some(5));
-    assert_eq!(store.get_range("a/b", 1..3).await.unwrap(), &b"el"[..]);
-    assert_eq!(store.get_range("a/b", 3..100).await.unwrap(), &b"lo"[..]);
-    assert!(
-        !store
-            .put_if_absent("a/b", Bytes::from_static(b"x"))
-            .await
-            .unwrap()
-    );
-    assert_eq!(store.get("a/b").await.unwrap(), &b"hello"[..]);
-    assert!(
-        store
-            .put_if_absent("a/c", Bytes::from_static(b"x"))
-            .await
-            .unwrap()
-    );
-
-    // A streaming write of several upload parts: invisible until closed, then whole; ranged
-    // reads across the parts' boundaries.
-    let part = 8 << 20;
-    let big: Vec<u8> = (0..(2 * part + 12345))
-        .map(|i| (i * 7 % 251) as u8)
-        .collect();
-    let mut w = store.writer("z/stream").await.unwrap();
-    for chunk in big.chunks(1 << 20) {
-        w.write(Bytes::copy_from_slice(chunk)).await.unwrap();
-    }
-    assert_eq!(
-        store.size("z/stream").await.unwrap(),
-        None,
-        "visible before close"
-    );
-    assert_eq!(w.close().await.unwrap(), big.len() as u64);
-    assert_eq!(
-        store.size("z/stream").await.unwrap(),
-        Some(big.len() as u64)
-    );
-    let r = (part as u64 - 100)..(part as u64 + 100);
-    assert_eq!(
-        store.get_range("z/stream", r.clone()).await.unwrap(),
-        &big[r.start as usize..r.end as usize]
-    );
-    assert_eq!(store.get("z/stream").await.unwrap(), &big[..]);
-    let mut w = store.writer("z/aborted").await.unwrap();
-    w.write(Bytes::from(vec![1u8; part + 1])).await.unwrap();
-    w.abort().await.unwrap();
-    assert_eq!(store.size("z/aborted").await.unwrap(), None);
-
-    let mut keys: Vec<_> = store
-        .list("a/")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| (o.key, o.size))
-        .collect();
-    keys.sort();
-    assert_eq!(keys, vec![("a/b".to_string(), 5), ("a/c".to_string(), 1)]);
-    assert!(store.list("nothing/").await.unwrap().is_empty());
-    store.delete("a/b").await.unwrap();
-    store.delete("a/b").await.unwrap();
-    assert_eq!(store.size("a/b").await.unwrap(), None);
-
-    // Create-only writes racing for one key: exactly one winner, whose bytes are stored whole.
-    for round in 0..10 {
-        let key = format!("race/config-{round}");
-        let body = |i: u8| Bytes::from(vec![i; 64 << 10 | usize::from(i)]);
-        let writes = (0..8u8).map(|i| {
-            let (store, key) = (store.clone(), key.clone());
-            tokio::spawn(async move { store.put_if_absent(&key, body(i)).await })
-        });
-        let won: Vec<bool> = futures::future::join_all(writes)
-            .await
-            .into_iter()
-            .map(|r| r.unwrap().expect("a create-only write failed"))
-            .collect();
-        let winners: Vec<u8> = (0..8u8).filter(|i| won[usize::from(*i)]).collect();
-        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
-        assert_eq!(
-            store.get(&key).await.unwrap(),
-            body(winners[0]),
-            "round {round}"
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s3_and_azblob_stores_meet_the_storage_contract_on_real_servers() {
     for (kind, yaml) in both("contract") {
@@ -142,7 +43,7 @@ async fn s3_and_azblob_stores_meet_the_storage_contract_on_real_servers() {
             name.starts_with(&format!("{kind}://dr-test/contract-")),
             "{name}"
         );
-        contract(Arc::clone(&store)).await;
+        mahavishnu_dr::storage_contract::check(store.as_ref()).await;
         assert!(
             mahavishnu_dr::probe_create_only(store.as_ref())
                 .await
