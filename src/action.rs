@@ -35,6 +35,8 @@ pub enum Action {
     ListBackups,
     /// Create the repository (with a new key). Over MCP the first backup does this.
     Init { generate_key: bool },
+    /// Copy to a replica (or every replica) the backups it lacks.
+    Replicate { to: Option<String> },
     /// Remove stale locks (or, with `all`, every lock). No tool does this: it is for the host.
     Unlock { all: bool },
     /// Give an option of the operation at hand: `--name value` on the command line,
@@ -69,6 +71,8 @@ impl Action {
                 )
             }
             Action::Unlock { all } => format!("mahavishnu-dr unlock{}", flag(*all, " --all")),
+            Action::Replicate { to: None } => "mahavishnu-dr replicate".into(),
+            Action::Replicate { to: Some(to) } => format!("mahavishnu-dr replicate --to {to}"),
             Action::WithOption { name, value } => {
                 let flag = format!("--{}", name.replace('_', "-"));
                 if value == "true" {
@@ -98,6 +102,8 @@ impl Action {
             Action::EditSetting { .. } | Action::Unlock { .. } => self.command_line(),
             Action::ListBackups => "backup_list {}".into(),
             Action::Init { .. } => "backup_run {}".into(),
+            Action::Replicate { to: None } => "backup_replicate {}".into(),
+            Action::Replicate { to: Some(to) } => format!(r#"backup_replicate {{"to":{to:?}}}"#),
             Action::WithOption { name, value } => {
                 let v = if value == "true" || value.parse::<i64>().is_ok() {
                     value.clone()

@@ -7,7 +7,11 @@ use common::Project;
 
 #[test]
 fn check_fails_without_backups_passes_with_a_recent_intact_one_and_names_damage() {
-    let p = Project::new(common::DAILY_SCHEDULE);
+    let p = Project::new(&format!(
+        "{}{}",
+        common::DAILY_SCHEDULE,
+        common::LOCAL_REPLICA
+    ));
     p.add_settings("  rpo_target_minutes: 1440\n");
     p.write("a.txt", "a");
     // No repository yet: needs attention, not an error.

@@ -17,12 +17,13 @@ use rmcp::model::{
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 14] = [
+const TOOLS: [&str; 15] = [
     "backup_run",
     "backup_status",
     "backup_list",
     "backup_validate",
     "backup_cleanup",
+    "backup_replicate",
     "restore_run",
     "create_backup",
     "list_backups",

@@ -11,7 +11,11 @@ use common::Project;
 use serde_json::Value;
 
 fn project() -> Project {
-    let p = Project::new(common::DAILY_SCHEDULE);
+    let p = Project::new(&format!(
+        "{}{}",
+        common::DAILY_SCHEDULE,
+        common::LOCAL_REPLICA
+    ));
     // Targets no test run can miss by being slow, and that the default schedules (a daily
     // incremental) can meet.
     p.add_settings("  rto_target_minutes: 60\n  rpo_target_minutes: 1440\n");
@@ -75,7 +79,7 @@ fn the_verdict_follows_the_checks_from_nothing_to_healthy() {
         assert_eq!(c["status"], "pass", "{c:#}");
         assert!(c["action"].is_null(), "{c:#}");
     }
-    assert_eq!(r["checks"].as_array().unwrap().len(), 8);
+    assert_eq!(r["checks"].as_array().unwrap().len(), 9);
     assert_eq!(r["backups"]["count"], 2);
     assert_eq!(r["backups"]["full"], 1);
     assert_eq!(r["backups"]["incremental"], 1);
@@ -128,7 +132,11 @@ fn the_verdict_follows_the_checks_from_nothing_to_healthy() {
 #[test]
 fn schedules_that_cannot_meet_the_rpo_target_need_attention() {
     // The shipped targets: 5 min RPO with a daily incremental.
-    let p = Project::new(common::DAILY_SCHEDULE);
+    let p = Project::new(&format!(
+        "{}{}",
+        common::DAILY_SCHEDULE,
+        common::LOCAL_REPLICA
+    ));
     p.add_settings("  rto_target_minutes: 15\n  rpo_target_minutes: 5\n");
     p.write("a.txt", "a");
     p.backup("full");
@@ -228,7 +236,7 @@ fn markdown_and_output_files() {
     let out = p.run(&["report", "--format", "json"]);
     let a: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(a["verdict"], "needs_attention");
-    assert_eq!(a["checks"].as_array().unwrap().len(), 8);
+    assert_eq!(a["checks"].as_array().unwrap().len(), 9);
 
     // An output folder that does not exist: a clear error, exit 2 or more, nothing written.
     let bad = p.root().join("nope/dr.md");
@@ -303,6 +311,7 @@ fn the_html_report_renders_in_headless_chromium() {
         .args(["--min-svgs", "2"])
         .args(["--expect-text", "healthy"])
         .args(["--expect-text", "Last restore test vs RTO target"])
+        .args(["--expect-text", "Replicas"])
         .arg("--screenshot")
         .arg(&shot)
         .output()

@@ -46,7 +46,7 @@ fn files(p: &Project) -> std::collections::BTreeMap<String, Vec<u8>> {
 fn full() -> BackupOptions {
     BackupOptions {
         backup_type: BackupType::Full,
-        scheduled: false,
+        ..BackupOptions::default()
     }
 }
 

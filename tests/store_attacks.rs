@@ -478,7 +478,12 @@ async fn an_unreadable_newest_backup_is_never_skipped_in_silence() {
 }
 
 /// Run `args` to the end and return its output and its peak resident memory in MiB.
-// The child is reaped by wait4 (which also reports its memory), not by std's wait.
+///
+/// The peak is the child's own `VmHWM`, read from /proc while it runs (it only grows, and the
+/// last reading before the exit is kept). wait4's `ru_maxrss` is only the fallback for a child
+/// too quick to read: a child started by vfork + exec is charged the high-water mark of the
+/// test process it left, so that figure grows with whatever the other tests hold at the time.
+// The child is reaped by wait4, not by std's wait.
 #[allow(clippy::zombie_processes)]
 fn run_measuring_memory(p: &Project, args: &[&str]) -> (Output, u64) {
     let mut child = p
@@ -499,6 +504,22 @@ fn run_measuring_memory(p: &Project, args: &[&str]) -> (Output, u64) {
         err.read_to_end(&mut v).unwrap();
         v
     });
+    let pid = child.id();
+    let hwm = std::thread::spawn(move || {
+        let mut peak_kib: Option<u64> = None;
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let Some(kib) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            else {
+                break; // exited: a zombie has no memory left to show
+            };
+            peak_kib = Some(peak_kib.map_or(kib, |p: u64| p.max(kib)));
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        peak_kib
+    });
     let mut status = 0;
     // SAFETY: rusage is plain old data; wait4 fills it for this child, which std never waits for.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -510,7 +531,8 @@ fn run_measuring_memory(p: &Project, args: &[&str]) -> (Output, u64) {
         stdout: t_out.join().unwrap(),
         stderr: t_err.join().unwrap(),
     };
-    (o, usage.ru_maxrss as u64 / 1024)
+    let peak_kib = hwm.join().unwrap().unwrap_or(usage.ru_maxrss as u64);
+    (o, peak_kib / 1024)
 }
 
 /// A zstd stream of `prefix`, `n` bytes of `fill`, `suffix`: small, whatever `n`.

@@ -15,6 +15,7 @@ use crate::ops::cleanup::CleanupOptions;
 use crate::ops::decrypt::DecryptOptions;
 use crate::ops::history::HistoryOptions;
 use crate::ops::init::InitOptions;
+use crate::ops::replicate::ReplicateOptions;
 use crate::ops::report::ReportOptions;
 use crate::ops::restore::RestoreOptions;
 use crate::ops::restore_test::RestoreTestOptions;
@@ -43,6 +44,15 @@ pub struct Cli {
     /// No progress bar.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Work on the store of this name instead of the primary: a replica in
+    /// backup.storage.replicas (failover), or `primary`.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "MAHAVISHNU_REPOSITORY"
+    )]
+    pub repository: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -56,6 +66,9 @@ pub enum Command {
     Backup(BackupCommand),
     /// Restore a backup into a folder.
     Restore(RestoreOptions),
+    /// Copy to the replicas every backup they lack (after an outage, or for a new replica),
+    /// each object verified there.
+    Replicate(ReplicateOptions),
     /// Print the JSON Schema of a command's `--json` output.
     Schema {
         #[arg(value_enum)]
@@ -124,6 +137,7 @@ pub enum SchemaName {
     BackupStatus,
     BackupList,
     BackupCleanup,
+    Replicate,
     Restore,
     Decrypt,
     Check,
@@ -146,6 +160,9 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
         SchemaName::BackupStatus => schemars::schema_for!(status::StatusResponse),
         SchemaName::BackupList => schemars::schema_for!(status::ListResponse),
         SchemaName::BackupCleanup => schemars::schema_for!(cleanup::CleanupResponse),
+        SchemaName::Replicate => {
+            schemars::schema_for!(crate::ops::replicate::ReplicateResponse)
+        }
         SchemaName::Restore => schemars::schema_for!(restore::RestoreResponse),
         SchemaName::Decrypt => schemars::schema_for!(decrypt::DecryptResponse),
         SchemaName::Check => schemars::schema_for!(crate::ops::check::DrCheckResponse),
@@ -301,7 +318,7 @@ async fn execute(
     let cwd = std::env::current_dir()
         .map_err(|e| Error::io(format!("cannot read the current folder: {e}")))?;
     let loaded = settings::load(cli.config.as_deref(), &cwd, &env)?;
-    let dr = Dr::new(loaded)?.with_notes(notes);
+    let dr = Dr::on_store(loaded, cli.repository.as_deref())?.with_notes(notes);
     if let Command::Serve { http, passwd_file } = cli.command {
         return serve(dr, http, passwd_file, cancel).await;
     }
@@ -329,7 +346,12 @@ async fn execute(
                     progress.notice(&format!("warning: {w}"));
                 }
             }
-            outcome(&r, render::backup(&r), false)
+            let problem = options.require_replicas && !r.replicas_ok();
+            outcome(&r, render::backup(&r), problem)
+        }
+        Command::Replicate(options) => {
+            let r = dr.replicate(&options, progress.clone(), &cancel).await?;
+            outcome(&r, render::replicate(&r), !r.ok)
         }
         Command::Backup(BackupCommand::Validate(options)) => {
             let r = dr.validate(&options, progress.clone(), &cancel).await?;

@@ -5,6 +5,8 @@ use std::fmt::Write;
 use crate::ops::backup::{BackupResponse, BackupStatus};
 use crate::ops::cleanup::CleanupResponse;
 use crate::ops::init::InitResponse;
+use crate::ops::replicate::ReplicateResponse;
+use crate::ops::replication::{ReplicaCopy, ReplicaLag};
 use crate::ops::restore::RestoreResponse;
 use crate::ops::status::{BackupItem, ListResponse, StatusResponse, UnreadableBackup};
 use crate::ops::validate::ValidateResponse;
@@ -51,7 +53,76 @@ pub fn backup(r: &BackupResponse) -> String {
         r.volumes,
         r.repository
     );
+    replication_lines(&mut s, &r.replication);
     s
+}
+
+/// One line per replica copy: what was copied, or what went wrong and what to do.
+fn replication_lines(s: &mut String, copies: &[ReplicaCopy]) {
+    for c in copies {
+        if c.ok {
+            let _ = writeln!(
+                s,
+                "replica {} ({}): {}",
+                c.name,
+                c.location,
+                if c.copied.is_empty() {
+                    "up to date".to_string()
+                } else {
+                    format!(
+                        "copied {} backup(s), {} in {} object(s), verified",
+                        c.copied.len(),
+                        present::bytes(c.bytes),
+                        c.objects
+                    )
+                }
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "replica {} ({}): FAILED, {} backup(s) missing there: {}",
+                c.name,
+                c.location,
+                c.missing,
+                c.error.as_deref().unwrap_or("unknown error")
+            );
+            if let Some(g) = &c.guidance {
+                let _ = writeln!(s, "  {g}");
+            }
+        }
+    }
+}
+
+pub fn replicate(r: &ReplicateResponse) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} replicating from {} ({})",
+        if r.ok { "ok:" } else { "FAILED:" },
+        r.source,
+        r.location
+    );
+    if r.replicas.is_empty() {
+        let _ = writeln!(s, "no replica is configured (backup.storage.replicas)");
+    }
+    replication_lines(&mut s, &r.replicas);
+    s
+}
+
+fn replica_lag_lines(s: &mut String, lags: &[ReplicaLag]) {
+    for l in lags {
+        let state = match (&l.error, &l.newest_missing) {
+            (Some(e), _) => format!("UNREADABLE: {e}"),
+            (None, None) => "holds every backup".to_string(),
+            (None, Some(n)) => format!(
+                "lacks {} backup(s) (newest {}), {} behind",
+                l.missing,
+                n.backup_id,
+                present::age(l.lag_seconds.unwrap_or(0))
+            ),
+        };
+        let _ = writeln!(s, "  {:<12} {:<40} {state}", l.name, l.location);
+    }
 }
 
 pub fn validate(r: &ValidateResponse) -> String {
@@ -170,6 +241,10 @@ pub fn status(r: &StatusResponse) -> String {
     if !r.hosts.is_empty() {
         let _ = writeln!(s, "\nnewest backup per host:");
         host_lines(&mut s, &r.hosts);
+    }
+    if !r.replicas.is_empty() {
+        let _ = writeln!(s, "\nreplicas (against {}):", r.store);
+        replica_lag_lines(&mut s, &r.replicas);
     }
     if let Some(h) = &r.host_filter {
         let _ = writeln!(s, "\nbelow: host {h} only");
@@ -401,6 +476,10 @@ pub fn report(r: &crate::ops::report::ReportResponse) -> String {
     if !r.hosts.is_empty() {
         let _ = writeln!(out, "newest backup per host:");
         host_lines(&mut out, &r.hosts);
+    }
+    if !r.replicas.is_empty() {
+        let _ = writeln!(out, "replicas:");
+        replica_lag_lines(&mut out, &r.replicas);
     }
     let t = &r.history.trend;
     let dir = |d: crate::ops::history::Direction| {

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::ops::backup::{BackupOptions, BackupResponse};
 use crate::ops::check::DrCheckResponse;
 use crate::ops::cleanup::{CleanupOptions, CleanupResponse};
+use crate::ops::replicate::{ReplicateOptions, ReplicateResponse};
 use crate::ops::report::ReportResponse;
 use crate::ops::restore::{Placement, RestoreOptions, RestoreResponse};
 use crate::ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
@@ -117,6 +118,14 @@ pub fn specs() -> Vec<ToolSpec> {
              newest full is always kept) and remove leftovers of crashed backups. By default a \
              dry run that only returns the plan with a reason per backup; deletes only with \
              dry_run=false and confirm=true. Review the plan with the user before confirming."),
+        spec!("backup_replicate", "Catch up the replicas", Additive, idempotent: true, long: true,
+            ReplicateOptions => ReplicateResponse,
+            "Copy to each replica (backup.storage.replicas; or only the one named by to) every \
+             backup it lacks, oldest first, each object verified by SHA-256 there and the \
+             manifest written last. backup_run already does this after each backup; use this \
+             after a replica outage, for a new replica, or when backup_status shows a replica \
+             behind. Never deletes anything. ok=false names the replica that failed and why. \
+             Sends progress."),
         spec!("restore_run", "Restore a backup", Destructive, idempotent: true, long: true,
             RestoreOptions => RestoreResponse,
             "Restore a backup (or some of its paths) into a folder, checking every file's \
@@ -169,7 +178,7 @@ pub fn specs() -> Vec<ToolSpec> {
             "The disaster-recovery posture in one page: a verdict (healthy, needs_attention, \
              critical) with the checks behind it (backups available, newest backup age vs RPO \
              target, whether the schedules can meet it, last validation, last restore test vs RTO target, retention compliance, \
-             chain health, key age), the backup timeline, RTO and RPO trends from the history, \
+             chain health, key age, replicas), the backup timeline, each replica's lag, RTO and RPO trends from the history, \
              and recommendations, most urgent first. format=markdown returns the text for \
              people; the structured content is the same either way. Use for a status summary \
              or before planning DR work. Cheap: reads manifests and the history."),
@@ -266,6 +275,13 @@ async fn dispatch(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
         "backup_list" => backup_list(dr, args).await,
         "backup_validate" => backup_validate(dr, args, &cx).await,
         "backup_cleanup" => backup_cleanup(dr, args, &cx).await,
+        "backup_replicate" => match parse::<ReplicateOptions>(name, args) {
+            Ok(o) => dr
+                .replicate(&o, cx.progress.clone(), &cx.cancel)
+                .await
+                .and_then(|r| done(&r)),
+            Err(e) => Err(e),
+        },
         "restore_run" => restore_run(dr, args, &cx).await,
         "create_backup" => create_backup(dr, args, &cx).await,
         "list_backups" => list_backups(dr, args).await,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::blocks::{BlockFile, BlockStore};
 use super::events::BackupFinished;
 use super::new_repository::{InitResponse, UNENCRYPTED_WARNING};
+use super::replication::ReplicaCopy;
 use super::scan::{self, ScanContext};
 use super::sqlite::{FileStamp, WalBase, is_sqlite};
 use super::{Cancel, Dr, OperationEvent, Progress, secs, with_lock};
@@ -54,6 +55,11 @@ pub struct BackupOptions {
     #[serde(skip)]
     #[arg(long)]
     pub scheduled: bool,
+    /// Treat a replica that could not be brought up to date as a failure (exit 1). The backup
+    /// itself is kept either way, and the next run catches the replica up.
+    #[serde(default)]
+    #[arg(long)]
+    pub require_replicas: bool,
 }
 
 impl Default for BackupOptions {
@@ -61,6 +67,7 @@ impl Default for BackupOptions {
         BackupOptions {
             backup_type: DEFAULT_BACKUP_TYPE,
             scheduled: false,
+            require_replicas: false,
         }
     }
 }
@@ -95,7 +102,17 @@ pub struct BackupResponse {
     pub repository: String,
     /// Set when this run created the repository (first use).
     pub initialized: Option<InitResponse>,
+    /// The copy to each replica after the backup (every backup a replica lacked, oldest
+    /// first). A failed copy leaves the backup good; the next run catches the replica up.
+    pub replication: Vec<ReplicaCopy>,
     pub warnings: Vec<String>,
+}
+
+impl BackupResponse {
+    /// Every replica holds every backup (true without replicas).
+    pub fn replicas_ok(&self) -> bool {
+        self.replication.iter().all(|r| r.ok)
+    }
 }
 
 struct Plan {
@@ -294,6 +311,7 @@ impl Dr {
                 verified: false,
                 repository: self.storage.describe(),
                 initialized: None,
+                replication: Vec::new(),
                 warnings: Vec::new(),
             });
         }
@@ -321,7 +339,20 @@ impl Dr {
         let guard = self
             .lock(LockMode::Backup, "backup run", &*progress, cancel)
             .await?;
-        let mut resp = with_lock(guard, self.backup_locked(&repo, req, progress, cancel)).await?;
+        let mut resp = with_lock(
+            guard,
+            self.backup_locked(&repo, req, progress.clone(), cancel),
+        )
+        .await?;
+        resp.replication = self.replicate_after_backup(&*progress, cancel).await;
+        for r in resp.replication.iter().filter(|r| !r.ok) {
+            resp.warnings.push(format!(
+                "replica {} was not brought up to date: {} (the backup is good; the next run \
+                 catches up)",
+                r.name,
+                r.error.as_deref().unwrap_or("unknown error")
+            ));
+        }
         if let Some(i) = &initialized {
             let mut w = i.warnings.clone();
             w.append(&mut resp.warnings);
@@ -329,6 +360,36 @@ impl Dr {
         }
         resp.initialized = initialized;
         Ok(resp)
+    }
+
+    /// Copy what the other stores lack, under a shared lock of the store in use. The
+    /// repository is opened again: the backup may have upgraded its config.
+    async fn replicate_after_backup(
+        &self,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Vec<ReplicaCopy> {
+        let targets = self.other_stores();
+        if targets.is_empty() {
+            return Vec::new();
+        }
+        let source = async {
+            let repo = self.open_repo().await?;
+            let guard = self
+                .lock(LockMode::Shared, "replicate", progress, cancel)
+                .await?;
+            Ok::<_, Error>((repo, guard))
+        };
+        match source.await {
+            Ok((repo, guard)) => {
+                let out = self.replicate_to(&repo, &targets, progress, cancel).await;
+                if let Err(e) = guard.release().await {
+                    progress.notice(&format!("warning: releasing the repository lock: {e}"));
+                }
+                out
+            }
+            Err(e) => targets.iter().map(|t| ReplicaCopy::failed(t, &e)).collect(),
+        }
     }
 
     async fn backup_locked(
@@ -388,11 +449,9 @@ impl Dr {
         progress.phase("scanning sources", None);
         // Command outputs: a private work folder, made on first use.
         let work = Arc::new(self.scratch_work(id));
-        let skip = vec![
-            self.settings.repository_dir(),
-            b.encryption.key_path.clone(),
-            s.disaster_recovery.restore_test.scratch_dir.clone(),
-        ];
+        let mut skip = self.settings.store_dirs();
+        skip.push(b.encryption.key_path.clone());
+        skip.push(s.disaster_recovery.restore_test.scratch_dir.clone());
         let project_root = self.settings.project_root.clone();
         let exclude = b.exclude.clone();
         let cancel2 = cancel.clone();
@@ -897,6 +956,7 @@ impl Dr {
             verified: verify,
             repository: self.storage.describe(),
             initialized: None,
+            replication: Vec::new(),
             warnings,
         })
     }

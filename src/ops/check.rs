@@ -135,6 +135,8 @@ pub struct DrChecks {
     pub last_restore_test: ReportCheck,
     pub retention_compliance: ReportCheck,
     pub key_age: ReportCheck,
+    /// A replica holds the backups, no further behind than the RPO target.
+    pub replicas: ReportCheck,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -184,6 +186,7 @@ impl DrCheckResponse {
             &mut c.last_restore_test,
             &mut c.retention_compliance,
             &mut c.key_age,
+            &mut c.replicas,
         ] {
             word(&mut r.action, &r.advice, face);
         }
@@ -256,6 +259,7 @@ impl Dr {
             last_restore_test: find(CheckName::LastRestoreTest)?.into(),
             retention_compliance: find(CheckName::RetentionCompliance)?.into(),
             key_age: find(CheckName::KeyAge)?.into(),
+            replicas: find(CheckName::Replicas)?.into(),
         };
         let failing: Vec<&str> = [
             ("backups_available", checks.backups_available.status),
@@ -266,6 +270,7 @@ impl Dr {
             ("last_restore_test", checks.last_restore_test.status),
             ("retention_compliance", checks.retention_compliance.status),
             ("key_age", checks.key_age.status),
+            ("replicas", checks.replicas.status),
         ]
         .iter()
         .filter(|(_, s)| *s == CheckStatus::Fail)
@@ -277,7 +282,8 @@ impl Dr {
             Verdict::NeedsAttention
         };
         let message = if failing.is_empty() {
-            "healthy: backups available, intact, recent, validated and restore-tested".to_string()
+            "healthy: backups available, intact, recent, validated, restore-tested and replicated"
+                .to_string()
         } else {
             format!("{posture}: {}", failing.join(", "))
         };

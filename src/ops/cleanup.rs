@@ -90,6 +90,19 @@ impl Dr {
             ))
             .with_guidance("then apply it again with dry_run=false and confirm=true"));
         }
+        if !req.dry_run && self.store().target.immutable() {
+            return Err(crate::error::Error::refused(format!(
+                "the store {} ({}) is immutable (immutable: true): this tool only adds to it, \
+                 so cleanup deletes nothing there",
+                self.store().name,
+                self.storage.describe()
+            ))
+            .with_guidance(
+                "a dry run still shows what retention would remove; backups there expire with \
+                 the store's own retention (object lock), or remove immutable: true from its \
+                 settings if it should be cleaned up",
+            ));
+        }
         let r = async {
             let repo = self.open_repo().await?;
             let guard = self

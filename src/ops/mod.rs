@@ -17,6 +17,7 @@ pub mod decrypt;
 pub mod health;
 pub mod history;
 pub mod init;
+pub mod replicate;
 pub mod report;
 pub mod restore;
 pub mod restore_test;
@@ -42,6 +43,7 @@ mod posture;
 mod private_dir;
 pub mod progress;
 mod record;
+pub mod replication;
 pub mod restore_roots;
 pub mod retention;
 mod scan;
@@ -59,7 +61,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
 use crate::repo::crypto::Credential;
 use crate::repo::locks::{self, LockGuard, LockMode};
-use crate::settings::LoadedSettings;
+use crate::settings::{LoadedSettings, NamedStore};
 use crate::storage::{self, DynStorage};
 
 pub use events::OperationEvent;
@@ -70,6 +72,8 @@ pub use progress::{Cancel, NoProgress, Progress};
 #[derive(Debug, Clone)]
 pub struct Dr {
     settings: Arc<LoadedSettings>,
+    /// The store this `Dr` works on: the primary, or a replica (`--repository NAME`).
+    store: NamedStore,
     storage: DynStorage,
     /// Warnings recorded while operations run (see [`Dr::with_notes`]).
     notes: Notes,
@@ -78,28 +82,54 @@ pub struct Dr {
 }
 
 impl Dr {
-    /// Bind to the repository the settings name ([`storage::open`]: a local folder, an S3
+    /// Bind to the repository's primary store as the settings name it (a local folder, an S3
     /// bucket or an Azure Blob container; a cloud primary is never replaced by
     /// `backup.directory`).
     pub fn new(settings: LoadedSettings) -> Result<Dr> {
-        let backup = &settings.settings.backup;
-        let storage = storage::open(&backup.storage, &backup.directory)?;
+        Dr::on_store(settings, None)
+    }
+
+    /// Bind to the store called `name` (`--repository NAME`: a replica, for failover), or to
+    /// the primary when `None`. An unknown name is a usage error that lists the names.
+    pub fn on_store(settings: LoadedSettings, name: Option<&str>) -> Result<Dr> {
+        let b = &settings.settings.backup;
+        let store = match name {
+            None => b.storage.primary_store(&b.directory),
+            Some(n) => match b.storage.store(n, &b.directory) {
+                Some(s) => s,
+                None => return Err(unknown_store(&settings, n)),
+            },
+        };
+        let storage = storage::open_store(&store)?;
         Ok(Dr {
             settings: Arc::new(settings),
+            store,
             storage,
             notes: Notes::new(),
             observer: Default::default(),
         })
     }
 
-    /// Bind to an explicit store (tests, drills with fault layers).
+    /// Bind to an explicit store (tests, drills with fault layers), as the primary.
     pub fn with_storage(settings: LoadedSettings, storage: DynStorage) -> Dr {
+        let b = &settings.settings.backup;
+        let store = b.storage.primary_store(&b.directory);
         Dr {
             settings: Arc::new(settings),
+            store,
             storage,
             notes: Notes::new(),
             observer: Default::default(),
         }
+    }
+
+    /// The store in use, as the settings name it.
+    pub fn store(&self) -> &NamedStore {
+        &self.store
+    }
+
+    pub(crate) fn unknown_store(&self, name: &str) -> Error {
+        unknown_store(&self.settings, name)
     }
 
     /// The same operations, recording warnings into `notes`: a face gives each command or tool
@@ -183,6 +213,22 @@ impl Dr {
         )
         .await
     }
+}
+
+/// A store name the settings do not give.
+fn unknown_store(settings: &LoadedSettings, name: &str) -> Error {
+    let b = &settings.settings.backup;
+    let names: Vec<String> = b
+        .storage
+        .stores(&b.directory)
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    Error::usage(format!(
+        "no store is called {name:?}; the settings name: {}",
+        names.join(", ")
+    ))
+    .with_guidance("name one of those, or add the store to backup.storage.replicas with a name")
 }
 
 /// Run `f` under a lock and release the lock whatever `f` returns.

@@ -161,6 +161,8 @@ mod tests {
             secret_access_key: None,
             force_path_style: None,
             allow_unenforced_create_only: allow,
+            name: None,
+            immutable: false,
         });
         (t, Dr::with_storage(loaded, store))
     }

@@ -11,6 +11,7 @@ use super::hosts::{HostNewest, newest_per_host, shown};
 use super::measure::rpo_analysis::RpoAnalysis;
 use super::posture::{posture_checks, verdict};
 use super::record::{HistoryItem, HistoryResponse, trend};
+use super::replication::ReplicaLag;
 use crate::action::Face;
 use crate::error::Result;
 use crate::present;
@@ -92,6 +93,8 @@ pub struct ReportResponse {
     pub backups: BackupOverview,
     /// Each host's newest backup against the RPO target, hosts by name.
     pub hosts: Vec<HostNewest>,
+    /// Each replica's lag behind the repository reported on (empty: no replica).
+    pub replicas: Vec<ReplicaLag>,
     /// Backups of the last `TIMELINE_DAYS` days, oldest first.
     pub timeline: Vec<TimelineItem>,
     pub timeline_from: DateTime<Utc>,
@@ -295,6 +298,7 @@ impl Dr {
             rpo_target_seconds,
             backups: overview,
             hosts,
+            replicas: e.replicas.clone(),
             timeline,
             timeline_from,
             timeline_to,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Dr;
 use super::hosts::{HostNewest, check_host_arg, newest_per_host};
+use super::replication::{ReplicaLag, replica_warning};
 use crate::error::Result;
 use crate::present;
 use crate::repo::BackupType;
@@ -158,6 +159,8 @@ pub struct ChainInfo {
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct StatusResponse {
+    /// The store shown: `primary`, or the replica `--repository` named.
+    pub store: String,
     pub repository: String,
     pub repository_id: String,
     pub encrypted: bool,
@@ -174,6 +177,9 @@ pub struct StatusResponse {
     pub latest_per_type: Vec<LatestOfType>,
     pub chains: Vec<ChainInfo>,
     pub schedules: Vec<NextRun>,
+    /// Each other configured store (the replicas; the primary when a replica is shown):
+    /// which backups it lacks and how far behind it is.
+    pub replicas: Vec<ReplicaLag>,
     /// Backups newest first.
     pub backups: Vec<BackupItem>,
     /// Unfinished backups (running, crashed or cancelled); cleanup removes crashed ones.
@@ -242,6 +248,7 @@ impl Dr {
         let rpo_target_seconds =
             self.settings.settings.disaster_recovery.rpo_target_minutes as i64 * 60;
         let hosts = newest_per_host(&catalog, now, &this_host, rpo_target_seconds);
+        let replicas = self.replica_lags(&catalog).await;
         if let Some(h) = &req.host {
             catalog.backups.retain(|b| b.host == *h);
         }
@@ -288,7 +295,13 @@ impl Dr {
         if !repo.encrypted() {
             warnings.push(super::new_repository::UNENCRYPTED_WARNING.to_string());
         }
+        for r in &replicas {
+            if let Some(w) = replica_warning(r) {
+                warnings.push(w);
+            }
+        }
         Ok(StatusResponse {
+            store: self.store().name.clone(),
             repository: self.storage.describe(),
             repository_id: repo.id().to_string(),
             encrypted: repo.encrypted(),
@@ -302,6 +315,7 @@ impl Dr {
             latest_per_type,
             chains: chains.into_values().rev().collect(),
             schedules,
+            replicas,
             backups: catalog.backups.iter().rev().map(BackupItem::from).collect(),
             unfinished: catalog
                 .unfinished

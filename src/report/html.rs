@@ -258,6 +258,40 @@ fn backups(h: &mut String, r: &ReportResponse) {
         h.push_str("</tbody>\n</table></div>\n");
     }
 
+    if !r.replicas.is_empty() {
+        h.push_str(
+            "<h3>Replicas</h3>\n<div class=\"table-wrap\"><table class=\"hosts\">\n<thead><tr><th>Replica</th><th>Location</th><th>Missing</th><th>Newest missing</th><th>Behind</th><th>Newest held</th></tr></thead>\n<tbody>\n",
+        );
+        for x in &r.replicas {
+            let (missing, behind) = match &x.error {
+                Some(e) => (
+                    format!(r#"<span class="bad">unknown: {}</span>"#, escape(e)),
+                    "unknown".to_string(),
+                ),
+                None if x.missing == 0 => {
+                    (r#"<span class="good">0</span>"#.to_string(), "-".into())
+                }
+                None => (
+                    format!(r#"<span class="bad">{}</span>"#, x.missing),
+                    escape(&present::age(x.lag_seconds.unwrap_or(0))),
+                ),
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"mono\">{}</td><td>{missing}</td><td class=\"mono\">{}</td><td class=\"nowrap\">{behind}</td><td class=\"mono\">{}</td></tr>",
+                escape(&x.name),
+                escape(&x.location),
+                escape(
+                    x.newest_missing
+                        .as_ref()
+                        .map_or("", |b| b.backup_id.as_str())
+                ),
+                escape(x.newest_held.as_ref().map_or("", |b| b.backup_id.as_str())),
+            );
+        }
+        h.push_str("</tbody>\n</table></div>\n");
+    }
+
     let items: Vec<TimelineBackup> = r
         .timeline
         .iter()

@@ -56,6 +56,39 @@ fn hosts(md: &mut String, r: &ReportResponse) {
     md.push('\n');
 }
 
+/// Each replica: what it lacks and how far behind it is (nothing without replicas).
+fn replicas(md: &mut String, r: &ReportResponse) {
+    if r.replicas.is_empty() {
+        return;
+    }
+    md.push_str("### Replicas\n\n");
+    md.push_str("| Replica | Location | Missing | Newest missing | Behind | Newest held |\n|---|---|---|---|---|---|\n");
+    for x in &r.replicas {
+        let (missing, behind) = match &x.error {
+            Some(e) => (format!("unknown: {e}"), "unknown".to_string()),
+            None => (
+                x.missing.to_string(),
+                present::age(x.lag_seconds.unwrap_or(0)),
+            ),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            cell(&x.name),
+            cell(&x.location),
+            cell(&missing),
+            cell(
+                x.newest_missing
+                    .as_ref()
+                    .map_or("", |b| b.backup_id.as_str())
+            ),
+            cell(&behind),
+            cell(x.newest_held.as_ref().map_or("", |b| b.backup_id.as_str())),
+        );
+    }
+    md.push('\n');
+}
+
 /// Text made safe for one markdown table cell: `|` is escaped and line breaks become `<br>`, so
 /// the cell stays on its row and adds no column. An empty cell reads `-`.
 pub fn cell(s: &str) -> String {
@@ -190,6 +223,7 @@ fn backups(md: &mut String, r: &ReportResponse) {
     }
     md.push('\n');
     hosts(md, r);
+    replicas(md, r);
 
     if r.timeline.is_empty() {
         let _ = writeln!(
@@ -487,6 +521,7 @@ pub(crate) mod tests {
                 oldest_finished: Some(now - Duration::hours(55)),
             },
             hosts: Vec::new(),
+            replicas: Vec::new(),
             timeline,
             timeline_from: now - Duration::hours(56),
             timeline_to: now,

@@ -28,7 +28,7 @@ use super::keys::{Layer, SETTINGS_GUIDANCE, origin_of, show_key};
 use super::paths::{
     Resolver, default_sources, normalize, project_root_of, repository_dir_of, resolve_paths,
 };
-use super::schema::{Settings, SourceSpec};
+use super::schema::{Settings, SourceSpec, StorageTarget};
 use super::source::{DEFAULT_CONFIG, Names, merge_files, read_files, settings_io, to_doc};
 use super::validate::validate;
 use crate::error::{Error, Result};
@@ -65,6 +65,18 @@ impl LoadedSettings {
     /// absolute.
     pub fn repository_dir(&self) -> PathBuf {
         repository_dir_of(&self.settings)
+    }
+
+    /// Every local folder that holds a repository store (the primary and local replicas): never
+    /// backed up.
+    pub fn store_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.repository_dir()];
+        for r in &self.settings.backup.storage.replicas {
+            if let StorageTarget::Local { path, .. } = r {
+                dirs.push(path.clone());
+            }
+        }
+        dirs
     }
 
     /// The sources to back up; `[project_root/settings, project_root/data]` when

@@ -87,11 +87,11 @@ pub(super) fn resolve_paths(s: &mut SettingsDoc, r: &Resolver<'_>) -> Result<()>
             SourceSpec::Command { .. } => {}
         }
     }
-    if let Some(StorageTarget::Local { path }) = &mut b.storage.primary {
+    if let Some(StorageTarget::Local { path, .. }) = &mut b.storage.primary {
         *path = r.resolve(path, &keys(&["backup", "storage", "primary", "path"]))?;
     }
     for (i, replica) in b.storage.replicas.iter_mut().enumerate() {
-        if let StorageTarget::Local { path } = replica {
+        if let StorageTarget::Local { path, .. } = replica {
             *path = r.resolve(path, &index_key(&["backup", "storage", "replicas"], i))?;
         }
     }
@@ -122,7 +122,7 @@ pub(super) fn default_sources(root: &Path) -> Vec<PathBuf> {
 /// The repository location: `storage.primary` (when type local) else `backup.directory`.
 pub(super) fn repository_dir_of(settings: &Settings) -> PathBuf {
     match &settings.backup.storage.primary {
-        Some(StorageTarget::Local { path }) => path.clone(),
+        Some(StorageTarget::Local { path, .. }) => path.clone(),
         _ => settings.backup.directory.clone(),
     }
 }
@@ -155,9 +155,7 @@ mod tests {
         );
         assert_eq!(
             s.backup.storage.replicas,
-            vec![StorageTarget::Local {
-                path: root.join("r")
-            }]
+            vec![StorageTarget::local(root.join("r"))]
         );
         assert_eq!(
             s.disaster_recovery.restore_test.scratch_dir,

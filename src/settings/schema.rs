@@ -378,6 +378,64 @@ pub struct StorageSettings {
     pub replicas: Vec<StorageTarget>,
 }
 
+/// The name of the primary store when the settings give it none.
+pub const PRIMARY_STORE: &str = "primary";
+
+/// A store the settings name: the primary or one of the replicas.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedStore {
+    /// `primary` (or the primary's own `name`), else the replica's `name`.
+    pub name: String,
+    pub target: StorageTarget,
+    pub primary: bool,
+    /// Where the settings say it (`backup.storage.replicas[1]`), for messages.
+    pub setting: String,
+}
+
+/// The name of an unnamed replica: `replica-1` for the first in the list, and so on.
+pub fn default_replica_name(index: usize) -> String {
+    format!("replica-{}", index + 1)
+}
+
+impl StorageSettings {
+    /// The primary store: `primary`, else the local folder `directory` (`backup.directory`).
+    pub fn primary_store(&self, directory: &Path) -> NamedStore {
+        let target = self
+            .primary
+            .clone()
+            .unwrap_or_else(|| StorageTarget::local(directory.to_path_buf()));
+        NamedStore {
+            name: target.name().unwrap_or(PRIMARY_STORE).to_string(),
+            target,
+            primary: true,
+            setting: "backup.storage.primary".to_string(),
+        }
+    }
+
+    /// Every store: the primary first, then the replicas in the order given.
+    pub fn stores(&self, directory: &Path) -> Vec<NamedStore> {
+        let mut all = vec![self.primary_store(directory)];
+        for (i, r) in self.replicas.iter().enumerate() {
+            all.push(NamedStore {
+                name: r
+                    .name()
+                    .map_or_else(|| default_replica_name(i), str::to_string),
+                target: r.clone(),
+                primary: false,
+                setting: format!("backup.storage.replicas[{i}]"),
+            });
+        }
+        all
+    }
+
+    /// The store called `name` (`primary` always names the primary).
+    pub fn store(&self, name: &str, directory: &Path) -> Option<NamedStore> {
+        self.stores(directory)
+            .into_iter()
+            .find(|s| s.name == name || (s.primary && name == PRIMARY_STORE))
+    }
+}
+
 /// Where a repository lives: a local folder, an S3 bucket or an Azure Blob container. Secrets
 /// are [`Secret`]s (never shown); S3 credentials may also come from the standard `AWS_*`
 /// environment and the shared AWS config files (docs/SETTINGS.md says which).
@@ -386,6 +444,15 @@ pub struct StorageSettings {
 pub enum StorageTarget {
     Local {
         path: PathBuf,
+        /// The store's name: what `--repository NAME` and `replicate --to NAME` take, and what
+        /// status and reports call it. Default: `primary` for the primary, `replica-N` for the
+        /// N-th replica.
+        #[serde(default)]
+        name: Option<String>,
+        /// Append-only: this tool never deletes or replaces a backup here (cleanup refuses and
+        /// says why).
+        #[serde(default)]
+        immutable: bool,
     },
     S3 {
         /// Required (an empty one is a settings error with guidance).
@@ -413,6 +480,15 @@ pub enum StorageTarget {
         /// otherwise): concurrent writers could then replace each other's objects.
         #[serde(default)]
         allow_unenforced_create_only: bool,
+        /// The store's name: what `--repository NAME` and `replicate --to NAME` take, and what
+        /// status and reports call it. Default: `primary` for the primary, `replica-N` for the
+        /// N-th replica.
+        #[serde(default)]
+        name: Option<String>,
+        /// Append-only: this tool never deletes or replaces a backup here (cleanup refuses and
+        /// says why).
+        #[serde(default)]
+        immutable: bool,
     },
     Azblob {
         /// Required (an empty one is a settings error with guidance).
@@ -434,6 +510,15 @@ pub enum StorageTarget {
         /// As for S3.
         #[serde(default)]
         allow_unenforced_create_only: bool,
+        /// The store's name: what `--repository NAME` and `replicate --to NAME` take, and what
+        /// status and reports call it. Default: `primary` for the primary, `replica-N` for the
+        /// N-th replica.
+        #[serde(default)]
+        name: Option<String>,
+        /// Append-only: this tool never deletes or replaces a backup here (cleanup refuses and
+        /// says why).
+        #[serde(default)]
+        immutable: bool,
     },
 }
 
@@ -444,6 +529,33 @@ impl StorageTarget {
             StorageTarget::Local { .. } => "local",
             StorageTarget::S3 { .. } => "s3",
             StorageTarget::Azblob { .. } => "azblob",
+        }
+    }
+
+    /// A local folder store.
+    pub fn local(path: PathBuf) -> StorageTarget {
+        StorageTarget::Local {
+            path,
+            name: None,
+            immutable: false,
+        }
+    }
+
+    /// The name the settings give the store, if any.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            StorageTarget::Local { name, .. }
+            | StorageTarget::S3 { name, .. }
+            | StorageTarget::Azblob { name, .. } => name.as_deref(),
+        }
+    }
+
+    /// Whether the settings make the store append-only (`immutable: true`).
+    pub fn immutable(&self) -> bool {
+        match self {
+            StorageTarget::Local { immutable, .. }
+            | StorageTarget::S3 { immutable, .. }
+            | StorageTarget::Azblob { immutable, .. } => *immutable,
         }
     }
 
@@ -479,7 +591,7 @@ impl StorageTarget {
             }
         };
         match self {
-            StorageTarget::Local { path } => format!("local:{}", path.display()),
+            StorageTarget::Local { path, .. } => format!("local:{}", path.display()),
             StorageTarget::S3 { bucket, prefix, .. } => join("s3", bucket, prefix),
             StorageTarget::Azblob {
                 container, prefix, ..

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::error::Result;
-use crate::settings::{StorageSettings, StorageTarget};
+use crate::settings::{NamedStore, StorageSettings, StorageTarget};
 
 pub use cloud::{CloudStorage, without_credential_logs};
 pub use fault::{Fault, FaultStorage};
@@ -90,24 +90,26 @@ const RETRY_BASE_DELAY: Duration = Duration::from_millis(200);
 /// timed out and tried again).
 const CLOUD_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The repository's store as the settings name it: `storage.primary`, or `directory`
-/// (`backup.directory`, absolute) when there is none. A local primary (or none) is the local
-/// filesystem store wrapped in the retry layer; an s3 or azblob primary is a [`CloudStorage`]
-/// wrapped, from the inside out, in the timeout and the retry layers. Opening touches nothing:
-/// a local folder is created by the first write, a cloud store is first contacted by the first
-/// call.
+/// The repository's primary store as the settings name it: `storage.primary`, or `directory`
+/// (`backup.directory`, absolute) when there is none. See [`open_store`].
 pub fn open(settings: &StorageSettings, directory: &Path) -> Result<DynStorage> {
-    let store: DynStorage = match &settings.primary {
-        None => Arc::new(OpendalStorage::local(directory)?),
-        Some(StorageTarget::Local { path }) => Arc::new(OpendalStorage::local(path)?),
-        Some(cloud) => {
-            let store =
-                CloudStorage::open(cloud).map_err(|e| e.context("backup.storage.primary"))?;
-            Arc::new(TimeoutStorage::new(Arc::new(store), CLOUD_CALL_TIMEOUT))
+    open_store(&settings.primary_store(directory))
+}
+
+/// Open one named store (the primary or a replica). A local folder is the local filesystem
+/// store wrapped in the retry layer; an s3 or azblob store is a [`CloudStorage`] wrapped, from
+/// the inside out, in the timeout and the retry layers. Opening touches nothing: a local folder
+/// is created by the first write, a cloud store is first contacted by the first call.
+pub fn open_store(store: &NamedStore) -> Result<DynStorage> {
+    let opened: DynStorage = match &store.target {
+        StorageTarget::Local { path, .. } => Arc::new(OpendalStorage::local(path)?),
+        cloud => {
+            let opened = CloudStorage::open(cloud).map_err(|e| e.context(store.setting.clone()))?;
+            Arc::new(TimeoutStorage::new(Arc::new(opened), CLOUD_CALL_TIMEOUT))
         }
     };
     Ok(Arc::new(RetryStorage::new(
-        store,
+        opened,
         RETRY_ATTEMPTS,
         RETRY_BASE_DELAY,
     )))
@@ -240,9 +242,7 @@ mod open_tests {
         store.put("a", Bytes::from_static(b"x")).await.unwrap();
         assert!(dir.join("a").is_file());
         let settings = StorageSettings {
-            primary: Some(StorageTarget::Local {
-                path: primary.clone(),
-            }),
+            primary: Some(StorageTarget::local(primary.clone())),
             replicas: Vec::new(),
         };
         let store = open(&settings, &dir).unwrap();
@@ -273,6 +273,8 @@ mod open_tests {
             secret_access_key: Some(Secret::new("hunter2-s3-secret")),
             force_path_style: None,
             allow_unenforced_create_only: false,
+            name: None,
+            immutable: false,
         };
         let azblob = StorageTarget::Azblob {
             container: "dr-container".into(),
@@ -282,6 +284,8 @@ mod open_tests {
             account_key: None,
             sas_token: Some(Secret::new("sv=2024&sig=SECRETSAS")),
             allow_unenforced_create_only: false,
+            name: None,
+            immutable: false,
         };
         for (target, name) in [
             (s3, "s3://dr-bucket/host-a"),

@@ -12,6 +12,11 @@ use serde_json::Value;
 /// settings (the schedules give an RPO of 1 d at best).
 pub const DAILY_SCHEDULE: &str = "  schedules:\n    daily_incremental: { enabled: true, time: \"02:00\", timezone: UTC, retention_days: 7 }\n";
 
+/// `backup_extra` for [`Project::new`]: one local replica, `copy`, in `<root>/replica` (the
+/// report's replicas check passes once a backup has reached it).
+pub const LOCAL_REPLICA: &str =
+    "  storage:\n    replicas: [{ name: copy, type: local, path: ./replica }]\n";
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_mahavishnu-dr");
 
 /// A temporary project: `<root>/settings/mahavishnu.yaml`, data under `<root>/data`, the

@@ -18,11 +18,9 @@ impl Dr {
             .into_iter()
             .filter(|r| matches!(r, ResolvedSource::Path { .. }))
             .collect();
-        let skip = vec![
-            self.settings.repository_dir(),
-            b.encryption.key_path.clone(),
-            s.disaster_recovery.restore_test.scratch_dir.clone(),
-        ];
+        let mut skip = self.settings.store_dirs();
+        skip.push(b.encryption.key_path.clone());
+        skip.push(s.disaster_recovery.restore_test.scratch_dir.clone());
         scan::scan(
             &sources,
             &ScanContext {

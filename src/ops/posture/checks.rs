@@ -337,7 +337,73 @@ pub(crate) fn posture_checks(
 
     // Key age.
     checks.push(key_check(e));
+    checks.push(replica_check(e, rpo_target_seconds));
     checks
+}
+
+/// Whether the backups survive the loss of the store they are in: a replica holds them, no
+/// further behind than the RPO target.
+fn replica_check(e: &Evidence, rpo_target_seconds: f64) -> PostureCheck {
+    let title = "Replicas";
+    let (store, location) = &e.store;
+    if e.replicas.is_empty() {
+        return PostureCheck::new(
+            CheckName::Replicas,
+            title,
+            Level::Warn,
+            format!(
+                "no replica: the backups live only in {store} ({location}); losing that server \
+                 or region loses them"
+            ),
+        )
+        .advise(Advice::step(
+            Action::EditSetting {
+                key: "backup.storage.replicas".into(),
+                value: "[{ name: offsite, type: s3, bucket: ..., region: ... }]".into(),
+            },
+            "(another region or provider), then run a backup",
+        ));
+    }
+    let mut issues = Vec::new();
+    let mut worst = 0i64;
+    for r in &e.replicas {
+        match (&r.error, &r.newest_missing) {
+            (Some(err), _) => issues.push(format!("{} cannot be read ({err})", r.name)),
+            (None, Some(n)) => {
+                let lag = r.lag_seconds.unwrap_or(0);
+                worst = worst.max(lag);
+                if lag as f64 > rpo_target_seconds {
+                    issues.push(format!(
+                        "{} lacks {} backup(s) up to {}, {} behind",
+                        r.name,
+                        r.missing,
+                        n.backup_id,
+                        present::age(lag)
+                    ));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    let names: Vec<&str> = e.replicas.iter().map(|r| r.name.as_str()).collect();
+    let (level, detail) = if issues.is_empty() {
+        (
+            Level::Pass,
+            format!(
+                "{} replica(s) ({}) within the RPO target of {store}",
+                names.len(),
+                names.join(", ")
+            ),
+        )
+    } else {
+        (Level::Warn, issues.join("; "))
+    };
+    PostureCheck::new(CheckName::Replicas, title, level, detail)
+        .advise(Advice::step(
+            Action::Replicate { to: None },
+            "to catch up (once the replica is reachable)",
+        ))
+        .figure(Some(worst as f64), Some(rpo_target_seconds), "seconds")
 }
 
 fn key_check(e: &Evidence) -> PostureCheck {
@@ -416,6 +482,7 @@ pub(crate) fn verdict(checks: &[PostureCheck]) -> Posture {
 mod tests {
     use super::*;
     use crate::ops::posture::evidence::Kept;
+    use crate::ops::replication::{BackupRef, ReplicaLag};
     use crate::repo::catalog::Catalog;
     use crate::repo::history::{
         HistoryRecord, RecordPayload, RestoreTestPayload, UnreadableRecord, ValidationPayload,
@@ -514,7 +581,64 @@ mod tests {
             encrypted: true,
             key_file: None,
             rpo: Err("not analysed in this test".into()),
+            store: ("primary".into(), "local:/srv/backups".into()),
+            replicas: vec![lag("offsite", None)],
         }
+    }
+
+    /// A replica lacking one backup `lag_seconds` old (none: lacking nothing).
+    fn lag(name: &str, lag_seconds: Option<i64>) -> ReplicaLag {
+        let now = Utc::now();
+        ReplicaLag {
+            name: name.into(),
+            location: format!("s3://b/{name}"),
+            missing: u32::from(lag_seconds.is_some()),
+            newest_missing: lag_seconds.map(|l| BackupRef {
+                backup_id: "backup_missing".into(),
+                finished: now - Duration::seconds(l),
+            }),
+            lag_seconds: Some(lag_seconds.unwrap_or(0)),
+            newest_held: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn replicas_pass_within_the_rpo_target_and_warn_when_absent_behind_or_unreadable() {
+        let mut e = evidence(60);
+        assert_eq!(status(&e, CheckName::Replicas), Level::Pass);
+        e.replicas = vec![lag("offsite", None), lag("azure", Some(3600))];
+        assert_eq!(
+            status(&e, CheckName::Replicas),
+            Level::Pass,
+            "at the target"
+        );
+        e.replicas[1] = lag("azure", Some(3601));
+        let c = posture_checks(&e, RTO, RPO)
+            .into_iter()
+            .find(|c| c.name == CheckName::Replicas)
+            .unwrap();
+        assert_eq!(c.status, Level::Warn);
+        assert!(c.detail.contains("azure lacks 1 backup(s)"), "{}", c.detail);
+        assert_eq!(
+            c.action.as_deref(),
+            Some("run `mahavishnu-dr replicate` to catch up (once the replica is reachable)")
+        );
+        e.replicas[1].error = Some("cannot reach s3://b/azure".into());
+        assert_eq!(status(&e, CheckName::Replicas), Level::Warn);
+        e.replicas.clear();
+        let c = posture_checks(&e, RTO, RPO)
+            .into_iter()
+            .find(|c| c.name == CheckName::Replicas)
+            .unwrap();
+        assert_eq!(c.status, Level::Warn);
+        assert!(
+            c.detail
+                .starts_with("no replica: the backups live only in primary"),
+            "{}",
+            c.detail
+        );
+        assert!(c.action.unwrap().contains("backup.storage.replicas"));
     }
 
     fn status(e: &Evidence, name: CheckName) -> Level {

@@ -13,6 +13,7 @@ use crate::ops::integrity::ValidationLevel;
 use crate::ops::measure::rpo_analysis::{
     BackupPoint, DEFAULT_WINDOW_DAYS, RpoAnalysis, analyze_rpo,
 };
+use crate::ops::replication::ReplicaLag;
 use crate::ops::{Cancel, Dr, NoProgress};
 use crate::repo::Repository;
 use crate::repo::catalog::Catalog;
@@ -43,6 +44,10 @@ pub(crate) struct Evidence {
     pub key_file: Option<PathBuf>,
     /// The RPO analysis (current, worst gap, schedules); its error when the settings defeat it.
     pub rpo: std::result::Result<RpoAnalysis, String>,
+    /// The store judged (its name and location).
+    pub store: (String, String),
+    /// Each other configured store's lag (empty: there is no replica).
+    pub replicas: Vec<ReplicaLag>,
 }
 
 impl Dr {
@@ -69,6 +74,8 @@ impl Dr {
                 .enabled
                 .then(|| s.backup.encryption.key_path.clone()),
             rpo: Err("not analysed".into()),
+            store: (self.store().name.clone(), self.storage.describe()),
+            replicas: Vec::new(),
         };
         let analyse = |points: &[BackupPoint]| {
             analyze_rpo(
@@ -85,6 +92,7 @@ impl Dr {
             Ok(r) => r,
             Err(err) if err.kind == ErrorKind::NotFound => {
                 e.missing_repository = Some(err.message);
+                e.replicas = self.replica_lags(&Catalog::default()).await;
                 return Ok((e, None));
             }
             // No key and no repository: the repository is what is missing.
@@ -92,6 +100,7 @@ impl Dr {
                 match Repository::open_keyless(self.storage.clone()).await {
                     Err(n) if n.kind == ErrorKind::NotFound => {
                         e.missing_repository = Some(n.message);
+                        e.replicas = self.replica_lags(&Catalog::default()).await;
                         return Ok((e, None));
                     }
                     _ => return Err(err),
@@ -133,6 +142,7 @@ impl Dr {
         e.retention_due = plan.remove.iter().map(|p| p.backup_id.clone()).collect();
         e.last_validation = repo.latest_history(RecordKind::Validation).await?;
         e.last_restore_test = repo.latest_history(RecordKind::RestoreTest).await?;
+        e.replicas = self.replica_lags(&catalog).await;
         e.catalog = Some(catalog);
         Ok((e, Some(repo)))
     }

@@ -62,11 +62,12 @@ pub enum CheckName {
     RetentionCompliance,
     ChainHealth,
     KeyAge,
+    Replicas,
 }
 
 impl CheckName {
     /// Every check, in the order a person reads them.
-    pub const ALL: [CheckName; 8] = [
+    pub const ALL: [CheckName; 9] = [
         CheckName::BackupsAvailable,
         CheckName::NewestBackupAge,
         CheckName::ScheduleRpo,
@@ -75,6 +76,7 @@ impl CheckName {
         CheckName::RetentionCompliance,
         CheckName::ChainHealth,
         CheckName::KeyAge,
+        CheckName::Replicas,
     ];
 
     /// The stable name, as in JSON.
@@ -88,6 +90,7 @@ impl CheckName {
             CheckName::RetentionCompliance => "retention_compliance",
             CheckName::ChainHealth => "chain_health",
             CheckName::KeyAge => "key_age",
+            CheckName::Replicas => "replicas",
         }
     }
 }
@@ -102,7 +105,7 @@ impl std::fmt::Display for CheckName {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PostureCheck {
     /// Stable name: backups_available, newest_backup_age, schedule_rpo, last_validation,
-    /// last_restore_test, retention_compliance, chain_health, key_age.
+    /// last_restore_test, retention_compliance, chain_health, key_age, replicas.
     pub name: CheckName,
     /// For people.
     pub title: String,

@@ -150,7 +150,7 @@ mod tests {
             "backup.validation.checksum_algorithm",
             "backup.schedules.nightly",
             "backup.storage.replicas[0]",
-            "cloud replicas are not implemented",
+            "an azblob store needs its storage account",
         ] {
             assert!(e.message.contains(needle), "{needle}: {e}");
         }

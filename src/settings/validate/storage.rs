@@ -1,5 +1,5 @@
-//! Checks of where things are stored: storage targets (a local, S3 or Azure Blob primary; local
-//! replicas until cloud replicas arrive), and the repository, scratch folder, sources, replicas,
+//! Checks of where things are stored: storage targets (local, S3 or Azure Blob; replicas
+//! named), and the repository, scratch folder, sources, replicas,
 //! key file and restore roots kept apart.
 
 use std::path::{Path, PathBuf};
@@ -8,32 +8,64 @@ use super::Problems;
 use crate::settings::keys::{KeyPath, index_key, keys};
 use crate::settings::paths::repository_dir_of;
 use crate::settings::paths::{default_sources, within};
-use crate::settings::schema::{Settings, StorageSettings, StorageTarget};
+use crate::settings::schema::{
+    PRIMARY_STORE, Settings, StorageSettings, StorageTarget, default_replica_name,
+};
 
-/// The primary store is complete and consistent; replicas are local.
+/// Every store is complete and consistent; each replica has a name of its own.
 pub(super) fn check_targets(storage: &StorageSettings, p: &mut Problems<'_>) {
+    let mut names: Vec<String> = vec![PRIMARY_STORE.to_string()];
     if let Some(primary) = &storage.primary {
-        check_cloud_target(primary, &["backup", "storage", "primary"], p);
+        let at = keys(&["backup", "storage", "primary"]);
+        check_cloud_target(primary, &at, p);
+        if let Some(name) = primary.name() {
+            check_name(name, &at, p);
+            names.push(name.to_string());
+        }
     }
     for (i, replica) in storage.replicas.iter().enumerate() {
-        if !matches!(replica, StorageTarget::Local { .. }) {
+        let key = index_key(&["backup", "storage", "replicas"], i);
+        check_cloud_target(replica, &key, p);
+        let name = replica
+            .name()
+            .map_or_else(|| default_replica_name(i), str::to_string);
+        if names.contains(&name) {
             p.add(
-                &index_key(&["backup", "storage", "replicas"], i),
-                format!(
-                    "storage type {}: cloud replicas are not implemented yet",
-                    replica.type_name()
+                &key,
+                format!("the store name {name:?} is used twice"),
+                Some(
+                    "give every store its own name (the primary is also called \"primary\", an \
+                     unnamed replica \"replica-N\" after its place in the list)",
                 ),
-                Some("use a local replica, or make the cloud store the primary"),
             );
+        } else {
+            check_name(&name, &key, p);
+            names.push(name);
         }
+    }
+}
+
+/// A store name is short and plain: it is typed on command lines and shown in reports.
+fn check_name(name: &str, key: &KeyPath, p: &mut Problems<'_>) {
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !plain {
+        p.add(
+            key,
+            format!("the store name {name:?} is not a plain name"),
+            Some("use letters, digits, '-', '_' or '.' (at most 64), e.g. offsite or azure-eu"),
+        );
     }
 }
 
 /// An s3 or azblob target names its bucket or container, a usable endpoint, and one way to
 /// sign. Messages never repeat a value that could hold a secret (an endpoint may carry one).
-fn check_cloud_target(target: &StorageTarget, at: &[&str], p: &mut Problems<'_>) {
+fn check_cloud_target(target: &StorageTarget, at: &KeyPath, p: &mut Problems<'_>) {
     let key = |field: &str| {
-        let mut k = keys(at);
+        let mut k = at.clone();
         k.extend(keys(&[field]));
         k
     };
@@ -44,7 +76,7 @@ fn check_cloud_target(target: &StorageTarget, at: &[&str], p: &mut Problems<'_>)
         } => {
             if bucket.trim().is_empty() {
                 p.add(
-                    &keys(at),
+                    at,
                     "an s3 store needs a bucket",
                     Some("set bucket: to the name of an existing bucket (this tool never creates one)"),
                 );
@@ -63,7 +95,7 @@ fn check_cloud_target(target: &StorageTarget, at: &[&str], p: &mut Problems<'_>)
         } => {
             if container.trim().is_empty() {
                 p.add(
-                    &keys(at),
+                    at,
                     "an azblob store needs a container",
                     Some(
                         "set container: to the name of an existing container (this tool never \
@@ -81,7 +113,7 @@ fn check_cloud_target(target: &StorageTarget, at: &[&str], p: &mut Problems<'_>)
             match endpoint {
                 Some(endpoint) => check_endpoint(endpoint, &key("endpoint"), p),
                 None if account.as_deref().is_none_or(|a| a.trim().is_empty()) => p.add(
-                    &keys(at),
+                    at,
                     "an azblob store needs its storage account (or an endpoint)",
                     Some(
                         "set account: to the storage account's name, or endpoint: to the blob \
@@ -193,7 +225,7 @@ pub(super) fn check_overlaps(s: &Settings, root: &Path, p: &mut Problems<'_>) {
         );
     }
     for (i, replica) in s.backup.storage.replicas.iter().enumerate() {
-        if let StorageTarget::Local { path } = replica
+        if let StorageTarget::Local { path, .. } = replica
             && (within(path, &repo) || within(&repo, path))
         {
             p.add(
@@ -367,6 +399,76 @@ mod tests {
             let (_d, root) = project(&format!("backup:\n  storage:\n    primary: {target}\n"));
             load_in(&root, &[]).unwrap_or_else(|e| panic!("{target}: {e}"));
         }
+    }
+
+    #[test]
+    fn replicas_need_plain_names_of_their_own_and_may_be_cloud_stores() {
+        let cases = [
+            (
+                "[{ type: s3, bucket: b }, { name: replica-1, type: s3, bucket: c }]",
+                "backup.storage.replicas[1]: the store name \"replica-1\" is used twice",
+                "unnamed replica",
+            ),
+            (
+                "[{ name: primary, type: local, path: /tmp/r1 }]",
+                "the store name \"primary\" is used twice",
+                "its own name",
+            ),
+            (
+                "[{ name: a, type: local, path: /tmp/r1 }, { name: a, type: s3, bucket: b }]",
+                "backup.storage.replicas[1]: the store name \"a\" is used twice",
+                "its own name",
+            ),
+            (
+                "[{ name: \"off site\", type: azblob, container: c, account: a }]",
+                "the store name \"off site\" is not a plain name",
+                "letters, digits",
+            ),
+            (
+                "[{ name: z, type: s3, bucket: \"\" }]",
+                "backup.storage.replicas[0]: an s3 store needs a bucket",
+                "existing bucket",
+            ),
+        ];
+        for (replicas, message, guidance) in cases {
+            let (_d, root) = project(&format!("backup:\n  storage:\n    replicas: {replicas}\n"));
+            let e = err_in(&root, &[]);
+            let all = format!("{e} {e:?}");
+            assert!(all.contains(message), "{message}: {all}");
+            assert!(all.contains(guidance), "{guidance}: {all}");
+        }
+        let (_d, root) = project(&format!(
+            "backup:\n  storage:\n    replicas:\n      - {{ name: offsite, type: s3, bucket: b, \
+             prefix: prod/, region: eu-west-1, immutable: true, secret_access_key: {SECRET} }}\n      \
+             - {{ name: azure, type: azblob, container: c, account: acct }}\n      \
+             - {{ type: local, path: ./r3 }}\n"
+        ));
+        let l = load_in(&root, &[]).expect("loads");
+        let b = &l.settings.backup;
+        let names: Vec<_> = b
+            .storage
+            .stores(&b.directory)
+            .into_iter()
+            .map(|s| (s.name, s.target.display_name(), s.target.immutable()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                (
+                    "primary".to_string(),
+                    format!("local:{}", root.join("backups").display()),
+                    false
+                ),
+                ("offsite".to_string(), "s3://b/prod".to_string(), true),
+                ("azure".to_string(), "azblob://c".to_string(), false),
+                (
+                    "replica-3".to_string(),
+                    format!("local:{}", root.join("r3").display()),
+                    false
+                ),
+            ]
+        );
+        assert_no_secret(&l, SECRET);
     }
 
     #[test]
