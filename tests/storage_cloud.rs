@@ -388,3 +388,204 @@ fn the_mcp_settings_resource_and_tools_never_show_the_secret() {
         assert!(!shown.contains(S3_SECRET_KEY), "the secret is shown");
     }
 }
+
+/// A replica entry: `target` (a flow mapping) with a name.
+fn named(name: &str, target: &str) -> String {
+    target.replacen("{ ", &format!("{{ name: {name}, "), 1)
+}
+
+/// Replicas in the other backend, both ways: an S3 primary copied to Azure Blob and a local
+/// folder, and a local primary copied to S3. Each replica restores and validates alone
+/// (failover with `--repository NAME`), and no output shows a secret.
+#[test]
+fn replicas_in_the_other_backend_restore_and_validate_on_their_own() {
+    let s = shared();
+    let layouts = [
+        (
+            "s3 primary",
+            format!(
+                "  storage:\n    primary: {}\n    replicas:\n      - {}\n      - {{ name: disk, type: local, path: ./replica }}\n",
+                s.s3.target(S3_BUCKET, &prefix("rep-primary"), S3_SECRET_KEY),
+                named(
+                    "azure",
+                    &s.azurite.target(AZ_CONTAINER, &prefix("rep-azure"), AZ_KEY)
+                ),
+            ),
+            vec!["azure", "disk"],
+        ),
+        (
+            "local primary",
+            format!(
+                "  storage:\n    replicas:\n      - {}\n",
+                named(
+                    "offsite",
+                    &s.s3
+                        .target(S3_BUCKET, &prefix("rep-offsite"), S3_SECRET_KEY)
+                ),
+            ),
+            vec!["offsite"],
+        ),
+    ];
+    for (layout, yaml, replicas) in layouts {
+        let p = Project::new(&format!("  volume_size_mb: 4\n{yaml}"));
+        p.write("a.txt", "first\n");
+        let noise: Vec<u8> = (0..(9u32 << 20))
+            .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+            .collect();
+        p.write("big.bin", &noise);
+        let full = p.backup("full");
+        p.write("a.txt", "second\n");
+        let inc = p.backup("incremental");
+        for b in [&full, &inc] {
+            let reps = b["replication"].as_array().unwrap();
+            assert_eq!(reps.len(), replicas.len(), "{layout}: {b}");
+            for r in reps {
+                assert_eq!(r["ok"], true, "{layout}: {r}");
+                assert_eq!(
+                    r["copied"],
+                    serde_json::json!([b["backup_id"]]),
+                    "{layout}: {r}"
+                );
+            }
+        }
+        let st = p.json(&["backup", "status"], 0);
+        for r in st["replicas"].as_array().unwrap() {
+            assert_eq!(r["missing"], 0, "{layout}: {r}");
+        }
+        for name in replicas {
+            let l = p.json(&["--repository", name, "backup", "list"], 0);
+            assert_eq!(l["total_count"], 2, "{layout} {name}: {l}");
+            let v = p.json(
+                &[
+                    "--repository",
+                    name,
+                    "backup",
+                    "validate",
+                    "--level",
+                    "full",
+                ],
+                0,
+            );
+            assert_eq!(v["ok"], true, "{layout} {name}: {v}");
+            let target = p.root().join(format!("failover-{name}"));
+            let out = p.run(&[
+                "--repository",
+                name,
+                "restore",
+                "--backup-id",
+                inc["backup_id"].as_str().unwrap(),
+                "--target",
+                target.to_str().unwrap(),
+                "--json",
+            ]);
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "{layout} {name}: {all}");
+            assert!(
+                !all.contains(S3_SECRET_KEY) && !all.contains(AZ_KEY),
+                "{all}"
+            );
+            assert_same_tree(&p.data(), &target.join("data"));
+        }
+    }
+}
+
+/// The README's walkthrough, command for command: an existing local repository is copied to S3
+/// as a replica, then S3 becomes the primary with the old folder and an Azure container as
+/// replicas. Every backup is then on all three, restores from each alone, and later backups
+/// reach them all.
+#[test]
+fn a_local_repository_moves_to_s3_with_a_replica_in_azure() {
+    let s = shared();
+    let s3 = s.s3.target(S3_BUCKET, &prefix("move-s3"), S3_SECRET_KEY);
+    let azure = s.azurite.target(AZ_CONTAINER, &prefix("move-az"), AZ_KEY);
+    let p = Project::new("");
+    p.write("a.txt", "before the move\n");
+    let first = p.backup("full");
+    p.write("a.txt", "still local\n");
+    let second = p.backup("incremental");
+
+    // 1. S3 as a replica; copy everything there and check it in full.
+    let settings = std::fs::read_to_string(p.config()).unwrap();
+    let with = |storage: &str| {
+        std::fs::write(
+            p.config(),
+            settings.replace("backup:\n", &format!("backup:\n{storage}")),
+        )
+        .unwrap()
+    };
+    with(&format!(
+        "  storage:\n    replicas:\n      - {}\n",
+        named("s3", &s3)
+    ));
+    let r = p.json(&["replicate", "--to", "s3"], 0);
+    assert_eq!(
+        r["replicas"][0]["copied"],
+        serde_json::json!([first["backup_id"], second["backup_id"]]),
+        "{r}"
+    );
+    assert_eq!(r["replicas"][0]["config"], "created", "{r}");
+    let v = p.json(
+        &[
+            "--repository",
+            "s3",
+            "backup",
+            "validate",
+            "--level",
+            "full",
+        ],
+        0,
+    );
+    assert_eq!(v["ok"], true, "{v}");
+
+    // 2. S3 becomes the primary; the old folder and Azure are replicas.
+    with(&format!(
+        "  storage:\n    primary: {s3}\n    replicas:\n      - {}\n      - {{ name: old-local, type: local, path: ./repo }}\n",
+        named("azure", &azure)
+    ));
+    let r = p.json(&["replicate", "--to", "azure"], 0);
+    assert_eq!(r["source"], "primary", "{r}");
+    assert!(r["location"].as_str().unwrap().starts_with("s3://"), "{r}");
+    assert_eq!(
+        r["replicas"][0]["copied"].as_array().unwrap().len(),
+        2,
+        "{r}"
+    );
+    let st = p.json(&["backup", "status"], 0);
+    assert_eq!(st["backup_count"], 2, "{st}");
+    for l in st["replicas"].as_array().unwrap() {
+        assert_eq!(l["missing"], 0, "{l}");
+    }
+    // Later backups go to S3 and reach both replicas.
+    p.write("a.txt", "in the cloud now\n");
+    let third = p.backup("incremental");
+    assert_eq!(
+        third["parent"], second["backup_id"],
+        "the chain carries on: {third}"
+    );
+    assert!(
+        third["repository"].as_str().unwrap().starts_with("s3://"),
+        "{third}"
+    );
+    for r in third["replication"].as_array().unwrap() {
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(r["copied"], serde_json::json!([third["backup_id"]]), "{r}");
+    }
+    for store in ["primary", "azure", "old-local"] {
+        let target = p.root().join(format!("from-{store}"));
+        let out = p.run(&[
+            "--repository",
+            store,
+            "restore",
+            "--backup-id",
+            third["backup_id"].as_str().unwrap(),
+            "--target",
+            target.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{store}: {out:?}");
+        assert_same_tree(&p.data(), &target.join("data"));
+    }
+}

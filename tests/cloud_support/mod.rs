@@ -247,7 +247,15 @@ impl S3Server {
     /// `backup.storage.primary` for this server under `prefix`, signing with `secret`.
     pub fn primary(&self, bucket: &str, prefix: &str, secret: &str) -> String {
         format!(
-            "  storage:\n    primary: {{ type: s3, bucket: {bucket}, prefix: \"{prefix}\", region: us-east-1, endpoint: \"{}\", access_key_id: {S3_ACCESS_KEY}, secret_access_key: \"{secret}\" }}\n",
+            "  storage:\n    primary: {}\n",
+            self.target(bucket, prefix, secret)
+        )
+    }
+
+    /// The store's settings as one YAML flow mapping (for a primary or a replica entry).
+    pub fn target(&self, bucket: &str, prefix: &str, secret: &str) -> String {
+        format!(
+            "{{ type: s3, bucket: {bucket}, prefix: \"{prefix}\", region: us-east-1, endpoint: \"{}\", access_key_id: {S3_ACCESS_KEY}, secret_access_key: \"{secret}\" }}",
             self.endpoint()
         )
     }
@@ -336,7 +344,15 @@ impl AzuriteServer {
     /// `backup.storage.primary` for this server under `prefix`, with `key` as the account key.
     pub fn primary(&self, container: &str, prefix: &str, key: &str) -> String {
         format!(
-            "  storage:\n    primary: {{ type: azblob, container: {container}, prefix: \"{prefix}\", account: {AZ_ACCOUNT}, endpoint: \"{}\", account_key: \"{key}\" }}\n",
+            "  storage:\n    primary: {}\n",
+            self.target(container, prefix, key)
+        )
+    }
+
+    /// The store's settings as one YAML flow mapping (for a primary or a replica entry).
+    pub fn target(&self, container: &str, prefix: &str, key: &str) -> String {
+        format!(
+            "{{ type: azblob, container: {container}, prefix: \"{prefix}\", account: {AZ_ACCOUNT}, endpoint: \"{}\", account_key: \"{key}\" }}",
             self.endpoint()
         )
     }

@@ -224,8 +224,17 @@ pub(super) fn check_overlaps(s: &Settings, root: &Path, p: &mut Problems<'_>) {
             Some("point disaster_recovery.restore_test.scratch_dir at a folder of its own"),
         );
     }
+    // A cloud primary has no local folder: `backup.directory` is then free for a replica (the
+    // old local repository, kept as one after a move to the cloud).
+    let local_primary = !s
+        .backup
+        .storage
+        .primary
+        .as_ref()
+        .is_some_and(|p| p.is_cloud());
     for (i, replica) in s.backup.storage.replicas.iter().enumerate() {
         if let StorageTarget::Local { path, .. } = replica
+            && local_primary
             && (within(path, &repo) || within(&repo, path))
         {
             p.add(
