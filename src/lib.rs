@@ -37,9 +37,11 @@ pub use ops::events::{
 pub use ops::health::Health;
 pub use ops::history::{Direction, HistoryItem, HistoryOptions, HistoryResponse, Trend};
 pub use ops::init::{InitOptions, InitResponse};
+pub use ops::replicate::{ReplicateOptions, ReplicateResponse};
 pub use ops::report::{CheckName, Posture, PostureCheck, ReportOptions, ReportResponse};
 pub use ops::restore::{Placement, RestoreOptions, RestoreResponse};
 pub use ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
+pub use ops::retention_extend::{ExtendOptions, ExtendResponse};
 pub use ops::rpo::{MeasureRpoOptions, MeasureRpoResponse};
 pub use ops::rto::{MeasureRtoOptions, MeasureRtoResponse};
 pub use ops::status::{ListOptions, ListResponse, StatusOptions, StatusResponse, TypeFilter};
@@ -67,4 +69,5 @@ pub use storage::contract as storage_contract;
 
 pub mod internals {
     pub use crate::repo::*;
+    pub use crate::storage::object_lock::S3ObjectLock;
 }

@@ -589,3 +589,155 @@ fn a_local_repository_moves_to_s3_with_a_replica_in_azure() {
         assert_same_tree(&p.data(), &target.join("data"));
     }
 }
+
+/// An immutable S3 store with object lock: every backup object is locked (a full until the
+/// newest incremental that reads it expires), this host's own credentials cannot delete a
+/// locked version, an overwrite leaves the locked version readable and is detected, cleanup
+/// refuses, and `retention extend` verifies the server enforces the locks before renewing them.
+#[test]
+fn object_locked_backups_resist_this_hosts_own_credentials() {
+    let s = shared();
+    let bucket = format!("locked-{}", rand_suffix());
+    let primary =
+        s.s3.target(&bucket, "prod", S3_SECRET_KEY)
+            .replacen("{ ", "{ immutable: true, ", 1);
+    let storage = format!("  storage:\n    primary: {primary}\n");
+    let lock = cloud_support::object_lock_of(&storage);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let created = rt.block_on(lock.create_locked_bucket()).unwrap();
+    assert_eq!(created, 200, "the bucket with object lock was not created");
+
+    let p = Project::new(&format!(
+        "  schedules:\n    daily_incremental: {{ time: \"02:00\", retention_days: 7 }}\n    weekly_full: {{ day: sunday, time: \"03:00\", retention_weeks: 4 }}\n{storage}"
+    ));
+    p.write("a.txt", "one\n");
+    let full = p.backup("full");
+    let lock_of_full = &full["object_lock"];
+    assert_eq!(lock_of_full["mode"], "COMPLIANCE", "{full}");
+    assert_eq!(lock_of_full["error"], serde_json::Value::Null, "{full}");
+    assert!(
+        lock_of_full["objects_locked"].as_u64().unwrap() >= 2,
+        "{full}"
+    );
+    p.write("a.txt", "two\n");
+    let inc = p.backup("incremental");
+    assert_eq!(
+        inc["object_lock"]["error"],
+        serde_json::Value::Null,
+        "{inc}"
+    );
+    let full_id = full["backup_id"].as_str().unwrap();
+    let inc_id = inc["backup_id"].as_str().unwrap();
+    let manifest = format!("backups/{full_id}/manifest");
+
+    // The locks the server holds: the full's manifest until its own 4 weeks (later than the
+    // incremental's 7 days), the incremental's until its 7 days.
+    let finished = |b: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(b["finished"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let r = rt
+        .block_on(lock.retention(&manifest))
+        .unwrap()
+        .expect("locked");
+    assert_eq!(r.mode, "COMPLIANCE");
+    let want = finished(&full) + chrono::Duration::weeks(4);
+    assert!((r.until - want).num_seconds().abs() <= 1, "{r:?} vs {want}");
+    let r = rt
+        .block_on(lock.retention(&format!("backups/{inc_id}/manifest")))
+        .unwrap()
+        .expect("locked");
+    let want = finished(&inc) + chrono::Duration::days(7);
+    assert!((r.until - want).num_seconds().abs() <= 1, "{r:?} vs {want}");
+
+    // The attack, with this host's own credentials: delete the locked version...
+    let version = rt
+        .block_on(lock.version_of(&manifest))
+        .unwrap()
+        .expect("versioned");
+    let original = rt
+        .block_on(lock.send(
+            http_method("GET"),
+            &manifest,
+            &format!("versionId={version}"),
+            Default::default(),
+            &[],
+        ))
+        .unwrap();
+    assert_eq!(original.0, 200);
+    let (status, body) = rt
+        .block_on(lock.send(
+            http_method("DELETE"),
+            &manifest,
+            &format!("versionId={version}"),
+            Default::default(),
+            &[],
+        ))
+        .unwrap();
+    assert!(
+        status == 403 || status == 400,
+        "the server deleted a locked version: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+    // ... and overwrite it: the write makes a new version, the locked one is still there.
+    let (status, _) = rt
+        .block_on(lock.send(
+            http_method("PUT"),
+            &manifest,
+            "",
+            bytes::Bytes::from_static(b"ransom note"),
+            &[],
+        ))
+        .unwrap();
+    assert_eq!(status, 200);
+    let after = rt
+        .block_on(lock.send(
+            http_method("GET"),
+            &manifest,
+            &format!("versionId={version}"),
+            Default::default(),
+            &[],
+        ))
+        .unwrap();
+    assert_eq!(after, original, "the locked version changed");
+    // The overwritten manifest is detected, never used: the backup is listed as unreadable.
+    let l = p.json(&["backup", "list"], 0);
+    assert_eq!(l["unreadable"][0]["backup_id"], full_id, "{l}");
+
+    // Cleanup refuses on an immutable store.
+    let out = p.run(&["backup", "cleanup"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("immutable"));
+
+    // retention extend: verifies the server enforces object lock, then renews every lock.
+    let e = p.json(&["retention", "extend"], 0);
+    assert_eq!(e["enforced"], true, "{e}");
+    assert_eq!(e["locks"]["error"], serde_json::Value::Null, "{e}");
+    assert!(e["locks"]["backups"].as_u64().unwrap() >= 1, "{e}");
+
+    // immutable: true on a bucket without object lock: the backup is kept and says it is not
+    // locked; retention extend refuses with what to do.
+    let plain =
+        s.s3.target(S3_BUCKET, &prefix("not-locked"), S3_SECRET_KEY)
+            .replacen("{ ", "{ immutable: true, ", 1);
+    let q = Project::new(&format!("  storage:\n    primary: {plain}\n"));
+    q.write("a.txt", "x\n");
+    let b = q.backup("full");
+    assert_eq!(b["status"], "completed", "{b}");
+    assert!(b["object_lock"]["error"].is_string(), "{b}");
+    assert!(
+        b["warnings"].to_string().contains("not (fully) locked"),
+        "{b}"
+    );
+    let err = failing(&q, &["retention", "extend"], 1, &[S3_SECRET_KEY]);
+    let all = err.to_string();
+    assert!(
+        all.contains("object lock") && all.contains("bucket"),
+        "{all}"
+    );
+}
+
+fn http_method(m: &str) -> http::Method {
+    m.parse().unwrap()
+}

@@ -66,6 +66,9 @@ pub enum Command {
     Backup(BackupCommand),
     /// Restore a backup into a folder.
     Restore(RestoreOptions),
+    /// Object-lock retention on an immutable S3 store.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Copy to the replicas every backup they lack (after an outage, or for a new replica),
     /// each object verified there.
     Replicate(ReplicateOptions),
@@ -138,6 +141,7 @@ pub enum SchemaName {
     BackupList,
     BackupCleanup,
     Replicate,
+    RetentionExtend,
     Restore,
     Decrypt,
     Check,
@@ -162,6 +166,9 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
         SchemaName::BackupCleanup => schemars::schema_for!(cleanup::CleanupResponse),
         SchemaName::Replicate => {
             schemars::schema_for!(crate::ops::replicate::ReplicateResponse)
+        }
+        SchemaName::RetentionExtend => {
+            schemars::schema_for!(crate::ops::retention_extend::ExtendResponse)
         }
         SchemaName::Restore => schemars::schema_for!(restore::RestoreResponse),
         SchemaName::Decrypt => schemars::schema_for!(decrypt::DecryptResponse),
@@ -201,6 +208,13 @@ pub enum BackupCommand {
     /// Apply retention and remove orphans of unfinished backups.
     #[command(alias = "cleanup-old")]
     Cleanup(CleanupOptions),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Renew the object locks of every kept backup (each until its retention ends, a full
+    /// until the newest incremental reading it does), after checking the server enforces them.
+    Extend(crate::ops::retention_extend::ExtendOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -348,6 +362,11 @@ async fn execute(
             }
             let problem = options.require_replicas && !r.replicas_ok();
             outcome(&r, render::backup(&r), problem)
+        }
+        Command::Retention(RetentionCommand::Extend(options)) => {
+            let r = dr.retention_extend(&options).await?;
+            let text = r.message.clone();
+            outcome(&r, text, false)
         }
         Command::Replicate(options) => {
             let r = dr.replicate(&options, progress.clone(), &cancel).await?;

@@ -246,6 +246,9 @@ pub fn status(r: &StatusResponse) -> String {
         let _ = writeln!(s, "\nreplicas (against {}):", r.store);
         replica_lag_lines(&mut s, &r.replicas);
     }
+    for i in &r.immutable_stores {
+        let _ = writeln!(s, "immutable: {} ({}): {}", i.store, i.location, i.detail);
+    }
     if let Some(h) = &r.host_filter {
         let _ = writeln!(s, "\nbelow: host {h} only");
     }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blocks::{BlockFile, BlockStore};
 use super::events::BackupFinished;
+use super::immutability::LockReport;
 use super::new_repository::{InitResponse, UNENCRYPTED_WARNING};
 use super::replication::ReplicaCopy;
 use super::scan::{self, ScanContext};
@@ -105,6 +106,9 @@ pub struct BackupResponse {
     /// The copy to each replica after the backup (every backup a replica lacked, oldest
     /// first). A failed copy leaves the backup good; the next run catches the replica up.
     pub replication: Vec<ReplicaCopy>,
+    /// On a store with S3 object lock (`immutable: true`): the lock put on this backup and on
+    /// every backup it reads.
+    pub object_lock: Option<LockReport>,
     pub warnings: Vec<String>,
 }
 
@@ -312,6 +316,7 @@ impl Dr {
                 repository: self.storage.describe(),
                 initialized: None,
                 replication: Vec::new(),
+                object_lock: None,
                 warnings: Vec::new(),
             });
         }
@@ -344,6 +349,31 @@ impl Dr {
             self.backup_locked(&repo, req, progress.clone(), cancel),
         )
         .await?;
+        if let Some(id) = &resp.backup_id
+            && self.store.target.immutable()
+        {
+            progress.phase("locking the backup's objects", None);
+            let catalog = async { Catalog::load(&self.open_repo().await?).await };
+            let report = match catalog.await {
+                Ok(catalog) => {
+                    self.lock_new_backup(&self.store, &self.storage, &catalog, id)
+                        .await
+                }
+                Err(e) => Some(LockReport {
+                    store: self.store.name.clone(),
+                    error: Some(e.message),
+                    ..LockReport::default()
+                }),
+            };
+            if let Some(e) = report.as_ref().and_then(|r| r.error.as_ref()) {
+                resp.warnings.push(format!(
+                    "the backup is stored but not (fully) locked on {}: {e}; run `mahavishnu-dr \
+                     retention extend` once this is fixed",
+                    self.store.name
+                ));
+            }
+            resp.object_lock = report;
+        }
         resp.replication = self.replicate_after_backup(&*progress, cancel).await;
         for r in resp.replication.iter().filter(|r| !r.ok) {
             resp.warnings.push(format!(
@@ -957,6 +987,7 @@ impl Dr {
             repository: self.storage.describe(),
             initialized: None,
             replication: Vec::new(),
+            object_lock: None,
             warnings,
         })
     }

@@ -161,6 +161,7 @@ mod tests {
             secret_access_key: None,
             force_path_style: None,
             allow_unenforced_create_only: allow,
+            lock_mode: Default::default(),
             name: None,
             immutable: false,
         });

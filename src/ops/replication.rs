@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::immutability::LockReport;
 use super::{Cancel, Dr, Progress, cancelled, secs, with_lock};
 use crate::error::{Error, Result};
 use crate::repo::Repository;
@@ -78,6 +79,9 @@ pub struct ReplicaCopy {
     pub missing: u32,
     /// The repository config was written there (a new replica), or replaced by a newer one.
     pub config: Option<String>,
+    /// On a replica with S3 object lock: the locks put on the backups copied (and those they
+    /// read).
+    pub object_lock: Option<LockReport>,
     /// What went wrong (the copy stopped there; the next run carries on).
     pub error: Option<String>,
     pub guidance: Option<String>,
@@ -95,6 +99,7 @@ impl ReplicaCopy {
             bytes: 0,
             missing: 0,
             config: None,
+            object_lock: None,
             error: None,
             guidance: None,
             duration_seconds: 0.0,
@@ -225,6 +230,25 @@ impl Dr {
             let h = copy_history(source, &store).await?;
             copy.objects += h.objects;
             copy.bytes += h.bytes;
+            if let Some(lock) = self.object_lock_of(target)? {
+                let mut ids: BTreeSet<String> = BTreeSet::new();
+                for id in &copy.copied {
+                    ids.insert(id.clone());
+                    if let Some(b) = catalog.get(id) {
+                        ids.extend(b.depends_on.iter().cloned());
+                    }
+                }
+                let report = self
+                    .lock_backups(&lock, target, &store, &catalog, Some(&ids))
+                    .await;
+                let failed = report.error.clone();
+                copy.object_lock = Some(report);
+                if let Some(e) = failed {
+                    return Err(Error::storage(format!(
+                        "the backups were copied but not locked: {e}"
+                    )));
+                }
+            }
             copy.ok = true;
             Ok(())
         })

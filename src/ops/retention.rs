@@ -67,6 +67,19 @@ impl RetentionWindow {
         }
     }
 
+    /// When a backup finished at `finished` leaves this window (`None`: past representable time).
+    pub fn end(self, finished: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            RetentionWindow::Days(n) => {
+                finished.checked_add_signed(TimeDelta::try_days(i64::from(n))?)
+            }
+            RetentionWindow::Weeks(n) => {
+                finished.checked_add_signed(TimeDelta::try_weeks(i64::from(n))?)
+            }
+            RetentionWindow::Months(n) => finished.checked_add_months(Months::new(n)),
+        }
+    }
+
     /// Whether a backup finished at `finished` is within this window at `now`
     /// (`now - finished <= window`; a backup dated after `now` is within).
     pub fn contains(self, finished: DateTime<Utc>, now: DateTime<Utc>) -> bool {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Dr;
 use super::hosts::{HostNewest, check_host_arg, newest_per_host};
+use super::immutability::ImmutableStore;
 use super::replication::{ReplicaLag, replica_warning};
 use crate::error::Result;
 use crate::present;
@@ -180,6 +181,9 @@ pub struct StatusResponse {
     /// Each other configured store (the replicas; the primary when a replica is shown):
     /// which backups it lacks and how far behind it is.
     pub replicas: Vec<ReplicaLag>,
+    /// The stores marked `immutable: true`, and what enforces it (the server's object lock, or
+    /// only this tool).
+    pub immutable_stores: Vec<ImmutableStore>,
     /// Backups newest first.
     pub backups: Vec<BackupItem>,
     /// Unfinished backups (running, crashed or cancelled); cleanup removes crashed ones.
@@ -316,6 +320,7 @@ impl Dr {
             chains: chains.into_values().rev().collect(),
             schedules,
             replicas,
+            immutable_stores: self.immutable_stores(),
             backups: catalog.backups.iter().rev().map(BackupItem::from).collect(),
             unfinished: catalog
                 .unfinished

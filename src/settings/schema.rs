@@ -378,6 +378,15 @@ pub struct StorageSettings {
     pub replicas: Vec<StorageTarget>,
 }
 
+/// The S3 object-lock mode (`lock_mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectLockMode {
+    #[default]
+    Compliance,
+    Governance,
+}
+
 /// The name of the primary store when the settings give it none.
 pub const PRIMARY_STORE: &str = "primary";
 
@@ -480,6 +489,11 @@ pub enum StorageTarget {
         /// otherwise): concurrent writers could then replace each other's objects.
         #[serde(default)]
         allow_unenforced_create_only: bool,
+        /// With `immutable: true`: the S3 object-lock mode of every backup object, `compliance`
+        /// (nobody can delete a locked version or shorten its lock) or `governance` (a user
+        /// granted s3:BypassGovernanceRetention can).
+        #[serde(default)]
+        lock_mode: ObjectLockMode,
         /// The store's name: what `--repository NAME` and `replicate --to NAME` take, and what
         /// status and reports call it. Default: `primary` for the primary, `replica-N` for the
         /// N-th replica.

@@ -206,7 +206,7 @@ impl CloudStorage {
 }
 
 /// OpenDAL's HTTP client (reqwest over rustls, with ring's crypto), installed once per process.
-fn install_http_client() {
+pub(super) fn install_http_client() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // Fails only when a provider is installed already, which is as good. ring, not aws-lc:

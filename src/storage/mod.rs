@@ -11,6 +11,7 @@ pub mod bridge;
 mod cloud;
 mod fault;
 mod memory;
+pub mod object_lock;
 mod opendal_store;
 pub mod probe;
 mod retry;
@@ -273,6 +274,7 @@ mod open_tests {
             secret_access_key: Some(Secret::new("hunter2-s3-secret")),
             force_path_style: None,
             allow_unenforced_create_only: false,
+            lock_mode: Default::default(),
             name: None,
             immutable: false,
         };

@@ -380,6 +380,27 @@ pub fn open_store(storage_yaml: &str) -> mahavishnu_dr::DynStorage {
     mahavishnu_dr::open_storage(&b.storage, &b.directory).unwrap_or_else(|e| panic!("open: {e}"))
 }
 
+/// The object-lock client of the S3 store `storage_yaml` names as its primary (which must be
+/// `immutable: true`).
+pub fn object_lock_of(storage_yaml: &str) -> mahavishnu_dr::internals::S3ObjectLock {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("settings")).unwrap();
+    let config = dir.path().join("settings/mahavishnu.yaml");
+    std::fs::write(&config, format!("backup:\n  sources: []\n{storage_yaml}")).unwrap();
+    let loaded = mahavishnu_dr::load_settings(Some(&config), dir.path(), &[])
+        .unwrap_or_else(|e| panic!("settings: {e}"));
+    let target = loaded
+        .settings
+        .backup
+        .storage
+        .primary
+        .clone()
+        .expect("a primary");
+    mahavishnu_dr::internals::S3ObjectLock::for_target(&target)
+        .unwrap_or_else(|e| panic!("object lock: {e}"))
+        .expect("an immutable s3 primary")
+}
+
 /// Send one raw HTTP/1.1 request; the response's status code.
 fn http_status(port: u16, request: &str) -> Option<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;

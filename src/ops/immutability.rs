@@ -1,0 +1,280 @@
+//! Immutability: how long each backup's objects stay locked on an S3 store with object lock
+//! (`immutable: true`), and applying those locks. A backup is locked until its type's retention
+//! ends, and longer while a kept backup reads its volumes (a full stays locked until the newest
+//! incremental that depends on it expires); a type without a retention window is locked for
+//! [`UNBOUNDED_LOCK_DAYS`] from now, renewed by every backup and by `retention extend`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Dr;
+use super::retention::RetentionPolicy;
+use crate::error::Result;
+use crate::repo::catalog::Catalog;
+use crate::repo::keys::{backup_key, checksums_key, manifest_key, volume_key};
+use crate::repo::manifest::ManifestSummary;
+use crate::settings::NamedStore;
+use crate::storage::DynStorage;
+use crate::storage::object_lock::S3ObjectLock;
+
+/// How long a backup whose type has no retention window is locked (from now).
+pub const UNBOUNDED_LOCK_DAYS: i64 = 30;
+
+/// What locking did on one store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LockReport {
+    /// The store, by name, and where it is.
+    pub store: String,
+    pub location: String,
+    /// The object-lock mode (`COMPLIANCE` or `GOVERNANCE`).
+    pub mode: String,
+    /// Backups whose objects were checked.
+    pub backups: u32,
+    /// Objects whose lock was set or moved later, and objects already locked long enough.
+    pub objects_locked: u64,
+    pub objects_already: u64,
+    /// The latest date any object is now locked until.
+    pub latest_until: Option<DateTime<Utc>>,
+    /// Why locking stopped (the objects before it are locked).
+    pub error: Option<String>,
+}
+
+/// When each backup's objects may be deleted at the earliest: its own retention end, or later
+/// while a backup that reads its volumes is kept.
+pub(crate) fn lock_dates(
+    catalog: &Catalog,
+    policy: &RetentionPolicy,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, DateTime<Utc>> {
+    let unbounded = now + Duration::days(UNBOUNDED_LOCK_DAYS);
+    let own = |b: &ManifestSummary| {
+        policy
+            .window(b.backup_type)
+            .and_then(|w| w.end(b.finished))
+            .unwrap_or(unbounded)
+    };
+    let mut dates: BTreeMap<String, DateTime<Utc>> = catalog
+        .backups
+        .iter()
+        .map(|b| (b.backup_id.clone(), own(b)))
+        .collect();
+    for b in &catalog.backups {
+        let until = own(b);
+        for d in &b.depends_on {
+            if let Some(x) = dates.get_mut(d)
+                && *x < until
+            {
+                *x = until;
+            }
+        }
+    }
+    dates
+}
+
+/// Every object of a backup, the manifest last.
+fn objects_of(b: &ManifestSummary) -> Vec<String> {
+    let id = b.backup_id.as_str();
+    let mut keys: Vec<String> = b.volumes.iter().map(|v| volume_key(id, v.index)).collect();
+    if let Some(m) = &b.block_map {
+        keys.push(backup_key(id, &m.name));
+    }
+    keys.push(checksums_key(id));
+    keys.push(manifest_key(id));
+    keys
+}
+
+/// A store the settings mark `immutable: true`, and what enforces it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ImmutableStore {
+    pub store: String,
+    pub location: String,
+    /// `s3_object_lock`: the server holds every backup object's lock (`retention extend`
+    /// checks that it refuses a delete); `this_tool_only`: this tool never deletes there, but
+    /// the store itself does not refuse (a local folder; Azure Blob, whose immutability
+    /// policies this tool does not set or verify).
+    pub enforced_by: String,
+    pub detail: String,
+}
+
+impl Dr {
+    /// Every store marked `immutable: true`, with what enforces it.
+    pub(crate) fn immutable_stores(&self) -> Vec<ImmutableStore> {
+        let b = &self.settings.settings.backup;
+        b.storage
+            .stores(&b.directory)
+            .into_iter()
+            .filter(|s| s.target.immutable())
+            .map(|s| {
+                let location = s.target.display_name();
+                let (enforced_by, detail) = match &s.target {
+                    crate::settings::StorageTarget::S3 { lock_mode, .. } => (
+                        "s3_object_lock",
+                        format!(
+                            "every backup object is locked ({lock_mode:?}) until its retention \
+                             ends; `retention extend` verifies the server refuses deletes"
+                        ),
+                    ),
+                    other => (
+                        "this_tool_only",
+                        format!(
+                            "not verified: the {} store itself does not refuse deletes; only \
+                             this tool's cleanup refuses",
+                            other.type_name()
+                        ),
+                    ),
+                };
+                ImmutableStore {
+                    store: s.name,
+                    location,
+                    enforced_by: enforced_by.into(),
+                    detail,
+                }
+            })
+            .collect()
+    }
+
+    /// The object-lock client of `store` when it is an S3 store marked `immutable`.
+    pub(crate) fn object_lock_of(&self, store: &NamedStore) -> Result<Option<S3ObjectLock>> {
+        S3ObjectLock::for_target(&store.target)
+    }
+
+    /// Lock the objects of the backups `only` names (every backup when `None`) on `store` until
+    /// their [`lock_dates`]. Objects that are missing there (a checksum list of an old backup)
+    /// are skipped; locks are only ever moved later.
+    pub(crate) async fn lock_backups(
+        &self,
+        lock: &S3ObjectLock,
+        store: &NamedStore,
+        storage: &DynStorage,
+        catalog: &Catalog,
+        only: Option<&BTreeSet<String>>,
+    ) -> LockReport {
+        let policy = RetentionPolicy::from_settings(&self.settings.settings.backup);
+        let dates = lock_dates(catalog, &policy, Utc::now());
+        let mut report = LockReport {
+            store: store.name.clone(),
+            location: lock.name().to_string(),
+            mode: lock.mode().to_string(),
+            ..LockReport::default()
+        };
+        for b in &catalog.backups {
+            if only.is_some_and(|o| !o.contains(&b.backup_id)) {
+                continue;
+            }
+            let Some(until) = dates.get(&b.backup_id).copied() else {
+                continue;
+            };
+            report.backups += 1;
+            for key in objects_of(b) {
+                let locked = async {
+                    if storage.size(&key).await?.is_none() {
+                        return Ok(None);
+                    }
+                    lock.retain_until(&key, until).await.map(Some)
+                };
+                match locked.await {
+                    Ok(Some(true)) => report.objects_locked += 1,
+                    Ok(Some(false)) => report.objects_already += 1,
+                    Ok(None) => {}
+                    Err(e) => {
+                        report.error = Some(format!("{} (locking {key})", e.message));
+                        return report;
+                    }
+                }
+            }
+            report.latest_until = report.latest_until.max(Some(until));
+        }
+        report
+    }
+
+    /// Lock a new backup and every backup it reads on `store`, when the store has object
+    /// lock; `None` otherwise.
+    pub(crate) async fn lock_new_backup(
+        &self,
+        store: &NamedStore,
+        storage: &DynStorage,
+        catalog: &Catalog,
+        backup_id: &str,
+    ) -> Option<LockReport> {
+        let lock = match self.object_lock_of(store) {
+            Ok(Some(l)) => l,
+            Ok(None) => return None,
+            Err(e) => {
+                return Some(LockReport {
+                    store: store.name.clone(),
+                    location: store.target.display_name(),
+                    error: Some(e.message),
+                    ..LockReport::default()
+                });
+            }
+        };
+        let mut ids: BTreeSet<String> = BTreeSet::from([backup_id.to_string()]);
+        if let Some(b) = catalog.get(backup_id) {
+            ids.extend(b.depends_on.iter().cloned());
+        }
+        Some(
+            self.lock_backups(&lock, store, storage, catalog, Some(&ids))
+                .await,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::retention::RetentionWindow;
+    use serde_json::json;
+
+    fn summary(id: &str, t: &str, finished: DateTime<Utc>, depends_on: &[&str]) -> ManifestSummary {
+        serde_json::from_value(json!({
+            "format_version": 3, "backup_id": id, "backup_type": t, "requested_type": t,
+            "parent": null, "chain_root": id, "chain_length": 1, "started": finished,
+            "finished": finished, "host": "h", "tool_version": "0", "compression_level": 3,
+            "encrypted": true, "sources": [], "volumes": [],
+            "totals": {"files": 0, "dirs": 0, "symlinks": 0, "bytes": 0, "files_stored": 0,
+                       "bytes_stored_content": 0, "files_unchanged": 0, "files_deleted": 0,
+                       "stored_bytes": 0},
+            "depends_on": depends_on
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_full_stays_locked_until_the_newest_incremental_that_reads_it_expires() {
+        let now = Utc::now();
+        let day = Duration::days(1);
+        let catalog = Catalog {
+            backups: vec![
+                summary("full", "full", now - day * 20, &[]),
+                summary("inc1", "incremental", now - day * 2, &["full"]),
+                summary("inc2", "incremental", now - day, &["full", "inc1"]),
+                summary("arch", "archival", now, &[]),
+            ],
+            ..Catalog::default()
+        };
+        let policy = RetentionPolicy {
+            incremental: Some(RetentionWindow::Days(7)),
+            full: Some(RetentionWindow::Weeks(4)),
+            archival: None,
+        };
+        let d = lock_dates(&catalog, &policy, now);
+        // The full's own 4 weeks end in 8 days, after inc2's 7 days (in 6): it keeps its own.
+        assert_eq!(d["full"], now - day * 20 + Duration::weeks(4));
+        // inc1 is read by inc2: locked until inc2's end, not its own (5 days).
+        assert_eq!(d["inc1"], now - day + Duration::days(7));
+        assert_eq!(d["inc2"], now - day + Duration::days(7));
+        // No archival window: locked for the unbounded period from now.
+        assert_eq!(d["arch"], now + Duration::days(UNBOUNDED_LOCK_DAYS));
+
+        // A full whose own lock ends before its newest incremental's is held until that one.
+        let short = RetentionPolicy {
+            full: Some(RetentionWindow::Days(1)),
+            ..policy
+        };
+        let d = lock_dates(&catalog, &short, now);
+        assert_eq!(d["full"], now - day + Duration::days(7));
+    }
+}
