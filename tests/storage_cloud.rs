@@ -86,8 +86,12 @@ fn backup_validate_and_restore_round_trip_on_s3_and_azblob() {
         let incr = p.backup("incremental");
         assert_eq!(incr["status"], "completed", "{kind}: {incr}");
 
-        let v = p.json(&["backup", "validate", "--level", "full"], 0);
-        assert_eq!(v["ok"], true, "{kind}: {v}");
+        let arch = p.backup("archival");
+        assert_eq!(arch["backup_type"], "archival", "{kind}: {arch}");
+        for level in ["quick", "checksum", "full"] {
+            let v = p.json(&["backup", "validate", "--level", level], 0);
+            assert_eq!(v["ok"], true, "{kind} {level}: {v}");
+        }
         let id = incr["backup_id"].as_str().expect("backup id").to_string();
         let restored = p.restore(&id);
         assert_same_tree(&p.data(), &restored);
@@ -310,6 +314,29 @@ fn a_server_killed_mid_backup_fails_cleanly_and_the_next_backup_works() {
     );
     let next = p.backup("incremental");
     assert_eq!(next["status"], "completed", "{next}");
+    let v = p.json(&["backup", "validate", "--level", "full"], 0);
+    assert_eq!(v["ok"], true, "{v}");
+
+    // Cleanup removes what the killed backup left in the bucket, and nothing else.
+    let c = p.json(&["backup", "cleanup"], 0);
+    assert!(
+        !c["orphans"].as_array().unwrap().is_empty(),
+        "the killed backup left nothing to clean up: {c}"
+    );
+    let kept: Vec<String> = p.json(&["backup", "list"], 0)["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["backup_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    for o in rt.block_on(store.list("backups/")).unwrap() {
+        assert!(
+            kept.iter().any(|id| o.key.contains(id.as_str())),
+            "{} is left over",
+            o.key
+        );
+    }
     let v = p.json(&["backup", "validate", "--level", "full"], 0);
     assert_eq!(v["ok"], true, "{v}");
 }
@@ -740,4 +767,57 @@ fn object_locked_backups_resist_this_hosts_own_credentials() {
 
 fn http_method(m: &str) -> http::Method {
     m.parse().unwrap()
+}
+
+/// A slow server: a proxy that answers nothing on every third connection. With
+/// `timeout_seconds: 1` each stalled call is timed out and retried (the log says so), and the
+/// backup, its full validation and a restore complete in seconds, not after the stalls.
+#[test]
+fn a_slow_server_is_timed_out_and_retried_not_waited_out() {
+    let s = shared();
+    let proxy = cloud_support::StallingProxy::start(s.s3.port, 3);
+    let target =
+        s.s3.target(S3_BUCKET, &prefix("slow"), S3_SECRET_KEY)
+            .replace(
+                &s.s3.endpoint(),
+                &format!("http://127.0.0.1:{}", proxy.port),
+            )
+            .replacen("{ ", "{ timeout_seconds: 1, ", 1);
+    let p = Project::new(&format!("  storage:\n    primary: {target}\n"));
+    p.write("a.txt", "slow but sure\n");
+    p.write("b.bin", vec![5u8; 300_000]);
+    let t = std::time::Instant::now();
+    let mut stderr = String::new();
+    let mut run = |args: &[&str]| -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = p.run(&a);
+        stderr.push_str(&String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let b = run(&["backup", "run", "--type", "full"]);
+    let v = run(&["backup", "validate", "--level", "full"]);
+    assert_eq!(v["ok"], true, "{v}");
+    let target = p.root().join("restored");
+    run(&[
+        "restore",
+        "--backup-id",
+        b["backup_id"].as_str().unwrap(),
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    assert_same_tree(&p.data(), &target.join("data"));
+    let took = t.elapsed();
+    let stalled = proxy.stalled.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(stalled >= 1, "no connection was stalled");
+    assert!(
+        stderr.contains("did not finish within 1 s") && stderr.contains("retrying"),
+        "the stalls were not timed out and retried: {stderr}"
+    );
+    // Each stall costs about one timeout (1 s) and a back-off, never the stall itself (60 s).
+    assert!(
+        took < std::time::Duration::from_secs(45),
+        "{stalled} stalled connection(s) took {took:?}"
+    );
 }

@@ -162,6 +162,7 @@ mod tests {
             force_path_style: None,
             allow_unenforced_create_only: allow,
             lock_mode: Default::default(),
+            timeout_seconds: None,
             name: None,
             immutable: false,
         });

@@ -387,6 +387,9 @@ pub enum ObjectLockMode {
     Governance,
 }
 
+/// Seconds one call to a cloud store may take by default (`timeout_seconds`).
+pub const DEFAULT_CALL_TIMEOUT_SECONDS: u64 = 120;
+
 /// The name of the primary store when the settings give it none.
 pub const PRIMARY_STORE: &str = "primary";
 
@@ -494,6 +497,10 @@ pub enum StorageTarget {
         /// granted s3:BypassGovernanceRetention can).
         #[serde(default)]
         lock_mode: ObjectLockMode,
+        /// Each call to the store (a read, a write, a listing) is given up after this many
+        /// seconds and retried (4 attempts in all). Default 120.
+        #[serde(default)]
+        timeout_seconds: Option<u64>,
         /// The store's name: what `--repository NAME` and `replicate --to NAME` take, and what
         /// status and reports call it. Default: `primary` for the primary, `replica-N` for the
         /// N-th replica.
@@ -524,6 +531,10 @@ pub enum StorageTarget {
         /// As for S3.
         #[serde(default)]
         allow_unenforced_create_only: bool,
+        /// Each call to the store (a read, a write, a listing) is given up after this many
+        /// seconds and retried (4 attempts in all). Default 120.
+        #[serde(default)]
+        timeout_seconds: Option<u64>,
         /// The store's name: what `--repository NAME` and `replicate --to NAME` take, and what
         /// status and reports call it. Default: `primary` for the primary, `replica-N` for the
         /// N-th replica.
@@ -571,6 +582,20 @@ impl StorageTarget {
             | StorageTarget::S3 { immutable, .. }
             | StorageTarget::Azblob { immutable, .. } => *immutable,
         }
+    }
+
+    /// How long one call to a cloud store may take before it is retried.
+    pub fn call_timeout(&self) -> std::time::Duration {
+        let secs = match self {
+            StorageTarget::Local { .. } => None,
+            StorageTarget::S3 {
+                timeout_seconds, ..
+            }
+            | StorageTarget::Azblob {
+                timeout_seconds, ..
+            } => *timeout_seconds,
+        };
+        std::time::Duration::from_secs(secs.unwrap_or(DEFAULT_CALL_TIMEOUT_SECONDS).max(1))
     }
 
     /// An S3 or Azure Blob store (not a local folder).

@@ -87,10 +87,6 @@ pub type DynStorage = Arc<dyn Storage>;
 const RETRY_ATTEMPTS: u32 = 4;
 const RETRY_BASE_DELAY: Duration = Duration::from_millis(200);
 
-/// Each call to a cloud store is bounded by this (inside the retries: a call that hangs is
-/// timed out and tried again).
-const CLOUD_CALL_TIMEOUT: Duration = Duration::from_secs(120);
-
 /// The repository's primary store as the settings name it: `storage.primary`, or `directory`
 /// (`backup.directory`, absolute) when there is none. See [`open_store`].
 pub fn open(settings: &StorageSettings, directory: &Path) -> Result<DynStorage> {
@@ -106,7 +102,7 @@ pub fn open_store(store: &NamedStore) -> Result<DynStorage> {
         StorageTarget::Local { path, .. } => Arc::new(OpendalStorage::local(path)?),
         cloud => {
             let opened = CloudStorage::open(cloud).map_err(|e| e.context(store.setting.clone()))?;
-            Arc::new(TimeoutStorage::new(Arc::new(opened), CLOUD_CALL_TIMEOUT))
+            Arc::new(TimeoutStorage::new(Arc::new(opened), cloud.call_timeout()))
         }
     };
     Ok(Arc::new(RetryStorage::new(
@@ -275,6 +271,7 @@ mod open_tests {
             force_path_style: None,
             allow_unenforced_create_only: false,
             lock_mode: Default::default(),
+            timeout_seconds: None,
             name: None,
             immutable: false,
         };
@@ -286,6 +283,7 @@ mod open_tests {
             account_key: None,
             sas_token: Some(Secret::new("sv=2024&sig=SECRETSAS")),
             allow_unenforced_create_only: false,
+            timeout_seconds: None,
             name: None,
             immutable: false,
         };

@@ -440,3 +440,51 @@ pub fn shared() -> &'static Servers {
         }
     })
 }
+
+/// A TCP proxy on a free loopback port in front of `port` that answers nothing on every
+/// `stall_every`-th connection (it reads the request and holds it until the client gives up),
+/// and forwards the others byte for byte: a slow server, as a client sees one.
+pub struct StallingProxy {
+    pub port: u16,
+    pub stalled: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl StallingProxy {
+    pub fn start(upstream: u16, stall_every: u64) -> StallingProxy {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stalled = std::sync::Arc::new(AtomicU64::new(0));
+        let counter = stalled.clone();
+        std::thread::spawn(move || {
+            for (n, conn) in listener.incoming().enumerate() {
+                let Ok(client) = conn else { continue };
+                if (n as u64 + 1) % stall_every == 0 {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    std::thread::spawn(move || {
+                        // Hold the connection open and answer nothing.
+                        let mut sink = [0u8; 4096];
+                        let mut c = client;
+                        let _ = c.set_read_timeout(Some(Duration::from_secs(60)));
+                        while matches!(c.read(&mut sink), Ok(n) if n > 0) {}
+                    });
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (mut c1, mut s1) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut c2, mut s2) = (client, server);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c1, &mut s1);
+                    let _ = s1.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        StallingProxy { port, stalled }
+    }
+}
