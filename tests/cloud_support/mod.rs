@@ -459,7 +459,7 @@ impl StallingProxy {
         std::thread::spawn(move || {
             for (n, conn) in listener.incoming().enumerate() {
                 let Ok(client) = conn else { continue };
-                if (n as u64 + 1) % stall_every == 0 {
+                if (n as u64 + 1).is_multiple_of(stall_every) {
                     counter.fetch_add(1, Ordering::SeqCst);
                     std::thread::spawn(move || {
                         // Hold the connection open and answer nothing.
