@@ -73,8 +73,7 @@ pub(super) fn apply_override(merged: &Value, ov: &EnvOverride) -> Result<(Value,
     let key = ov.path.join(".");
     let mut last_err: Option<(KeyPath, String)> = None;
     for candidate in candidates {
-        let mut layer = Value::Object(Map::new());
-        set_path(&mut layer, &ov.path, candidate);
+        let layer = layer_for(merged, &ov.path, candidate);
         let mut next = merged.clone();
         merge(&mut next, layer.clone());
         match check(&next) {
@@ -96,6 +95,40 @@ pub(super) fn apply_override(merged: &Value, ov: &EnvOverride) -> Result<(Value,
         "fix or unset {}; lists and mappings use YAML flow syntax, e.g. '[\"*.log\", \"cache/\"]'",
         ov.name
     )))
+}
+
+/// The layer that sets `path` to `value` over `merged`. A numeric segment where `merged` holds a
+/// list indexes into it (`MAHAVISHNU_BACKUP__STORAGE__REPLICAS__0__SECRET_ACCESS_KEY` sets the
+/// first replica's secret): the layer then carries the whole list with that one item changed,
+/// since a list in a layer replaces the list below it.
+fn layer_for(merged: &Value, path: &[String], value: Value) -> Value {
+    let mut cur = merged;
+    for (i, seg) in path.iter().enumerate() {
+        match cur {
+            Value::Array(items) => {
+                if let Ok(n) = seg.parse::<usize>()
+                    && n < items.len()
+                    && i > 0
+                {
+                    let mut items = items.clone();
+                    let inner = layer_for(&items[n], &path[i + 1..], value);
+                    merge(&mut items[n], inner);
+                    let mut layer = Value::Object(Map::new());
+                    set_path(&mut layer, &path[..i], Value::Array(items));
+                    return layer;
+                }
+                break;
+            }
+            Value::Object(m) => match m.get(seg) {
+                Some(v) => cur = v,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    let mut layer = Value::Object(Map::new());
+    set_path(&mut layer, path, value);
+    layer
 }
 
 /// Set `path` in `root`, creating (or replacing non-mapping values with) mappings on the way.

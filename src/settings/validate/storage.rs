@@ -478,6 +478,42 @@ mod tests {
             ]
         );
         assert_no_secret(&l, SECRET);
+
+        // A replica's secret from the environment, by its place in the list; the other
+        // replicas and the rest of the entry stay as the file gives them.
+        let env_secret = "replica-env-secret-31f";
+        let l = load_in(
+            &root,
+            &[(
+                "MAHAVISHNU_BACKUP__STORAGE__REPLICAS__1__ACCOUNT_KEY",
+                env_secret,
+            )],
+        )
+        .expect("loads");
+        let r = &l.settings.backup.storage.replicas;
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[1].name(), Some("azure"));
+        let StorageTarget::Azblob {
+            account_key: Some(key),
+            container,
+            ..
+        } = &r[1]
+        else {
+            panic!("not an azblob replica with a key: {r:?}")
+        };
+        assert_eq!(key.expose(), env_secret);
+        assert_eq!(container, "c");
+        assert_eq!(r[0].name(), Some("offsite"));
+        assert_no_secret(&l, env_secret);
+        // An index past the list is an error naming the variable.
+        let e = err_in(
+            &root,
+            &[("MAHAVISHNU_BACKUP__STORAGE__REPLICAS__7__ACCOUNT_KEY", "x")],
+        );
+        assert!(
+            e.message.contains("MAHAVISHNU_BACKUP__STORAGE__REPLICAS__7__ACCOUNT_KEY"),
+            "{e}"
+        );
     }
 
     #[test]
