@@ -17,13 +17,14 @@ use rmcp::model::{
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 15] = [
+const TOOLS: [&str; 16] = [
     "backup_run",
     "backup_status",
     "backup_list",
     "backup_validate",
     "backup_cleanup",
     "backup_replicate",
+    "retention_extend",
     "restore_run",
     "create_backup",
     "list_backups",

@@ -21,6 +21,7 @@ use crate::ops::replicate::{ReplicateOptions, ReplicateResponse};
 use crate::ops::report::ReportResponse;
 use crate::ops::restore::{Placement, RestoreOptions, RestoreResponse};
 use crate::ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
+use crate::ops::retention_extend::{ExtendOptions, ExtendResponse};
 use crate::ops::rpo::{MeasureRpoOptions, MeasureRpoResponse};
 use crate::ops::rto::{MeasureRtoOptions, MeasureRtoResponse};
 use crate::ops::status::{ListOptions, ListResponse, StatusOptions, StatusResponse};
@@ -126,6 +127,13 @@ pub fn specs() -> Vec<ToolSpec> {
              after a replica outage, for a new replica, or when backup_status shows a replica \
              behind. Never deletes anything. ok=false names the replica that failed and why. \
              Sends progress."),
+        spec!("retention_extend", "Renew object locks", Additive, idempotent: true, long: true,
+            ExtendOptions => ExtendResponse,
+            "On an S3 store with object lock (immutable: true): first check that the server \
+             refuses to delete a locked object version, then move every kept backup's lock to \
+             its date (its retention end; a full until the newest incremental that reads it \
+             expires). Locks only ever move later. Fails on a store without object lock, or \
+             when the server does not enforce it. Use daily, e.g. after backup_run."),
         spec!("restore_run", "Restore a backup", Destructive, idempotent: true, long: true,
             RestoreOptions => RestoreResponse,
             "Restore a backup (or some of its paths) into a folder, checking every file's \
@@ -275,6 +283,10 @@ async fn dispatch(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
         "backup_list" => backup_list(dr, args).await,
         "backup_validate" => backup_validate(dr, args, &cx).await,
         "backup_cleanup" => backup_cleanup(dr, args, &cx).await,
+        "retention_extend" => match parse::<ExtendOptions>(name, args) {
+            Ok(o) => dr.retention_extend(&o).await.and_then(|r| done(&r)),
+            Err(e) => Err(e),
+        },
         "backup_replicate" => match parse::<ReplicateOptions>(name, args) {
             Ok(o) => dr
                 .replicate(&o, cx.progress.clone(), &cx.cancel)

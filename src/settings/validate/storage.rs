@@ -511,7 +511,8 @@ mod tests {
             &[("MAHAVISHNU_BACKUP__STORAGE__REPLICAS__7__ACCOUNT_KEY", "x")],
         );
         assert!(
-            e.message.contains("MAHAVISHNU_BACKUP__STORAGE__REPLICAS__7__ACCOUNT_KEY"),
+            e.message
+                .contains("MAHAVISHNU_BACKUP__STORAGE__REPLICAS__7__ACCOUNT_KEY"),
             "{e}"
         );
     }
