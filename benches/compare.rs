@@ -1,5 +1,5 @@
 //! Side-by-side benchmark of mahavishnu-dr against restic, rustic and borg:
-//! `cargo bench --bench compare`. Two scenarios, each run with the tools alternating within every
+//! `cargo bench --bench compare`. Three scenarios, each run with the tools alternating within every
 //! step and repeated; medians of wall time, CPU time, peak RSS and repository size, ratios and the
 //! targets go out as markdown tables, and the same as JSON. See docs/BENCHMARKS.md.
 //!
@@ -12,11 +12,20 @@
 //!   incremental after ~10 MiB of rows were appended, restore (to tmpfs; integrity_check and the
 //!   rows checked), and full validation. Ratios against the faster of restic and rustic, and the
 //!   bytes each backup added to the repository.
+//! - **s3**: the mixed dataset against object storage: a SeaweedFS S3 server on loopback
+//!   (installed by tests/cloud/setup.sh, its data on disk in `<work>/s3-server`, killed at the
+//!   end), mahavishnu-dr and restic only (rustic and borg are noted as not run), each repository
+//!   under a fresh prefix of one bucket per tool and repetition: initial backup, full restore (to
+//!   tmpfs, checked like the mixed restore), full validation (`backup validate --level full` vs
+//!   `restic check --read-data`). Time ratios against restic; the size is what a listing of the
+//!   prefix sums to.
 //!
 //! Environment:
 //!
-//! - `MAHAVISHNU_BENCH_SCENARIO` (all): `mixed`, `database` or `all`.
-//! - `MAHAVISHNU_BENCH_SIZE_MB` (1024): the mixed dataset's size; every part scales with it.
+//! - `MAHAVISHNU_BENCH_SCENARIO` (all): `mixed`, `database`, `s3` or `all` (= mixed and database;
+//!   the s3 scenario runs only when asked for by name).
+//! - `MAHAVISHNU_BENCH_SIZE_MB` (1024): the mixed dataset's size (also the s3 scenario's); every
+//!   part scales with it.
 //! - `MAHAVISHNU_BENCH_DB_MB` (1024): the database scenario's database size.
 //! - `MAHAVISHNU_BENCH_REPS` (3): repetitions of every step.
 //! - `MAHAVISHNU_BENCH_DIR`: work folder, kept (and its generated data reused) between runs;
@@ -40,6 +49,8 @@ mod measure;
 mod report;
 #[path = "compare/rng.rs"]
 mod rng;
+#[path = "compare/s3server.rs"]
+mod s3server;
 #[path = "compare/tools.rs"]
 mod tools;
 
@@ -53,7 +64,8 @@ use dataset::{Dataset, Plan};
 use fsutil::TreeStats;
 use measure::Failure;
 use report::{Phase, Record, Sample, Scenario};
-use tools::{BackupStep, Tool};
+use s3server::S3Server;
+use tools::{BackupStep, Kind, Tool};
 
 pub type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -69,6 +81,7 @@ const MIXED_CHANGE: BackupStep = step(false, "change");
 const DB_FULL: BackupStep = step(true, "db-full");
 const DB_UPDATE: BackupStep = step(false, "db-update");
 const DB_APPEND: BackupStep = step(false, "db-append");
+const S3_INITIAL: BackupStep = step(true, "s3-initial");
 
 struct Config {
     scenarios: Vec<Scenario>,
@@ -116,9 +129,10 @@ impl Config {
             "" | "all" => vec![Scenario::Mixed, Scenario::Database],
             "mixed" => vec![Scenario::Mixed],
             "database" => vec![Scenario::Database],
+            "s3" => vec![Scenario::S3],
             other => {
                 return Err(format!(
-                    "MAHAVISHNU_BENCH_SCENARIO={other:?}: expected mixed, database or all"
+                    "MAHAVISHNU_BENCH_SCENARIO={other:?}: expected mixed, database, s3 or all"
                 )
                 .into());
             }
@@ -228,11 +242,18 @@ fn run(cfg: Config) -> Res<()> {
     }
     let mixed = cfg.scenarios.contains(&Scenario::Mixed);
     let db = cfg.scenarios.contains(&Scenario::Database);
+    let s3 = cfg.scenarios.contains(&Scenario::S3);
     let plan = Plan::new(cfg.size_mb);
     // Mixed: dataset, pristine database copy, four repositories; database: the pristine database,
-    // its working copy and WAL, four repositories.
+    // its working copy and WAL, four repositories; s3: the dataset and its database copy, two
+    // repositories per repetition on the server.
     let need = if mixed { cfg.size_mb * MIB * 11 / 2 } else { 0 }
-        + if db { cfg.db_mb * MIB * 5 } else { 0 };
+        + if db { cfg.db_mb * MIB * 5 } else { 0 }
+        + if s3 {
+            cfg.size_mb * MIB * (2 + 2 * cfg.reps as u64)
+        } else {
+            0
+        };
     let free = fsutil::free_bytes(&work)?;
     if free < need {
         return Err(format!(
@@ -244,9 +265,23 @@ fn run(cfg: Config) -> Res<()> {
         .into());
     }
 
-    let (tools, skipped) = tools::discover(&work, cfg.only.as_deref());
+    let (mut tools, skipped) = tools::discover(&work, cfg.only.as_deref());
     for s in &skipped {
         eprintln!("compare: skipping {}: {}", s.name, s.reason);
+    }
+    // The s3 scenario compares mahavishnu-dr with restic only; run alone, it leaves the others out.
+    let s3_not_run: Vec<(&'static str, String)> = tools
+        .iter()
+        .filter(|t| !on_s3(t))
+        .map(|t| {
+            (
+                t.name(),
+                "the s3 scenario compares mahavishnu-dr with restic only".to_string(),
+            )
+        })
+        .collect();
+    if s3 && !mixed && !db {
+        tools.retain(on_s3);
     }
     if tools.is_empty() {
         return Err("no tool to benchmark".into());
@@ -259,15 +294,20 @@ fn run(cfg: Config) -> Res<()> {
             t.version
         );
     }
-    if mixed && !tools.iter().any(|t| t.kind == tools::Kind::Restic) {
+    if mixed && !tools.iter().any(|t| t.kind == Kind::Restic) {
         eprintln!(
             "compare: restic is not in this run, so the mixed scenario has no ratios or targets"
+        );
+    }
+    if s3 && !tools.iter().any(|t| t.kind == Kind::Restic) {
+        eprintln!(
+            "compare: restic is not in this run, so the s3 scenario has no ratios or targets"
         );
     }
     if db
         && !tools
             .iter()
-            .any(|t| matches!(t.kind, tools::Kind::Restic | tools::Kind::Rustic))
+            .any(|t| matches!(t.kind, Kind::Restic | Kind::Rustic))
     {
         eprintln!(
             "compare: neither restic nor rustic is in this run, so the database scenario has no ratios"
@@ -288,6 +328,7 @@ fn run(cfg: Config) -> Res<()> {
     let mut result: Res<()> = Ok(());
     let mut mixed_meta = None;
     let mut db_meta = None;
+    let mut s3_meta = None;
 
     if mixed {
         let ds = Dataset::prepare(&work, plan)?;
@@ -313,20 +354,7 @@ fn run(cfg: Config) -> Res<()> {
                 break;
             }
         }
-        mixed_meta = Some(report::MixedMeta {
-            size_mb: cfg.size_mb,
-            desc: format!(
-                "{} small text files ({:.0} MiB), {} × {:.1} MiB files (half random, half log-like), \
-                 a {:.0} MiB SQLite database",
-                plan.small_count,
-                plan.small_total as f64 / MIB as f64,
-                plan.large_count(),
-                plan.large_size as f64 / MIB as f64,
-                plan.db_size as f64 / MIB as f64
-            ),
-            files: clean.files,
-            bytes: clean.bytes,
-        });
+        mixed_meta = Some(mixed_description(plan, cfg.size_mb, clean));
     }
 
     if db && result.is_ok() {
@@ -370,6 +398,67 @@ fn run(cfg: Config) -> Res<()> {
         });
     }
 
+    if s3 && result.is_ok() {
+        let ds = Dataset::prepare(&work, plan)?;
+        let clean = ds.stats()?;
+        let fingerprint = dataset::db_fingerprint(&ds.db_path())?;
+        // Killed when dropped: at the end of this block, or on an early return.
+        let server = S3Server::start(&work.join("s3-server"))?;
+        let s3_tools: Vec<&Tool> = tools.iter().filter(|t| on_s3(t)).collect();
+        eprintln!(
+            "compare: s3 scenario on {} ({}, data in {}); mixed dataset {} files, {:.1} MiB; \
+             {} repetition(s); logs in {}",
+            server.endpoint(),
+            server.version,
+            server.data.display(),
+            clean.files,
+            clean.bytes as f64 / MIB as f64,
+            cfg.reps,
+            logs.display()
+        );
+        for rep in 1..=cfg.reps {
+            // A fresh prefix per tool and repetition: no repetition sees another's objects.
+            let rep_tools: Vec<Tool> = s3_tools
+                .iter()
+                .map(|t| {
+                    t.on_s3(
+                        work.join("tools-s3").join(t.name()),
+                        server.place(&format!("rep{rep}/{}", t.name())),
+                    )
+                })
+                .collect();
+            let ctx = RepCtx {
+                rep,
+                reps: cfg.reps,
+                tools: &rep_tools,
+                logs: &logs,
+                restore_base: &restore_base,
+            };
+            if let Err(e) = run_s3_repetition(&ctx, &ds, clean, &fingerprint, &mut records) {
+                eprintln!("compare: the s3 scenario stopped early: {e}");
+                result = Err(e);
+                break;
+            }
+        }
+        s3_meta = Some(report::S3Meta {
+            dataset: mixed_description(plan, cfg.size_mb, clean),
+            server: format!(
+                "SeaweedFS `weed mini` on {} ({}), data on disk in {}, one bucket, a prefix per tool \
+                 and repetition",
+                server.endpoint(),
+                server.version,
+                server.data.display()
+            ),
+            not_run: s3_not_run,
+        });
+        // The server's data goes with it (a later run starts from an empty server anyway).
+        let data_dir = work.join("s3-server");
+        drop(server);
+        if let Err(e) = fsutil::remove_tree(&data_dir) {
+            eprintln!("compare: cannot remove {}: {e}", data_dir.display());
+        }
+    }
+
     let names: Vec<&'static str> = tools.iter().map(Tool::name).collect();
     let meta = report::Meta {
         title_tools: names.clone(),
@@ -385,6 +474,7 @@ fn run(cfg: Config) -> Res<()> {
         restore_dir: restore_base.display().to_string(),
         mixed: mixed_meta,
         database: db_meta,
+        s3: s3_meta,
     };
     println!("{}", report::markdown(&meta, &names, &records));
     let json_path = cfg
@@ -400,6 +490,29 @@ fn run(cfg: Config) -> Res<()> {
         Err(e) => eprintln!("compare: cannot write {}: {e}", json_path.display()),
     }
     result
+}
+
+/// The tools the s3 scenario runs.
+fn on_s3(tool: &Tool) -> bool {
+    matches!(tool.kind, Kind::Mdr | Kind::Restic)
+}
+
+/// What the reports say about the mixed dataset.
+fn mixed_description(plan: Plan, size_mb: u64, clean: TreeStats) -> report::MixedMeta {
+    report::MixedMeta {
+        size_mb,
+        desc: format!(
+            "{} small text files ({:.0} MiB), {} × {:.1} MiB files (half random, half log-like), \
+             a {:.0} MiB SQLite database",
+            plan.small_count,
+            plan.small_total as f64 / MIB as f64,
+            plan.large_count(),
+            plan.large_size as f64 / MIB as f64,
+            plan.db_size as f64 / MIB as f64
+        ),
+        files: clean.files,
+        bytes: clean.bytes,
+    }
 }
 
 /// One repetition of one scenario: the tools (each in its scenario's folder), where the logs and
@@ -557,6 +670,31 @@ fn run_mixed_repetition(
     Ok(())
 }
 
+/// One repetition of the s3 scenario, each tool on a fresh prefix of the server: initial backup
+/// of the (unchanged) mixed dataset, restore of it (checked), full validation.
+fn run_s3_repetition(
+    ctx: &RepCtx,
+    ds: &Dataset,
+    clean: TreeStats,
+    fingerprint: &str,
+    records: &mut Vec<Record>,
+) -> Res<()> {
+    let mut steps = Steps::new(ctx, records);
+    steps.each(Phase::S3Backup, |tool| {
+        init_tool(ctx, tool, &ds.root)
+            .and_then(|()| backup_step(ctx, tool, &ds.root, S3_INITIAL, "s3-backup", clean.bytes))
+    });
+    steps.each(Phase::S3Restore, |tool| {
+        restore_step(ctx, tool, clean.bytes, "s3-restore", S3_INITIAL, |root| {
+            check_mixed_restore(ds, &tool.restored_root(root, &ds.root), clean, fingerprint)
+        })
+    });
+    steps.each(Phase::S3Validate, |tool| {
+        validate_step(ctx, tool, "s3-validate", clean.bytes)
+    });
+    Ok(())
+}
+
 /// One repetition of the database scenario, on a fresh copy of the pristine database and fresh
 /// repositories: full backup; 100 rows updated, incremental; ~10 MiB appended, incremental;
 /// restore of the newest backup (checked); full validation.
@@ -633,8 +771,14 @@ fn init_tool(ctx: &RepCtx, tool: &Tool, source: &Path) -> Result<(), Failure> {
     measure::run(&mut tool.init(), ctx.logs, &label(ctx, tool, "init")).map(|_| ())
 }
 
+/// The repository's size: `du` of its folder, or on S3 the sum of its objects' sizes.
 fn repo_du(tool: &Tool) -> Result<u64, Failure> {
-    fsutil::du(&tool.repo()).map_err(|e| io_failure("du of the repository", e))
+    match &tool.s3 {
+        Some(place) => place
+            .stored_bytes()
+            .map_err(|e| io_failure("listing the repository on S3", e)),
+        None => fsutil::du(&tool.repo()).map_err(|e| io_failure("du of the repository", e)),
+    }
 }
 
 /// A timed backup of `source` (pre-read first, so every tool starts from the same warm cache),
@@ -687,7 +831,7 @@ fn restore_step(
             need / MIB
         )));
     }
-    fsutil::pre_read(&tool.repo()).map_err(|e| io_failure("pre-reading the repository", e))?;
+    fsutil::pre_read(&tool.repo_data()).map_err(|e| io_failure("pre-reading the repository", e))?;
     measure::sync_all();
     let target = ctx.restore_base.join(format!(
         "mdr-compare-{}-{}-{what}-rep{}",
@@ -768,7 +912,7 @@ fn validate_step(
     what: &str,
     logical_bytes: u64,
 ) -> Result<Sample, Failure> {
-    fsutil::pre_read(&tool.repo()).map_err(|e| io_failure("pre-reading the repository", e))?;
+    fsutil::pre_read(&tool.repo_data()).map_err(|e| io_failure("pre-reading the repository", e))?;
     measure::sync_all();
     let (usage, _) = measure::run(&mut tool.validate(), ctx.logs, &label(ctx, tool, what))?;
     let repo = repo_du(tool)?;

@@ -1,6 +1,6 @@
-//! The measurements, their medians and ratios (against restic in the mixed scenario, against the
-//! faster of restic and rustic in the database scenario), the targets, and the markdown and JSON
-//! reports.
+//! The measurements, their medians and ratios (against restic in the mixed and s3 scenarios,
+//! against the faster of restic and rustic in the database scenario), the targets, and the
+//! markdown and JSON reports.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -9,11 +9,13 @@ use crate::measure::{Failure, Usage};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-/// The two scenarios: the mixed 1 GiB dataset, and one large SQLite database.
+/// The three scenarios: the mixed 1 GiB dataset, one large SQLite database, and the mixed
+/// dataset against an S3 server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
     Mixed,
     Database,
+    S3,
 }
 
 impl Scenario {
@@ -21,6 +23,7 @@ impl Scenario {
         match self {
             Scenario::Mixed => "mixed",
             Scenario::Database => "database",
+            Scenario::S3 => "s3",
         }
     }
 
@@ -28,6 +31,7 @@ impl Scenario {
         match self {
             Scenario::Mixed => &Phase::MIXED,
             Scenario::Database => &Phase::DATABASE,
+            Scenario::S3 => &Phase::S3,
         }
     }
 }
@@ -44,6 +48,9 @@ pub enum Phase {
     DbAppend,
     DbRestore,
     DbValidate,
+    S3Backup,
+    S3Restore,
+    S3Validate,
 }
 
 /// How a step's ratio against restic is expressed.
@@ -74,9 +81,13 @@ impl Phase {
         Phase::DbValidate,
     ];
 
+    pub const S3: [Phase; 3] = [Phase::S3Backup, Phase::S3Restore, Phase::S3Validate];
+
     pub fn scenario(self) -> Scenario {
         if Phase::MIXED.contains(&self) {
             Scenario::Mixed
+        } else if Phase::S3.contains(&self) {
+            Scenario::S3
         } else {
             Scenario::Database
         }
@@ -86,7 +97,12 @@ impl Phase {
     pub fn is_backup(self) -> bool {
         !matches!(
             self,
-            Phase::Restore | Phase::Validate | Phase::DbRestore | Phase::DbValidate
+            Phase::Restore
+                | Phase::Validate
+                | Phase::DbRestore
+                | Phase::DbValidate
+                | Phase::S3Restore
+                | Phase::S3Validate
         )
     }
 
@@ -102,6 +118,9 @@ impl Phase {
             Phase::DbAppend => "10 MiB append, incremental",
             Phase::DbRestore => "restore (checked)",
             Phase::DbValidate => "full validation",
+            Phase::S3Backup => "initial backup to S3",
+            Phase::S3Restore => "full restore from S3",
+            Phase::S3Validate => "full validation on S3",
         }
     }
 
@@ -117,6 +136,9 @@ impl Phase {
             Phase::DbAppend => "db_append_backup",
             Phase::DbRestore => "db_restore",
             Phase::DbValidate => "db_validate",
+            Phase::S3Backup => "s3_backup",
+            Phase::S3Restore => "s3_restore",
+            Phase::S3Validate => "s3_validate",
         }
     }
 
@@ -149,6 +171,10 @@ const DB_UPDATE_MAX_ADDED_MIB: f64 = 8.0;
 const DB_UPDATE_TIME_TARGET: f64 = 0.5;
 /// Database scenario: the restore takes at most this fraction of the faster peer's time.
 const DB_RESTORE_TIME_TARGET: f64 = 0.5;
+/// s3 scenario: the initial backup takes at most this fraction of restic's time ...
+const S3_BACKUP_TIME_TARGET: f64 = 0.67;
+/// ... and the restore at most this fraction.
+const S3_RESTORE_TIME_TARGET: f64 = 0.5;
 
 /// One successful measurement.
 #[derive(Debug, Clone)]
@@ -185,6 +211,8 @@ pub struct Meta {
     pub mixed: Option<MixedMeta>,
     /// The database scenario's database, when that scenario ran.
     pub database: Option<DbMeta>,
+    /// The s3 scenario's server and dataset, when that scenario ran.
+    pub s3: Option<S3Meta>,
 }
 
 pub struct MixedMeta {
@@ -198,6 +226,15 @@ pub struct DbMeta {
     pub size_mb: u64,
     pub desc: String,
     pub bytes: u64,
+}
+
+pub struct S3Meta {
+    /// The mixed dataset it backs up.
+    pub dataset: MixedMeta,
+    /// The server, its version and where its data is.
+    pub server: String,
+    /// Tools that were asked for but do not run in this scenario, and why.
+    pub not_run: Vec<(&'static str, String)>,
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -489,6 +526,9 @@ pub fn markdown(meta: &Meta, tools: &[&'static str], records: &[Record]) -> Stri
     }
     if let Some(d) = &meta.database {
         db_section(&mut s, d, tools, records);
+    }
+    if let Some(m) = &meta.s3 {
+        s3_section(&mut s, m, tools, records);
     }
 
     let failures: Vec<&Record> = records
@@ -822,6 +862,154 @@ fn db_row_target(phase: Phase, c: &Cell, peer: Option<(&str, f64)>, rss: Option<
     parts.join("; ")
 }
 
+/// The s3 scenario's time target for a step (mahavishnu-dr's wall time / restic's at most this).
+fn s3_time_target(phase: Phase) -> Option<f64> {
+    match phase {
+        Phase::S3Backup => Some(S3_BACKUP_TIME_TARGET),
+        Phase::S3Restore => Some(S3_RESTORE_TIME_TARGET),
+        _ => None,
+    }
+}
+
+/// mahavishnu-dr's wall time / restic's in a step, when both have a median.
+fn time_vs_restic(records: &[Record], phase: Phase) -> Option<f64> {
+    let w = cell(records, phase, MDR).wall?;
+    let rw = cell(records, phase, "restic").wall?;
+    (w > 0.0 && rw > 0.0).then_some(w / rw)
+}
+
+/// The s3 scenario's targets (against restic on the same server and bucket).
+pub fn s3_targets(records: &[Record]) -> Vec<TargetResult> {
+    let mut out = Vec::new();
+    for phase in Phase::S3 {
+        if let Some(goal) = s3_time_target(phase) {
+            let q = time_vs_restic(records, phase);
+            out.push(TargetResult {
+                scenario: Scenario::S3,
+                name: format!("{}: time ≤ {goal}× restic's", phase.label()),
+                met: q.map(|q| q <= goal),
+                detail: q.map_or_else(String::new, |q| format!("{q:.2}× time")),
+            });
+        }
+    }
+    let (p, rp) = (
+        peak_rss(records, Scenario::S3, MDR),
+        peak_rss(records, Scenario::S3, "restic"),
+    );
+    out.push(TargetResult {
+        scenario: Scenario::S3,
+        name: "peak memory over all steps ≤ restic's".to_string(),
+        met: p.zip(rp).map(|(p, rp)| p <= rp),
+        detail: p
+            .zip(rp)
+            .map_or_else(String::new, |(p, rp)| format!("{p:.0} MiB vs {rp:.0} MiB")),
+    });
+    out
+}
+
+/// The s3 scenario: the mixed dataset backed up to, restored from and validated on one S3
+/// server, time ratios against restic.
+fn s3_section(s: &mut String, m: &S3Meta, tools: &[&'static str], records: &[Record]) {
+    let d = &m.dataset;
+    // Only the tools that ran in this scenario.
+    let tools: Vec<&'static str> = tools
+        .iter()
+        .copied()
+        .filter(|t| {
+            records
+                .iter()
+                .any(|r| r.tool == *t && r.phase.scenario() == Scenario::S3)
+        })
+        .collect();
+    let _ = writeln!(s, "\n### Object storage (S3)\n");
+    let _ = writeln!(s, "- Server: {}", m.server);
+    let _ = writeln!(
+        s,
+        "- Dataset: the mixed dataset, {} MiB setting, {} files, {:.1} MiB ({})",
+        d.size_mb,
+        d.files,
+        d.bytes as f64 / MIB,
+        d.desc
+    );
+    for (name, why) in &m.not_run {
+        let _ = writeln!(s, "- {name}: not run, {why}");
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "| Step | Tool | OK | Wall s | CPU s | Peak RSS MiB | Stored MiB | MiB/s | vs restic | RSS vs restic | Target (mahavishnu-dr) |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for phase in Phase::S3 {
+        let restic = cell(records, phase, "restic");
+        for &tool in &tools {
+            let c = cell(records, phase, tool);
+            let (vs, rss_vs, target) = if c.ok == 0 {
+                ("–".to_string(), "–".to_string(), failed_text(tool, &c))
+            } else if tool == "restic" {
+                (
+                    "1.00 (baseline)".to_string(),
+                    "1.00".to_string(),
+                    String::new(),
+                )
+            } else {
+                let q = c.wall.zip(restic.wall).map(|(w, rw)| w / rw);
+                let rss = c.rss_mib.zip(restic.rss_mib).map(|(a, b)| a / b);
+                let mut parts = Vec::new();
+                if let Some(goal) = s3_time_target(phase) {
+                    parts.push(format!(
+                        "time ≤ {goal}×: {}",
+                        met_text(q.map(|q| q <= goal))
+                    ));
+                } else {
+                    parts.push("no time target".to_string());
+                }
+                parts.push(format!("RSS ≤ restic: {}", met_text(rss.map(|q| q <= 1.0))));
+                (
+                    q.map_or_else(|| "n/a".to_string(), |q| format!("{q:.2}× time")),
+                    rss.map_or_else(|| "n/a".to_string(), |q| format!("{q:.2}×")),
+                    if tool == MDR {
+                        parts.join("; ")
+                    } else {
+                        String::new()
+                    },
+                )
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                phase.label(),
+                tool,
+                ok_text(&c),
+                opt(c.wall, 2),
+                opt(c.cpu, 2),
+                opt(c.rss_mib, 0),
+                opt(c.repo_mib, 0),
+                opt(c.mib_per_s, 1),
+                vs,
+                rss_vs,
+                target
+            );
+        }
+    }
+    let _ = writeln!(s, "\nTargets (mahavishnu-dr):\n");
+    for t in s3_targets(records) {
+        let detail = if t.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", t.detail)
+        };
+        let _ = writeln!(s, "- {}: {}{detail}", t.name, met_text(t.met));
+    }
+    let _ = writeln!(
+        s,
+        "\nvs restic = the tool's wall time / restic's (lower is better); RSS = the tool's peak RSS \
+         / restic's; peak memory over all steps = the largest per-step median. Stored MiB = the sum \
+         of the object sizes a listing of the tool's prefix returns after the step (not the \
+         server's disk use). MiB/s = logical dataset MiB / wall time."
+    );
+}
+
 /// The machine-readable report: run metadata, every sample, the medians and the targets of both
 /// scenarios.
 pub fn json(meta: &Meta, tools: &[&'static str], records: &[Record]) -> serde_json::Value {
@@ -858,10 +1046,18 @@ pub fn json(meta: &Meta, tools: &[&'static str], records: &[Record]) -> serde_js
         scenarios.push(Scenario::Database);
         targets.extend(db_targets(records, tools));
     }
+    if meta.s3.is_some() {
+        scenarios.push(Scenario::S3);
+        targets.extend(s3_targets(records));
+    }
     for scenario in &scenarios {
         for &phase in scenario.phases() {
             for &tool in tools {
                 let c = cell(records, phase, tool);
+                // A tool that had no part in this scenario (rustic and borg in s3).
+                if c.total == 0 {
+                    continue;
+                }
                 medians.push(serde_json::json!({
                     "scenario": scenario.key(), "step": phase.key(), "tool": tool,
                     "ok": c.ok, "runs": c.total,
@@ -891,6 +1087,12 @@ pub fn json(meta: &Meta, tools: &[&'static str], records: &[Record]) -> serde_js
         })),
         "database": meta.database.as_ref().map(|d| serde_json::json!({
             "size_mb": d.size_mb, "bytes": d.bytes, "layout": d.desc,
+        })),
+        "s3": meta.s3.as_ref().map(|m| serde_json::json!({
+            "size_mb": m.dataset.size_mb,
+            "dataset": { "files": m.dataset.files, "bytes": m.dataset.bytes, "layout": m.dataset.desc },
+            "server": m.server,
+            "not_run": m.not_run.iter().map(|(n, v)| serde_json::json!({"tool": n, "reason": v})).collect::<Vec<_>>(),
         })),
         "reps": meta.reps,
         "machine": meta.machine,

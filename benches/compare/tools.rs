@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::fsutil;
+use crate::s3server::S3Place;
 
 /// The passphrase restic, rustic and borg derive their keys from (mahavishnu-dr uses a generated key file).
 const PASSPHRASE: &str = "compare-bench-passphrase";
@@ -42,13 +43,15 @@ pub struct BackupStep {
 }
 
 /// One installed tool, working in its own folder `<work>/tools/<name>` (repository, caches,
-/// settings), which `reset` wipes for every repetition.
+/// settings), which `reset` wipes for every repetition; in the s3 scenario its repository is a
+/// prefix on the S3 server instead (mahavishnu-dr and restic only).
 #[derive(Debug, Clone)]
 pub struct Tool {
     pub kind: Kind,
     pub bin: PathBuf,
     pub version: String,
     pub home: PathBuf,
+    pub s3: Option<S3Place>,
 }
 
 /// A tool that was asked for but cannot run, and why.
@@ -164,6 +167,7 @@ pub fn discover(work: &Path, only: Option<&[String]>) -> (Vec<Tool>, Vec<Skipped
                     bin,
                     version,
                     home: work.join("tools").join(kind.name()),
+                    s3: None,
                 });
             }
             Err(reason) => skipped.push(Skipped {
@@ -192,8 +196,25 @@ impl Tool {
         }
     }
 
+    /// The same tool with its repository at `place` on an S3 server, its other files in `home`.
+    pub fn on_s3(&self, home: PathBuf, place: S3Place) -> Tool {
+        Tool {
+            home,
+            s3: Some(place),
+            ..self.clone()
+        }
+    }
+
+    /// The local repository folder (unused when the repository is on S3).
     pub fn repo(&self) -> PathBuf {
         self.home.join("repo")
+    }
+
+    /// What a restore or a validation reads: the repository folder, or the S3 server's data.
+    pub fn repo_data(&self) -> PathBuf {
+        self.s3
+            .as_ref()
+            .map_or_else(|| self.repo(), |p| p.server_data.clone())
     }
 
     fn settings_file(&self) -> PathBuf {
@@ -206,15 +227,18 @@ impl Tool {
         fs::create_dir_all(&self.home)?;
         if self.kind == Kind::Mdr {
             fs::create_dir_all(self.home.join("settings"))?;
+            let place = match &self.s3 {
+                Some(p) => format!("storage: {{ primary: {} }}", p.mdr_primary()),
+                None => format!("directory: {}", yaml_str(&self.repo())),
+            };
             let yaml = format!(
                 "# Written by benches/compare.rs.\n\
                  backup:\n  \
-                   directory: {repo}\n  \
+                   {place}\n  \
                    sources: [{src}]\n  \
                    compression: {{ level: 3 }}\n  \
                    encryption: {{ enabled: true, key_path: {key} }}\n  \
                    validation: {{ verify_on_create: false, verify_on_restore: true }}\n",
-                repo = yaml_str(&self.repo()),
                 src = yaml_str(dataset),
                 key = yaml_str(&self.home.join("key")),
             );
@@ -224,13 +248,13 @@ impl Tool {
     }
 
     /// A command for this tool with a controlled environment: no MAHAVISHNU_* (the benchmark's
-    /// own variables would read as settings overrides), RESTIC_*, RUSTIC_* or BORG_* from outside;
-    /// the passphrase and cache folders set.
+    /// own variables would read as settings overrides), RESTIC_*, RUSTIC_*, BORG_* or AWS_* from
+    /// outside; the passphrase, cache folders and (restic on S3) the S3 credentials set.
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
         for (key, _) in env::vars_os() {
             let k = key.to_string_lossy();
-            if ["MAHAVISHNU_", "RESTIC_", "RUSTIC_", "BORG_"]
+            if ["MAHAVISHNU_", "RESTIC_", "RUSTIC_", "BORG_", "AWS_"]
                 .iter()
                 .any(|p| k.starts_with(p))
             {
@@ -244,8 +268,18 @@ impl Tool {
             Kind::Restic => {
                 cmd.env("RESTIC_PASSWORD", PASSPHRASE)
                     .env("RESTIC_CACHE_DIR", self.home.join("cache"))
-                    .arg("--repo")
-                    .arg(self.repo());
+                    .arg("--repo");
+                match &self.s3 {
+                    Some(p) => {
+                        cmd.arg(p.restic_repo())
+                            .env("AWS_ACCESS_KEY_ID", p.access_key)
+                            .env("AWS_SECRET_ACCESS_KEY", p.secret_key)
+                            .env("AWS_DEFAULT_REGION", "us-east-1");
+                    }
+                    None => {
+                        cmd.arg(self.repo());
+                    }
+                }
             }
             Kind::Rustic => {
                 // XDG_CONFIG_HOME inside the tool's folder: no profile of the user's applies.
