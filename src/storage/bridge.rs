@@ -8,10 +8,8 @@ use tokio::sync::mpsc;
 use super::{DynStorage, ObjectWriter};
 use crate::error::{Error, Result};
 
-/// Read chunk for streaming objects: 1 MiB (two in flight per reader).
-pub const READ_CHUNK: u64 = 1 << 20;
-
-/// A blocking `Read` over an object, fed by an async task that reads it in ranges.
+/// A blocking `Read` over an object, fed by an async task that reads it in ranges, as the
+/// store's [`ReadPlan`](super::ReadPlan) says (several ranges in flight on object storage).
 pub struct BlockingObjectReader {
     rx: mpsc::Receiver<Result<Bytes>>,
     cur: Bytes,
@@ -20,20 +18,29 @@ pub struct BlockingObjectReader {
 impl BlockingObjectReader {
     /// Start reading `key` (of `size` bytes) in the background; must be called inside a runtime.
     pub fn spawn(storage: DynStorage, key: String, size: u64) -> Self {
+        use futures::StreamExt;
+        let plan = storage.read_plan();
         let (tx, rx) = mpsc::channel(2);
         tokio::spawn(async move {
-            let mut off = 0;
-            while off < size {
-                let end = (off + READ_CHUNK).min(size);
-                let r = storage.get_range(&key, off..end).await;
-                let stop = match &r {
-                    Ok(b) if b.is_empty() => true,
-                    Ok(b) => {
-                        off += b.len() as u64;
-                        false
+            let ranges = (0..size.div_ceil(plan.chunk))
+                .map(|i| (i * plan.chunk)..((i + 1) * plan.chunk).min(size));
+            let mut chunks = futures::stream::iter(ranges)
+                .map(|r| {
+                    let storage = storage.clone();
+                    let key = key.clone();
+                    async move {
+                        let want = r.end - r.start;
+                        match storage.get_range(&key, r).await {
+                            Ok(b) if b.len() as u64 != want => Err(Error::integrity(format!(
+                                "{key} is shorter than its recorded size"
+                            ))),
+                            other => other,
+                        }
                     }
-                    Err(_) => true,
-                };
+                })
+                .buffered(plan.in_flight.max(1));
+            while let Some(r) = chunks.next().await {
+                let stop = r.is_err();
                 if tx.send(r).await.is_err() || stop {
                     return;
                 }

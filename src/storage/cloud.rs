@@ -16,7 +16,7 @@ use crate::settings::StorageTarget;
 /// A streaming write uploads parts of this size ...
 pub const UPLOAD_PART: usize = 8 << 20;
 /// ... at most this many at once: a writer holds at most `UPLOAD_PART * UPLOAD_CONCURRENCY`.
-pub const UPLOAD_CONCURRENCY: usize = 4;
+pub const UPLOAD_CONCURRENCY: usize = 2;
 
 /// An S3 bucket or Azure Blob container (under an optional prefix).
 #[derive(Clone)]
@@ -374,6 +374,9 @@ fn build_error(e: opendal::Error, name: &str) -> Error {
 impl Storage for CloudStorage {
     fn describe(&self) -> String {
         self.name.clone()
+    }
+    fn read_plan(&self) -> super::ReadPlan {
+        super::ReadPlan::REMOTE
     }
 
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {

@@ -111,6 +111,9 @@ impl Storage for FaultStorage {
     fn describe(&self) -> String {
         format!("faulty({})", self.inner.describe())
     }
+    fn read_plan(&self) -> super::ReadPlan {
+        self.inner.read_plan()
+    }
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         self.check(key, true)?;
         self.inner.put(key, data).await

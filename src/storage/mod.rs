@@ -43,11 +43,36 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
+/// How a streaming reader should read one object from a store: in ranges of `chunk` bytes,
+/// `in_flight` of them requested at once (a reader holds at most `chunk * (in_flight + 2)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadPlan {
+    pub chunk: u64,
+    pub in_flight: usize,
+}
+
+impl ReadPlan {
+    /// A local disk: small ranges, two requested ahead.
+    pub const LOCAL: ReadPlan = ReadPlan {
+        chunk: 1 << 20,
+        in_flight: 2,
+    };
+    /// Object storage: each request costs a round trip, so larger ranges, several at once.
+    pub const REMOTE: ReadPlan = ReadPlan {
+        chunk: 4 << 20,
+        in_flight: 4,
+    };
+}
+
 /// The object store. Every method is one round trip (or a few) to the backing store.
 #[async_trait]
 pub trait Storage: Send + Sync + Debug {
     /// Where this store is, for messages (`local:/srv/backups`).
     fn describe(&self) -> String;
+    /// How to read large objects from it ([`ReadPlan::LOCAL`] unless the store says otherwise).
+    fn read_plan(&self) -> ReadPlan {
+        ReadPlan::LOCAL
+    }
     /// Write a whole object, replacing any object of that key atomically.
     async fn put(&self, key: &str, data: Bytes) -> Result<()>;
     /// Write a whole object unless one exists; `Ok(false)` when it existed (nothing written).

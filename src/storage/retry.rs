@@ -52,6 +52,9 @@ impl Storage for RetryStorage {
     fn describe(&self) -> String {
         self.inner.describe()
     }
+    fn read_plan(&self) -> super::ReadPlan {
+        self.inner.read_plan()
+    }
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         self.retry(|| self.inner.put(key, data.clone())).await
     }

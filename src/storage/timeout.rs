@@ -53,6 +53,9 @@ impl Storage for TimeoutStorage {
     fn describe(&self) -> String {
         self.inner.describe()
     }
+    fn read_plan(&self) -> super::ReadPlan {
+        self.inner.read_plan()
+    }
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         let d = self.describe();
         bounded(self.limit, &d, "write", key, self.inner.put(key, data)).await
