@@ -446,6 +446,7 @@ pub fn shared() -> &'static Servers {
 /// and forwards the others byte for byte: a slow server, as a client sees one.
 pub struct StallingProxy {
     pub port: u16,
+    /// Stalled connections that carried a request.
     pub stalled: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -456,32 +457,43 @@ impl StallingProxy {
         let port = listener.local_addr().unwrap().port();
         let stalled = std::sync::Arc::new(AtomicU64::new(0));
         let counter = stalled.clone();
+        // Connections that carried a request, numbered as their first bytes arrive (a client
+        // may open a connection and never use it: only used ones count).
+        let used = std::sync::Arc::new(AtomicU64::new(0));
         std::thread::spawn(move || {
-            for (n, conn) in listener.incoming().enumerate() {
-                let Ok(client) = conn else { continue };
-                if (n as u64 + 1).is_multiple_of(stall_every) {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    std::thread::spawn(move || {
-                        // Hold the connection open and answer nothing.
+            for conn in listener.incoming() {
+                let Ok(mut client) = conn else { continue };
+                let (counter, used) = (counter.clone(), used.clone());
+                std::thread::spawn(move || {
+                    let _ = client.set_read_timeout(Some(Duration::from_secs(60)));
+                    let mut first = vec![0u8; 64 * 1024];
+                    let n = match client.read(&mut first) {
+                        Ok(n) if n > 0 => n,
+                        _ => return,
+                    };
+                    let nth = used.fetch_add(1, Ordering::SeqCst) + 1;
+                    if nth.is_multiple_of(stall_every) {
+                        // Hold the request and answer nothing until the client gives up.
+                        counter.fetch_add(1, Ordering::SeqCst);
                         let mut sink = [0u8; 4096];
-                        let mut c = client;
-                        let _ = c.set_read_timeout(Some(Duration::from_secs(60)));
-                        while matches!(c.read(&mut sink), Ok(n) if n > 0) {}
+                        while matches!(client.read(&mut sink), Ok(n) if n > 0) {}
+                        return;
+                    }
+                    let _ = client.set_read_timeout(None);
+                    let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                        return;
+                    };
+                    if server.write_all(&first[..n]).is_err() {
+                        return;
+                    }
+                    let (mut c1, mut s1) =
+                        (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut c1, &mut s1);
+                        let _ = s1.shutdown(std::net::Shutdown::Write);
                     });
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-                    continue;
-                };
-                let (mut c1, mut s1) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (mut c2, mut s2) = (client, server);
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut c1, &mut s1);
-                    let _ = s1.shutdown(std::net::Shutdown::Write);
-                });
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut s2, &mut c2);
-                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                    let _ = std::io::copy(&mut server, &mut client);
+                    let _ = client.shutdown(std::net::Shutdown::Write);
                 });
             }
         });
