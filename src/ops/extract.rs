@@ -39,6 +39,7 @@ use crate::repo::manifest::{Entry, EntryKind, Manifest};
 use crate::repo::paths::{check_stored_path, is_under, target_path};
 use crate::repo::volume::read_volume;
 use crate::repo::{BackupType, Repository};
+use crate::storage::ReadPlan;
 use crate::storage::bridge::BlockingObjectReader;
 
 /// What to extract: a backup (or "latest"), where, and which of its paths.
@@ -919,14 +920,21 @@ impl Dr {
                 fetch_files(repo, catalog, &fetch_list, progress.clone(), cancel).await
             }
         };
-        // Whole-file volumes first, then blocks: each phase uses every core, and never twice as
-        // many readers (and their buffers) at once.
-        let results = volume_results.await;
-        let whole_ok = results.iter().all(|r| r.is_ok());
-        let fetched = if whole_ok {
-            blocks_fetch.await
+        // On a local disk, whole-file volumes first, then blocks: each phase uses every core,
+        // and never twice as many readers (and their buffers) at once. On object storage both
+        // at once: there each request waits on a round trip, and one phase's waits are the
+        // other's time to work.
+        let remote = repo.storage().read_plan().in_flight > ReadPlan::LOCAL.in_flight;
+        let (results, fetched) = if remote {
+            futures::join!(volume_results, blocks_fetch)
         } else {
-            Ok(Default::default())
+            let results = volume_results.await;
+            let fetched = if results.iter().all(|r| r.is_ok()) {
+                blocks_fetch.await
+            } else {
+                Ok(Default::default())
+            };
+            (results, fetched)
         };
         let mut files = 0;
         let mut bytes = 0;

@@ -59,7 +59,7 @@ impl ReadPlan {
     };
     /// Object storage: each request costs a round trip, so larger ranges, several at once.
     pub const REMOTE: ReadPlan = ReadPlan {
-        chunk: 4 << 20,
+        chunk: 2 << 20,
         in_flight: 4,
     };
 }
