@@ -27,6 +27,24 @@ const MAX_GAP: u64 = 1 << 20;
 /// One request reads at most this many stored bytes (memory per volume reader).
 const MAX_SPAN: u64 = 2 << 20;
 
+/// The blocks one request reads, from `wanted[i]` (sorted by offset): frames until a gap of
+/// more than `MAX_GAP` or a span of `MAX_SPAN`. Returns the end index and the stored range.
+fn span_from(wanted: &[Wanted], i: usize) -> (usize, Range<u64>) {
+    let start = wanted[i].rec.offset;
+    let mut end = start + wanted[i].rec.length as u64;
+    let mut j = i + 1;
+    while j < wanted.len() {
+        let r = &wanted[j].rec;
+        let e = r.offset + r.length as u64;
+        if r.offset > end + MAX_GAP || e - start > MAX_SPAN {
+            break;
+        }
+        end = end.max(e);
+        j += 1;
+    }
+    (j, start..end)
+}
+
 /// Hears each block read: its bytes, or what is wrong with it.
 pub(crate) type OnBlock<'a> = dyn FnMut(&Wanted, Result<Block>) -> Result<()> + 'a;
 
@@ -232,20 +250,8 @@ impl VolumeAt {
             if cancel.is_cancelled() {
                 return Err(super::cancelled());
             }
-            // One request: frames until a gap or the span limit.
-            let start = wanted[i].rec.offset;
-            let mut end = start + wanted[i].rec.length as u64;
-            let mut j = i + 1;
-            while j < wanted.len() {
-                let r = &wanted[j].rec;
-                let e = r.offset + r.length as u64;
-                if r.offset > end + MAX_GAP || e - start > MAX_SPAN {
-                    break;
-                }
-                end = end.max(e);
-                j += 1;
-            }
-            let (sealed_range, plain_start) = opener.sealed_range(start..end);
+            let (j, stored) = span_from(wanted, i);
+            let (sealed_range, plain_start) = opener.sealed_range(stored);
             // The previous read's last frame is often this one's first: keep it, never read a
             // frame twice.
             let (fsize, fct) = opener.frame_sizes();
@@ -279,27 +285,38 @@ impl VolumeAt {
                 }
                 // Damage somewhere in the span: read each block alone, so the damage is named
                 // by the blocks (and files) it hits, and the others still arrive.
-                Err(_) => {
-                    for w in &wanted[i..j] {
-                        let (r, ps) =
-                            opener.sealed_range(w.rec.offset..w.rec.offset + w.rec.length as u64);
-                        let one = handle
-                            .block_on(self.storage.get_range(&self.key, r))
-                            .and_then(|sealed| opener.open(ps, &sealed))
-                            .map_err(|e| {
-                                Error::integrity(format!(
-                                    "{}: block {} in {} cannot be read ({})",
-                                    w.path, w.index, self.what, e.message
-                                ))
-                            })
-                            .and_then(|plain| self.frame_of(&mut dctx, w, &plain, ps));
-                        on_block(w, one)?;
-                    }
-                }
+                Err(_) => self.read_each(handle, &wanted[i..j], &opener, &mut dctx, on_block)?,
             }
             i = j;
         }
         Ok(read)
+    }
+
+    /// Read each of `blocks` alone (after a span failed to open), so damage is named by the
+    /// blocks (and files) it hits and the others still arrive.
+    fn read_each(
+        &self,
+        handle: &tokio::runtime::Handle,
+        blocks: &[Wanted],
+        opener: &RangeOpener,
+        dctx: &mut zstd::bulk::Decompressor<'static>,
+        on_block: &mut OnBlock<'_>,
+    ) -> Result<()> {
+        for w in blocks {
+            let (r, ps) = opener.sealed_range(w.rec.offset..w.rec.offset + w.rec.length as u64);
+            let one = handle
+                .block_on(self.storage.get_range(&self.key, r))
+                .and_then(|sealed| opener.open(ps, &sealed))
+                .map_err(|e| {
+                    Error::integrity(format!(
+                        "{}: block {} in {} cannot be read ({})",
+                        w.path, w.index, self.what, e.message
+                    ))
+                })
+                .and_then(|plain| self.frame_of(dctx, w, &plain, ps));
+            on_block(w, one)?;
+        }
+        Ok(())
     }
 
     /// [`VolumeAt::read_blocks`] on object storage, where each request costs a round trip: the
@@ -321,19 +338,8 @@ impl VolumeAt {
         let mut spans: Vec<(usize, usize, Range<u64>, u64)> = Vec::new();
         let mut i = 0;
         while i < wanted.len() {
-            let start = wanted[i].rec.offset;
-            let mut end = start + wanted[i].rec.length as u64;
-            let mut j = i + 1;
-            while j < wanted.len() {
-                let r = &wanted[j].rec;
-                let e = r.offset + r.length as u64;
-                if r.offset > end + MAX_GAP || e - start > MAX_SPAN {
-                    break;
-                }
-                end = end.max(e);
-                j += 1;
-            }
-            let (sealed, plain_start) = opener.sealed_range(start..end);
+            let (j, stored) = span_from(wanted, i);
+            let (sealed, plain_start) = opener.sealed_range(stored);
             spans.push((i, j, sealed, plain_start));
             i = j;
         }
@@ -378,23 +384,7 @@ impl VolumeAt {
                     }
                 }
                 // Damage somewhere in the span: each block alone, as read_blocks does.
-                Err(_) => {
-                    for w in &wanted[i..j] {
-                        let (r, ps) =
-                            opener.sealed_range(w.rec.offset..w.rec.offset + w.rec.length as u64);
-                        let one = handle
-                            .block_on(self.storage.get_range(&self.key, r))
-                            .and_then(|sealed| opener.open(ps, &sealed))
-                            .map_err(|e| {
-                                Error::integrity(format!(
-                                    "{}: block {} in {} cannot be read ({})",
-                                    w.path, w.index, self.what, e.message
-                                ))
-                            })
-                            .and_then(|plain| self.frame_of(dctx, w, &plain, ps));
-                        on_block(w, one)?;
-                    }
-                }
+                Err(_) => self.read_each(handle, &wanted[i..j], opener, dctx, on_block)?,
             }
         }
         Ok(read)

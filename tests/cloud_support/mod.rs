@@ -367,15 +367,21 @@ impl Drop for AzuriteServer {
     }
 }
 
-/// The store that `storage_yaml` (a `backup:` section's `storage:` lines) names, opened the way
-/// the binary opens it (the library's settings loader and `open_storage`).
-pub fn open_store(storage_yaml: &str) -> mahavishnu_dr::DynStorage {
+/// The settings of a project whose `backup:` section holds only `storage_yaml` (its
+/// `storage:` lines), loaded by the library's loader.
+fn settings_with(storage_yaml: &str) -> mahavishnu_dr::LoadedSettings {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("settings")).unwrap();
     let config = dir.path().join("settings/mahavishnu.yaml");
     std::fs::write(&config, format!("backup:\n  sources: []\n{storage_yaml}")).unwrap();
-    let loaded = mahavishnu_dr::load_settings(Some(&config), dir.path(), &[])
-        .unwrap_or_else(|e| panic!("settings: {e}"));
+    mahavishnu_dr::load_settings(Some(&config), dir.path(), &[])
+        .unwrap_or_else(|e| panic!("settings: {e}"))
+}
+
+/// The store that `storage_yaml` (a `backup:` section's `storage:` lines) names, opened the way
+/// the binary opens it (the library's settings loader and `open_storage`).
+pub fn open_store(storage_yaml: &str) -> mahavishnu_dr::DynStorage {
+    let loaded = settings_with(storage_yaml);
     let b = &loaded.settings.backup;
     mahavishnu_dr::open_storage(&b.storage, &b.directory).unwrap_or_else(|e| panic!("open: {e}"))
 }
@@ -383,13 +389,7 @@ pub fn open_store(storage_yaml: &str) -> mahavishnu_dr::DynStorage {
 /// The object-lock client of the S3 store `storage_yaml` names as its primary (which must be
 /// `immutable: true`).
 pub fn object_lock_of(storage_yaml: &str) -> mahavishnu_dr::internals::S3ObjectLock {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("settings")).unwrap();
-    let config = dir.path().join("settings/mahavishnu.yaml");
-    std::fs::write(&config, format!("backup:\n  sources: []\n{storage_yaml}")).unwrap();
-    let loaded = mahavishnu_dr::load_settings(Some(&config), dir.path(), &[])
-        .unwrap_or_else(|e| panic!("settings: {e}"));
-    let target = loaded
+    let target = settings_with(storage_yaml)
         .settings
         .backup
         .storage
