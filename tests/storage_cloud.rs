@@ -747,26 +747,21 @@ fn object_locked_backups_resist_this_hosts_own_credentials() {
     assert_eq!(e["locks"]["error"], serde_json::Value::Null, "{e}");
     assert!(e["locks"]["backups"].as_u64().unwrap() >= 1, "{e}");
 
-    // immutable: true on a bucket without object lock: the backup is kept and says it is not
-    // locked; retention extend refuses with what to do.
+    // immutable: true on a bucket without object lock: refused before anything is created,
+    // saying the bucket needs object lock.
     let plain =
         s.s3.target(S3_BUCKET, &prefix("not-locked"), S3_SECRET_KEY)
             .replacen("{ ", "{ immutable: true, ", 1);
     let q = Project::new(&format!("  storage:\n    primary: {plain}\n"));
     q.write("a.txt", "x\n");
-    let b = q.backup("full");
-    assert_eq!(b["status"], "completed", "{b}");
-    assert!(b["object_lock"]["error"].is_string(), "{b}");
-    assert!(
-        b["warnings"].to_string().contains("not (fully) locked"),
-        "{b}"
-    );
-    let err = failing(&q, &["retention", "extend"], 1, &[S3_SECRET_KEY]);
+    let err = failing(&q, &["backup", "run"], 1, &[S3_SECRET_KEY]);
     let all = err.to_string();
     assert!(
-        all.contains("object lock") && all.contains("bucket"),
+        all.contains("object lock") && all.contains("nothing was created"),
         "{all}"
     );
+    let store = open_store(&format!("  storage:\n    primary: {plain}\n"));
+    assert_eq!(rt.block_on(store.size("config")).unwrap(), None);
 }
 
 fn http_method(m: &str) -> http::Method {

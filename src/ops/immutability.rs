@@ -190,6 +190,31 @@ impl Dr {
         report
     }
 
+    /// An S3 store marked `immutable` must really enforce object lock before a repository is
+    /// made there (or a replica seeded): a probe version must refuse deletion. Other stores pass.
+    pub(crate) async fn check_object_lock(&self, store: &NamedStore) -> Result<()> {
+        let Some(lock) = self.object_lock_of(store)? else {
+            return Ok(());
+        };
+        let enforced = lock.verify_enforced().await.map_err(|e| {
+            let message = format!("{}; nothing was created there", e.message);
+            crate::error::Error { message, ..e }
+        })?;
+        if enforced {
+            return Ok(());
+        }
+        Err(crate::error::Error::refused(format!(
+            "{} ({}) is marked immutable but accepted a delete of a locked object version: the \
+             server does not enforce object lock; nothing was created there",
+            store.name,
+            lock.name()
+        ))
+        .with_guidance(
+            "use a bucket with object lock on a server that enforces it, or remove \
+             immutable: true from the store's settings",
+        ))
+    }
+
     /// Lock a new backup and every backup it reads on `store`, when the store has object
     /// lock; `None` otherwise.
     pub(crate) async fn lock_new_backup(

@@ -36,6 +36,7 @@ impl Dr {
         if let Some(warning) = self.check_create_only().await? {
             warnings.push(warning);
         }
+        self.check_object_lock(&self.store).await?;
         let mut key_generated = false;
         let cred = if enc.enabled {
             let key = if generate_key {
@@ -88,9 +89,7 @@ impl Dr {
     /// rely on them): probed before anything is created. One that does not is refused, unless
     /// its `allow_unenforced_create_only` accepts it; then the warning to show is returned.
     async fn check_create_only(&self) -> Result<Option<String>> {
-        let Some(target) = &self.settings.settings.backup.storage.primary else {
-            return Ok(None);
-        };
+        let target = &self.store.target;
         if !target.is_cloud() || crate::storage::probe::create_only_enforced(&*self.storage).await?
         {
             return Ok(None);

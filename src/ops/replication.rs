@@ -187,6 +187,9 @@ impl Dr {
         let store = storage::open_store(target)?;
         let catalog = Catalog::load(source).await?;
         copy.missing = catalog.backups.len() as u32;
+        if !store_has_repository(&store).await? {
+            self.check_object_lock(target).await?;
+        }
         match sync_config(source, &store).await? {
             ConfigState::Created => copy.config = Some("created".into()),
             ConfigState::Updated => copy.config = Some("updated".into()),
@@ -342,4 +345,9 @@ fn what_went_wrong(e: &Error) -> String {
         s.push_str(c);
     }
     s
+}
+
+/// Whether a store already holds a repository (its config).
+async fn store_has_repository(store: &DynStorage) -> Result<bool> {
+    Ok(store.size(crate::repo::keys::CONFIG_KEY).await?.is_some())
 }
