@@ -174,6 +174,35 @@ fn each_host_has_its_own_chain_latest_listing_and_status() {
         std::fs::read(target.join("data/shared.txt")).unwrap(),
         b"version 2"
     );
+    // The other commands that take `latest` take --host too.
+    for args in [
+        &["restore-test", "run", "--host", B][..],
+        &["restore-test", "measure-rto", "--host", B],
+    ] {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let o = run_as(&p, A, &a);
+        assert_eq!(code(&o), 0, "{args:?}: {}", shown(&o));
+        assert_eq!(json_of(&o)["backup_id"], b_inc.as_str(), "{args:?}");
+    }
+    let out_file = p.root().join("shared-from-b.txt");
+    let o = run_as(
+        &p,
+        A,
+        &[
+            "decrypt",
+            "--host",
+            B,
+            "--file",
+            "data/shared.txt",
+            "--output",
+            out_file.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", shown(&o));
+    assert_eq!(json_of(&o)["backup_id"], b_inc.as_str());
+    assert_eq!(std::fs::read(&out_file).unwrap(), b"version 2");
     // A host with no backup of its own among several: an error that lists the hosts.
     let target = p.root().join("nowhere");
     let o = run_as(&p, "host-d", &Project::restore_args("latest", &target, &[]));

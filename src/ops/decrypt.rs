@@ -25,6 +25,12 @@ pub struct DecryptOptions {
     #[serde(default = "super::defaults::latest")]
     #[arg(long, default_value = super::defaults::LATEST)]
     pub backup_id: String,
+    /// With backup_id "latest": the newest backup of this host (default: the host this process
+    /// presents). Ignored for a backup id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
     /// The volume index (0, 1, ...).
     #[serde(default)]
     #[arg(long, default_value_t = 0, conflicts_with = "file")]
@@ -58,7 +64,8 @@ impl Dr {
         let (backup_id, index) = (opts.backup_id.as_str(), opts.volume);
         let repo = self.open_repo().await?;
         let catalog = Catalog::load(&repo).await?;
-        let summary = self.resolve_backup(&catalog, backup_id, None)?;
+        super::hosts::check_host_arg(opts.host.as_deref())?;
+        let summary = self.resolve_backup(&catalog, backup_id, opts.host.as_deref())?;
         let id = summary.backup_id.clone();
         if !summary.volumes.iter().any(|v| v.index == index) {
             return Err(Error::not_found(format!(
@@ -117,10 +124,11 @@ impl Dr {
             .file
             .as_deref()
             .ok_or_else(|| Error::usage("no file named: give --file PATH"))?;
+        super::hosts::check_host_arg(opts.host.as_deref())?;
         let repo = self.open_repo().await?;
         let catalog = Catalog::load(&repo).await?;
         let id = self
-            .resolve_backup(&catalog, &opts.backup_id, None)?
+            .resolve_backup(&catalog, &opts.backup_id, opts.host.as_deref())?
             .backup_id
             .clone();
         let manifest = repo.read_manifest(&id).await?;

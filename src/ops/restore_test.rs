@@ -33,6 +33,12 @@ pub struct RestoreTestOptions {
     #[serde(default = "super::defaults::latest")]
     #[arg(long, default_value = super::defaults::LATEST)]
     pub backup_id: String,
+    /// With backup_id "latest": the newest backup of this host (default: the host this process
+    /// presents). Ignored for a backup id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
     /// Keep the restored scratch folder afterwards, for inspection (command line only).
     #[serde(skip)]
     #[arg(long)]
@@ -43,6 +49,7 @@ impl Default for RestoreTestOptions {
     fn default() -> Self {
         RestoreTestOptions {
             backup_id: super::defaults::latest(),
+            host: None,
             keep: false,
         }
     }
@@ -247,7 +254,10 @@ impl Dr {
         let rpo_target_seconds = dr_settings.rpo_target_minutes as f64 * 60.0;
         let repo = self.open_repo().await?;
         let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
-        let summary = self.resolve_backup(&catalog, &req.backup_id, None)?.clone();
+        super::hosts::check_host_arg(req.host.as_deref())?;
+        let summary = self
+            .resolve_backup(&catalog, &req.backup_id, req.host.as_deref())?
+            .clone();
         let id = summary.backup_id.clone();
         let mut warnings = Vec::new();
         let ScratchRestore {

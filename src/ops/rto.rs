@@ -26,12 +26,19 @@ pub struct MeasureRtoOptions {
     #[serde(default = "super::defaults::latest")]
     #[arg(long, default_value = super::defaults::LATEST)]
     pub backup_id: String,
+    /// With backup_id "latest": the newest backup of this host (default: the host this process
+    /// presents). Ignored for a backup id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
 }
 
 impl Default for MeasureRtoOptions {
     fn default() -> Self {
         MeasureRtoOptions {
             backup_id: super::defaults::latest(),
+            host: None,
         }
     }
 }
@@ -85,7 +92,10 @@ impl Dr {
         let rto_target_seconds = target_minutes as f64 * 60.0;
         let repo = self.open_repo().await?;
         let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
-        let summary = self.resolve_backup(&catalog, &req.backup_id, None)?.clone();
+        super::hosts::check_host_arg(req.host.as_deref())?;
+        let summary = self
+            .resolve_backup(&catalog, &req.backup_id, req.host.as_deref())?
+            .clone();
         let id = summary.backup_id.clone();
 
         let t0 = Instant::now();
