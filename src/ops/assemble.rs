@@ -20,7 +20,7 @@ use crate::repo::envelope::{HEADER_LEN, ObjectContext, RangeOpener};
 use crate::repo::hash::{DigestKind, block_list_digest};
 use crate::repo::keys::volume_key;
 use crate::repo::manifest::{Entry, VolumeRecord};
-use crate::storage::{DynStorage, ReadPlan};
+use crate::storage::DynStorage;
 
 /// Frames closer than this are read in one request (the gap is read and dropped).
 const MAX_GAP: u64 = 1 << 20;
@@ -239,7 +239,7 @@ impl VolumeAt {
         let mut read = header.len() as u64;
         let mut dctx =
             zstd::bulk::Decompressor::new().map_err(|e| Error::internal(format!("zstd: {e}")))?;
-        if self.storage.read_plan().in_flight > ReadPlan::LOCAL.in_flight {
+        if self.storage.read_plan().waits_on_round_trips() {
             return self
                 .read_spans_ahead(handle, wanted, cancel, on_block, &opener, read, &mut dctx);
         }

@@ -39,7 +39,6 @@ use crate::repo::manifest::{Entry, EntryKind, Manifest};
 use crate::repo::paths::{check_stored_path, is_under, target_path};
 use crate::repo::volume::read_volume;
 use crate::repo::{BackupType, Repository};
-use crate::storage::ReadPlan;
 use crate::storage::bridge::BlockingObjectReader;
 
 /// What to extract: a backup (or "latest"), where, and which of its paths.
@@ -924,7 +923,7 @@ impl Dr {
         // and never twice as many readers (and their buffers) at once. On object storage both
         // at once: there each request waits on a round trip, and one phase's waits are the
         // other's time to work.
-        let remote = repo.storage().read_plan().in_flight > ReadPlan::LOCAL.in_flight;
+        let remote = repo.storage().read_plan().waits_on_round_trips();
         let (results, fetched) = if remote {
             futures::join!(volume_results, blocks_fetch)
         } else {

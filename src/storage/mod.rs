@@ -62,6 +62,12 @@ impl ReadPlan {
         chunk: 2 << 20,
         in_flight: 4,
     };
+
+    /// Requests wait on round trips (more are asked for ahead than on a local disk): readers
+    /// then plan their reads ahead and overlap phases.
+    pub fn waits_on_round_trips(self) -> bool {
+        self.in_flight > ReadPlan::LOCAL.in_flight
+    }
 }
 
 /// The object store. Every method is one round trip (or a few) to the backing store.
