@@ -131,7 +131,7 @@ impl S3Server {
             port,
             data,
             log,
-            version: first_line(Command::new(&weed).arg("version")),
+            version: crate::tools::first_line_of(&weed, &["version"]),
         };
         server.wait_ready()?;
         Ok(server)
@@ -193,20 +193,6 @@ impl Drop for S3Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn first_line(cmd: &mut Command) -> String {
-    cmd.stdin(Stdio::null())
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .map(|l| l.trim().to_string())
-        })
-        .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| "unknown version".to_string())
 }
 
 impl S3Place {

@@ -107,7 +107,8 @@ fn find_mdr() -> Result<PathBuf, String> {
     })
 }
 
-fn first_line_of(bin: &Path, args: &[&str]) -> String {
+/// The first line a program prints for `args` (its version), or "unknown version".
+pub fn first_line_of(bin: &Path, args: &[&str]) -> String {
     Command::new(bin)
         .args(args)
         .stdin(Stdio::null())

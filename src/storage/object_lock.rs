@@ -206,6 +206,7 @@ impl S3ObjectLock {
             .send_url(
                 http::Method::PUT,
                 self.base.clone(),
+                "the bucket",
                 Bytes::new(),
                 &[("x-amz-bucket-object-lock-enabled", "true".to_string())],
             )
@@ -320,17 +321,18 @@ impl S3ObjectLock {
             url.push('?');
             url.push_str(query);
         }
-        self.send_url(method, url, body, headers).await
+        self.send_url(method, url, key, body, headers).await
     }
 
+    /// Send to `url`; `what` names its object in messages (never the URL).
     async fn send_url(
         &self,
         method: http::Method,
         url: String,
+        what: &str,
         body: Bytes,
         headers: &[(&str, String)],
     ) -> Result<(u16, Bytes, http::HeaderMap)> {
-        let key = url.as_str();
         let mut last = None;
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
@@ -339,7 +341,12 @@ impl S3ObjectLock {
             match self.send_once(&method, &url, body.clone(), headers).await {
                 Ok((status, b, h)) if status < 500 => return Ok((status, b, h)),
                 Ok((status, b, _)) => {
-                    last = Some(self.refused("reach", key, status, &String::from_utf8_lossy(&b)))
+                    last = Some(self.refused(
+                        "answer a request for",
+                        what,
+                        status,
+                        &String::from_utf8_lossy(&b),
+                    ))
                 }
                 Err(e) => last = Some(e),
             }
