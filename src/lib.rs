@@ -30,6 +30,10 @@ pub use ops::backup::{BackupOptions, BackupResponse, BackupStatus};
 pub use ops::check::{CheckStatus, DrCheckResponse, Verdict};
 pub use ops::cleanup::{CleanupOptions, CleanupResponse};
 pub use ops::decrypt::{DecryptOptions, DecryptResponse};
+pub use ops::drill::{
+    DrillListResponse, DrillPlan, DrillReportOptions, DrillReportResponse, DrillResult,
+    DrillRunOptions, DrillRunResponse, DrillStep, KeptDrill, ScenarioInfo, StepPhase,
+};
 pub use ops::events::{
     BackupFinished, CleanupFinished, Observer, OperationEvent, OperationFailure,
     RestoreTestFinished, ValidationFinished,
@@ -52,8 +56,8 @@ pub use repo::BackupType;
 
 // Where the repository lives.
 pub use storage::{
-    DynStorage, Fault, FaultStorage, MemoryStorage, ObjectInfo, ObjectWriter, OpendalStorage,
-    RetryStorage, Storage, TimeoutStorage, open as open_storage,
+    DynStorage, Fault, FaultStats, FaultStorage, MemoryStorage, ObjectInfo, ObjectWriter,
+    OpendalStorage, Partition, RetryStorage, Storage, TimeoutStorage, open as open_storage,
     probe::create_only_enforced as probe_create_only, without_credential_logs,
 };
 

@@ -2,6 +2,7 @@
 
 mod progress_bar;
 mod render;
+mod render_drill;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::ops::backup::BackupOptions;
 use crate::ops::cleanup::CleanupOptions;
 use crate::ops::decrypt::DecryptOptions;
+use crate::ops::drill::{DrillReportOptions, DrillRunOptions};
 use crate::ops::history::HistoryOptions;
 use crate::ops::init::InitOptions;
 use crate::ops::replicate::ReplicateOptions;
@@ -80,6 +82,10 @@ pub enum Command {
     /// Restore tests: prove a backup restores, measure the RTO and RPO achieved.
     #[command(subcommand, name = "restore-test")]
     RestoreTest(RestoreTestCommand),
+    /// Disaster drills: the DR plan's disasters injected into a sandbox, recovered, timed and
+    /// kept as evidence.
+    #[command(subcommand)]
+    Drill(DrillCommand),
     /// The DR posture in one page: verdict, checks, backup timeline, RTO/RPO trends,
     /// recommendations.
     Report {
@@ -149,6 +155,9 @@ pub enum SchemaName {
     RestoreTestReport,
     RestoreTestMeasureRto,
     RestoreTestMeasureRpo,
+    DrillList,
+    DrillRun,
+    DrillReport,
     Report,
     Unlock,
     Error,
@@ -173,6 +182,11 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
         SchemaName::Restore => schemars::schema_for!(restore::RestoreResponse),
         SchemaName::Decrypt => schemars::schema_for!(decrypt::DecryptResponse),
         SchemaName::Check => schemars::schema_for!(crate::ops::check::DrCheckResponse),
+        SchemaName::DrillList => schemars::schema_for!(crate::ops::drill::DrillListResponse),
+        SchemaName::DrillRun => schemars::schema_for!(crate::ops::drill::DrillRunResponse),
+        SchemaName::DrillReport => {
+            schemars::schema_for!(crate::ops::drill::DrillReportResponse)
+        }
         SchemaName::RestoreTestReport => {
             schemars::schema_for!(crate::ops::history::HistoryResponse)
         }
@@ -234,6 +248,19 @@ pub enum RestoreTestCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DrillCommand {
+    /// The scenarios: steps, targets, whether the schedule runs them.
+    #[command(alias = "list-scenarios")]
+    List,
+    /// Run a drill (or every one, or the scheduled ones that are due); exit 1 when one fails.
+    /// With --dry-run, print the plan and change nothing.
+    #[command(alias = "run-drill")]
+    Run(DrillRunOptions),
+    /// The drills kept in the history, newest last.
+    Report(DrillReportOptions),
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ToolsCommand {
     /// Write one JSON file per MCP tool (name, title, description, schemas, annotations).
     Export {
@@ -290,6 +317,16 @@ pub async fn run(cli: Cli, env: Vec<(String, String)>, cancel: Cancel) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// Who runs this command, for the drill's record: `$USER`, `$LOGNAME`, else the uid.
+fn user_name(env: &[(String, String)]) -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| env.iter().find(|(n, v)| n == k && !v.is_empty()))
+        .map(|(_, v)| v.clone())
+        // SAFETY: getuid cannot fail and touches no memory.
+        .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
 }
 
 /// Print a result; a closed pipe (`| head`) is not worth a panic.
@@ -421,6 +458,25 @@ async fn execute(
                 output.display()
             );
             outcome(&r, text, false)
+        }
+        Command::Drill(DrillCommand::List) => {
+            let r = dr.drill_list();
+            outcome(&r, render_drill::list(&r), false)
+        }
+        Command::Drill(DrillCommand::Run(options)) => {
+            let who = if options.scheduled {
+                "schedule".to_string()
+            } else {
+                format!("cli:{}", user_name(&env))
+            };
+            let r = dr
+                .drill_run(&options, &who, progress.clone(), &cancel)
+                .await?;
+            outcome(&r, render_drill::run(&r), !r.passed)
+        }
+        Command::Drill(DrillCommand::Report(options)) => {
+            let r = dr.drill_report(&options).await?;
+            outcome(&r, render_drill::report(&r), false)
         }
         Command::RestoreTest(RestoreTestCommand::Run(options)) => {
             let r = dr.restore_test(&options, progress.clone(), &cancel).await?;

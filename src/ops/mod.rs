@@ -14,6 +14,7 @@ pub mod backup;
 pub mod check;
 pub mod cleanup;
 pub mod decrypt;
+pub mod drill;
 pub mod health;
 pub mod history;
 pub mod init;

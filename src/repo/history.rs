@@ -19,8 +19,9 @@ use super::Repository;
 use super::bounded::{MAX_HISTORY_JSON, MAX_HISTORY_SEALED, read_bounded, unseal_json};
 use super::envelope::{self, ObjectKind};
 pub use super::history_payload::{
-    DriftSummary, LEGACY_PAYLOAD_VERSION, RecordKind, RecordPayload, RestoreTestPayload,
-    RpoPayload, RtoPayload, ValidationPayload, ValidationScope,
+    DriftSummary, DrillPayload, DrillStepPayload, LEGACY_PAYLOAD_VERSION, RecordKind,
+    RecordPayload, RestoreTestPayload, RpoPayload, RtoPayload, StepOutcome, ValidationPayload,
+    ValidationScope,
 };
 use crate::error::{Error, ErrorKind, Result};
 

@@ -29,6 +29,7 @@ pub enum RecordKind {
     RestoreTest,
     RtoMeasurement,
     RpoMeasurement,
+    Drill,
 }
 
 impl RecordKind {
@@ -38,6 +39,7 @@ impl RecordKind {
             RecordKind::RestoreTest => "restore-test",
             RecordKind::RtoMeasurement => "rto",
             RecordKind::RpoMeasurement => "rpo",
+            RecordKind::Drill => "drill",
         }
     }
 
@@ -48,6 +50,7 @@ impl RecordKind {
             RecordKind::RestoreTest => "restore_test",
             RecordKind::RtoMeasurement => "rto_measurement",
             RecordKind::RpoMeasurement => "rpo_measurement",
+            RecordKind::Drill => "drill",
         }
     }
 
@@ -55,11 +58,12 @@ impl RecordKind {
         RecordKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    pub const ALL: [RecordKind; 4] = [
+    pub const ALL: [RecordKind; 5] = [
         RecordKind::Validation,
         RecordKind::RestoreTest,
         RecordKind::RtoMeasurement,
         RecordKind::RpoMeasurement,
+        RecordKind::Drill,
     ];
 }
 
@@ -70,7 +74,8 @@ impl RecordKind {
             RecordKind::Validation
             | RecordKind::RestoreTest
             | RecordKind::RtoMeasurement
-            | RecordKind::RpoMeasurement => 1,
+            | RecordKind::RpoMeasurement
+            | RecordKind::Drill => 1,
         }
     }
 }
@@ -84,6 +89,71 @@ pub enum RecordPayload {
     RestoreTest(RestoreTestPayload),
     RtoMeasurement(RtoPayload),
     RpoMeasurement(RpoPayload),
+    Drill(DrillPayload),
+}
+
+/// How one step of a drill ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOutcome {
+    Passed,
+    Failed,
+    /// Not run: an earlier step failed, or the drill was cancelled.
+    Skipped,
+}
+
+/// One step of a drill as kept: what it did, how long, how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillStepPayload {
+    /// prepare, inject, detect, recover, verify or tear_down.
+    #[serde(rename = "phase")]
+    pub phase: String,
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "outcome")]
+    pub outcome: StepOutcome,
+    #[serde(rename = "seconds")]
+    pub seconds: f64,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+
+/// A DR drill (`drill run`), payload version 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillPayload {
+    #[serde(rename = "scenario")]
+    pub scenario: String,
+    /// Who started it: `cli:<user>`, `mcp:<client>`, `schedule`.
+    #[serde(rename = "started_by")]
+    pub started_by: String,
+    #[serde(rename = "started")]
+    pub started: DateTime<Utc>,
+    #[serde(rename = "finished")]
+    pub finished: DateTime<Utc>,
+    /// The store the recovery read (its name in the settings).
+    #[serde(rename = "store")]
+    pub store: String,
+    /// The backup the recovery used.
+    #[serde(rename = "backup_id")]
+    pub backup_id: Option<String>,
+    #[serde(rename = "steps")]
+    pub steps: Vec<DrillStepPayload>,
+    #[serde(rename = "rto_seconds")]
+    pub rto_seconds: Option<f64>,
+    #[serde(rename = "rto_target_seconds")]
+    pub rto_target_seconds: Option<f64>,
+    #[serde(rename = "rto_met")]
+    pub rto_met: Option<bool>,
+    #[serde(rename = "rpo_seconds")]
+    pub rpo_seconds: Option<f64>,
+    #[serde(rename = "rpo_target_seconds")]
+    pub rpo_target_seconds: f64,
+    #[serde(rename = "rpo_met")]
+    pub rpo_met: Option<bool>,
+    #[serde(rename = "findings")]
+    pub findings: Vec<String>,
+    #[serde(rename = "recommendations")]
+    pub recommendations: Vec<String>,
 }
 
 /// Which checks a validation ran.
@@ -253,6 +323,14 @@ impl RecordPayload {
             RecordPayload::RestoreTest(_) => RecordKind::RestoreTest,
             RecordPayload::RtoMeasurement(_) => RecordKind::RtoMeasurement,
             RecordPayload::RpoMeasurement(_) => RecordKind::RpoMeasurement,
+            RecordPayload::Drill(_) => RecordKind::Drill,
+        }
+    }
+
+    pub fn as_drill(&self) -> Option<&DrillPayload> {
+        match self {
+            RecordPayload::Drill(p) => Some(p),
+            _ => None,
         }
     }
 
@@ -268,6 +346,7 @@ impl RecordPayload {
         match self {
             RecordPayload::RestoreTest(p) => Some(p.rto_seconds),
             RecordPayload::RtoMeasurement(p) => Some(p.rto_seconds),
+            RecordPayload::Drill(p) => p.rto_seconds,
             RecordPayload::Validation(_) | RecordPayload::RpoMeasurement(_) => None,
         }
     }
@@ -277,6 +356,7 @@ impl RecordPayload {
         match self {
             RecordPayload::RestoreTest(p) => p.rpo_seconds,
             RecordPayload::RpoMeasurement(p) => p.rpo_seconds,
+            RecordPayload::Drill(p) => p.rpo_seconds,
             RecordPayload::Validation(_) | RecordPayload::RtoMeasurement(_) => None,
         }
     }
@@ -286,6 +366,7 @@ impl RecordPayload {
         match self {
             RecordPayload::RestoreTest(p) => Some(&p.backup_id),
             RecordPayload::RtoMeasurement(p) => Some(&p.backup_id),
+            RecordPayload::Drill(p) => p.backup_id.as_deref(),
             RecordPayload::Validation(_) | RecordPayload::RpoMeasurement(_) => None,
         }
     }
@@ -297,6 +378,7 @@ impl RecordPayload {
             RecordPayload::RestoreTest(p) => serde_json::to_value(p),
             RecordPayload::RtoMeasurement(p) => serde_json::to_value(p),
             RecordPayload::RpoMeasurement(p) => serde_json::to_value(p),
+            RecordPayload::Drill(p) => serde_json::to_value(p),
         }
     }
 
@@ -321,6 +403,7 @@ impl RecordPayload {
             RecordKind::RestoreTest => parse(payload).map(RecordPayload::RestoreTest),
             RecordKind::RtoMeasurement => parse(payload).map(RecordPayload::RtoMeasurement),
             RecordKind::RpoMeasurement => parse(payload).map(RecordPayload::RpoMeasurement),
+            RecordKind::Drill => parse(payload).map(RecordPayload::Drill),
         }
     }
 
@@ -342,6 +425,9 @@ impl RecordPayload {
             }
             RecordKind::RpoMeasurement => {
                 RecordPayload::RpoMeasurement(parse::<legacy::Rpo>(data)?.into())
+            }
+            RecordKind::Drill => {
+                return Err("a drill record has no version 0 (drills came later)".into());
             }
         })
     }

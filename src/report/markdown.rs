@@ -130,6 +130,7 @@ pub(crate) fn kind_label(k: RecordKind) -> &'static str {
         RecordKind::RestoreTest => "restore test",
         RecordKind::RtoMeasurement => "RTO measurement",
         RecordKind::RpoMeasurement => "RPO measurement",
+        RecordKind::Drill => "DR drill",
     }
 }
 

@@ -142,13 +142,13 @@ impl Default for Drills {
 impl Serialize for Drills {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
-        struct AsWritten {
+        struct AsWritten<'a> {
             enabled: bool,
             frequency: Frequency,
             day: Option<DaySetting>,
             time: TimeOfDay,
             timezone: Timezone,
-            scenarios: Vec<DrillScenario>,
+            scenarios: &'a [DrillScenarioSettings],
         }
         AsWritten {
             enabled: self.enabled,
@@ -156,22 +156,72 @@ impl Serialize for Drills {
             day: self.schedule.repeat.day(),
             time: TimeOfDay(self.schedule.time),
             timezone: Timezone(self.schedule.timezone),
-            scenarios: self.scenarios.iter().map(|s| s.scenario).collect(),
+            scenarios: &self.scenarios,
         }
         .serialize(s)
     }
 }
 
-/// One drill scenario with the targets it is judged against.
-///
-/// The targets are `disaster_recovery.rto_target_minutes` and `rpo_target_minutes` today; a
-/// per-scenario override, when the drills arrive, is resolved into these same fields, so code
-/// that runs a drill reads its targets here and nowhere else.
+/// One drill scenario with the targets it is judged against: the DR plan's for the scenario
+/// ([`DrillScenario::plan_targets`]) unless its entry in `drills.scenarios` overrides them.
+/// Code that runs a drill reads its targets here ([`Drills::targets`]) and nowhere else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DrillScenarioSettings {
     pub scenario: DrillScenario,
-    pub rto_target_minutes: u64,
+    /// `None`: the scenario has no recovery-time target (a network partition heals by itself).
+    pub rto_target_minutes: Option<u64>,
     pub rpo_target_minutes: u64,
+}
+
+impl DrillScenarioSettings {
+    /// The scenario with the DR plan's targets.
+    pub fn plan(scenario: DrillScenario) -> DrillScenarioSettings {
+        let (rto, rpo) = scenario.plan_targets();
+        DrillScenarioSettings {
+            scenario,
+            rto_target_minutes: rto,
+            rpo_target_minutes: rpo,
+        }
+    }
+
+    /// As the file writes it: the bare id when the targets are the plan's, else a map.
+    fn is_plan(&self) -> bool {
+        *self == DrillScenarioSettings::plan(self.scenario)
+    }
+}
+
+impl Serialize for DrillScenarioSettings {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct AsWritten {
+            scenario: DrillScenario,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            rto_target_minutes: Option<u64>,
+            rpo_target_minutes: u64,
+        }
+        if self.is_plan() {
+            self.scenario.serialize(s)
+        } else {
+            AsWritten {
+                scenario: self.scenario,
+                rto_target_minutes: self.rto_target_minutes,
+                rpo_target_minutes: self.rpo_target_minutes,
+            }
+            .serialize(s)
+        }
+    }
+}
+
+impl Drills {
+    /// The targets a drill of `scenario` is judged against: its entry's, or the plan's when the
+    /// settings do not list it.
+    pub fn targets(&self, scenario: DrillScenario) -> DrillScenarioSettings {
+        self.scenarios
+            .iter()
+            .find(|s| s.scenario == scenario)
+            .copied()
+            .unwrap_or_else(|| DrillScenarioSettings::plan(scenario))
+    }
 }
 
 /// A drill scenario, by the id the settings file writes.
@@ -194,6 +244,18 @@ impl DrillScenario {
         DrillScenario::DataDeletion,
     ];
 
+    /// The DR plan's targets for this scenario, in minutes: (RTO, RPO). A network partition has
+    /// no RTO (the service is degraded, not down); its RPO is the time without a backup.
+    pub fn plan_targets(self) -> (Option<u64>, u64) {
+        match self {
+            DrillScenario::SingleServerFailure => (Some(5), 1),
+            DrillScenario::RegionFailure => (Some(15), 5),
+            DrillScenario::DatabaseCorruption => (Some(30), 5),
+            DrillScenario::NetworkPartition => (None, 1),
+            DrillScenario::DataDeletion => (Some(30), 5),
+        }
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             DrillScenario::SingleServerFailure => "single_server_failure",
@@ -215,6 +277,19 @@ impl DrillScenario {
     /// "single_server_failure, region_failure, ..."
     pub fn valid_ids() -> String {
         DrillScenario::ALL.map(DrillScenario::id).join(", ")
+    }
+}
+
+impl JsonSchema for DrillScenario {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DrillScenario".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": DrillScenario::ALL.map(DrillScenario::id),
+            "description": "a drill scenario of the DR plan"
+        })
     }
 }
 
@@ -318,7 +393,7 @@ mod tests {
             drills: Drills {
                 scenarios: vec![DrillScenarioSettings {
                     scenario: DrillScenario::DataDeletion,
-                    rto_target_minutes: 15,
+                    rto_target_minutes: Some(15),
                     rpo_target_minutes: 5,
                 }],
                 ..Drills::default()
@@ -337,7 +412,9 @@ mod tests {
             v["drills"],
             serde_json::json!({
                 "enabled": true, "frequency": "monthly", "day": 1, "time": "06:00",
-                "timezone": "UTC", "scenarios": ["data_deletion"]
+                "timezone": "UTC",
+                "scenarios": [{"scenario": "data_deletion", "rto_target_minutes": 15,
+                               "rpo_target_minutes": 5}]
             })
         );
     }

@@ -162,7 +162,33 @@ pub(crate) struct DrillsDoc {
     pub day: Option<DaySetting>,
     pub time: TimeOfDay,
     pub timezone: Timezone,
-    pub scenarios: Vec<DrillScenario>,
+    pub scenarios: Vec<DrillScenarioDoc>,
+}
+
+/// One entry of `drills.scenarios`: an id, or `{scenario, rto_target_minutes,
+/// rpo_target_minutes}` to override the DR plan's targets for it.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum DrillScenarioDoc {
+    Id(DrillScenario),
+    Entry(DrillScenarioEntry),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DrillScenarioEntry {
+    pub scenario: DrillScenario,
+    pub rto_target_minutes: Option<u64>,
+    pub rpo_target_minutes: Option<u64>,
+}
+
+impl DrillScenarioDoc {
+    pub fn scenario(&self) -> DrillScenario {
+        match self {
+            DrillScenarioDoc::Id(s) => *s,
+            DrillScenarioDoc::Entry(e) => e.scenario,
+        }
+    }
 }
 
 impl Default for DrillsDoc {

@@ -27,11 +27,10 @@ mod source;
 pub(crate) mod test_support;
 mod validate;
 
+pub use disaster_recovery::{DrillScenario, DrillScenarioSettings, Drills};
 pub use load::{LoadedSettings, ResolvedSource, load};
 pub use schedule::{Repeat, Schedule, weekday_name};
 // What the unit tests across the crate build settings from.
-#[cfg(test)]
-pub(crate) use disaster_recovery::DrillScenario;
 #[cfg(test)]
 pub(crate) use schedule::{DaySetting, parse_time_of_day, parse_timezone};
 pub use schema::*;

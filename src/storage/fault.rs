@@ -1,8 +1,12 @@
-//! Fault injection: a store wrapper that fails, corrupts or vanishes on demand (for tests; DR
-//! drills may use it once they exist).
+//! Fault injection: a store wrapper that fails, corrupts, stalls or vanishes on demand (tests,
+//! and the DR drills' region loss and network partition).
 
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -21,12 +25,49 @@ pub enum Fault {
     CorruptReads { key_contains: String, offset: u64 },
     /// Writes of keys containing `key_contains` fail (a full disk for that object).
     FailWrites { key_contains: String },
+    /// A flaky network: on a seeded share of calls an error or a stall, on the others added
+    /// latency.
+    Partition(Partition),
+}
+
+/// A network partition as the drills inject it. Every call draws from a generator seeded with
+/// `seed`, so a run can be repeated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partition {
+    pub seed: u64,
+    /// Calls that fail at once with a transient error, in percent.
+    pub error_percent: u32,
+    /// Calls that stall for `stall` first (a timeout layer above gives up on them), in percent.
+    pub stall_percent: u32,
+    pub stall: Duration,
+    /// Every other call waits up to this long first.
+    pub max_latency: Duration,
+}
+
+/// What the faults did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultStats {
+    /// Calls that reached this layer.
+    pub calls: u64,
+    /// Calls failed by a fault.
+    pub failed: u64,
+    /// Calls stalled by a partition.
+    pub stalled: u64,
+    /// Calls delayed by a partition's latency.
+    pub delayed: u64,
 }
 
 #[derive(Debug, Clone)]
 pub struct FaultStorage {
     inner: DynStorage,
     faults: Arc<Mutex<Vec<Fault>>>,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    rng: Option<StdRng>,
+    stats: FaultStats,
 }
 
 impl FaultStorage {
@@ -34,11 +75,35 @@ impl FaultStorage {
         FaultStorage {
             inner,
             faults: Arc::new(Mutex::new(Vec::new())),
+            state: Arc::default(),
         }
     }
 
     pub fn inject(&self, fault: Fault) {
+        if let Fault::Partition(p) = &fault {
+            self.state().rng = Some(StdRng::seed_from_u64(p.seed));
+        }
         self.faults().push(fault);
+    }
+
+    /// What the faults did since this layer was made.
+    pub fn stats(&self) -> FaultStats {
+        self.state().stats
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Decide this call's fate, then wait as a partition says: an error, or go on.
+    async fn gate(&self, key: &str, write: bool) -> Result<()> {
+        let wait = self
+            .check(key, write)
+            .inspect_err(|_| self.state().stats.failed += 1)?;
+        if let Some(d) = wait {
+            tokio::time::sleep(d).await;
+        }
+        Ok(())
     }
 
     pub fn clear(&self) {
@@ -50,8 +115,9 @@ impl FaultStorage {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Decide whether this operation fails; consumes one FailNext count.
-    fn check(&self, key: &str, write: bool) -> Result<()> {
+    /// Decide whether this operation fails (consumes one FailNext count), or how long it waits.
+    fn check(&self, key: &str, write: bool) -> Result<Option<Duration>> {
+        self.state().stats.calls += 1;
         let mut faults = self.faults();
         for i in 0..faults.len() {
             match &mut faults[i] {
@@ -79,10 +145,32 @@ impl FaultStorage {
                         "injected fault: no space left writing {key}"
                     )));
                 }
+                Fault::Partition(p) => {
+                    let mut st = self.state();
+                    let st = &mut *st;
+                    let rng = st.rng.get_or_insert_with(|| StdRng::seed_from_u64(p.seed));
+                    let roll = rng.random_range(0..100u32);
+                    if roll < p.error_percent {
+                        let mut e = Error::storage(format!(
+                            "injected fault: network partition, {key} unreachable"
+                        ));
+                        e.transient = true;
+                        return Err(e);
+                    }
+                    if roll < p.error_percent + p.stall_percent {
+                        st.stats.stalled += 1;
+                        return Ok(Some(p.stall));
+                    }
+                    let max = p.max_latency.as_millis() as u64;
+                    if max > 0 {
+                        st.stats.delayed += 1;
+                        return Ok(Some(Duration::from_millis(rng.random_range(0..=max))));
+                    }
+                }
                 _ => {}
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn corrupt(&self, key: &str, start: u64, data: Bytes) -> Bytes {
@@ -115,42 +203,42 @@ impl Storage for FaultStorage {
         self.inner.read_plan()
     }
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
-        self.check(key, true)?;
+        self.gate(key, true).await?;
         self.inner.put(key, data).await
     }
     async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool> {
-        self.check(key, true)?;
+        self.gate(key, true).await?;
         self.inner.put_if_absent(key, data).await
     }
     async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>> {
-        self.check(key, true)?;
+        self.gate(key, true).await?;
         self.inner.writer(key).await
     }
     async fn get(&self, key: &str) -> Result<Bytes> {
-        self.check(key, false)?;
+        self.gate(key, false).await?;
         let data = self.inner.get(key).await?;
         Ok(self.corrupt(key, 0, data))
     }
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
-        self.check(key, false)?;
+        self.gate(key, false).await?;
         let start = range.start;
         let data = self.inner.get_range(key, range).await?;
         Ok(self.corrupt(key, start, data))
     }
     async fn size(&self, key: &str) -> Result<Option<u64>> {
-        self.check(key, false)?;
+        self.gate(key, false).await?;
         self.inner.size(key).await
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
-        self.check(prefix, false)?;
+        self.gate(prefix, false).await?;
         self.inner.list(prefix).await
     }
     async fn delete(&self, key: &str) -> Result<()> {
-        self.check(key, true)?;
+        self.gate(key, true).await?;
         self.inner.delete(key).await
     }
     async fn delete_folder(&self, prefix: &str) -> Result<()> {
-        self.check(prefix, true)?;
+        self.gate(prefix, true).await?;
         self.inner.delete_folder(prefix).await
     }
 }

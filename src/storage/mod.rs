@@ -30,7 +30,7 @@ use crate::error::Result;
 use crate::settings::{NamedStore, StorageSettings, StorageTarget};
 
 pub use cloud::{CloudStorage, without_credential_logs};
-pub use fault::{Fault, FaultStorage};
+pub use fault::{Fault, FaultStats, FaultStorage, Partition};
 pub use memory::MemoryStorage;
 pub use opendal_store::{OpendalStorage, TMP_PREFIX};
 pub use retry::RetryStorage;

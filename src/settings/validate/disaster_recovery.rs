@@ -7,8 +7,8 @@ use super::Problems;
 use crate::settings::disaster_recovery::{
     AutomatedTests, DisasterRecoverySettings, DrillScenarioSettings, Drills, default_day,
 };
-use crate::settings::document::DisasterRecoveryDoc;
-use crate::settings::keys::{index_key, keys};
+use crate::settings::document::{DisasterRecoveryDoc, DrillScenarioDoc};
+use crate::settings::keys::{Seg, index_key, keys};
 use crate::settings::schedule::{
     DaySetting, Frequency, Repeat, Schedule, TimeOfDay, Timezone, weekday_name,
 };
@@ -44,8 +44,12 @@ pub(super) fn resolve(dr: &DisasterRecoveryDoc, p: &mut Problems<'_>) -> Disaste
     };
     let d = &dr.drills;
     let mut scenarios: Vec<DrillScenarioSettings> = Vec::new();
-    for (i, &scenario) in d.scenarios.iter().enumerate() {
-        if let Some(j) = d.scenarios[..i].iter().position(|s| *s == scenario) {
+    for (i, doc) in d.scenarios.iter().enumerate() {
+        let scenario = doc.scenario();
+        if let Some(j) = d.scenarios[..i]
+            .iter()
+            .position(|s| s.scenario() == scenario)
+        {
             p.add(
                 &index_key(&["disaster_recovery", "drills", "scenarios"], i),
                 format!("{scenario} is listed twice (also scenarios[{j}])"),
@@ -53,11 +57,26 @@ pub(super) fn resolve(dr: &DisasterRecoveryDoc, p: &mut Problems<'_>) -> Disaste
             );
             continue;
         }
-        scenarios.push(DrillScenarioSettings {
-            scenario,
-            rto_target_minutes: dr.rto_target_minutes,
-            rpo_target_minutes: dr.rpo_target_minutes,
-        });
+        let mut resolved = DrillScenarioSettings::plan(scenario);
+        if let DrillScenarioDoc::Entry(e) = doc {
+            for (name, value) in [
+                ("rto_target_minutes", e.rto_target_minutes),
+                ("rpo_target_minutes", e.rpo_target_minutes),
+            ] {
+                if value == Some(0) {
+                    let mut key = index_key(&["disaster_recovery", "drills", "scenarios"], i);
+                    key.push(Seg::Key(name.to_string()));
+                    p.add(&key, "must be at least 1 (minute)", None);
+                }
+            }
+            if let Some(rto) = e.rto_target_minutes {
+                resolved.rto_target_minutes = Some(rto);
+            }
+            if let Some(rpo) = e.rpo_target_minutes {
+                resolved.rpo_target_minutes = rpo;
+            }
+        }
+        scenarios.push(resolved);
     }
     let drills = Drills {
         enabled: d.enabled,
@@ -358,13 +377,37 @@ mod tests {
     #[test]
     fn scenarios_carry_the_targets() {
         let (_d, root) = project(
-            "disaster_recovery:\n  rto_target_minutes: 30\n  rpo_target_minutes: 60\n  drills:\n    scenarios: [Network_Partition]\n",
+            "disaster_recovery:\n  rto_target_minutes: 30\n  rpo_target_minutes: 60\n  drills:\n    scenarios:\n      - Network_Partition\n      - {scenario: data_deletion, rto_target_minutes: 45}\n",
         );
         let l = load_in(&root, &[]).expect("loads");
-        let s = &l.settings.disaster_recovery.drills.scenarios;
-        assert_eq!(s.len(), 1);
+        let d = &l.settings.disaster_recovery.drills;
+        let s = &d.scenarios;
+        assert_eq!(s.len(), 2);
         assert_eq!(s[0].scenario, DrillScenario::NetworkPartition);
-        assert_eq!((s[0].rto_target_minutes, s[0].rpo_target_minutes), (30, 60));
+        // The DR plan's targets per scenario, not the global ones; an entry overrides them.
+        assert_eq!(
+            (s[0].rto_target_minutes, s[0].rpo_target_minutes),
+            (None, 1)
+        );
+        assert_eq!(
+            (s[1].rto_target_minutes, s[1].rpo_target_minutes),
+            (Some(45), 5)
+        );
+        let unlisted = d.targets(DrillScenario::SingleServerFailure);
+        assert_eq!(
+            (unlisted.rto_target_minutes, unlisted.rpo_target_minutes),
+            (Some(5), 1)
+        );
+        let (_d, root) = project(
+            "disaster_recovery:\n  drills:\n    scenarios: [{scenario: region_failure, rpo_target_minutes: 0}]\n",
+        );
+        let e = err_in(&root, &[]);
+        assert!(
+            e.message.contains(
+                "disaster_recovery.drills.scenarios[0].rpo_target_minutes: must be at least 1"
+            ),
+            "{e}"
+        );
         let (_d, root) = project("disaster_recovery:\n  rpo_target_minutes: 0\n");
         let e = err_in(&root, &[]);
         assert!(

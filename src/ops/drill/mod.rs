@@ -1,0 +1,216 @@
+//! DR drills: the five disasters of the DR plan as scenarios (one file each), injected for real
+//! into a sandbox under the scratch folder and into scratch repositories, recovered, timed step
+//! by step, torn down every time, and kept in the repository history as evidence.
+//!
+//! The live data and the production repository are read, never written: the one object a drill
+//! adds to the production repository is its history record (the evidence). A dry run reads the
+//! catalog and the history and writes nothing anywhere.
+
+mod data_deletion;
+mod database_corruption;
+mod network_partition;
+mod plan;
+mod region_failure;
+mod report;
+mod runner;
+mod sandbox;
+mod scenario;
+mod single_server_failure;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use plan::DrillPlan;
+pub use report::{DrillReportOptions, DrillReportResponse, KeptDrill};
+pub use scenario::{ScenarioInfo, StepPhase};
+
+use super::{Cancel, Dr, Progress};
+use crate::error::{Error, Result};
+use crate::repo::history::StepOutcome;
+use crate::settings::DrillScenario;
+
+/// Options of `drill run` (`drill_run`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct DrillRunOptions {
+    /// The scenario to drill (see `drill list`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_name = "ID", required_unless_present_any = ["all", "scheduled"])]
+    pub scenario: Option<String>,
+    /// Every scenario, in the DR plan's order.
+    #[serde(default)]
+    #[arg(long, conflicts_with = "scenario")]
+    pub all: bool,
+    /// Print the plan (steps, the backup and store it would use, an RTO estimate) and change
+    /// nothing anywhere.
+    #[serde(default)]
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The scenarios of `disaster_recovery.drills` that are due (run by a scheduler).
+    #[serde(skip)]
+    #[arg(long, conflicts_with_all = ["scenario", "all"])]
+    pub scheduled: bool,
+}
+
+/// One step of a drill as it ran.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DrillStep {
+    pub phase: StepPhase,
+    pub name: String,
+    pub outcome: StepOutcome,
+    pub seconds: f64,
+    /// What it did or found; for a failed step, why.
+    pub detail: String,
+}
+
+/// One drill's result: what the record in the history keeps, and more.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DrillResult {
+    pub scenario: DrillScenario,
+    pub title: String,
+    /// The recovery worked and every target was met.
+    pub passed: bool,
+    pub host: String,
+    /// `cli:<user>`, `mcp:<client>`, `schedule`.
+    pub started_by: String,
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    /// The store the recovery read.
+    pub store: String,
+    /// The backup the recovery used.
+    pub backup_id: Option<String>,
+    pub steps: Vec<DrillStep>,
+    /// From the incident (the end of the inject step) to the end of the last verify step; none
+    /// when the recovery did not verify.
+    pub rto_seconds: Option<f64>,
+    pub rto_target_seconds: Option<f64>,
+    pub rto_met: Option<bool>,
+    /// The data the recovery lost (per scenario: the age of the backup used at the incident,
+    /// the replica's lag, the time without a backup).
+    pub rpo_seconds: Option<f64>,
+    pub rpo_target_seconds: f64,
+    pub rpo_met: Option<bool>,
+    /// What the drill showed, good or bad, in a sentence each.
+    pub findings: Vec<String>,
+    /// What to change, when something failed or a target was missed.
+    pub recommendations: Vec<String>,
+    /// The history record it was kept as.
+    pub record_id: Option<String>,
+    pub warnings: Vec<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DrillRunResponse {
+    pub dry_run: bool,
+    /// Every drill run passed (a dry run: true when every plan could be made).
+    pub passed: bool,
+    /// The drills run (empty for a dry run).
+    pub drills: Vec<DrillResult>,
+    /// The plans (a dry run only).
+    pub plans: Vec<DrillPlan>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DrillListResponse {
+    pub scenarios: Vec<ScenarioInfo>,
+}
+
+impl Dr {
+    /// The scenarios, with their steps and the targets the settings give them.
+    pub fn drill_list(&self) -> DrillListResponse {
+        let drills = &self.settings.settings.disaster_recovery.drills;
+        DrillListResponse {
+            scenarios: DrillScenario::ALL
+                .iter()
+                .map(|s| scenario::info(*s, drills))
+                .collect(),
+        }
+    }
+
+    /// Run drills (or plan them, for a dry run). A drill that fails is a result with `passed:
+    /// false`, findings and recommendations, not an error; errors are for what stops drills
+    /// from running at all (an unknown scenario, the settings).
+    pub async fn drill_run(
+        &self,
+        req: &DrillRunOptions,
+        started_by: &str,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<DrillRunResponse> {
+        let scenarios = self.drills_asked(req).await?;
+        if req.dry_run {
+            let mut plans = Vec::new();
+            for s in &scenarios {
+                plans.push(self.drill_plan(*s).await);
+            }
+            let message = format!(
+                "dry run: {} drill(s) planned, nothing was changed",
+                plans.len()
+            );
+            return Ok(DrillRunResponse {
+                dry_run: true,
+                passed: true,
+                drills: Vec::new(),
+                plans,
+                message,
+            });
+        }
+        let mut drills = Vec::new();
+        for s in scenarios {
+            if cancel.is_cancelled() {
+                break;
+            }
+            drills.push(runner::run(self, s, started_by, progress.clone(), cancel).await);
+        }
+        let failed: Vec<&str> = drills
+            .iter()
+            .filter(|d| !d.passed)
+            .map(|d| d.scenario.id())
+            .collect();
+        let passed = failed.is_empty() && !drills.is_empty();
+        let message = if drills.is_empty() {
+            "no drill ran".to_string()
+        } else if passed {
+            format!("{} drill(s) passed", drills.len())
+        } else {
+            format!(
+                "{} of {} drill(s) FAILED: {}",
+                failed.len(),
+                drills.len(),
+                failed.join(", ")
+            )
+        };
+        Ok(DrillRunResponse {
+            dry_run: false,
+            passed,
+            drills,
+            plans: Vec::new(),
+            message,
+        })
+    }
+
+    /// The scenarios a request names, in the DR plan's order.
+    async fn drills_asked(&self, req: &DrillRunOptions) -> Result<Vec<DrillScenario>> {
+        if req.scheduled {
+            return Ok(plan::due(self).await);
+        }
+        if req.all {
+            return Ok(DrillScenario::ALL.to_vec());
+        }
+        let Some(id) = req.scenario.as_deref() else {
+            return Err(
+                Error::usage("name a scenario with --scenario ID, or pass --all")
+                    .with_guidance(format!("the scenarios: {}", DrillScenario::valid_ids())),
+            );
+        };
+        DrillScenario::parse(id).map(|s| vec![s]).ok_or_else(|| {
+            Error::usage(format!("no drill scenario is called {id:?}"))
+                .with_guidance(format!("the scenarios: {}", DrillScenario::valid_ids()))
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! A drill's sandbox: a fresh private folder under the scratch folder, and scratch repositories
+//! inside it (their own key, their own settings, no replicas), so a fault injected there
+//! never reaches the live data or the production repository. Removed at tear down, and by
+//! `Drop` as a last resort.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::ops::Dr;
+use crate::ops::init::InitOptions;
+use crate::ops::private_dir::create_private_dir;
+use crate::settings::{DrillScenario, SourceSpec, StorageSettings};
+use crate::storage::{self, DynStorage};
+
+pub(super) struct Sandbox {
+    dir: PathBuf,
+    removed: bool,
+}
+
+impl Sandbox {
+    /// A new private folder `drill-<scenario>-<time>-<random>` in the scratch folder.
+    pub fn create(dr: &Dr, s: DrillScenario) -> Result<Sandbox> {
+        let dir = dr.new_scratch_folder(&format!("drill-{}", s.id()))?;
+        Ok(Sandbox {
+            dir,
+            removed: false,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A path inside the sandbox.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Remove the sandbox and everything in it.
+    pub fn remove(mut self) -> Result<()> {
+        self.removed = true;
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(format!(
+                "cannot remove the drill sandbox {}: {e}",
+                self.dir.display()
+            ))
+            .with_guidance("remove it by hand; it holds restored data")),
+        }
+    }
+
+    /// A new repository in the sandbox folder `name`, backing up `sources`, with its own key and
+    /// scratch folder and no replicas, opened through `wrap` (a fault layer, or as is). The
+    /// returned operations work on it alone.
+    pub async fn scratch_repository(
+        &self,
+        dr: &Dr,
+        name: &str,
+        sources: Vec<PathBuf>,
+        wrap: impl FnOnce(DynStorage) -> DynStorage,
+    ) -> Result<Dr> {
+        let root = self.path(name);
+        create_private_dir(&root)?;
+        let scratch = root.join("scratch");
+        create_private_dir(&scratch)?;
+        let mut settings = dr.settings().clone();
+        {
+            let s = &mut settings.settings;
+            s.backup.sources = sources.into_iter().map(SourceSpec::Path).collect();
+            s.backup.directory = root.join("repo");
+            s.backup.storage = StorageSettings::default();
+            s.backup.encryption.enabled = true;
+            s.backup.encryption.key_path = root.join("key");
+            s.disaster_recovery.restore_test.scratch_dir = scratch;
+        }
+        let b = &settings.settings.backup;
+        let inner = storage::open_store(&b.storage.primary_store(&b.directory))?;
+        let scratch_dr = Dr::with_storage(settings, wrap(inner));
+        scratch_dr
+            .init(&InitOptions { generate_key: true })
+            .await
+            .map_err(|e| e.context(format!("creating the scratch repository {name}")))?;
+        Ok(scratch_dr)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// SHA-256 (hex) of a file's bytes.
+pub(super) fn sha256_file(path: &Path) -> Result<String> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::io(format!("cannot read {}: {e}", path.display())))?;
+    crate::repo::hash::digest_of_file(&f, crate::repo::hash::DigestKind::Flat)
+        .map(|(_, h)| h)
+        .map_err(|e| Error::io(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The newest backup of the host this process presents, on `dr`'s store, with its manifest.
+pub(super) async fn newest_backup(
+    dr: &Dr,
+) -> Result<(
+    crate::repo::manifest::ManifestSummary,
+    crate::repo::manifest::Manifest,
+)> {
+    let repo = dr.open_repo().await?;
+    let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
+    let summary = catalog.resolve_latest_of(&dr.host())?.clone();
+    let manifest = repo.read_manifest(&summary.backup_id).await?;
+    Ok((summary, manifest))
+}
+
+/// Seconds from `from` to `to`, as the drills report them.
+pub(super) fn seconds_between(
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> f64 {
+    (to - from).num_milliseconds() as f64 / 1000.0
+}
