@@ -30,6 +30,7 @@ pub use ops::backup::{BackupOptions, BackupResponse, BackupStatus};
 pub use ops::check::{CheckStatus, DrCheckResponse, Verdict};
 pub use ops::cleanup::{CleanupOptions, CleanupResponse};
 pub use ops::decrypt::{DecryptOptions, DecryptResponse};
+pub use ops::diff::{DiffOptions, DiffResponse};
 pub use ops::events::{
     BackupFinished, CleanupFinished, Observer, OperationEvent, OperationFailure,
     RestoreTestFinished, ValidationFinished,

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::ops::backup::BackupOptions;
 use crate::ops::cleanup::CleanupOptions;
 use crate::ops::decrypt::DecryptOptions;
+use crate::ops::diff::DiffOptions;
 use crate::ops::history::HistoryOptions;
 use crate::ops::init::InitOptions;
 use crate::ops::replicate::ReplicateOptions;
@@ -66,6 +67,16 @@ pub enum Command {
     Backup(BackupCommand),
     /// Restore a backup into a folder.
     Restore(RestoreOptions),
+    /// The live sources against a backup: what was added, changed or removed since it, with
+    /// sizes and times (read-only). Exit 0 when it ran, differences or not; with --exit-code,
+    /// exit 1 when anything differs (as `git diff --exit-code`).
+    Diff {
+        #[command(flatten)]
+        options: DiffOptions,
+        /// Exit 1 when anything differs, 0 when nothing does.
+        #[arg(long)]
+        exit_code: bool,
+    },
     /// Object-lock retention on an immutable S3 store.
     #[command(subcommand)]
     Retention(RetentionCommand),
@@ -143,6 +154,7 @@ pub enum SchemaName {
     Replicate,
     RetentionExtend,
     Restore,
+    Diff,
     Decrypt,
     Check,
     RestoreTestRun,
@@ -171,6 +183,7 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
             schemars::schema_for!(crate::ops::retention_extend::ExtendResponse)
         }
         SchemaName::Restore => schemars::schema_for!(restore::RestoreResponse),
+        SchemaName::Diff => schemars::schema_for!(crate::ops::diff::DiffResponse),
         SchemaName::Decrypt => schemars::schema_for!(decrypt::DecryptResponse),
         SchemaName::Check => schemars::schema_for!(crate::ops::check::DrCheckResponse),
         SchemaName::RestoreTestReport => {
@@ -488,6 +501,10 @@ async fn execute(
         Command::Restore(options) => {
             let r = dr.restore(&options, progress.clone(), &cancel).await?;
             outcome(&r, render::restore(&r), false)
+        }
+        Command::Diff { options, exit_code } => {
+            let r = dr.diff(&options, &cancel).await?;
+            outcome(&r, render::diff(&r), exit_code && r.differences)
         }
     }
 }

@@ -69,7 +69,8 @@ fn scenario_advice(scenario: &str) -> &'static str {
         }
         "malicious_deletion" => {
             "Data was deleted on purpose. Do NOT run backup_cleanup (it could remove the only \
-             good copies); find the newest backup taken before the deletion and restore from it."
+             good copies); find the newest backup taken before the deletion, scope what was \
+             deleted with backup_diff, and restore only those paths."
         }
         _ => "Establish what data is affected and since when before choosing a backup.",
     }
@@ -94,14 +95,21 @@ pub fn get(name: &str, args: &Option<JsonObject>) -> Result<Option<GetPromptResu
                  backup, its age against the RPO target, and anything unfinished or unreadable.\n\
                  2. Pick the backup: call backup_list; choose the newest backup taken before the \
                  incident began. Say which one and why, and how much data (time) is lost.\n\
-                 3. Prove it: call backup_validate with that backup_id and level full. If it \
+                 3. Scope the damage: call backup_diff with that backup_id (add paths to look \
+                 at one area). Its removed and changed lists are the affected paths (deleted or \
+                 overwritten since the backup); added are files the backup does not have, which \
+                 a restore of everything would not bring back. Tell the user what is affected \
+                 and how much (counts, bytes_to_restore).\n\
+                 4. Prove it: call backup_validate with that backup_id and level full. If it \
                  fails, go back to step 2 with an older backup.\n\
-                 4. Recover: call restore_run with that backup_id and a new target_dir inside the \
-                 restore roots (see dr://settings). Never restore over live data; a non-empty \
-                 folder needs overwrite and confirm, which only the user may approve.\n\
-                 5. Check the restored files (databases, configuration) before the user switches \
+                 5. Recover only what is affected: call restore_run with that backup_id, paths \
+                 set to the changed and removed paths from backup_diff (or their folders when \
+                 the lists were truncated), and a new target_dir inside the restore roots (see \
+                 dr://settings). Never restore over live data; a non-empty folder needs \
+                 overwrite and confirm, which only the user may approve.\n\
+                 6. Check the restored files (databases, configuration) before the user switches \
                  the service over to them.\n\
-                 6. Afterwards: call backup_run with backup_type full so the recovered state is \
+                 7. Afterwards: call backup_run with backup_type full so the recovered state is \
                  protected, and summarise the timeline, the data lost (RPO achieved) and the \
                  time taken (RTO achieved).\n\
                  Do not call backup_cleanup during an incident.",

@@ -16,6 +16,7 @@ const VERBS: &[&str] = &[
     "check",
     "cleanup",
     "decrypt",
+    "diff",
     "health",
     "history",
     "init",
