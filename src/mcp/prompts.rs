@@ -91,17 +91,20 @@ pub fn get(name: &str, args: &Option<JsonObject>) -> Result<Option<GetPromptResu
                  {advice}\n\n\
                  Work through it with the mahavishnu-dr tools, telling the user what you find at \
                  each step:\n\
-                 1. Triage: call backup_status and run_disaster_recovery_check. Note the newest \
+                 1. Scope the damage first: call backup_diff (the latest backup by default; \
+                 paths narrows it to a file or folder). removed lists what was deleted since the \
+                 backup, changed what was overwritten (the backup's and the live size and \
+                 modification time: the live times show when the damage began), added what was \
+                 created since (a restore neither brings it back nor removes it). Tell the user \
+                 what is affected and how much (counts, bytes_to_restore).\n\
+                 2. Triage: call backup_status and run_disaster_recovery_check. Note the newest \
                  backup, its age against the RPO target, and anything unfinished or unreadable.\n\
-                 2. Pick the backup: call backup_list; choose the newest backup taken before the \
-                 incident began. Say which one and why, and how much data (time) is lost.\n\
-                 3. Scope the damage: call backup_diff with that backup_id (add paths to look \
-                 at one area). Its removed and changed lists are the affected paths (deleted or \
-                 overwritten since the backup); added are files the backup does not have, which \
-                 a restore of everything would not bring back. Tell the user what is affected \
-                 and how much (counts, bytes_to_restore).\n\
+                 3. Pick the backup: call backup_list; choose the newest backup taken before the \
+                 incident began. Say which one and why, and how much data (time) is lost. If it \
+                 is not the one compared in step 1, call backup_diff again with its backup_id: \
+                 its changed and removed paths are the ones to restore.\n\
                  4. Prove it: call backup_validate with that backup_id and level full. If it \
-                 fails, go back to step 2 with an older backup.\n\
+                 fails, go back to step 3 with an older backup.\n\
                  5. Recover only what is affected: call restore_run with that backup_id, paths \
                  set to the changed and removed paths from backup_diff (or their folders when \
                  the lists were truncated), and a new target_dir inside the restore roots (see \
