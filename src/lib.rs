@@ -30,6 +30,7 @@ pub use ops::backup::{BackupOptions, BackupResponse, BackupStatus};
 pub use ops::check::{CheckStatus, DrCheckResponse, Verdict};
 pub use ops::cleanup::{CleanupOptions, CleanupResponse};
 pub use ops::decrypt::{DecryptOptions, DecryptResponse};
+pub use ops::diff::{DiffOptions, DiffResponse};
 pub use ops::drill::{
     DrillListResponse, DrillPlan, DrillReportOptions, DrillReportResponse, DrillResult,
     DrillRunOptions, DrillRunResponse, DrillStep, KeptDrill, ScenarioInfo, StepPhase,

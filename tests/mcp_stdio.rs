@@ -73,7 +73,7 @@ fn the_binary_serves_mcp_on_stdio_with_only_protocol_on_stdout() {
     send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
     send(json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}));
     let tools = wait_for(2, &mut lines);
-    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 16);
+    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 17);
     send(
         json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{
         "name":"backup_run","arguments":{"backup_type":"full"},"_meta":{"progressToken":"tok-7"}}}),
@@ -91,6 +91,17 @@ fn the_binary_serves_mcp_on_stdio_with_only_protocol_on_stdout() {
             .iter()
             .all(|n| n["params"]["progressToken"] == "tok-7")
     );
+    // backup_diff over stdio: a deleted file is listed as removed, with its size.
+    std::fs::remove_file(p.data().join("app.yaml")).unwrap();
+    send(
+        json!({"jsonrpc":"2.0","id":30,"method":"tools/call","params":{
+        "name":"backup_diff","arguments":{}}}),
+    );
+    let diff = wait_for(30, &mut lines);
+    assert_eq!(diff["result"]["isError"], false, "{diff}");
+    let removed = &diff["result"]["structuredContent"]["removed"];
+    assert_eq!(removed[0]["path"], "data/app.yaml", "{diff}");
+    assert_eq!(removed[0]["backup"]["size"], 5, "{diff}");
     send(
         json!({"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri":"dr://settings"}}),
     );

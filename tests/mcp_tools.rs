@@ -17,7 +17,7 @@ use rmcp::model::{
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 16] = [
+const TOOLS: [&str; 17] = [
     "backup_run",
     "backup_status",
     "backup_list",
@@ -25,6 +25,7 @@ const TOOLS: [&str; 16] = [
     "backup_cleanup",
     "backup_replicate",
     "retention_extend",
+    "backup_diff",
     "restore_run",
     "create_backup",
     "list_backups",
@@ -117,6 +118,7 @@ async fn tools_are_listed_with_flat_inputs_output_schemas_and_annotations() {
             t.name.as_ref(),
             "backup_status"
                 | "backup_list"
+                | "backup_diff"
                 | "list_backups"
                 | "report"
                 | "run_disaster_recovery_check"
@@ -151,6 +153,33 @@ async fn every_tool_works_and_its_result_matches_its_output_schema() {
     let full_id = full["backup_id"].as_str().unwrap().to_string();
     // The text content carries the same JSON, for clients without structured content.
     assert_eq!(serde_json::from_str::<Value>(&text(&r)).unwrap(), full);
+
+    // backup_diff: nothing differs from a fresh backup; a new file shows as added.
+    let d = ok_structured(
+        t,
+        "backup_diff",
+        &call(&s.client, "backup_diff", json!({})).await,
+    );
+    assert_eq!(d["differences"], false, "{d:#}");
+    s.project.write("app/new.yaml", "added: true\n");
+    let d = ok_structured(
+        t,
+        "backup_diff",
+        &call(
+            &s.client,
+            "backup_diff",
+            json!({"backup_id": full_id, "paths": ["data/app"]}),
+        )
+        .await,
+    );
+    assert_eq!(d["added"][0]["path"], "data/app/new.yaml", "{d:#}");
+    assert_eq!(d["counts"]["added"]["total"], 1);
+    is_tool_error(
+        "backup_diff",
+        &call(&s.client, "backup_diff", json!({"paths": ["data/none"]})).await,
+        &["data/none", "names nothing"],
+    );
+    std::fs::remove_file(s.project.data().join("app/new.yaml")).unwrap();
 
     s.project.write("state/workflows.json", r#"{"running": 4}"#);
     let r = call(
@@ -803,6 +832,7 @@ async fn resources_and_prompts() {
         "malicious_deletion",
         "files gone since 09:00",
         "backup_validate",
+        "backup_diff",
         "restore_run",
         "Do NOT run backup_cleanup",
     ] {

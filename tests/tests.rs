@@ -10,6 +10,7 @@ mod blocks;
 mod cleanup;
 mod crash;
 mod decrypt;
+mod diff;
 mod dr_check;
 mod history_format;
 mod hosts;

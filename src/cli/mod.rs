@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::ops::backup::BackupOptions;
 use crate::ops::cleanup::CleanupOptions;
 use crate::ops::decrypt::DecryptOptions;
+use crate::ops::diff::DiffOptions;
 use crate::ops::drill::{DrillReportOptions, DrillRunOptions};
 use crate::ops::history::HistoryOptions;
 use crate::ops::init::InitOptions;
@@ -68,6 +69,16 @@ pub enum Command {
     Backup(BackupCommand),
     /// Restore a backup into a folder.
     Restore(RestoreOptions),
+    /// The live sources against a backup: what was added, changed or removed since it, with
+    /// sizes and times (read-only). Exit 0 when it ran, differences or not; with --exit-code,
+    /// exit 1 when anything differs (as `git diff --exit-code`).
+    Diff {
+        #[command(flatten)]
+        options: DiffOptions,
+        /// Exit 1 when anything differs, 0 when nothing does.
+        #[arg(long)]
+        exit_code: bool,
+    },
     /// Object-lock retention on an immutable S3 store.
     #[command(subcommand)]
     Retention(RetentionCommand),
@@ -149,6 +160,7 @@ pub enum SchemaName {
     Replicate,
     RetentionExtend,
     Restore,
+    Diff,
     Decrypt,
     Check,
     RestoreTestRun,
@@ -180,6 +192,7 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
             schemars::schema_for!(crate::ops::retention_extend::ExtendResponse)
         }
         SchemaName::Restore => schemars::schema_for!(restore::RestoreResponse),
+        SchemaName::Diff => schemars::schema_for!(crate::ops::diff::DiffResponse),
         SchemaName::Decrypt => schemars::schema_for!(decrypt::DecryptResponse),
         SchemaName::Check => schemars::schema_for!(crate::ops::check::DrCheckResponse),
         SchemaName::DrillList => schemars::schema_for!(crate::ops::drill::DrillListResponse),
@@ -544,6 +557,10 @@ async fn execute(
         Command::Restore(options) => {
             let r = dr.restore(&options, progress.clone(), &cancel).await?;
             outcome(&r, render::restore(&r), false)
+        }
+        Command::Diff { options, exit_code } => {
+            let r = dr.diff(&options, &cancel).await?;
+            outcome(&r, render::diff(&r), exit_code && r.differences)
         }
     }
 }

@@ -373,6 +373,76 @@ pub fn restore(r: &RestoreResponse) -> String {
     s
 }
 
+/// `diff`, grouped like `git status`: added (+), changed (~), removed (-), each path with its
+/// kind, size and modification time (a changed one: the backup's, then the live one's).
+pub fn diff(r: &crate::ops::diff::DiffResponse) -> String {
+    use crate::ops::diff::{ChangeCount, DiffEntry, EntryState};
+    use crate::repo::manifest::EntryKind;
+    fn name(e: &DiffEntry) -> String {
+        match e.kind {
+            EntryKind::Dir => format!("{}/", e.path),
+            _ => e.path.clone(),
+        }
+    }
+    fn state(st: &EntryState) -> String {
+        match (st.kind, &st.target) {
+            (EntryKind::Symlink, Some(t)) => format!("-> {t}, {}", present::timestamp(st.modified)),
+            (EntryKind::File, _) => format!(
+                "{}, {}",
+                present::bytes(st.size),
+                present::timestamp(st.modified)
+            ),
+            (EntryKind::Dir, _) => format!("folder, {}", present::timestamp(st.modified)),
+            (EntryKind::Symlink, None) => format!("symlink, {}", present::timestamp(st.modified)),
+        }
+    }
+    fn group(s: &mut String, title: &str, mark: char, list: &[DiffEntry], count: &ChangeCount) {
+        if count.total == 0 {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "\n{title} ({}, {}):",
+            count.total,
+            present::bytes(count.bytes)
+        );
+        for e in list {
+            let detail = match (&e.backup, &e.live) {
+                (Some(b), Some(l)) => {
+                    let what: Vec<String> = e
+                        .differs
+                        .iter()
+                        .map(|d| format!("{d:?}").to_lowercase())
+                        .collect();
+                    format!("{} -> {} [{}]", state(b), state(l), what.join(", "))
+                }
+                (Some(st), None) | (None, Some(st)) => state(st),
+                (None, None) => String::new(),
+            };
+            let _ = writeln!(s, "  {mark} {}  ({detail})", name(e));
+        }
+        let more = count.total.saturating_sub(list.len() as u64);
+        if more > 0 {
+            let _ = writeln!(s, "  ... and {more} more (--limit N, 0 for all)");
+        }
+    }
+    let mut s = format!("{}\n", r.message);
+    group(&mut s, "Added", '+', &r.added, &r.counts.added);
+    group(&mut s, "Changed", '~', &r.changed, &r.counts.changed);
+    group(&mut s, "Removed", '-', &r.removed, &r.counts.removed);
+    if r.counts.changed.total + r.counts.removed.total > 0 {
+        let _ = writeln!(
+            s,
+            "\nrestore the changed and removed paths with: restore --backup-id {} --target DIR --path P ...",
+            r.backup_id
+        );
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+    s
+}
+
 pub fn check(r: &crate::ops::check::DrCheckResponse) -> String {
     let c = &r.results.checks;
     let rows = [

@@ -69,7 +69,8 @@ fn scenario_advice(scenario: &str) -> &'static str {
         }
         "malicious_deletion" => {
             "Data was deleted on purpose. Do NOT run backup_cleanup (it could remove the only \
-             good copies); find the newest backup taken before the deletion and restore from it."
+             good copies); find the newest backup taken before the deletion, scope what was \
+             deleted with backup_diff, and restore only those paths."
         }
         _ => "Establish what data is affected and since when before choosing a backup.",
     }
@@ -90,18 +91,28 @@ pub fn get(name: &str, args: &Option<JsonObject>) -> Result<Option<GetPromptResu
                  {advice}\n\n\
                  Work through it with the mahavishnu-dr tools, telling the user what you find at \
                  each step:\n\
-                 1. Triage: call backup_status and run_disaster_recovery_check. Note the newest \
+                 1. Scope the damage first: call backup_diff (the latest backup by default; \
+                 paths narrows it to a file or folder). removed lists what was deleted since the \
+                 backup, changed what was overwritten (the backup's and the live size and \
+                 modification time: the live times show when the damage began), added what was \
+                 created since (a restore neither brings it back nor removes it). Tell the user \
+                 what is affected and how much (counts, bytes_to_restore).\n\
+                 2. Triage: call backup_status and run_disaster_recovery_check. Note the newest \
                  backup, its age against the RPO target, and anything unfinished or unreadable.\n\
-                 2. Pick the backup: call backup_list; choose the newest backup taken before the \
-                 incident began. Say which one and why, and how much data (time) is lost.\n\
-                 3. Prove it: call backup_validate with that backup_id and level full. If it \
-                 fails, go back to step 2 with an older backup.\n\
-                 4. Recover: call restore_run with that backup_id and a new target_dir inside the \
-                 restore roots (see dr://settings). Never restore over live data; a non-empty \
-                 folder needs overwrite and confirm, which only the user may approve.\n\
-                 5. Check the restored files (databases, configuration) before the user switches \
+                 3. Pick the backup: call backup_list; choose the newest backup taken before the \
+                 incident began. Say which one and why, and how much data (time) is lost. If it \
+                 is not the one compared in step 1, call backup_diff again with its backup_id: \
+                 its changed and removed paths are the ones to restore.\n\
+                 4. Prove it: call backup_validate with that backup_id and level full. If it \
+                 fails, go back to step 3 with an older backup.\n\
+                 5. Recover only what is affected: call restore_run with that backup_id, paths \
+                 set to the changed and removed paths from backup_diff (or their folders when \
+                 the lists were truncated), and a new target_dir inside the restore roots (see \
+                 dr://settings). Never restore over live data; a non-empty folder needs \
+                 overwrite and confirm, which only the user may approve.\n\
+                 6. Check the restored files (databases, configuration) before the user switches \
                  the service over to them.\n\
-                 6. Afterwards: call backup_run with backup_type full so the recovered state is \
+                 7. Afterwards: call backup_run with backup_type full so the recovered state is \
                  protected, and summarise the timeline, the data lost (RPO achieved) and the \
                  time taken (RTO achieved).\n\
                  Do not call backup_cleanup during an incident.",

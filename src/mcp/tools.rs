@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::ops::backup::{BackupOptions, BackupResponse};
 use crate::ops::check::DrCheckResponse;
 use crate::ops::cleanup::{CleanupOptions, CleanupResponse};
+use crate::ops::diff::{DiffOptions, DiffResponse};
 use crate::ops::replicate::{ReplicateOptions, ReplicateResponse};
 use crate::ops::report::ReportResponse;
 use crate::ops::restore::{Placement, RestoreOptions, RestoreResponse};
@@ -134,6 +135,17 @@ pub fn specs() -> Vec<ToolSpec> {
              its date (its retention end; a full until the newest incremental that reads it \
              expires). Locks only ever move later. Fails on a store without object lock, or \
              when the server does not enforce it. Use daily, e.g. after backup_run."),
+        spec!("backup_diff", "Diff live data against a backup", ReadOnly, idempotent: true, long: false,
+            DiffOptions => DiffResponse,
+            "Compare the live sources with a backup (default latest) path by path: added (live, \
+             not in the backup), changed (both, with the backup's and the live size and \
+             modification time and what differs), removed (in the backup, missing live), with \
+             complete counts, bytes_to_restore and bytes_at_risk. Use first in an incident to \
+             scope the damage (deleted or overwritten files), then call restore_run with only \
+             the changed and removed paths as paths. paths limits it to stored paths or folders; \
+             lists are cut at limit (default 1000, truncated says so); content=true also \
+             compares SHA-256 of files whose change stamp differs. Command sources are not \
+             compared. Reads the manifest and scans the live files; writes nothing."),
         spec!("restore_run", "Restore a backup", Destructive, idempotent: true, long: true,
             RestoreOptions => RestoreResponse,
             "Restore a backup (or some of its paths) into a folder, checking every file's \
@@ -292,6 +304,10 @@ async fn dispatch(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
                 .replicate(&o, cx.progress.clone(), &cx.cancel)
                 .await
                 .and_then(|r| done(&r)),
+            Err(e) => Err(e),
+        },
+        "backup_diff" => match parse::<DiffOptions>(name, args) {
+            Ok(o) => dr.diff(&o, &cx.cancel).await.and_then(|r| done(&r)),
             Err(e) => Err(e),
         },
         "restore_run" => restore_run(dr, args, &cx).await,

@@ -17,3 +17,10 @@ pub(crate) fn history_last() -> i64 {
 pub(crate) fn yes() -> bool {
     true
 }
+
+/// Entries listed per kind (added, changed, removed) by `diff` when no limit is given.
+pub const DIFF_LIMIT: i64 = 1000;
+
+pub(crate) fn diff_limit() -> i64 {
+    DIFF_LIMIT
+}

@@ -2,7 +2,9 @@
 //!
 //! A verb file (one public operation: [`VERBS`]) never names a sibling verb and declares nothing
 //! `pub(crate)` for others to call; what two operations share is machinery (every other module
-//! under `src/ops`). Machinery never names a verb, and the machinery modules form no cycle. The
+//! under `src/ops`). Machinery never names a verb, and the machinery modules form no cycle.
+//! Composites ([`COMPOSITES`]: drills) are a layer above the verbs: they run verbs' public
+//! operations (a backup into a scratch repository), and nothing under `src/ops` names them. The
 //! check reads the source text: module paths written as `super::x`, `super::super::x`, `self::x`
 //! or `crate::ops::x` (also inside `{...}` groups), outside comments.
 
@@ -16,6 +18,7 @@ const VERBS: &[&str] = &[
     "check",
     "cleanup",
     "decrypt",
+    "diff",
     "health",
     "history",
     "init",
@@ -28,6 +31,11 @@ const VERBS: &[&str] = &[
     "unlock",
     "validate",
 ];
+
+/// Operations that compose other operations (a drill backs up and validates scratch
+/// repositories): a layer above the verbs. They may call a verb's public operation; no verb and
+/// no machinery names them.
+const COMPOSITES: &[&str] = &["drill"];
 
 /// One module path a source file names: the top-level `ops` module it reaches, and the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,6 +228,7 @@ fn violations(ops_dir: &Path) -> Vec<String> {
         .filter_map(|f| module_path(ops_dir, f).first().cloned())
         .collect();
     let is_verb = |m: &str| VERBS.contains(&m);
+    let is_composite = |m: &str| COMPOSITES.contains(&m);
     let mut problems = Vec::new();
     let mut machinery: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for f in &files {
@@ -233,6 +242,9 @@ fn violations(ops_dir: &Path) -> Vec<String> {
         let rel = f.strip_prefix(ops_dir).unwrap_or(f);
         let shown = format!("src/ops/{}", rel.display());
         let src = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("cannot read {shown}: {e}"));
+        if is_composite(&own) {
+            continue;
+        }
         if is_verb(&own) {
             for (n, line) in strip_comments(&src).lines().enumerate() {
                 let t = line.trim_start();
@@ -250,6 +262,14 @@ fn violations(ops_dir: &Path) -> Vec<String> {
         }
         for r in references(&at, &src) {
             if r.module == own || !modules.contains(&r.module) {
+                continue;
+            }
+            if is_composite(&r.module) {
+                problems.push(format!(
+                    "{shown}: `{own}` names the composite `{}` (`{}`): composites sit above \
+                     every operation, nothing under src/ops calls them",
+                    r.module, r.text
+                ));
                 continue;
             }
             match (is_verb(&own), is_verb(&r.module)) {
@@ -282,7 +302,7 @@ fn violations(ops_dir: &Path) -> Vec<String> {
 #[test]
 fn verbs_are_layers_over_machinery_without_cycles() {
     let ops_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ops");
-    for v in VERBS {
+    for v in VERBS.iter().chain(COMPOSITES) {
         assert!(
             ops_dir.join(format!("{v}.rs")).is_file() || ops_dir.join(v).join("mod.rs").is_file(),
             "the verb `{v}` listed in src/ops/layout.rs has no file under src/ops"

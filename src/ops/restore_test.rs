@@ -3,7 +3,6 @@
 //!
 //! The result is kept in the repository's history (see `record` and `repo::history`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,10 +11,10 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::drift::Drift;
 use super::events::RestoreTestFinished;
 use super::measure::{ScratchRestore, UNVERIFIED, chain_ids, mib_per_s};
 use super::record::{Recorded, keep, note_kept};
-use super::scan;
 use super::sqlite::{integrity_check, is_sqlite};
 use super::{Cancel, Dr, OperationEvent, Progress, secs};
 use crate::error::{Error, Result};
@@ -63,24 +62,6 @@ pub struct DatabaseCheck {
     pub ok: bool,
     /// "ok", or what SQLite reported.
     pub result: String,
-}
-
-/// What changed in the live sources since the backup: what a recovery now would lose.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct Drift {
-    /// Whether the live sources could be compared at all.
-    pub compared: bool,
-    pub added: u64,
-    pub changed: u64,
-    pub removed: u64,
-    /// Bytes of the live files added or changed since the backup.
-    pub bytes_at_risk: u64,
-    /// The first paths of each kind (at most 20 each).
-    pub added_paths: Vec<String>,
-    pub changed_paths: Vec<String>,
-    pub removed_paths: Vec<String>,
-    /// How it was compared.
-    pub method: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -156,62 +137,7 @@ fn check_databases(root: &Path, manifest: &Manifest) -> Vec<DatabaseCheck> {
         .collect()
 }
 
-fn push_capped(v: &mut Vec<String>, s: &str) {
-    if v.len() < 20 {
-        v.push(s.to_string());
-    }
-}
-
 impl Dr {
-    /// Compare the live path sources with a backup's manifest, by the same change stamps an
-    /// incremental uses (size, times, inode; a SQLite database's WAL). Command sources are not
-    /// run, so their outputs are not compared.
-    fn drift(&self, manifest: &Manifest, cancel: &Cancel) -> Result<Drift> {
-        let live = self.live_scan(cancel)?;
-        let stored: BTreeMap<&str, _> = manifest
-            .entries
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
-            .filter(|e| !e.path.starts_with(scan::COMMAND_PREFIX))
-            .map(|e| (e.path.as_str(), e))
-            .collect();
-        let mut d = Drift {
-            compared: true,
-            method: "live path sources scanned and compared with the backup's manifest by \
-                     change stamp (size, modification and status-change times, inode; a SQLite \
-                     database's WAL); command sources are not run"
-                .into(),
-            ..Drift::default()
-        };
-        let mut seen = std::collections::BTreeSet::new();
-        for item in live
-            .items
-            .iter()
-            .filter(|i| i.entry.kind == EntryKind::File)
-        {
-            let e = &item.entry;
-            seen.insert(e.path.as_str());
-            match stored.get(e.path.as_str()) {
-                None => {
-                    d.added += 1;
-                    d.bytes_at_risk += e.size;
-                    push_capped(&mut d.added_paths, &e.path);
-                }
-                Some(old) if old.stamp != e.stamp => {
-                    d.changed += 1;
-                    d.bytes_at_risk += e.size;
-                    push_capped(&mut d.changed_paths, &e.path);
-                }
-                Some(_) => {}
-            }
-        }
-        for p in stored.keys().filter(|p| !seen.contains(*p)) {
-            d.removed += 1;
-            push_capped(&mut d.removed_paths, p);
-        }
-        Ok(d)
-    }
-
     /// Run a restore test. A failed restore or check is a failed test (a response with
     /// `passed: false` and reasons), not an error; errors are for what stops the test from
     /// running at all (settings, key, lock, cancellation). Emits `RestoreTestFinished` or

@@ -299,32 +299,57 @@ async fn restore_and_compare(ctx: &Ctx<'_>, d: &Dr, copy: &Path) -> Step<()> {
     let r = d
         .extract(&job, ctx.progress.clone(), ctx.cancel, None)
         .await?;
+    // Stored paths are relative to the sandbox: the copy comes back as `copy/...`.
+    let back = target.join(copy.file_name().unwrap_or_default());
     let want = hashes(copy)?;
-    let got = hashes(&target)?;
-    if want != got {
-        let differ: Vec<&String> = want
-            .keys()
-            .chain(got.keys())
-            .filter(|k| want.get(*k) != got.get(*k))
-            .take(10)
-            .collect();
+    let got = hashes(&back)?;
+    let differ = differences(&want, &got, &back);
+    if !differ.is_empty() {
         return Err(Failed::new(format!(
             "the restore differs from the copy: {}",
-            differ
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            differ.join(", ")
         ))
         .finding("a backup made around the partition does not restore what was backed up"));
     }
     Ok((
         (),
         format!(
-            "{} of {} restored; every file equals the copy",
+            "{} files of {} restored; every file equals the copy (SQLite databases: \
+             integrity_check ok)",
             r.files, r.backup_id
         ),
     ))
+}
+
+/// What differs between the copy's files and the restored ones (at most ten). A SQLite database
+/// comes back as the snapshot the backup read, its WAL folded in: it must answer
+/// integrity_check, not equal the copied file and its -wal and -shm.
+fn differences(
+    want: &BTreeMap<String, String>,
+    got: &BTreeMap<String, String>,
+    back: &Path,
+) -> Vec<String> {
+    let wal_side = |p: &str| p.ends_with("-wal") || p.ends_with("-shm");
+    let mut differ = Vec::new();
+    for (p, h) in want.iter().filter(|(p, _)| !wal_side(p)) {
+        let restored = back.join(p);
+        match got.get(p) {
+            None => differ.push(format!("{p} (missing)")),
+            Some(_) if crate::ops::sqlite::is_sqlite(&restored) => {
+                let r = crate::ops::sqlite::integrity_check(&restored).unwrap_or_else(|e| e);
+                if r != "ok" {
+                    differ.push(format!("{p} (integrity_check: {r})"));
+                }
+            }
+            Some(g) if g != h => differ.push(format!("{p} (differs)")),
+            Some(_) => {}
+        }
+    }
+    for p in got.keys().filter(|p| !want.contains_key(*p)) {
+        differ.push(format!("{p} (not in the copy)"));
+    }
+    differ.truncate(10);
+    differ
 }
 
 /// SHA-256 of every file under `root`, by relative path.

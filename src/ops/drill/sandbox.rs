@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::ops::Dr;
-use crate::ops::init::InitOptions;
 use crate::ops::private_dir::create_private_dir;
 use crate::settings::{DrillScenario, SourceSpec, StorageSettings};
 use crate::storage::{self, DynStorage};
@@ -65,6 +64,8 @@ impl Sandbox {
         let scratch = root.join("scratch");
         create_private_dir(&scratch)?;
         let mut settings = dr.settings().clone();
+        // Stored paths relative to the sandbox: `copy/...`, `generated/...`.
+        settings.project_root = self.dir.clone();
         {
             let s = &mut settings.settings;
             s.backup.sources = sources.into_iter().map(SourceSpec::Path).collect();
@@ -78,7 +79,7 @@ impl Sandbox {
         let inner = storage::open_store(&b.storage.primary_store(&b.directory))?;
         let scratch_dr = Dr::with_storage(settings, wrap(inner));
         scratch_dr
-            .init(&InitOptions { generate_key: true })
+            .create_repository(true)
             .await
             .map_err(|e| e.context(format!("creating the scratch repository {name}")))?;
         Ok(scratch_dr)

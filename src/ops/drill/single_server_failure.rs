@@ -167,6 +167,20 @@ pub(super) async fn run(ctx: &Ctx<'_>, log: &mut StepLog) {
         return;
     }
     let settings_stored = stored_settings_path(ctx.dr, &manifest);
+    // Data at risk: what the live sources changed since the backup (read only).
+    match ctx.dr.drift(&manifest, ctx.cancel) {
+        Ok(d) if d.added + d.changed + d.removed > 0 => log.finding(format!(
+            "data at risk: the live sources changed since {}: {} added, {} changed, {} \
+             removed ({}) would be lost in a real server loss",
+            summary.backup_id,
+            d.added,
+            d.changed,
+            d.removed,
+            crate::present::bytes(d.bytes_at_risk)
+        )),
+        Ok(_) => {}
+        Err(e) => log.finding(format!("data at risk not measured: {}", e.message)),
+    }
     if let Some(Some((finding, rec))) = log
         .step(StepPhase::Verify, DEF.steps[4].name, async {
             verify(&standby, &manifest, settings_stored.as_deref()).await
