@@ -42,10 +42,22 @@ fn main() {
         let cancel = Cancel::new();
         let c2 = cancel.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted: stopping; nothing partial is committed");
-                c2.cancel();
+            // Ctrl-C or SIGTERM: cancel, and let the command finish cleanly (a drill tears its
+            // sandbox down, a backup commits nothing partial).
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { return },
+                () = term => {}
             }
+            eprintln!("interrupted: stopping; nothing partial is committed");
+            c2.cancel();
         });
         run_cli(cli, env, cancel).await
     });

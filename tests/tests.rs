@@ -12,6 +12,7 @@ mod crash;
 mod decrypt;
 mod diff;
 mod dr_check;
+mod drills;
 mod history_format;
 mod hosts;
 mod incremental;
