@@ -37,6 +37,8 @@ pub enum Action {
     Init { generate_key: bool },
     /// Copy to a replica (or every replica) the backups it lacks.
     Replicate { to: Option<String> },
+    /// Run a drill (`None`: every scenario), after a dry run.
+    Drill { scenario: Option<String> },
     /// Remove stale locks (or, with `all`, every lock). No tool does this: it is for the host.
     Unlock { all: bool },
     /// Give an option of the operation at hand: `--name value` on the command line,
@@ -73,6 +75,10 @@ impl Action {
             Action::Unlock { all } => format!("mahavishnu-dr unlock{}", flag(*all, " --all")),
             Action::Replicate { to: None } => "mahavishnu-dr replicate".into(),
             Action::Replicate { to: Some(to) } => format!("mahavishnu-dr replicate --to {to}"),
+            Action::Drill { scenario: None } => "mahavishnu-dr drill run --all".into(),
+            Action::Drill { scenario: Some(s) } => {
+                format!("mahavishnu-dr drill run --scenario {s}")
+            }
             Action::WithOption { name, value } => {
                 let flag = format!("--{}", name.replace('_', "-"));
                 if value == "true" {
@@ -104,6 +110,12 @@ impl Action {
             Action::Init { .. } => "backup_run {}".into(),
             Action::Replicate { to: None } => "backup_replicate {}".into(),
             Action::Replicate { to: Some(to) } => format!(r#"backup_replicate {{"to":{to:?}}}"#),
+            Action::Drill { scenario: None } => {
+                r#"drill_run {"all":true,"dry_run":false,"confirm":true}"#.into()
+            }
+            Action::Drill { scenario: Some(s) } => {
+                format!(r#"drill_run {{"scenario":{s:?},"dry_run":false,"confirm":true}}"#)
+            }
             Action::WithOption { name, value } => {
                 let v = if value == "true" || value.parse::<i64>().is_ok() {
                     value.clone()

@@ -43,7 +43,9 @@ pub use ops::health::Health;
 pub use ops::history::{Direction, HistoryItem, HistoryOptions, HistoryResponse, Trend};
 pub use ops::init::{InitOptions, InitResponse};
 pub use ops::replicate::{ReplicateOptions, ReplicateResponse};
-pub use ops::report::{CheckName, Posture, PostureCheck, ReportOptions, ReportResponse};
+pub use ops::report::{
+    CheckName, Posture, PostureCheck, ReportOptions, ReportResponse, ResilienceScore, ScenarioScore,
+};
 pub use ops::restore::{Placement, RestoreOptions, RestoreResponse};
 pub use ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
 pub use ops::retention_extend::{ExtendOptions, ExtendResponse};

@@ -554,6 +554,14 @@ pub fn report(r: &crate::ops::report::ReportResponse) -> String {
         let _ = writeln!(out, "replicas:");
         replica_lag_lines(&mut out, &r.replicas);
     }
+    let _ = writeln!(
+        out,
+        "resilience score: {:.0}/100 (kept drills of the last {} days)",
+        r.resilience.overall, r.resilience.window_days
+    );
+    for x in &r.resilience.scenarios {
+        let _ = writeln!(out, "  {:<22} {:>5.1}  {}", x.scenario, x.score, x.note);
+    }
     let t = &r.history.trend;
     let dir = |d: crate::ops::history::Direction| {
         serde_json::to_value(d)

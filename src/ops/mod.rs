@@ -44,7 +44,7 @@ mod key_file;
 mod measure;
 mod new_repository;
 pub mod notes;
-mod posture;
+pub(crate) mod posture;
 mod private_dir;
 pub mod progress;
 mod record;

@@ -18,7 +18,7 @@ use crate::present;
 use crate::repo::BackupType;
 use crate::repo::history::RecordKind;
 
-pub use super::posture::{CheckName, Level, Posture, PostureCheck};
+pub use super::posture::{CheckName, Level, Posture, PostureCheck, ResilienceScore, ScenarioScore};
 
 /// The timeline covers at most this many days back from now.
 pub const TIMELINE_DAYS: i64 = 90;
@@ -95,6 +95,8 @@ pub struct ReportResponse {
     pub hosts: Vec<HostNewest>,
     /// Each replica's lag behind the repository reported on (empty: no replica).
     pub replicas: Vec<ReplicaLag>,
+    /// The resilience score per drill scenario and overall, from kept drills only.
+    pub resilience: ResilienceScore,
     /// Backups of the last `TIMELINE_DAYS` days, oldest first.
     pub timeline: Vec<TimelineItem>,
     pub timeline_from: DateTime<Utc>,
@@ -299,6 +301,7 @@ impl Dr {
             backups: overview,
             hosts,
             replicas: e.replicas.clone(),
+            resilience: super::posture::resilience(now, &e.drills),
             timeline,
             timeline_from,
             timeline_to,

@@ -258,6 +258,43 @@ fn backups(h: &mut String, r: &ReportResponse) {
         h.push_str("</tbody>\n</table></div>\n");
     }
 
+    {
+        let x = &r.resilience;
+        let _ = writeln!(
+            h,
+            "<h3>Resilience score: {:.0}/100</h3>\n<div class=\"table-wrap\"><table class=\"hosts\">\n<thead><tr><th>Scenario</th><th>Score</th><th>Drills (passed)</th><th>Last drill</th><th>Last RTO</th><th>Last RPO</th><th>Note</th></tr></thead>\n<tbody>",
+            x.overall
+        );
+        for s in &x.scenarios {
+            let last = match (s.last, s.last_passed) {
+                (Some(t), Some(true)) => format!(
+                    r#"<span class="good">{} passed</span>"#,
+                    t.format("%Y-%m-%d")
+                ),
+                (Some(t), _) => format!(
+                    r#"<span class="bad">{} failed</span>"#,
+                    t.format("%Y-%m-%d")
+                ),
+                (None, _) => r#"<span class="bad">never</span>"#.to_string(),
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{:.1}</td><td>{} ({})</td><td>{last}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(s.scenario.id()),
+                s.score,
+                s.drills,
+                s.passed,
+                escape(&s.last_rto_seconds.map_or("-".into(), present::duration)),
+                escape(
+                    &s.last_rpo_seconds
+                        .map_or("-".into(), |v| present::age(v.round() as i64))
+                ),
+                escape(&s.note)
+            );
+        }
+        let _ = writeln!(h, "</tbody>\n</table></div>\n<p>{}</p>", escape(&x.method));
+    }
+
     if !r.replicas.is_empty() {
         h.push_str(
             "<h3>Replicas</h3>\n<div class=\"table-wrap\"><table class=\"hosts\">\n<thead><tr><th>Replica</th><th>Location</th><th>Missing</th><th>Newest missing</th><th>Behind</th><th>Newest held</th></tr></thead>\n<tbody>\n",

@@ -56,6 +56,40 @@ fn hosts(md: &mut String, r: &ReportResponse) {
     md.push('\n');
 }
 
+/// The resilience score per drill scenario, from kept drills only.
+fn resilience(md: &mut String, r: &ReportResponse) {
+    let x = &r.resilience;
+    let _ = writeln!(
+        md,
+        "### Resilience score: {:.0}/100\n\n| Scenario | Score | Drills (passed) | Last drill | Last RTO | Last RPO | |\n|---|---|---|---|---|---|---|",
+        x.overall
+    );
+    for s in &x.scenarios {
+        let _ = writeln!(
+            md,
+            "| {} | {:.1} | {} ({}) | {} | {} | {} | {} |",
+            s.scenario,
+            s.score,
+            s.drills,
+            s.passed,
+            s.last.map_or("never".into(), |t| format!(
+                "{} ({})",
+                t.format("%Y-%m-%d"),
+                if s.last_passed == Some(true) {
+                    "passed"
+                } else {
+                    "failed"
+                }
+            )),
+            s.last_rto_seconds.map_or("-".into(), present::duration),
+            s.last_rpo_seconds
+                .map_or("-".into(), |v| present::age(v.round() as i64)),
+            cell(&s.note)
+        );
+    }
+    let _ = writeln!(md, "\n{}\n", x.method);
+}
+
 /// Each replica: what it lacks and how far behind it is (nothing without replicas).
 fn replicas(md: &mut String, r: &ReportResponse) {
     if r.replicas.is_empty() {
@@ -225,6 +259,7 @@ fn backups(md: &mut String, r: &ReportResponse) {
     md.push('\n');
     hosts(md, r);
     replicas(md, r);
+    resilience(md, r);
 
     if r.timeline.is_empty() {
         let _ = writeln!(
@@ -523,6 +558,7 @@ pub(crate) mod tests {
             },
             hosts: Vec::new(),
             replicas: Vec::new(),
+            resilience: crate::ops::posture::resilience(now, &[]),
             timeline,
             timeline_from: now - Duration::hours(56),
             timeline_to: now,

@@ -167,11 +167,37 @@ pub(crate) struct DrillsDoc {
 
 /// One entry of `drills.scenarios`: an id, or `{scenario, rto_target_minutes,
 /// rpo_target_minutes}` to override the DR plan's targets for it.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum DrillScenarioDoc {
     Id(DrillScenario),
     Entry(DrillScenarioEntry),
+}
+
+/// An id keeps the id's own error (which lists the valid ids); a map reads as an entry.
+impl<'de> Deserialize<'de> for DrillScenarioDoc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = DrillScenarioDoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a drill scenario id, or {scenario, rto_target_minutes, rpo_target_minutes}",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DrillScenarioDoc, E> {
+                DrillScenario::deserialize(serde::de::value::StrDeserializer::new(v))
+                    .map(DrillScenarioDoc::Id)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<DrillScenarioDoc, A::Error> {
+                DrillScenarioEntry::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(DrillScenarioDoc::Entry)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]

@@ -285,7 +285,8 @@ mod tests {
             dr.drills
                 .scenarios
                 .iter()
-                .all(|d| d.rto_target_minutes == 15 && d.rpo_target_minutes == 5)
+                .all(|d| *d == crate::settings::DrillScenarioSettings::plan(d.scenario)),
+            "the seed lists the scenarios by id: each takes the DR plan's targets"
         );
         // Keys the seed leaves out take their defaults.
         assert_eq!(s.backup.volume_size_mb, 64);

@@ -338,7 +338,68 @@ pub(crate) fn posture_checks(
     // Key age.
     checks.push(key_check(e));
     checks.push(replica_check(e, rpo_target_seconds));
+    checks.push(drill_check(e));
     checks
+}
+
+/// Whether the scheduled drills prove recovery: each scenario of `disaster_recovery.drills`
+/// has a kept drill, and its newest passed. No scenario scheduled passes (and says so).
+fn drill_check(e: &Evidence) -> PostureCheck {
+    let title = "Disaster drills";
+    if e.scheduled_drills.is_empty() {
+        return PostureCheck::new(
+            CheckName::Drills,
+            title,
+            Level::Pass,
+            "no drill is scheduled (disaster_recovery.drills.scenarios is empty)".into(),
+        );
+    }
+    let mut never = Vec::new();
+    let mut failed = Vec::new();
+    for s in &e.scheduled_drills {
+        let last = e
+            .drills
+            .iter()
+            .filter(|r| r.payload.as_drill().is_some_and(|p| p.scenario == s.id()))
+            .max_by_key(|r| r.at);
+        match last {
+            None => never.push(s.id()),
+            Some(r) if !r.passed => failed.push(format!(
+                "{} ({} ago)",
+                s.id(),
+                present::age((e.now - r.at).num_seconds())
+            )),
+            Some(_) => {}
+        }
+    }
+    let mut issues = Vec::new();
+    if !never.is_empty() {
+        issues.push(format!("never drilled: {}", never.join(", ")));
+    }
+    if !failed.is_empty() {
+        issues.push(format!("newest drill failed: {}", failed.join(", ")));
+    }
+    let (level, detail) = if issues.is_empty() {
+        (
+            Level::Pass,
+            format!(
+                "the newest drill of each of the {} scheduled scenario(s) passed",
+                e.scheduled_drills.len()
+            ),
+        )
+    } else {
+        (Level::Warn, issues.join("; "))
+    };
+    PostureCheck::new(CheckName::Drills, title, level, detail)
+        .advise(Advice::step(
+            Action::Drill { scenario: None },
+            "(see `drill report` for the findings of a failed one)",
+        ))
+        .figure(
+            Some((never.len() + failed.len()) as f64),
+            Some(0.0),
+            "scenarios",
+        )
 }
 
 /// Whether the backups survive the loss of the store they are in: a replica holds them, no
@@ -583,6 +644,8 @@ mod tests {
             rpo: Err("not analysed in this test".into()),
             store: ("primary".into(), "local:/srv/backups".into()),
             replicas: vec![lag("offsite", None)],
+            drills: Vec::new(),
+            scheduled_drills: Vec::new(),
         }
     }
 

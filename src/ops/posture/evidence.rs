@@ -48,7 +48,14 @@ pub(crate) struct Evidence {
     pub store: (String, String),
     /// Each other configured store's lag (empty: there is no replica).
     pub replicas: Vec<ReplicaLag>,
+    /// The kept drills (the newest `MAX_DRILLS`), oldest first.
+    pub drills: Vec<HistoryRecord>,
+    /// The scenarios the settings schedule (empty: none, or drills disabled).
+    pub scheduled_drills: Vec<crate::settings::DrillScenario>,
 }
+
+/// At most this many kept drills are read.
+const MAX_DRILLS: usize = 500;
 
 impl Dr {
     /// Everything the checks read. A repository that does not exist yet is evidence, not an
@@ -76,6 +83,17 @@ impl Dr {
             rpo: Err("not analysed".into()),
             store: (self.store().name.clone(), self.storage.describe()),
             replicas: Vec::new(),
+            drills: Vec::new(),
+            scheduled_drills: if s.disaster_recovery.drills.enabled {
+                s.disaster_recovery
+                    .drills
+                    .scenarios
+                    .iter()
+                    .map(|d| d.scenario)
+                    .collect()
+            } else {
+                Vec::new()
+            },
         };
         let analyse = |points: &[BackupPoint]| {
             analyze_rpo(
@@ -143,6 +161,17 @@ impl Dr {
         e.last_validation = repo.latest_history(RecordKind::Validation).await?;
         e.last_restore_test = repo.latest_history(RecordKind::RestoreTest).await?;
         e.replicas = self.replica_lags(&catalog).await;
+        let drill_ids: Vec<String> = repo
+            .list_history()
+            .await?
+            .into_iter()
+            .filter(|id| id.contains("_drill_"))
+            .collect();
+        for id in &drill_ids[drill_ids.len().saturating_sub(MAX_DRILLS)..] {
+            if let Ok(r) = repo.read_history(id).await {
+                e.drills.push(r);
+            }
+        }
         e.catalog = Some(catalog);
         Ok((e, Some(repo)))
     }

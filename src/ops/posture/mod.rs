@@ -3,6 +3,7 @@
 
 mod checks;
 mod evidence;
+mod resilience;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,8 @@ use crate::action::{Advice, Face};
 
 pub(crate) use checks::{posture_checks, verdict};
 pub(crate) use evidence::Evidence;
+pub(crate) use resilience::resilience;
+pub use resilience::{ResilienceScore, ScenarioScore};
 
 /// A validation or restore test older than this is stale.
 pub const STALE_DAYS: i64 = 7;
@@ -63,11 +66,12 @@ pub enum CheckName {
     ChainHealth,
     KeyAge,
     Replicas,
+    Drills,
 }
 
 impl CheckName {
     /// Every check, in the order a person reads them.
-    pub const ALL: [CheckName; 9] = [
+    pub const ALL: [CheckName; 10] = [
         CheckName::BackupsAvailable,
         CheckName::NewestBackupAge,
         CheckName::ScheduleRpo,
@@ -77,6 +81,7 @@ impl CheckName {
         CheckName::ChainHealth,
         CheckName::KeyAge,
         CheckName::Replicas,
+        CheckName::Drills,
     ];
 
     /// The stable name, as in JSON.
@@ -91,6 +96,7 @@ impl CheckName {
             CheckName::ChainHealth => "chain_health",
             CheckName::KeyAge => "key_age",
             CheckName::Replicas => "replicas",
+            CheckName::Drills => "drills",
         }
     }
 }
@@ -105,7 +111,7 @@ impl std::fmt::Display for CheckName {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PostureCheck {
     /// Stable name: backups_available, newest_backup_age, schedule_rpo, last_validation,
-    /// last_restore_test, retention_compliance, chain_health, key_age, replicas.
+    /// last_restore_test, retention_compliance, chain_health, key_age, replicas, drills.
     pub name: CheckName,
     /// For people.
     pub title: String,
@@ -122,7 +128,7 @@ pub struct PostureCheck {
     pub value: Option<f64>,
     /// Its target (in `unit`).
     pub target: Option<f64>,
-    /// "seconds", "days" or "backups".
+    /// "seconds", "days", "backups" or "scenarios".
     pub unit: Option<String>,
 }
 
