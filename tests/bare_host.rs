@@ -17,7 +17,10 @@ fn old_server() -> (Project, String) {
                 restore_test: { scratch_dir: \"./scratch\" }\n";
     std::fs::write(p.config(), yaml).unwrap();
     p.write("notes/a.txt", "alpha\n");
-    p.write("db/state.bin", (0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+    p.write(
+        "db/state.bin",
+        (0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>(),
+    );
     p.write("empty.txt", "");
     p.init();
     let b = p.backup("full");
@@ -108,7 +111,10 @@ fn a_bare_host_lists_checks_restores_and_decrypts_with_the_location_and_the_key(
     assert_eq!(v["backups"][0]["host"], "old-server", "{v}");
 
     let (status, _) = ok(&h.with(&repo, &key, &["backup", "status"]));
-    assert!(status.contains(&id) && status.contains("old-server"), "{status}");
+    assert!(
+        status.contains(&id) && status.contains("old-server"),
+        "{status}"
+    );
 
     // `latest` of a new host: the only host's newest, said in a warning.
     let target = h.root().join("restored");
@@ -215,7 +221,11 @@ fn a_wrong_or_missing_key_is_a_clear_error() {
     let h = BareHost::new();
     let wrong = h.root().join("wrong-key");
     std::fs::write(&wrong, "ab".repeat(32)).unwrap();
-    let e = fails(&h.with(&p.repo(), &wrong, &["backup", "list"]), 2, &["error:"]);
+    let e = fails(
+        &h.with(&p.repo(), &wrong, &["backup", "list"]),
+        2,
+        &["error:"],
+    );
     assert!(
         e.contains(wrong.to_str().unwrap()) && e.to_lowercase().contains("key"),
         "{e}"
@@ -257,7 +267,11 @@ fn commands_that_need_settings_refuse_on_a_bare_host_and_say_how_to_go_on() {
         );
         assert!(e.contains(&format!("`{}`", args.join(" "))), "{e}");
     }
-    assert_eq!(common::tree(&p.repo()), before, "the repository was changed");
+    assert_eq!(
+        common::tree(&p.repo()),
+        before,
+        "the repository was changed"
+    );
 
     // A store name is not a location: without settings it names nothing.
     fails(
@@ -319,10 +333,7 @@ fn latest_of_several_hosts_is_not_chosen_for_a_new_host() {
     let h = BareHost::new();
     let target = h.root().join("t");
     let t = target.to_str().unwrap();
-    for args in [
-        &["restore", "--target", t][..],
-        &["decrypt", "--output", t],
-    ] {
+    for args in [&["restore", "--target", t][..], &["decrypt", "--output", t]] {
         fails(
             &h.with(&p.repo(), &key, args),
             1,

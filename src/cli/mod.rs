@@ -58,12 +58,7 @@ pub struct Cli {
     )]
     pub repository: Option<String>,
     /// The repository's key file, instead of backup.encryption.key_path.
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        env = "MAHAVISHNU_KEY_FILE"
-    )]
+    #[arg(long, global = true, value_name = "PATH", env = "MAHAVISHNU_KEY_FILE")]
     pub key_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,

@@ -168,9 +168,9 @@ impl Dr {
         ))
         .with_guidance(
             "restore the backed-up settings first, e.g. `mahavishnu-dr --repository LOCATION \
-             --key-file PATH restore --path settings --target DIR` (the stored path as `backup \
-             list` shows the sources), put the file at settings/mahavishnu.yaml or pass --config \
-             PATH, then run the command again",
+             --key-file PATH restore --path settings --target DIR` (a project's settings/ folder \
+             is stored as `settings`), check its paths for this host, put it in place as \
+             settings/mahavishnu.yaml (or pass --config PATH), then run the command again",
         ))
     }
 

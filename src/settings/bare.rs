@@ -98,9 +98,9 @@ pub fn load_command_line(cl: &CommandLine<'_>) -> Result<(LoadedSettings, Option
         .map_err(|e| settings_io("resolve the working directory", cl.cwd, e))?;
     let repository = match cl.repository {
         None => None,
-        Some(r) if is_location(r) => Some(RepositoryArg::Location(parse_location(
-            r, &cwd, cl.env,
-        )?)),
+        Some(r) if is_location(r) => {
+            Some(RepositoryArg::Location(parse_location(r, &cwd, cl.env)?))
+        }
         Some(r) => Some(RepositoryArg::Store(r.to_string())),
     };
     let key_file = cl.key_file.map(|k| normalize(&cwd.join(k)));
@@ -204,10 +204,7 @@ mod tests {
         let e = load_command_line(&cl(t.path(), None, None, &[])).unwrap_err();
         assert!(e.message.contains("not found"), "{e}");
         let g = e.guidance.unwrap();
-        assert!(
-            g.contains("--repository LOCATION --key-file PATH"),
-            "{g}"
-        );
+        assert!(g.contains("--repository LOCATION --key-file PATH"), "{g}");
     }
 
     #[test]

@@ -86,7 +86,10 @@ impl Env<'_> {
 
 fn local(arg: &str, cwd: &Path, env: &Env<'_>) -> Result<StorageTarget> {
     let path = if arg == "~" || arg.starts_with("~/") {
-        let home = env.get("HOME").map(PathBuf::from).filter(|h| h.is_absolute());
+        let home = env
+            .get("HOME")
+            .map(PathBuf::from)
+            .filter(|h| h.is_absolute());
         let Some(home) = home else {
             return Err(Error::usage(format!(
                 "--repository {arg}: `~` needs HOME, which is not set to an absolute folder"
@@ -140,26 +143,30 @@ fn top_and_prefix<'a>(
     }
     let (top, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if top.is_empty() {
-        return Err(
-            Error::usage(format!("--repository: the location names no {what}: {example}"))
-                .with_guidance(format!("write the {what}'s name after the scheme: {example}")),
-        );
-    }
-    if top.len() > 63 || !top.chars().all(valid) {
         return Err(Error::usage(format!(
-            "--repository: {top:?} is not a valid {what} name"
+            "--repository: the location names no {what}: {example}"
         ))
         .with_guidance(format!(
-            "a {what} name has at most 63 lower-case letters, digits, '-' (and '.' for a \
-             bucket): {example}"
+            "write the {what}'s name after the scheme: {example}"
         )));
+    }
+    if top.len() > 63 || !top.chars().all(valid) {
+        return Err(
+            Error::usage(format!("--repository: {top:?} is not a valid {what} name"))
+                .with_guidance(format!(
+                    "a {what} name has at most 63 lower-case letters, digits, '-' (and '.' for a \
+             bucket): {example}"
+                )),
+        );
     }
     let prefix = prefix.trim_matches('/');
     if prefix.split('/').any(|p| p == ".." || p == ".") {
         return Err(Error::usage(format!(
             "--repository: the prefix of the {what} may not contain `.` or `..`"
         ))
-        .with_guidance(format!("write the folder inside the {what} as stored: {example}")));
+        .with_guidance(format!(
+            "write the folder inside the {what} as stored: {example}"
+        )));
     }
     Ok((top, (!prefix.is_empty()).then(|| prefix.to_string())))
 }
@@ -181,8 +188,9 @@ fn endpoint(var: &str, value: &str) -> Result<String> {
         Some(_) => None,
     };
     match problem {
-        Some(p) => Err(Error::settings(format!("{var} {p}"))
-            .with_guidance(format!("set {var} to the service URL alone, e.g. https://host:port"))),
+        Some(p) => Err(Error::settings(format!("{var} {p}")).with_guidance(format!(
+            "set {var} to the service URL alone, e.g. https://host:port"
+        ))),
         None => Ok(value.trim_end_matches('/').to_string()),
     }
 }
@@ -395,7 +403,14 @@ mod tests {
 
     #[test]
     fn names_and_locations_are_told_apart() {
-        for name in ["primary", "offsite", "azure-eu", "replica-1", "a.b", ".hidden"] {
+        for name in [
+            "primary",
+            "offsite",
+            "azure-eu",
+            "replica-1",
+            "a.b",
+            ".hidden",
+        ] {
             assert!(!is_location(name), "{name}");
         }
         for loc in [
@@ -418,7 +433,10 @@ mod tests {
     fn folders_resolve_against_the_working_folder_and_home() {
         let local = |p: &str| StorageTarget::local(PathBuf::from(p));
         assert_eq!(parse("/srv/backups/", &[]).unwrap(), local("/srv/backups"));
-        assert_eq!(parse("./backups", &[]).unwrap(), local("/work/here/backups"));
+        assert_eq!(
+            parse("./backups", &[]).unwrap(),
+            local("/work/here/backups")
+        );
         assert_eq!(parse("../b/./c", &[]).unwrap(), local("/work/b/c"));
         assert_eq!(
             parse("file:///srv/backups", &[]).unwrap(),
@@ -550,7 +568,10 @@ mod tests {
             ),
             (
                 "s3://b",
-                vec![("AWS_ACCESS_KEY_ID", "AK"), ("AWS_SECRET_ACCESS_KEY", secret)],
+                vec![
+                    ("AWS_ACCESS_KEY_ID", "AK"),
+                    ("AWS_SECRET_ACCESS_KEY", secret),
+                ],
                 "set AWS_REGION",
             ),
             (
@@ -611,11 +632,7 @@ mod tests {
             endpoint,
             account_key,
             ..
-        } = parse(
-            "azblob://c",
-            &[("AZURE_STORAGE_CONNECTION_STRING", cs)],
-        )
-        .unwrap()
+        } = parse("azblob://c", &[("AZURE_STORAGE_CONNECTION_STRING", cs)]).unwrap()
         else {
             panic!("not azblob")
         };
@@ -634,7 +651,10 @@ mod tests {
         } = parse(
             "azblob://c",
             &[
-                ("AZURE_STORAGE_BLOB_ENDPOINT", "https://acct.blob.example.net/"),
+                (
+                    "AZURE_STORAGE_BLOB_ENDPOINT",
+                    "https://acct.blob.example.net/",
+                ),
                 ("AZURE_STORAGE_SAS_TOKEN", "?sv=2024&sig=S"),
             ],
         )
@@ -643,7 +663,10 @@ mod tests {
             panic!("not azblob")
         };
         assert_eq!(endpoint.as_deref(), Some("https://acct.blob.example.net"));
-        assert_eq!(sas_token.as_ref().map(Secret::expose), Some("sv=2024&sig=S"));
+        assert_eq!(
+            sas_token.as_ref().map(Secret::expose),
+            Some("sv=2024&sig=S")
+        );
         let StorageTarget::Azblob { endpoint, .. } = parse(
             "azblob://c",
             &[(
