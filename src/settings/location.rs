@@ -236,12 +236,7 @@ fn s3(rest: &str, env: &Env<'_>) -> Result<StorageTarget> {
         (None, None) if token.is_some() => return Err(missing("AWS_ACCESS_KEY_ID")),
         // No key in the environment: a profile, a web identity or a container role may sign.
         // On an S3-compatible server (a custom endpoint) only keys or a profile can.
-        (None, None)
-            if endpoint.is_some()
-                && env
-                    .first(&["AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"])
-                    .is_none() =>
-        {
+        (None, None) if endpoint.is_some() && !has_profile(env) => {
             return Err(Error::settings(format!(
                 "s3://{bucket}: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
                  (or AWS_PROFILE)"
@@ -269,6 +264,16 @@ fn s3(rest: &str, env: &Env<'_>) -> Result<StorageTarget> {
         name: None,
         immutable: false,
     })
+}
+
+/// A profile may sign: `AWS_PROFILE` or a shared credentials file is named, or
+/// `~/.aws/credentials` exists.
+fn has_profile(env: &Env<'_>) -> bool {
+    env.first(&["AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"])
+        .is_some()
+        || env
+            .get("HOME")
+            .is_some_and(|h| Path::new(h).join(".aws/credentials").is_file())
 }
 
 /// The `Key=Value;...` pairs of an Azure connection string (a value may contain `=`).
