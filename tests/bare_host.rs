@@ -333,7 +333,11 @@ fn latest_of_several_hosts_is_not_chosen_for_a_new_host() {
     let h = BareHost::new();
     let target = h.root().join("t");
     let t = target.to_str().unwrap();
-    for args in [&["restore", "--target", t][..], &["decrypt", "--output", t]] {
+    for args in [
+        &["restore", "--target", t][..],
+        &["decrypt", "--output", t],
+        &["backup", "validate", "--backup-id", "latest"],
+    ] {
         fails(
             &h.with(&p.repo(), &key, args),
             1,
