@@ -272,6 +272,15 @@ fn commands_that_need_settings_refuse_on_a_bare_host_and_say_how_to_go_on() {
         before,
         "the repository was changed"
     );
+    // The message names where the settings file was looked for.
+    let missing = h.root().join("conf/dr.yaml");
+    let mut args = vec!["--config", missing.to_str().unwrap()];
+    args.extend(["backup", "run"]);
+    fails(
+        &h.with(&p.repo(), &key, &args),
+        2,
+        &["needs a settings file", missing.to_str().unwrap()],
+    );
 
     // A store name is not a location: without settings it names nothing.
     fails(

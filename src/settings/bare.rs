@@ -55,10 +55,12 @@ fn bare_state_dir(cwd: &Path, env: &[(String, String)]) -> PathBuf {
 
 impl LoadedSettings {
     /// Settings for a bare host: the defaults, the primary store `target`, the key file
-    /// `key_file` (the default key path when `None`), no sources, no schedules.
+    /// `key_file` (the default key path when `None`), no sources, no schedules. `config_file`
+    /// is where the settings file was looked for (messages name it).
     pub fn bare(
         target: StorageTarget,
         key_file: Option<PathBuf>,
+        config_file: PathBuf,
         cwd: &Path,
         env: &[(String, String)],
     ) -> LoadedSettings {
@@ -78,7 +80,7 @@ impl LoadedSettings {
         LoadedSettings {
             settings,
             project_root: cwd.to_path_buf(),
-            config_file: cwd.join(DEFAULT_CONFIG),
+            config_file,
             files: Vec::new(),
             env_overrides: Vec::new(),
             bare: true,
@@ -114,7 +116,8 @@ pub fn load_command_line(cl: &CommandLine<'_>) -> Result<(LoadedSettings, Option
     if no_file {
         match repository {
             Some(RepositoryArg::Location(target)) => {
-                let loaded = LoadedSettings::bare(target.clone(), key_file, &cwd, cl.env);
+                let loaded =
+                    LoadedSettings::bare(target.clone(), key_file, config_file, &cwd, cl.env);
                 return Ok((loaded, Some(RepositoryArg::Location(target))));
             }
             Some(RepositoryArg::Store(name)) => {
