@@ -11,7 +11,8 @@ mod cloud_support;
 mod common;
 
 use cloud_support::{
-    AZ_CONTAINER, AZ_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server, free_port, open_store, shared,
+    AZ_ACCOUNT, AZ_CONTAINER, AZ_KEY, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server, free_port,
+    open_store, shared,
 };
 use common::{Project, assert_same_tree, rand_suffix};
 
@@ -814,4 +815,96 @@ fn a_slow_server_is_timed_out_and_retried_not_waited_out() {
         took < std::time::Duration::from_secs(45),
         "{stalled} stalled connection(s) took {took:?}"
     );
+}
+
+/// A bare host (no settings file, an empty folder) reads a repository in S3 or Azure Blob by
+/// its location alone (`--repository s3://BUCKET/PREFIX` or `azblob://CONTAINER/PREFIX`), the
+/// endpoint and credentials taken from the standard AWS_* / AZURE_STORAGE_* variables: it
+/// lists, validates and restores, and no output shows the secret, not even the most verbose
+/// log.
+#[test]
+fn a_bare_host_reads_s3_and_azblob_by_location_with_the_standard_environment() {
+    let s = shared();
+    for kind in ["s3", "azblob"] {
+        let pre = prefix("bare-host");
+        let (yaml, location, env, secret) = if kind == "s3" {
+            (
+                s.s3.primary(S3_BUCKET, &pre, S3_SECRET_KEY),
+                format!("s3://{S3_BUCKET}/{pre}"),
+                vec![
+                    ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY.to_string()),
+                    ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY.to_string()),
+                    ("AWS_ENDPOINT_URL", s.s3.endpoint()),
+                ],
+                S3_SECRET_KEY,
+            )
+        } else {
+            (
+                s.azurite.primary(AZ_CONTAINER, &pre, AZ_KEY),
+                format!("azblob://{AZ_CONTAINER}/{pre}"),
+                vec![
+                    ("AZURE_STORAGE_ACCOUNT", AZ_ACCOUNT.to_string()),
+                    ("AZURE_STORAGE_KEY", AZ_KEY.to_string()),
+                    ("AZURE_STORAGE_BLOB_ENDPOINT", s.azurite.endpoint()),
+                ],
+                AZ_KEY,
+            )
+        };
+        let p = Project::new(&yaml);
+        p.write("notes/a.txt", "from the old server\n");
+        p.write("db.bin", vec![5u8; 300_000]);
+        p.init();
+        let id = p.backup("full")["backup_id"].as_str().unwrap().to_string();
+
+        let bare = tempfile::tempdir().unwrap();
+        let key = p.root().join("key");
+        let run = |args: &[&str]| {
+            let mut c = std::process::Command::new(common::BIN);
+            c.arg("--repository")
+                .arg(&location)
+                .arg("--key-file")
+                .arg(&key)
+                .args(args)
+                .current_dir(bare.path())
+                .env("HOME", bare.path())
+                .env("MAHAVISHNU_LOG", "trace");
+            for (k, _) in std::env::vars() {
+                if k.starts_with("MAHAVISHNU_") || k.starts_with("AWS_") || k.starts_with("AZURE_")
+                {
+                    c.env_remove(k);
+                }
+            }
+            c.env("MAHAVISHNU_LOG", "trace");
+            for (k, v) in &env {
+                c.env(k, v);
+            }
+            let out = c.output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(
+                !stdout.contains(secret) && !stderr.contains(secret),
+                "{kind} {args:?}: the secret is shown"
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{kind} {args:?}\n{stdout}\n{stderr}"
+            );
+            stdout
+        };
+        let list: serde_json::Value =
+            serde_json::from_str(&run(&["backup", "list", "--json"])).unwrap();
+        assert_eq!(
+            list["backups"][0]["backup_id"],
+            id.as_str(),
+            "{kind}: {list}"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&run(&["backup", "validate", "--level", "full", "--json"]))
+                .unwrap();
+        assert_eq!(v["ok"], true, "{kind}: {v}");
+        let target = bare.path().join("restored");
+        run(&["restore", "--target", target.to_str().unwrap()]);
+        assert_same_tree(&p.data(), &target.join("data"));
+    }
 }

@@ -47,15 +47,22 @@ pub struct Cli {
     /// No progress bar.
     #[arg(long, short, global = true)]
     pub quiet: bool,
-    /// Work on the store of this name instead of the primary: a replica in
-    /// backup.storage.replicas (failover), or `primary`.
+    /// Work on this store instead of the primary: a store name of the settings (a replica,
+    /// for failover, or `primary`), or a location: a folder (/srv/backups, ./backups,
+    /// file:///srv/backups), s3://BUCKET/PREFIX or azblob://CONTAINER/PREFIX (credentials from
+    /// the AWS_* / AZURE_STORAGE_* environment). A value with `://` or `/` in it, `.`, `..` or
+    /// starting with `~` is a location. Without a settings file a location reads the
+    /// repository alone (a bare host: list, status, validate, restore, decrypt).
     #[arg(
         long,
         global = true,
-        value_name = "NAME",
+        value_name = "NAME|LOCATION",
         env = "MAHAVISHNU_REPOSITORY"
     )]
     pub repository: Option<String>,
+    /// The repository's key file, instead of backup.encryption.key_path.
+    #[arg(long, global = true, value_name = "PATH", env = "MAHAVISHNU_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -381,9 +388,16 @@ async fn execute(
     }
     let cwd = std::env::current_dir()
         .map_err(|e| Error::io(format!("cannot read the current folder: {e}")))?;
-    let loaded = settings::load(cli.config.as_deref(), &cwd, &env)?;
-    let dr = Dr::on_store(loaded, cli.repository.as_deref())?.with_notes(notes);
+    let dr = Dr::for_command_line(&settings::CommandLine {
+        config: cli.config.as_deref(),
+        cwd: &cwd,
+        env: &env,
+        repository: cli.repository.as_deref(),
+        key_file: cli.key_file.as_deref(),
+    })?
+    .with_notes(notes);
     if let Command::Serve { http, passwd_file } = cli.command {
+        dr.needs_settings("serve")?;
         return serve(dr, http, passwd_file, cancel).await;
     }
     let show_bar = !cli.json && !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -264,6 +264,7 @@ impl Dr {
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<BackupResponse> {
+        self.needs_settings("backup run")?;
         let r = self.backup_unobserved(req, progress, cancel).await;
         self.observed(
             r,

@@ -199,6 +199,7 @@ impl Dr {
     /// repository that does not exist yet is a failed check, not an error; a wrong key is an
     /// error.
     pub async fn dr_check(&self) -> Result<DrCheckResponse> {
+        self.needs_settings("check")?;
         let dr = &self.settings.settings.disaster_recovery;
         let threshold_minutes = dr.rpo_target_minutes;
         let (e, _) = self.evidence().await?;

@@ -79,6 +79,7 @@ impl Dr {
         req: &CleanupOptions,
         progress: Arc<dyn Progress>,
     ) -> Result<CleanupResponse> {
+        self.needs_settings("backup cleanup")?;
         if !req.dry_run && !req.confirm {
             return Err(crate::error::Error::refused(
                 "cleanup with dry_run=false deletes backups and needs confirm=true; nothing was \

@@ -21,6 +21,7 @@ pub struct InitOptions {
 
 impl Dr {
     pub async fn init(&self, req: &InitOptions) -> Result<InitResponse> {
+        self.needs_settings("init")?;
         self.create_repository(req.generate_key).await
     }
 }

@@ -66,7 +66,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
 use crate::repo::crypto::Credential;
 use crate::repo::locks::{self, LockGuard, LockMode};
-use crate::settings::{LoadedSettings, NamedStore};
+use crate::settings::{CommandLine, LoadedSettings, NamedStore, RepositoryArg, StorageTarget};
 use crate::storage::{self, DynStorage};
 
 pub use events::OperationEvent;
@@ -113,6 +113,68 @@ impl Dr {
             notes: Notes::new(),
             observer: Default::default(),
         })
+    }
+
+    /// Bind to what a command line names: its settings (or a bare host's, when there is no
+    /// settings file and `--repository` gives a location), and the store `--repository` names
+    /// (a store of the settings, or a location), the primary otherwise.
+    pub fn for_command_line(cl: &CommandLine<'_>) -> Result<Dr> {
+        let (loaded, repository) = crate::settings::load_command_line(cl)?;
+        match repository {
+            None => Dr::on_store(loaded, None),
+            Some(RepositoryArg::Store(name)) => Dr::on_store(loaded, Some(&name)),
+            // A bare host's primary is the location.
+            Some(RepositoryArg::Location(_)) if loaded.bare => Dr::on_store(loaded, None),
+            Some(RepositoryArg::Location(target)) => Dr::on_location(loaded, target),
+        }
+    }
+
+    /// Bind to a store given by its location: the configured store in that place when there is
+    /// one (its name and settings), else the location as it was given.
+    fn on_location(settings: LoadedSettings, target: StorageTarget) -> Result<Dr> {
+        let b = &settings.settings.backup;
+        let place = target.display_name();
+        let store = b
+            .storage
+            .stores(&b.directory)
+            .into_iter()
+            .find(|s| s.target.display_name() == place)
+            .unwrap_or(NamedStore {
+                name: place,
+                target,
+                primary: false,
+                setting: "--repository".to_string(),
+            });
+        let storage = storage::open_store(&store)?;
+        Ok(Dr {
+            settings: Arc::new(settings),
+            store,
+            storage,
+            notes: Notes::new(),
+            observer: Default::default(),
+        })
+    }
+
+    /// The bare-host policy: without a settings file (`--repository LOCATION` alone) only the
+    /// commands that read a repository run (backup list, backup status, backup validate,
+    /// restore, decrypt, restore-test report); `command` and every other command need the
+    /// settings, and this error says how to get them back.
+    pub fn needs_settings(&self, command: &str) -> Result<()> {
+        if !self.settings.bare {
+            return Ok(());
+        }
+        Err(Error::settings(format!(
+            "`{command}` needs a settings file, and there is none at {}: with --repository \
+             LOCATION alone only the commands that read a repository run (backup list, backup \
+             status, backup validate, restore, decrypt)",
+            self.settings.config_file.display()
+        ))
+        .with_guidance(
+            "restore the backed-up settings first, e.g. `mahavishnu-dr --repository LOCATION \
+             --key-file PATH restore --path settings --target DIR` (a project's settings/ folder \
+             is stored as `settings`), check its paths for this host, put it in place as \
+             settings/mahavishnu.yaml (or pass --config PATH), then run the command again",
+        ))
     }
 
     /// Bind to an explicit store (tests, drills with fault layers), as the primary.

@@ -158,6 +158,7 @@ mod tests {
             endpoint: None,
             access_key_id: None,
             secret_access_key: None,
+            session_token: None,
             force_path_style: None,
             allow_unenforced_create_only: allow,
             lock_mode: Default::default(),

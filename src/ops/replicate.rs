@@ -42,6 +42,7 @@ impl Dr {
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<ReplicateResponse> {
+        self.needs_settings("replicate")?;
         let targets = self.replication_targets(req.to.as_deref())?;
         let repo = self.open_repo().await?;
         let guard = self

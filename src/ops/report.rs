@@ -166,6 +166,7 @@ impl ReportResponse {
 impl Dr {
     /// The DR posture report.
     pub async fn report(&self, req: &ReportOptions) -> Result<ReportResponse> {
+        self.needs_settings("report")?;
         let s = &self.settings.settings;
         let rto_target_seconds = s.disaster_recovery.rto_target_minutes as f64 * 60.0;
         let rpo_target_seconds = s.disaster_recovery.rpo_target_minutes as f64 * 60.0;

@@ -148,6 +148,7 @@ impl Dr {
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<RestoreTestResponse> {
+        self.needs_settings("restore-test run")?;
         let r = self.restore_test_unobserved(req, progress, cancel).await;
         self.observed(
             r,

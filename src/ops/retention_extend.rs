@@ -27,6 +27,7 @@ impl Dr {
     /// backup reads it). Refused on a store without object lock, and when the server does not
     /// enforce object lock (the locks would be a false promise).
     pub async fn retention_extend(&self, _req: &ExtendOptions) -> Result<ExtendResponse> {
+        self.needs_settings("retention extend")?;
         let store = self.store().clone();
         let lock = self.object_lock_of(&store)?.ok_or_else(|| {
             Error::usage(format!(

@@ -50,6 +50,7 @@ pub struct MeasureRpoResponse {
 
 impl Dr {
     pub async fn measure_rpo(&self, opts: &MeasureRpoOptions) -> Result<MeasureRpoResponse> {
+        self.needs_settings("restore-test measure-rpo")?;
         let window_days = opts.days;
         let repo = self.open_repo().await?;
         let catalog = crate::repo::catalog::Catalog::load(&repo).await?;

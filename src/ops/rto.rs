@@ -87,6 +87,7 @@ impl Dr {
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> crate::Result<MeasureRtoResponse> {
+        self.needs_settings("restore-test measure-rto")?;
         let started = Utc::now();
         let target_minutes = self.settings.settings.disaster_recovery.rto_target_minutes;
         let rto_target_seconds = target_minutes as f64 * 60.0;

@@ -58,6 +58,7 @@ impl Dr {
     /// Remove stale locks (or every lock with `all`). Needs no key: locks are plain JSON, and
     /// whoever may write the repository can remove them anyway.
     pub async fn unlock(&self, req: &UnlockOptions) -> Result<UnlockResponse> {
+        self.needs_settings("unlock")?;
         // A clear error for a path without a repository, before touching anything.
         Repository::open_keyless(self.storage.clone()).await?;
         let now = Utc::now();

@@ -48,6 +48,9 @@ pub struct LoadedSettings {
     pub files: Vec<PathBuf>,
     /// Names of the `MAHAVISHNU_` variables applied, in the order applied (sorted by name).
     pub env_overrides: Vec<String>,
+    /// No settings file: built from the defaults around `--repository LOCATION` (a bare host,
+    /// see [`super::bare`]); only the commands that read a repository run.
+    pub bare: bool,
 }
 
 /// One thing to back up, with every path absolute.
@@ -195,6 +198,7 @@ pub fn load(config: Option<&Path>, cwd: &Path, env: &[(String, String)]) -> Resu
         config_file,
         files,
         env_overrides,
+        bare: false,
     })
 }
 

@@ -10,14 +10,19 @@
 //! - `paths`: the project root and path resolution;
 //! - `validate`: checks per section, and resolution into the typed model;
 //! - `schema`, `disaster_recovery`: the typed model; `secret`: credentials no output shows;
-//! - `load`: the pipeline ([`load()`]).
+//! - `load`: the pipeline ([`load()`]);
+//! - `location`: `--repository LOCATION` (a folder, `s3://`, `azblob://`) as a store target;
+//! - `bare`: the settings of a command line (`--repository`, `--key-file`), and of a bare host
+//!   that has no settings file ([`load_command_line`]).
 
+mod bare;
 mod disaster_recovery;
 mod document;
 mod env;
 mod keys;
 mod lenient;
 mod load;
+mod location;
 mod paths;
 mod schedule;
 mod schema;
@@ -27,6 +32,7 @@ mod source;
 pub(crate) mod test_support;
 mod validate;
 
+pub use bare::{CommandLine, RepositoryArg, load_command_line};
 pub use disaster_recovery::{DrillScenario, DrillScenarioSettings, Drills};
 pub use load::{LoadedSettings, ResolvedSource, load};
 pub use schedule::{Repeat, Schedule, weekday_name};

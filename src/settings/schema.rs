@@ -484,6 +484,10 @@ pub enum StorageTarget {
         access_key_id: Option<String>,
         #[serde(default)]
         secret_access_key: Option<Secret>,
+        /// The session token of temporary credentials (with `access_key_id` and
+        /// `secret_access_key`; `--repository s3://...` takes it from `AWS_SESSION_TOKEN`).
+        #[serde(default)]
+        session_token: Option<Secret>,
         /// Path-style requests (`endpoint/bucket/key`). Default: on with an `endpoint`, off
         /// (virtual-host style, `bucket.endpoint/key`) for AWS itself.
         #[serde(default)]

@@ -45,7 +45,11 @@ pub(super) fn read_files(config_file: &Path, names: &Names) -> Result<(Vec<Layer
                 "settings file {} not found",
                 config_file.display()
             ))
-            .with_guidance("pass --config PATH or create settings/mahavishnu.yaml"));
+            .with_guidance(
+                "pass --config PATH or create settings/mahavishnu.yaml; on a host without \
+                 settings (a new server), read or restore a repository with \
+                 --repository LOCATION --key-file PATH (README: Recovering on a bare host)",
+            ));
         }
         Err(e) => return Err(settings_io("read settings file", config_file, e)),
     };

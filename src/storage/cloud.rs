@@ -55,6 +55,7 @@ impl CloudStorage {
                 endpoint,
                 access_key_id,
                 secret_access_key,
+                session_token,
                 force_path_style,
                 ..
             } => {
@@ -73,12 +74,16 @@ impl CloudStorage {
                 if let Some(secret) = secret_access_key {
                     b = b.secret_access_key(secret.expose());
                 }
+                if let Some(token) = session_token {
+                    b = b.session_token(token.expose());
+                }
                 // Path style with a custom endpoint, virtual-host style on AWS, unless set.
                 if !force_path_style.unwrap_or(endpoint.is_some()) {
                     b = b.enable_virtual_host_style();
                 }
                 let secrets = secret_access_key
                     .iter()
+                    .chain(session_token.iter())
                     .map(|s| s.expose().to_string())
                     .collect();
                 let op = Operator::new(b).map_err(|e| build_error(e, &name))?;

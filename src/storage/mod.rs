@@ -299,6 +299,7 @@ mod open_tests {
             endpoint: Some(endpoint.clone()),
             access_key_id: Some("AKIDEXAMPLE".into()),
             secret_access_key: Some(Secret::new("hunter2-s3-secret")),
+            session_token: None,
             force_path_style: None,
             allow_unenforced_create_only: false,
             lock_mode: Default::default(),

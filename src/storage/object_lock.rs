@@ -72,6 +72,7 @@ impl S3ObjectLock {
             endpoint,
             access_key_id,
             secret_access_key,
+            session_token,
             force_path_style,
             lock_mode,
             immutable: true,
@@ -116,7 +117,12 @@ impl S3ObjectLock {
         };
         let mut chain = ProvideCredentialChain::new().push(DefaultCredentialProvider::new());
         if let (Some(ak), Some(sk)) = (access_key_id, secret_access_key) {
-            chain = chain.push_front(StaticCredentialProvider::new(ak, sk.expose()));
+            let static_keys = StaticCredentialProvider::new(ak, sk.expose());
+            let static_keys = match session_token {
+                Some(token) => static_keys.with_session_token(token.expose()),
+                None => static_keys,
+            };
+            chain = chain.push_front(static_keys);
         }
         let ctx = Context::new()
             .with_file_read(reqsign_file_read_tokio::TokioFileRead)
@@ -135,6 +141,7 @@ impl S3ObjectLock {
             mode,
             secrets: secret_access_key
                 .iter()
+                .chain(session_token.iter())
                 .map(|s| s.expose().to_string())
                 .collect(),
         }))

@@ -142,6 +142,7 @@ impl Dr {
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<DrillRunResponse> {
+        self.needs_settings("drill run")?;
         let scenarios = self.drills_asked(req).await?;
         if req.dry_run {
             let mut plans = Vec::new();
