@@ -79,7 +79,7 @@ fn the_verdict_follows_the_checks_from_nothing_to_healthy() {
         assert_eq!(c["status"], "pass", "{c:#}");
         assert!(c["action"].is_null(), "{c:#}");
     }
-    assert_eq!(r["checks"].as_array().unwrap().len(), 9);
+    assert_eq!(r["checks"].as_array().unwrap().len(), 10);
     assert_eq!(r["backups"]["count"], 2);
     assert_eq!(r["backups"]["full"], 1);
     assert_eq!(r["backups"]["incremental"], 1);
@@ -236,7 +236,7 @@ fn markdown_and_output_files() {
     let out = p.run(&["report", "--format", "json"]);
     let a: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(a["verdict"], "needs_attention");
-    assert_eq!(a["checks"].as_array().unwrap().len(), 9);
+    assert_eq!(a["checks"].as_array().unwrap().len(), 10);
 
     // An output folder that does not exist: a clear error, exit 2 or more, nothing written.
     let bad = p.root().join("nope/dr.md");

@@ -198,7 +198,8 @@ pub fn specs() -> Vec<ToolSpec> {
             "The disaster-recovery posture in one page: a verdict (healthy, needs_attention, \
              critical) with the checks behind it (backups available, newest backup age vs RPO \
              target, whether the schedules can meet it, last validation, last restore test vs RTO target, retention compliance, \
-             chain health, key age, replicas), the backup timeline, each replica's lag, RTO and RPO trends from the history, \
+             chain health, key age, replicas, drills), the backup timeline, each replica's lag, the resilience score per drill \
+             scenario (from kept drills only), RTO and RPO trends from the history, \
              and recommendations, most urgent first. format=markdown returns the text for \
              people; the structured content is the same either way. Use for a status summary \
              or before planning DR work. Cheap: reads manifests and the history."),

@@ -341,13 +341,16 @@ impl RecordPayload {
         }
     }
 
-    /// The RTO achieved, for restore tests and RTO measurements.
+    /// The RTO achieved, for restore tests and RTO measurements (the trends' figures).
     pub fn rto_seconds(&self) -> Option<f64> {
         match self {
             RecordPayload::RestoreTest(p) => Some(p.rto_seconds),
             RecordPayload::RtoMeasurement(p) => Some(p.rto_seconds),
-            RecordPayload::Drill(p) => p.rto_seconds,
-            RecordPayload::Validation(_) | RecordPayload::RpoMeasurement(_) => None,
+            // A drill's RTO is its scenario's (one database, a few files): not a restore of the
+            // data set, so not in the RTO trend. `DrillPayload` has it.
+            RecordPayload::Drill(_)
+            | RecordPayload::Validation(_)
+            | RecordPayload::RpoMeasurement(_) => None,
         }
     }
 
@@ -356,8 +359,9 @@ impl RecordPayload {
         match self {
             RecordPayload::RestoreTest(p) => p.rpo_seconds,
             RecordPayload::RpoMeasurement(p) => p.rpo_seconds,
-            RecordPayload::Drill(p) => p.rpo_seconds,
-            RecordPayload::Validation(_) | RecordPayload::RtoMeasurement(_) => None,
+            RecordPayload::Drill(_)
+            | RecordPayload::Validation(_)
+            | RecordPayload::RtoMeasurement(_) => None,
         }
     }
 
