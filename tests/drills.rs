@@ -326,7 +326,7 @@ fn tear_down_runs_after_a_failure_in_the_middle_and_after_ctrl_c() {
     assert!(sandboxes(&p).is_empty());
 
     // Ctrl-C in the middle of the partition drill (its backups retry for a second or more).
-    let mut child = p
+    let child = p
         .cmd(&["drill", "run", "--scenario", "network_partition", "--json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -411,4 +411,49 @@ fn walkdir(root: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn scheduled_runs_the_listed_scenarios_that_are_due_once() {
+    let p = project_with(
+        "",
+        "  drills:\n    enabled: true\n    frequency: daily\n    time: \"00:00\"\n    \
+         scenarios: [database_corruption]\n",
+    );
+    p.init();
+    p.backup("full");
+    let r = p.json(&["drill", "run", "--scheduled"], 0);
+    let ran: Vec<&str> = r["drills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, ["database_corruption"], "{r:#}");
+    assert_eq!(r["drills"][0]["started_by"], "schedule");
+    // Drilled since today's slot: nothing is due now, and that is not a failure.
+    let again = p.json(&["drill", "run", "--scheduled"], 0);
+    assert!(again["drills"].as_array().unwrap().is_empty(), "{again:#}");
+    assert_eq!(again["message"], "no scheduled drill is due");
+    // The check now sees the scheduled scenario drilled and passed.
+    let check = p.json(&["report"], 0);
+    let drills = check["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "drills")
+        .unwrap();
+    assert_eq!(drills["status"], "pass", "{drills:#}");
+    let score = &check["resilience"];
+    let db = score["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["scenario"] == "database_corruption")
+        .unwrap();
+    assert_eq!(db["score"], 100.0, "{score:#}");
+    assert_eq!(
+        score["overall"], 20.0,
+        "one of five scenarios drilled: {score:#}"
+    );
 }

@@ -253,9 +253,12 @@ fn walk(
             children.iter().map(|(n, _)| n.as_str()).collect();
         let mut wal_stamps: BTreeMap<String, String> = BTreeMap::new();
         for (name, path) in &children {
+            // An empty WAL holds nothing: the same database as no WAL (a reader's open, our own
+            // snapshot included, creates one).
             if let Some(base) = name.strip_suffix("-wal")
                 && names.contains(base)
                 && let Ok(m) = std::fs::symlink_metadata(path)
+                && m.size() > 0
             {
                 // Not the ctime: SQLite touches the WAL's inode whenever a reader opens the
                 // database (our own snapshot included); new writes change its size or mtime.

@@ -173,8 +173,10 @@ impl Dr {
             .filter(|d| !d.passed)
             .map(|d| d.scenario.id())
             .collect();
-        let passed = failed.is_empty() && !drills.is_empty();
-        let message = if drills.is_empty() {
+        let passed = failed.is_empty() && (req.scheduled || !drills.is_empty());
+        let message = if drills.is_empty() && req.scheduled {
+            "no scheduled drill is due".to_string()
+        } else if drills.is_empty() {
             "no drill ran".to_string()
         } else if passed {
             format!("{} drill(s) passed", drills.len())
