@@ -547,14 +547,8 @@ impl Dr {
             .filter(|p| p.entry.origin == Origin::Sqlite)
             .map(|p| p.entry.path.clone())
             .collect();
-        planned.retain(|p| {
-            !["-wal", "-shm", "-journal"].iter().any(|suf| {
-                p.entry
-                    .path
-                    .strip_suffix(suf)
-                    .is_some_and(|base| dbs.contains(base))
-            })
-        });
+        let dbs: BTreeSet<&str> = dbs.iter().map(String::as_str).collect();
+        planned.retain(|p| !super::sqlite::is_sidecar(&p.entry.path, &dbs));
 
         let current: BTreeSet<&str> = planned.iter().map(|p| p.entry.path.as_str()).collect();
         let mut deleted: Vec<String> = parent_manifest

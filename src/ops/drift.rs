@@ -162,10 +162,18 @@ pub(crate) fn compare(
         .collect();
     let mut out = Comparison::default();
     let mut seen: BTreeSet<&str> = BTreeSet::new();
+    // The backup folds a database's WAL into its snapshot and never stores the side files.
+    let dbs: BTreeSet<&str> = manifest
+        .entries
+        .iter()
+        .filter(|e| e.origin == crate::repo::manifest::Origin::Sqlite)
+        .map(|e| e.path.as_str())
+        .collect();
     for item in live
         .iter()
         .filter(|i| compared_kind(i.entry.kind, scope.files_only))
         .filter(|i| wanted(&i.entry.path))
+        .filter(|i| !super::sqlite::is_sidecar(&i.entry.path, &dbs))
     {
         if cancel.is_cancelled() {
             return Err(super::cancelled());

@@ -247,6 +247,16 @@ fn wal_pages(db: &Path, since: &str) -> Option<std::collections::BTreeSet<u32>> 
     Some(pages)
 }
 
+/// Whether `path` is a `-wal`, `-shm` or `-journal` file of one of `dbs` (stored paths of SQLite
+/// databases read as snapshots): its content is inside the snapshot, so a backup never stores
+/// it and a comparison with the live files never counts it.
+pub(crate) fn is_sidecar(path: &str, dbs: &std::collections::BTreeSet<&str>) -> bool {
+    ["-wal", "-shm", "-journal"].iter().any(|suf| {
+        path.strip_suffix(suf)
+            .is_some_and(|base| dbs.contains(base))
+    })
+}
+
 /// `PRAGMA integrity_check` of a database, read-only: its rows joined ("ok" when sound).
 pub(crate) fn integrity_check(path: &Path) -> std::result::Result<String, String> {
     let flags =
