@@ -285,7 +285,7 @@ mod tests {
             dr.drills
                 .scenarios
                 .iter()
-                .all(|d| d.rto_target_minutes == 15 && d.rpo_target_minutes == 5)
+                .all(|d| d.rto_target_minutes == Some(15) && d.rpo_target_minutes == 5)
         );
         // Keys the seed leaves out take their defaults.
         assert_eq!(s.backup.volume_size_mb, 64);
