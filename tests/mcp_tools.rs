@@ -808,6 +808,34 @@ async fn resources_and_prompts() {
     assert!(read("dr://nothing").await.is_err());
     let templates = s.client.list_all_resource_templates().await.unwrap();
     assert_eq!(templates[0].uri_template, "dr://backups/{backup_id}");
+    assert_eq!(templates[1].uri_template, "dr://runbooks/{scenario}");
+    assert!(
+        templates[1]
+            .description
+            .as_deref()
+            .is_some_and(|d| d.contains("single_server_failure")),
+        "{:?}",
+        templates[1]
+    );
+    // A runbook: generated from the scenario, ending with the last drill's evidence when one
+    // is kept (none yet: it says how to run one).
+    let rb = text_of(&read("dr://runbooks/data_deletion").await.unwrap());
+    assert!(
+        rb.starts_with("# Runbook: Data deletion (`data_deletion`)"),
+        "{rb}"
+    );
+    for needle in [
+        "## Detection",
+        "## Recovery",
+        "mahavishnu-dr restore --backup-id ID --path P --target PROJECT --overwrite",
+        "## Success criteria",
+        "## Rollback",
+        "No drill of this scenario is kept",
+    ] {
+        assert!(rb.contains(needle), "runbook lacks {needle}: {rb}");
+    }
+    assert!(read("dr://runbooks/meteor_strike").await.is_err());
+    assert!(read("dr://runbooks/").await.is_err());
     let resources = s.client.list_all_resources().await.unwrap();
     let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
     assert_eq!(

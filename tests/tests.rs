@@ -34,6 +34,7 @@ mod replicas;
 mod report;
 mod restore_test;
 mod roundtrip;
+mod runbook;
 mod security;
 mod settings_cli;
 mod sqlite;

@@ -3,6 +3,7 @@
 mod progress_bar;
 mod render;
 mod render_drill;
+mod runbook;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -177,6 +178,7 @@ pub enum SchemaName {
     DrillList,
     DrillRun,
     DrillReport,
+    DrillRunbook,
     Report,
     Unlock,
     Error,
@@ -218,6 +220,9 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
         }
         SchemaName::RestoreTestMeasureRpo => {
             schemars::schema_for!(crate::ops::rpo::MeasureRpoResponse)
+        }
+        SchemaName::DrillRunbook => {
+            schemars::schema_for!(crate::ops::drill::DrillRunbookResponse)
         }
         SchemaName::Report => schemars::schema_for!(crate::ops::report::ReportResponse),
         SchemaName::Unlock => schemars::schema_for!(crate::ops::unlock::UnlockResponse),
@@ -278,6 +283,11 @@ pub enum DrillCommand {
     Run(DrillRunOptions),
     /// The drills kept in the history, newest last.
     Report(DrillReportOptions),
+    /// A scenario's runbook for a real incident (detection, impact, recovery with the exact
+    /// commands, success criteria, rollback), generated from its definition and ending with the
+    /// evidence of its last drill. `--all --write docs/runbooks` regenerates the checked-in
+    /// runbooks.
+    Runbook(runbook::RunbookArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -385,6 +395,14 @@ async fn execute(
             text,
             false,
         );
+    }
+    if let Command::Drill(DrillCommand::Runbook(runbook::RunbookArgs {
+        all: true,
+        write: Some(dir),
+        ..
+    })) = &cli.command
+    {
+        return runbook::write_all(dir);
     }
     let cwd = std::env::current_dir()
         .map_err(|e| Error::io(format!("cannot read the current folder: {e}")))?;
@@ -505,6 +523,7 @@ async fn execute(
             let r = dr.drill_report(&options).await?;
             outcome(&r, render_drill::report(&r), false)
         }
+        Command::Drill(DrillCommand::Runbook(args)) => runbook::one(&dr, &args, cli_json).await,
         Command::RestoreTest(RestoreTestCommand::Run(options)) => {
             let r = dr.restore_test(&options, progress.clone(), &cancel).await?;
             outcome(&r, render::restore_test(&r), !r.passed)

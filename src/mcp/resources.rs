@@ -1,16 +1,19 @@
 //! MCP resources: the effective settings (redacted), one backup's manifest summary, the format
-//! specification, the latest DR report.
+//! specification, the latest DR report, each drill scenario's runbook.
 
 use rmcp::model::{Resource, ResourceContents, ResourceTemplate};
 
 use crate::error::{Error, Result};
 use crate::ops::Dr;
+use crate::settings::DrillScenario;
 
 pub const SETTINGS_URI: &str = "dr://settings";
 pub const FORMAT_URI: &str = "dr://format";
 pub const BACKUP_PREFIX: &str = "dr://backups/";
 pub const BACKUP_TEMPLATE: &str = "dr://backups/{backup_id}";
 pub const REPORT_URI: &str = "dr://reports/latest";
+pub const RUNBOOK_PREFIX: &str = "dr://runbooks/";
+pub const RUNBOOK_TEMPLATE: &str = "dr://runbooks/{scenario}";
 
 const FORMAT_MD: &str = include_str!("../../docs/FORMAT.md");
 
@@ -52,6 +55,16 @@ pub fn templates() -> Vec<ResourceTemplate> {
                  totals. backup_id is an id from backup_list, or latest.",
             )
             .with_mime_type("application/json"),
+        ResourceTemplate::new(RUNBOOK_TEMPLATE, "runbook")
+            .with_title("A disaster scenario's runbook")
+            .with_description(format!(
+                "The runbook of one DR-plan disaster, in markdown: detection, impact, recovery \
+                 steps with the exact mahavishnu-dr commands, success criteria, rollback, the \
+                 drill that rehearses it, and the evidence of its last drill (when, result, RTO \
+                 and RPO achieved) when the repository is readable. scenario is one of: {}.",
+                DrillScenario::valid_ids()
+            ))
+            .with_mime_type("text/markdown"),
     ]
 }
 
@@ -87,6 +100,13 @@ pub async fn read(dr: &Dr, uri: &str) -> Result<Option<ResourceContents>> {
             "text/markdown",
             crate::report::markdown::render(&r),
         )));
+    }
+    if let Some(id) = uri.strip_prefix(RUNBOOK_PREFIX) {
+        if DrillScenario::parse(id).is_none() {
+            return Ok(None);
+        }
+        let r = dr.drill_runbook(id, true).await?;
+        return Ok(Some(contents(uri, "text/markdown", r.markdown)));
     }
     if let Some(id) = uri.strip_prefix(BACKUP_PREFIX)
         && !id.is_empty()

@@ -233,8 +233,11 @@ impl ServerHandler for DrServer {
             Ok(Some(c)) => Ok(ReadResourceResult::new(vec![c]).into()),
             Ok(None) => Err(ErrorData::resource_not_found(
                 format!(
-                    "no resource {}: this server has dr://settings, dr://format and dr://backups/{{backup_id}}",
-                    request.uri
+                    "no resource {}: this server has dr://settings, dr://format, \
+                     dr://reports/latest, dr://backups/{{backup_id}} and \
+                     dr://runbooks/{{scenario}} (scenario: {})",
+                    request.uri,
+                    crate::settings::DrillScenario::valid_ids()
                 ),
                 None,
             )),

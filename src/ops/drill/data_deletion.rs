@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 
 use super::runner::{Ctx, Failed, Step, StepLog};
 use super::sandbox::{newest_backup, seconds_between, sha256_file};
-use super::scenario::{ScenarioDef, StepDef, StepPhase};
+use super::scenario::{RunbookDef, RunbookStep, ScenarioDef, StepDef, StepPhase};
 use crate::error::{Error, Result};
 use crate::ops::extract::Extraction;
 use crate::repo::manifest::EntryKind;
@@ -69,6 +69,75 @@ pub(super) const DEF: ScenarioDef = ScenarioDef {
                    host could delete its backups",
         },
     ],
+    runbook: RunbookDef {
+        detection: &[
+            RunbookStep {
+                what: "Files the service needs are missing (its errors, users' reports), or the \
+                       live file count drops.",
+                commands: &[],
+            },
+            RunbookStep {
+                what: "Scope the damage against the newest backup: what was removed and changed \
+                       since it.",
+                commands: &["mahavishnu-dr diff", "mahavishnu-dr diff --exit-code"],
+            },
+        ],
+        impact: "The deleted files are unavailable until restored. Changes made to them after the \
+                 backup they come back from are lost (the RPO). An attacker who deleted files may \
+                 delete the backups too, when this host's credentials allow it.",
+        recovery: &[
+            RunbookStep {
+                what: "Stop whatever deletes: the process, the account, the attacker's access. Run \
+                       no `backup cleanup` until the recovery is done.",
+                commands: &[],
+            },
+            RunbookStep {
+                what: "Find the newest backup finished before the incident (`backup list` shows \
+                       the times) and list what was removed or changed since it.",
+                commands: &[
+                    "mahavishnu-dr backup list",
+                    "mahavishnu-dr diff --backup-id ID",
+                ],
+            },
+            RunbookStep {
+                what: "Restore only those paths from it into the project folder (repeat `--path` \
+                       for each).",
+                commands: &[
+                    "mahavishnu-dr restore --backup-id ID --path P --target PROJECT --overwrite",
+                ],
+            },
+            RunbookStep {
+                what: "Check that nothing is missing any more, then back up at once.",
+                commands: &[
+                    "mahavishnu-dr diff --backup-id ID --path P",
+                    "mahavishnu-dr backup run",
+                ],
+            },
+            RunbookStep {
+                what: "After an attack: check the stored backups are intact, and renew the object \
+                       locks of an immutable store.",
+                commands: &[
+                    "mahavishnu-dr backup validate --level checksum",
+                    "mahavishnu-dr retention extend",
+                ],
+            },
+        ],
+        success: &[
+            "`diff --backup-id ID` lists none of the restored paths as removed.",
+            "The restore finished without an error: every file matched its SHA-256.",
+            "The service works with the restored files within the RTO target.",
+            "`backup validate` passes and `mahavishnu-dr check` passes after the new backup.",
+        ],
+        rollback: &[RunbookStep {
+            what: "The restore replaced only the named paths and left every other file alone. \
+                       To undo it, restore the same paths from another backup, or from the backup \
+                       made just before the restore.",
+            commands: &[
+                "mahavishnu-dr restore --backup-id OTHER-ID --path P --target PROJECT \
+                     --overwrite",
+            ],
+        }],
+    },
 };
 
 pub(super) async fn run(ctx: &Ctx<'_>, log: &mut StepLog) {

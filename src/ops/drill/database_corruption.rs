@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 
 use super::runner::{Ctx, Failed, Step, StepLog};
 use super::sandbox::{newest_backup, seconds_between, sha256_file};
-use super::scenario::{ScenarioDef, StepDef, StepPhase};
+use super::scenario::{RunbookDef, RunbookStep, ScenarioDef, StepDef, StepPhase};
 use crate::error::{Error, Result};
 use crate::ops::Dr;
 use crate::ops::backup::BackupOptions;
@@ -59,6 +59,79 @@ pub(super) const DEF: ScenarioDef = ScenarioDef {
             what: "`PRAGMA integrity_check` answers ok and the SHA-256 matches the backup's again",
         },
     ],
+    runbook: RunbookDef {
+        detection: &[
+            RunbookStep {
+                what: "The service logs database errors (`database disk image is malformed`, wrong \
+                       results), or a check of the database file fails.",
+                commands: &["sqlite3 PROJECT/DB 'PRAGMA integrity_check'"],
+            },
+            RunbookStep {
+                what: "See what changed in the database since the newest backup; the DR check and \
+                       restore tests flag a database that fails its check.",
+                commands: &["mahavishnu-dr diff --path DB", "mahavishnu-dr check"],
+            },
+        ],
+        impact: "The service fails or answers wrongly for what that database holds; other files \
+                 are not affected. Writes to the database after the backup it comes back from are \
+                 lost (the RPO). A damaged database backed up again is in the newest backups too: \
+                 choose the backup before the damage.",
+        recovery: &[
+            RunbookStep {
+                what: "Stop the service and the scheduled backups, so nothing writes the damaged \
+                       database or backs it up again.",
+                commands: &["systemctl stop SERVICE"],
+            },
+            RunbookStep {
+                what: "Move the damaged database (and its `-wal` and `-shm` files) aside for the \
+                       post-mortem.",
+                commands: &["mv PROJECT/DB PROJECT/DB.damaged"],
+            },
+            RunbookStep {
+                what: "Find the newest backup taken before the damage, and check it fully.",
+                commands: &[
+                    "mahavishnu-dr backup list",
+                    "mahavishnu-dr backup validate --backup-id ID --level full",
+                ],
+            },
+            RunbookStep {
+                what: "Restore that database alone into the project folder (DB is its stored path, \
+                       as `backup list` and `diff` show it).",
+                commands: &[
+                    "mahavishnu-dr restore --backup-id ID --path DB --target PROJECT --overwrite",
+                ],
+            },
+            RunbookStep {
+                what: "Check the database, start the service, and back up at once.",
+                commands: &[
+                    "sqlite3 PROJECT/DB 'PRAGMA integrity_check'",
+                    "systemctl start SERVICE",
+                    "mahavishnu-dr backup run",
+                ],
+            },
+        ],
+        success: &[
+            "`PRAGMA integrity_check` answers ok.",
+            "The restore finished without an error: the database matched the SHA-256 the backup \
+             recorded.",
+            "The service starts and reads its data within the RTO target.",
+            "`mahavishnu-dr check` passes after the new backup.",
+        ],
+        rollback: &[
+            RunbookStep {
+                what: "The damaged database was kept: to go back, stop the service and move it \
+                       back.",
+                commands: &["systemctl stop SERVICE", "mv PROJECT/DB.damaged PROJECT/DB"],
+            },
+            RunbookStep {
+                what: "Or restore the database from an older backup the same way.",
+                commands: &[
+                    "mahavishnu-dr restore --backup-id OLDER-ID --path DB --target PROJECT \
+                     --overwrite",
+                ],
+            },
+        ],
+    },
 };
 
 /// One database in the drill.

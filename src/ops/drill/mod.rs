@@ -12,6 +12,7 @@ mod network_partition;
 mod plan;
 mod region_failure;
 mod report;
+mod runbook;
 mod runner;
 mod sandbox;
 mod scenario;
@@ -25,6 +26,9 @@ use serde::{Deserialize, Serialize};
 
 pub use plan::DrillPlan;
 pub use report::{DrillReportOptions, DrillReportResponse, KeptDrill};
+#[cfg(test)]
+pub(crate) use runbook::runbook_commands;
+pub use runbook::{DrillRunbookResponse, checked_in_runbooks};
 pub use scenario::{ScenarioInfo, StepPhase};
 
 use super::{Cancel, Dr, Progress};

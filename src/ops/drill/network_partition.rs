@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::runner::{Ctx, Failed, Step, StepLog};
 use super::sandbox::{seconds_between, sha256_file};
-use super::scenario::{ScenarioDef, StepDef, StepPhase};
+use super::scenario::{RunbookDef, RunbookStep, ScenarioDef, StepDef, StepPhase};
 use crate::error::Error;
 use crate::ops::Dr;
 use crate::ops::backup::BackupOptions;
@@ -78,6 +78,68 @@ pub(super) const DEF: ScenarioDef = ScenarioDef {
                    with the sandbox copy (SHA-256)",
         },
     ],
+    runbook: RunbookDef {
+        detection: &[
+            RunbookStep {
+                what: "Backups fail or slow down: `backup run` retries, then fails with timeouts \
+                       or connection errors; the backup alerts fire and the newest backup ages.",
+                commands: &["mahavishnu-dr backup status", "mahavishnu-dr check"],
+            },
+            RunbookStep {
+                what: "Tell the network from the store: a store that answers from another host or \
+                       network is partitioned from this host, not lost (else see region_failure).",
+                commands: &[],
+            },
+        ],
+        impact: "The service keeps running, but no backup reaches the store while the partition \
+                 lasts: the RPO grows with the time without a backup. A backup cut short leaves \
+                 nothing half-visible (a backup exists only once its manifest is written) and the \
+                 stored backups stay valid.",
+        recovery: &[
+            RunbookStep {
+                what: "Leave the scheduled backups on: each retries, then fails cleanly. Run no \
+                       `backup cleanup` against the store during the partition.",
+                commands: &[],
+            },
+            RunbookStep {
+                what: "Once the network heals, back up at once rather than waiting for the \
+                       schedule.",
+                commands: &["mahavishnu-dr backup run"],
+            },
+            RunbookStep {
+                what: "Check the repository: no partial backup is visible and the newest backup is \
+                       whole.",
+                commands: &[
+                    "mahavishnu-dr backup validate --level quick",
+                    "mahavishnu-dr backup status",
+                ],
+            },
+            RunbookStep {
+                what: "Remove what interrupted backups left behind (orphan volumes); locks of \
+                       processes that died are broken by themselves.",
+                commands: &[
+                    "mahavishnu-dr backup cleanup --dry-run",
+                    "mahavishnu-dr backup cleanup",
+                ],
+            },
+            RunbookStep {
+                what: "Catch the replicas up with the backups they missed.",
+                commands: &["mahavishnu-dr replicate"],
+            },
+        ],
+        success: &[
+            "`backup run` completes after the network heals.",
+            "`backup validate` passes: no partial backup is visible.",
+            "`replicate` reports that every replica holds every backup.",
+            "`mahavishnu-dr check` passes: the newest backup is younger than the RPO target again.",
+        ],
+        rollback: &[RunbookStep {
+            what: "Nothing to undo: the recovery only adds backups. When a backup fails again \
+                       after the heal, the partition is not over: go back to the first recovery \
+                       step.",
+            commands: &[],
+        }],
+    },
 };
 
 pub(super) async fn run(ctx: &Ctx<'_>, log: &mut StepLog) {

@@ -11,7 +11,7 @@ use chrono::Utc;
 
 use super::runner::{Ctx, Failed, Step, StepLog};
 use super::sandbox::{newest_backup, seconds_between};
-use super::scenario::{ScenarioDef, StepDef, StepPhase};
+use super::scenario::{RunbookDef, RunbookStep, ScenarioDef, StepDef, StepPhase};
 use crate::error::Error;
 use crate::ops::Dr;
 use crate::ops::extract::Extraction;
@@ -54,6 +54,73 @@ pub(super) const DEF: ScenarioDef = ScenarioDef {
                    answers `PRAGMA integrity_check` with ok",
         },
     ],
+    runbook: RunbookDef {
+        detection: &[
+            RunbookStep {
+                what: "Backups and reads of the primary store fail: `backup run` and `backup \
+                       status` cannot reach it, `check` fails, the backup alerts fire.",
+                commands: &["mahavishnu-dr backup status", "mahavishnu-dr check"],
+            },
+            RunbookStep {
+                what: "Confirm a replica in another region answers and holds this host's backups.",
+                commands: &["mahavishnu-dr --repository REPLICA backup list"],
+            },
+        ],
+        impact: "Nothing can be backed up to or restored from the primary store; when the service \
+                 ran in that region, it is down too. What was written after the newest backup the \
+                 replica holds is lost (the replica's lag is the RPO).",
+        recovery: &[
+            RunbookStep {
+                what: "Choose the replica (a name in `backup.storage.replicas`) whose newest \
+                       backup of this host is the newest.",
+                commands: &["mahavishnu-dr --repository REPLICA backup list"],
+            },
+            RunbookStep {
+                what: "Check the replica's backups before trusting them.",
+                commands: &["mahavishnu-dr --repository REPLICA backup validate --level quick"],
+            },
+            RunbookStep {
+                what: "Restore from the replica into an empty folder in the surviving region, then \
+                       start the service on it.",
+                commands: &[
+                    "mahavishnu-dr --repository REPLICA restore --backup-id latest --host HOST \
+                     --target /srv/app",
+                ],
+            },
+            RunbookStep {
+                what: "Keep backing up while the primary is down: back up to the replica \
+                       (`--repository REPLICA`, or `MAHAVISHNU_REPOSITORY=REPLICA` in the \
+                       scheduler's environment).",
+                commands: &["mahavishnu-dr --repository REPLICA backup run"],
+            },
+        ],
+        success: &[
+            "The restore finished without an error: every file matched its SHA-256.",
+            "Every SQLite database answers `PRAGMA integrity_check` with ok.",
+            "The service answers from the surviving region within the RTO target.",
+            "`mahavishnu-dr --repository REPLICA backup run` succeeds: the service is protected \
+             during the outage.",
+        ],
+        rollback: &[
+            RunbookStep {
+                what: "The restore wrote only into its target folder: remove it and restore an \
+                       older backup, or from another replica.",
+                commands: &[
+                    "mahavishnu-dr --repository REPLICA restore --backup-id ID --host HOST \
+                     --target /srv/app",
+                ],
+            },
+            RunbookStep {
+                what: "Fail back once the primary's region answers: stop writing to the replica \
+                       (drop `--repository REPLICA` and `MAHAVISHNU_REPOSITORY`), make a full \
+                       backup on the primary, then catch the replicas up.",
+                commands: &[
+                    "mahavishnu-dr backup run --backup-type full",
+                    "mahavishnu-dr replicate",
+                ],
+            },
+        ],
+    },
 };
 
 pub(super) async fn run(ctx: &Ctx<'_>, log: &mut StepLog) {

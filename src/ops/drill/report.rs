@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::ops::Dr;
 use crate::ops::record::Recorded;
 use crate::repo::history::{DrillPayload, DrillStepPayload, RecordPayload};
+use crate::settings::DrillScenario;
 
 /// Options of `drill report` (`drill_report`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
@@ -107,6 +108,26 @@ impl Dr {
             unreadable,
             message,
         })
+    }
+}
+
+impl Dr {
+    /// The newest kept drill of one scenario, if any (read newest first, stopping at the first).
+    pub async fn last_drill(&self, scenario: DrillScenario) -> Result<Option<KeptDrill>> {
+        let repo = self.open_repo().await?;
+        let ids = repo.list_history().await?;
+        for id in ids.iter().rev().filter(|id| id.contains("_drill_")) {
+            // An unreadable record is `drill report`'s to name; the runbook wants evidence.
+            let Ok(r) = repo.read_history(id).await else {
+                continue;
+            };
+            if let Some(p) = r.payload.as_drill()
+                && p.scenario == scenario.id()
+            {
+                return Ok(Some(kept(&r.record_id, &r.host, r.passed, &r.summary, p)));
+            }
+        }
+        Ok(None)
     }
 }
 

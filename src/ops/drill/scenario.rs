@@ -62,6 +62,30 @@ pub(crate) struct ScenarioDef {
     pub rpo_means: &'static str,
     /// The steps in order; tear down is the runner's and comes last in every drill.
     pub steps: &'static [StepDef],
+    /// What the runbook of a real incident says beyond the drill (`drill runbook`).
+    pub runbook: RunbookDef,
+}
+
+/// A scenario's runbook for a real incident: the drill rehearses it in a sandbox, these are the
+/// steps on the real host, with the exact commands (docs/runbooks/ is generated from them).
+pub(crate) struct RunbookDef {
+    /// How an operator notices this disaster.
+    pub detection: &'static [RunbookStep],
+    /// What is lost or degraded, and for whom.
+    pub impact: &'static str,
+    /// The recovery, in order.
+    pub recovery: &'static [RunbookStep],
+    /// How to tell the recovery worked.
+    pub success: &'static [&'static str],
+    /// How to undo the recovery when it made things worse.
+    pub rollback: &'static [RunbookStep],
+}
+
+/// One step of a runbook: what to do, and the commands that do it (exact, with placeholders in
+/// capitals).
+pub(crate) struct RunbookStep {
+    pub what: &'static str,
+    pub commands: &'static [&'static str],
 }
 
 /// The tear-down step every drill ends with.

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::runner::{Ctx, Failed, Step, StepLog};
 use super::sandbox::{newest_backup, seconds_between};
-use super::scenario::{ScenarioDef, StepDef, StepPhase};
+use super::scenario::{RunbookDef, RunbookStep, ScenarioDef, StepDef, StepPhase};
 use crate::error::Error;
 use crate::ops::Dr;
 use crate::ops::sqlite::integrity_check;
@@ -59,6 +59,92 @@ pub(super) const DEF: ScenarioDef = ScenarioDef {
                    the standby",
         },
     ],
+    runbook: RunbookDef {
+        detection: &[
+            RunbookStep {
+                what: "The service and its host stop answering (monitoring, users), and the host \
+                       or its disk cannot be brought back within the RTO target.",
+                commands: &[],
+            },
+            RunbookStep {
+                what: "From another host that holds the key, confirm the backups are reachable \
+                       with only the repository's location and the key, and find the lost host's \
+                       newest backup (its host name is in the list).",
+                commands: &["mahavishnu-dr --repository LOCATION --key-file KEY backup list"],
+            },
+        ],
+        impact: "The service is down until a new host runs it. What was written after the newest \
+                 backup that reached the store is lost (the RPO). The settings file and the key \
+                 file on the host are gone with it: the new host needs the key file's off-host \
+                 copy and the repository's location.",
+        recovery: &[
+            RunbookStep {
+                what: "Provision a new host and install the same release of mahavishnu-dr as the \
+                       lost host ran.",
+                commands: &["mahavishnu-dr --version"],
+            },
+            RunbookStep {
+                what: "Put the off-host copy of the key file on the new host, readable by the \
+                       service's user only.",
+                commands: &["install -m 600 KEY-COPY KEY"],
+            },
+            RunbookStep {
+                what: "Reach the backups with only the repository's location and the key (a \
+                       replica's location when the primary's disk was on the lost host); note the \
+                       lost host's name.",
+                commands: &["mahavishnu-dr --repository LOCATION --key-file KEY backup list"],
+            },
+            RunbookStep {
+                what: "Restore the lost host's newest backup into an empty folder; every file is \
+                       checked against its SHA-256 as it is written.",
+                commands: &[
+                    "mahavishnu-dr --repository LOCATION --key-file KEY restore --backup-id latest \
+                     --host HOST --target /srv/app",
+                ],
+            },
+            RunbookStep {
+                what: "Put the settings file back: the backup holds it (`settings/mahavishnu.yaml` \
+                       under the target). Set `backup.host: HOST` in `settings/local.yaml` to go \
+                       on with the lost host's chains, and check the settings load.",
+                commands: &[
+                    "mahavishnu-dr --config /srv/app/settings/mahavishnu.yaml backup status",
+                ],
+            },
+            RunbookStep {
+                what: "Start the service on the new host, then back it up at once so it is \
+                       protected again.",
+                commands: &[
+                    "mahavishnu-dr --config /srv/app/settings/mahavishnu.yaml backup run \
+                     --backup-type full",
+                ],
+            },
+        ],
+        success: &[
+            "The restore finished without an error: every file matched its SHA-256.",
+            "Every SQLite database answers `PRAGMA integrity_check` with ok (`sqlite3 DB 'PRAGMA \
+             integrity_check'`).",
+            "The service answers on the new host within the RTO target.",
+            "`mahavishnu-dr --config /srv/app/settings/mahavishnu.yaml check` passes, and `backup \
+             list` shows the new host's full backup.",
+        ],
+        rollback: &[
+            RunbookStep {
+                what: "The restore wrote only into the new host's target folder: to start again, \
+                       remove it and restore an older backup (an id from `backup list`).",
+                commands: &[
+                    "rm -rf /srv/app",
+                    "mahavishnu-dr --repository LOCATION --key-file KEY restore --backup-id ID \
+                     --host HOST --target /srv/app",
+                ],
+            },
+            RunbookStep {
+                what: "If the lost host comes back, keep it off the network until the new host is \
+                       confirmed, so that two hosts do not back up as the same host; then retire \
+                       it.",
+                commands: &[],
+            },
+        ],
+    },
 };
 
 /// What the new host is told: the location, and the environment its store needs.
