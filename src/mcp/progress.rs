@@ -4,9 +4,9 @@
 //!
 //! The progress value only grows (units done, summed over phases, plus one for each phase
 //! started, so that every phase is announced: a drill's steps move no bytes of their own); the
-//! message names the phase and how far it is. Notifications go out in order through one task, at most one per 200 ms
-//! (phase ends always), and [`McpProgress::close`] waits until all are sent, so none arrives
-//! after the tool's result.
+//! message names the phase and how far it is. Notifications go out in order through one task,
+//! at most one per 200 ms (phase starts and ends always), and [`McpProgress::close`] waits until
+//! all are sent, so none arrives after the tool's result.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
