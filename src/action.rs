@@ -29,6 +29,8 @@ pub enum Action {
     MeasureRpo,
     /// Show what a cleanup would delete, without deleting.
     PlanCleanup,
+    /// Show the plan of a drill (of this scenario, or of every one), without running it.
+    PlanDrill { scenario: Option<String> },
     /// Change a setting in the settings file.
     EditSetting { key: String, value: String },
     /// List the backups.
@@ -64,6 +66,12 @@ impl Action {
             Action::RestoreTest => "mahavishnu-dr restore-test run".into(),
             Action::MeasureRpo => "mahavishnu-dr restore-test measure-rpo".into(),
             Action::PlanCleanup => "mahavishnu-dr backup cleanup --dry-run".into(),
+            Action::PlanDrill { scenario: None } => {
+                "mahavishnu-dr drill run --all --dry-run".into()
+            }
+            Action::PlanDrill { scenario: Some(s) } => {
+                format!("mahavishnu-dr drill run --scenario {s} --dry-run")
+            }
             Action::EditSetting { key, value } => format!("{key}: {value}"),
             Action::ListBackups => "mahavishnu-dr backup list".into(),
             Action::Init { generate_key } => {
@@ -105,6 +113,12 @@ impl Action {
             Action::RestoreTest => "restore_test_run {}".into(),
             Action::MeasureRpo => "measure_rpo {}".into(),
             Action::PlanCleanup => r#"backup_cleanup {"dry_run":true}"#.into(),
+            Action::PlanDrill { scenario: None } => {
+                r#"drill_run {"all":true,"dry_run":true}"#.into()
+            }
+            Action::PlanDrill { scenario: Some(s) } => {
+                format!(r#"drill_run {{"scenario":{s:?},"dry_run":true}}"#)
+            }
             Action::EditSetting { .. } | Action::Unlock { .. } => self.command_line(),
             Action::ListBackups => "backup_list {}".into(),
             Action::Init { .. } => "backup_run {}".into(),
@@ -236,6 +250,21 @@ mod tests {
         assert_eq!(
             Action::RestoreTest.render(Face::Cli),
             "run `mahavishnu-dr restore-test run`"
+        );
+        let drill = Action::PlanDrill {
+            scenario: Some("data_deletion".into()),
+        };
+        assert_eq!(
+            drill.render(Face::Cli),
+            "run `mahavishnu-dr drill run --scenario data_deletion --dry-run`"
+        );
+        assert_eq!(
+            drill.render(Face::Mcp),
+            r#"call `drill_run {"scenario":"data_deletion","dry_run":true}`"#
+        );
+        assert_eq!(
+            Action::PlanDrill { scenario: None }.render(Face::Mcp),
+            r#"call `drill_run {"all":true,"dry_run":true}`"#
         );
     }
 

@@ -17,7 +17,7 @@ use rmcp::model::{
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 17] = [
+const TOOLS: [&str; 20] = [
     "backup_run",
     "backup_status",
     "backup_list",
@@ -33,6 +33,9 @@ const TOOLS: [&str; 17] = [
     "restore_test_run",
     "measure_rto",
     "measure_rpo",
+    "drill_list_scenarios",
+    "drill_run",
+    "drill_report",
     "report",
     "run_disaster_recovery_check",
 ];
@@ -120,6 +123,8 @@ async fn tools_are_listed_with_flat_inputs_output_schemas_and_annotations() {
                 | "backup_list"
                 | "backup_diff"
                 | "list_backups"
+                | "drill_list_scenarios"
+                | "drill_report"
                 | "report"
                 | "run_disaster_recovery_check"
         );
@@ -130,6 +135,35 @@ async fn tools_are_listed_with_flat_inputs_output_schemas_and_annotations() {
             assert_eq!(a.idempotent_hint, Some(true), "{}", t.name);
         }
     }
+    // drill_run: writes a record and a sandbox, never live data; a new drill each call; long.
+    let drill = s.tools.iter().find(|t| t.name == "drill_run").unwrap();
+    let a = drill.annotations.as_ref().unwrap();
+    assert_eq!(a.idempotent_hint, Some(false));
+    let d = drill.description.as_deref().unwrap_or("");
+    for needle in [
+        "sandbox",
+        "scratch repositories",
+        "only read",
+        "history record",
+        "confirm=true",
+    ] {
+        assert!(
+            d.contains(needle),
+            "drill_run description lacks {needle:?}: {d}"
+        );
+    }
+    let p = &drill.input_schema["properties"];
+    assert_eq!(
+        p["dry_run"]["default"],
+        json!(true),
+        "an MCP drill plans by default"
+    );
+    assert_eq!(p["confirm"]["default"], json!(false));
+    assert_eq!(
+        p["scenario"]["enum"].as_array().map(Vec::len),
+        Some(5),
+        "{p:#}"
+    );
     // The backup_run input: an enum with a default, nothing nullable.
     let run = s.tools.iter().find(|t| t.name == "backup_run").unwrap();
     let bt = &run.input_schema["properties"]["backup_type"];
@@ -863,6 +897,7 @@ async fn resources_and_prompts() {
         "backup_diff",
         "restore_run",
         "Do NOT run backup_cleanup",
+        "drill_run with scenario data_deletion (dry_run first",
     ] {
         assert!(body.contains(needle), "prompt lacks {needle}: {body}");
     }
@@ -880,5 +915,181 @@ async fn resources_and_prompts() {
         serde_json::to_string(&review.messages)
             .unwrap()
             .contains("run_disaster_recovery_check")
+    );
+}
+
+/// The drill records in the repository's history.
+fn drill_records(repo: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(repo.join("history"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains("_drill_"))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// The drill sandboxes (`drill-*`) in the scratch folder.
+fn sandboxes(scratch: &Path) -> Vec<String> {
+    std::fs::read_dir(scratch)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("drill-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn drills_plan_by_default_run_only_when_confirmed_and_are_kept() {
+    let s = session(project_with_data()).await;
+    let t = &s.tools;
+    let repo = s.project.repo();
+    let scratch = s.project.root().join("scratch");
+    ok_structured(
+        t,
+        "backup_run",
+        &call(&s.client, "backup_run", json!({"backup_type": "full"})).await,
+    );
+    let records_before = drill_records(&repo);
+    assert!(records_before.is_empty(), "{records_before:?}");
+
+    let list = ok_structured(
+        t,
+        "drill_list_scenarios",
+        &call(&s.client, "drill_list_scenarios", json!({})).await,
+    );
+    let ids: Vec<&str> = list["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "single_server_failure",
+            "region_failure",
+            "database_corruption",
+            "network_partition",
+            "data_deletion"
+        ],
+        "{list:#}"
+    );
+
+    // The defaults: a dry run that plans and writes nothing anywhere.
+    for args in [
+        json!({"scenario": "database_corruption"}),
+        json!({"all": true}),
+    ] {
+        let plan = ok_structured(
+            t,
+            "drill_run",
+            &call(&s.client, "drill_run", args.clone()).await,
+        );
+        assert_eq!(plan["dry_run"], true, "{args}: {plan:#}");
+        assert!(plan["drills"].as_array().unwrap().is_empty(), "{plan:#}");
+        assert!(!plan["plans"].as_array().unwrap().is_empty(), "{plan:#}");
+        assert!(sandboxes(&scratch).is_empty(), "a dry run made a sandbox");
+        assert_eq!(
+            drill_records(&repo),
+            records_before,
+            "a dry run kept a record"
+        );
+    }
+    let plan = ok_structured(
+        t,
+        "drill_run",
+        &call(&s.client, "drill_run", json!({"all": true})).await,
+    );
+    assert_eq!(plan["plans"].as_array().unwrap().len(), 5, "{plan:#}");
+
+    // A real drill needs confirm=true; the refusal says what to pass, and runs nothing.
+    let r = call(
+        &s.client,
+        "drill_run",
+        json!({"scenario": "database_corruption", "dry_run": false}),
+    )
+    .await;
+    let msg = is_tool_error(
+        "drill_run",
+        &r,
+        &[
+            "confirm=true",
+            "drill_run {\"scenario\":\"database_corruption\",\"dry_run\":true}",
+        ],
+    );
+    assert!(
+        !msg.contains("mahavishnu-dr drill"),
+        "worded for the CLI: {msg}"
+    );
+    assert!(sandboxes(&scratch).is_empty());
+    assert_eq!(drill_records(&repo), records_before);
+    // An unknown scenario: a tool error naming the scenarios.
+    is_tool_error(
+        "drill_run",
+        &call(&s.client, "drill_run", json!({"scenario": "meteor"})).await,
+        &["meteor", "database_corruption"],
+    );
+
+    // Confirmed: the drill runs, sends progress per step, passes and is kept.
+    s.collector.progress.lock().unwrap().clear();
+    let r = call(
+        &s.client,
+        "drill_run",
+        json!({"scenario": "database_corruption", "dry_run": false, "confirm": true}),
+    )
+    .await;
+    let run = ok_structured(t, "drill_run", &r);
+    assert_eq!(run["dry_run"], false);
+    assert_eq!(run["passed"], true, "{run:#}");
+    let drill = &run["drills"][0];
+    assert_eq!(drill["scenario"], "database_corruption");
+    let started_by = drill["started_by"].as_str().unwrap();
+    assert!(started_by.starts_with("mcp:"), "{started_by}");
+    let record_id = drill["record_id"].as_str().expect("a record").to_string();
+    assert_eq!(drill_records(&repo).len(), 1);
+    assert!(sandboxes(&scratch).is_empty(), "the sandbox was torn down");
+    let progress = s.collector.progress.lock().unwrap().clone();
+    let messages: Vec<&str> = progress
+        .iter()
+        .filter_map(|n| n.message.as_deref())
+        .collect();
+    for step in drill["steps"].as_array().unwrap() {
+        if step["outcome"] == "skipped" || step["phase"] == "tear_down" {
+            continue;
+        }
+        let announced = format!(
+            "{}: {}",
+            step["phase"].as_str().unwrap(),
+            step["name"].as_str().unwrap()
+        );
+        assert!(
+            messages.iter().any(|m| m.starts_with(&announced)),
+            "no progress for the step {announced:?}: {messages:?}"
+        );
+    }
+    for w in progress.windows(2) {
+        assert!(w[1].progress > w[0].progress, "{progress:?}");
+    }
+
+    let report = ok_structured(
+        t,
+        "drill_report",
+        &call(&s.client, "drill_report", json!({"last": 5})).await,
+    );
+    let kept = report["drills"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{report:#}");
+    assert_eq!(kept[0]["record_id"], record_id.as_str());
+    assert_eq!(kept[0]["scenario"], "database_corruption");
+    assert_eq!(kept[0]["passed"], true);
+    assert_eq!(kept[0]["started_by"], started_by);
+    assert!(
+        kept[0]["started_by"].as_str().unwrap().starts_with("mcp:"),
+        "{report:#}"
     );
 }

@@ -2,10 +2,11 @@
 //! `notifications/progress` for the client's progress token, and the operation's notices (a
 //! broken stale lock, a wait) as log messages when the client asked for them (`logging/setLevel`).
 //!
-//! The progress value only grows (units done, summed over phases); the message names the phase
-//! and how far it is. Notifications go out in order through one task, at most one per 200 ms
-//! (phase ends always), and [`McpProgress::close`] waits until all are sent, so none arrives
-//! after the tool's result.
+//! The progress value only grows (units done, summed over phases, plus one for each phase
+//! started, so that every phase is announced: a drill's steps move no bytes of their own); the
+//! message names the phase and how far it is. Notifications go out in order through one task,
+//! at most one per 200 ms (phase starts and ends always), and [`McpProgress::close`] waits until
+//! all are sent, so none arrives after the tool's result.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -106,6 +107,7 @@ impl McpProgress {
             return;
         }
         let message = match st.total {
+            None if st.done_in_phase == 0 => st.phase.clone(),
             Some(t) if t > 0 => format!(
                 "{}: {} of {} ({})",
                 st.phase,
@@ -145,10 +147,12 @@ impl Progress for McpProgress {
     fn phase(&self, name: &str, total: Option<u64>) {
         let mut st = self.state();
         self.maybe_send(&mut st, true);
-        st.base += st.done_in_phase;
+        // One unit for the phase itself: its start is announced even before any byte moves.
+        st.base += st.done_in_phase + 1;
         st.done_in_phase = 0;
         st.phase = name.to_string();
         st.total = total;
+        self.maybe_send(&mut st, true);
     }
     fn advance(&self, n: u64) {
         let mut st = self.state();

@@ -76,6 +76,19 @@ fn scenario_advice(scenario: &str) -> &'static str {
     }
 }
 
+/// The drill_run arguments that rehearse an incident of this kind.
+fn drill_for(scenario: &str) -> String {
+    let id = match scenario {
+        "server_loss" => "single_server_failure",
+        "region_loss" => "region_failure",
+        "database_corruption" => "database_corruption",
+        "network_partition" => "network_partition",
+        "malicious_deletion" => "data_deletion",
+        _ => return "the matching scenario (drill_list_scenarios lists them)".into(),
+    };
+    format!("scenario {id}")
+}
+
 pub fn get(name: &str, args: &Option<JsonObject>) -> Result<Option<GetPromptResult>> {
     match name {
         "incident_response" => {
@@ -115,8 +128,12 @@ pub fn get(name: &str, args: &Option<JsonObject>) -> Result<Option<GetPromptResu
                  7. Afterwards: call backup_run with backup_type full so the recovered state is \
                  protected, and summarise the timeline, the data lost (RPO achieved) and the \
                  time taken (RTO achieved).\n\
+                 8. Once the service is back, prove the recovery path: call drill_run with \
+                 {drill} (dry_run first; a real drill needs dry_run=false and confirm=true, \
+                 which the user approves).\n\
                  Do not call backup_cleanup during an incident.",
-                advice = scenario_advice(&scenario)
+                advice = scenario_advice(&scenario),
+                drill = drill_for(&scenario)
             );
             Ok(Some(
                 GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])

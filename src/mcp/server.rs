@@ -24,7 +24,8 @@ use crate::ops::{Cancel, Dr, NoProgress, Progress};
 const INSTRUCTIONS: &str = "mahavishnu-dr protects a service's state with encrypted, verified \
 backups and restores them. Start with backup_status or run_disaster_recovery_check; backup_run \
 makes a backup; backup_validate proves backups are restorable; restore_run restores into a \
-folder inside the configured restore roots (dr://settings). Destructive calls (backup_cleanup, \
+folder inside the configured restore roots (dr://settings); drill_run rehearses a disaster in a \
+sandbox (a dry run unless dry_run=false and confirm=true). Destructive calls (backup_cleanup, \
 restore over existing files) need confirm=true: ask the user first.";
 
 /// The server: the operations plus the tool catalog, cheap to clone (one per HTTP session).
@@ -79,6 +80,15 @@ pub fn error_text(e: &Error) -> String {
     }
     s.push_str(&format!("\n(error kind: {})", kind_name(e.kind)));
     s
+}
+
+/// A client's name as records keep it: printable, one line, at most 64 characters.
+fn client_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect()
 }
 
 fn kind_name(k: ErrorKind) -> String {
@@ -178,7 +188,17 @@ impl ServerHandler for DrServer {
         // The request's token (cancelled by notifications/cancelled or when the server stops);
         // a child, so the operation's cancelling never reaches back.
         let cancel: Cancel = context.ct.child_token();
-        let cx = CallCx { progress, cancel };
+        // The client's name from its initialize request (a stateless HTTP request has none).
+        let client = context
+            .peer
+            .peer_info()
+            .map(|i| client_name(&i.client_info.name))
+            .filter(|n| !n.is_empty());
+        let cx = CallCx {
+            progress,
+            cancel,
+            client,
+        };
         let outcome = tools::call(&self.dr, &name, &args, cx).await;
         if let Some(p) = mcp_progress {
             p.close().await;

@@ -18,6 +18,9 @@ use crate::ops::backup::{BackupOptions, BackupResponse};
 use crate::ops::check::DrCheckResponse;
 use crate::ops::cleanup::{CleanupOptions, CleanupResponse};
 use crate::ops::diff::{DiffOptions, DiffResponse};
+use crate::ops::drill::{
+    DrillListResponse, DrillReportOptions, DrillReportResponse, DrillRunOptions, DrillRunResponse,
+};
 use crate::ops::replicate::{ReplicateOptions, ReplicateResponse};
 use crate::ops::report::ReportResponse;
 use crate::ops::restore::{Placement, RestoreOptions, RestoreResponse};
@@ -193,6 +196,32 @@ pub fn specs() -> Vec<ToolSpec> {
              configured schedules can give, each against rpo_target_minutes, with a plain \
              statement when the schedule cannot meet the target and what would. Cheap: reads \
              manifests only; the result is kept in the history."),
+        spec!("drill_list_scenarios", "List DR drill scenarios", ReadOnly, idempotent: true, long: false,
+            NoArgs => DrillListResponse,
+            "List the disaster-recovery drills drill_run can run (single_server_failure, \
+             region_failure, database_corruption, network_partition, data_deletion): for each, \
+             the disaster it simulates, its steps (prepare, inject, detect, recover, verify, \
+             teardown), its RTO and RPO targets from the settings, and whether the schedule \
+             runs it. Use to pick a scenario for drill_run. Cheap: reads the settings only."),
+        spec!("drill_run", "Run a DR drill", Additive, idempotent: false, long: true,
+            DrillRunOptions => DrillRunResponse,
+            "Rehearse a disaster (scenario, or all=true for every one) for real and prove the \
+             recovery path: inject the fault, detect it, recover from the backups, verify, \
+             tear down, and time each step against the RTO and RPO targets. Not destructive to \
+             live data: faults are confined to a sandbox under the scratch folder and to \
+             scratch repositories; the live data and the production repository are only read; \
+             the one write there is the drill's history record (the evidence). By default a \
+             dry run that only returns the plan (steps, backup and store it would use, an RTO \
+             estimate) and writes nothing; runs only with dry_run=false and confirm=true. \
+             passed=false comes with findings and recommendations. Takes about one restore per \
+             drill. Sends progress per step; a cancelled drill still tears down."),
+        spec!("drill_report", "Kept DR drills", ReadOnly, idempotent: true, long: false,
+            DrillReportOptions => DrillReportResponse,
+            "The drills kept in the repository's history, oldest first (the newest `last`, \
+             default 10; 0: all): scenario, passed, who started it, the backup and store used, \
+             each step's outcome and time, RTO and RPO achieved against the targets, findings \
+             and recommendations. Use as DR evidence or to see whether a recovery path was \
+             proven recently. Cheap: reads the history."),
         spec!("report", "DR posture report", ReadOnly, idempotent: true, long: false,
             ReportArgs => ReportResponse,
             "The disaster-recovery posture in one page: a verdict (healthy, needs_attention, \
@@ -224,10 +253,19 @@ pub enum Outcome {
     Failed(Error),
 }
 
-/// A call's environment: progress sink and cancellation.
+/// A call's environment: progress sink, cancellation, and who is calling.
 pub struct CallCx {
     pub progress: Arc<dyn Progress>,
     pub cancel: Cancel,
+    /// The client's name from its initialize request, when it gave one.
+    pub client: Option<String>,
+}
+
+impl CallCx {
+    /// Who started an operation, as the history keeps it: `mcp:<client name>`.
+    fn started_by(&self) -> String {
+        format!("mcp:{}", self.client.as_deref().unwrap_or("unknown"))
+    }
 }
 
 /// The arguments of `tool` as `T`. An argument the tool does not have is refused by name (also
@@ -330,6 +368,15 @@ async fn dispatch(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
                 .and_then(|r| done(&r)),
             Err(e) => Err(e),
         },
+        "drill_list_scenarios" => match parse::<NoArgs>(name, args) {
+            Ok(_) => done(&dr.drill_list()),
+            Err(e) => Err(e),
+        },
+        "drill_run" => drill_run(dr, args, &cx).await,
+        "drill_report" => match parse::<DrillReportOptions>(name, args) {
+            Ok(o) => dr.drill_report(&o).await.and_then(|r| done(&r)),
+            Err(e) => Err(e),
+        },
         "report" => return Some(report(dr, args).await),
         "run_disaster_recovery_check" => match parse::<NoArgs>(name, args) {
             Ok(_) => dr
@@ -413,6 +460,15 @@ async fn restore_backup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value
 async fn restore_test_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
     let o: RestoreTestOptions = parse("restore_test_run", args)?;
     done(&dr.restore_test(&o, cx.progress.clone(), &cx.cancel).await?)
+}
+
+/// A drill, or its plan: the operation refuses a run without confirm=true.
+async fn drill_run(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value> {
+    let o: DrillRunOptions = parse("drill_run", args)?;
+    let r = dr
+        .drill_run(&o, &cx.started_by(), cx.progress.clone(), &cx.cancel)
+        .await?;
+    done(&r)
 }
 
 async fn report(dr: &Dr, args: &JsonObject) -> Outcome {

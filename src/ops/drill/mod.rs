@@ -32,16 +32,18 @@ pub use runbook::{DrillRunbookResponse, checked_in_runbooks};
 pub use scenario::{ScenarioInfo, StepPhase};
 
 use super::{Cancel, Dr, Progress};
+use crate::action::{Action, Advice};
 use crate::error::{Error, Result};
 use crate::repo::history::StepOutcome;
 use crate::settings::DrillScenario;
 
 /// Options of `drill run` (`drill_run`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct DrillRunOptions {
     /// The scenario to drill (see `drill list`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "DrillScenario")]
     #[arg(long, value_name = "ID", required_unless_present_any = ["all", "scheduled"])]
     pub scenario: Option<String>,
     /// Every scenario, in the DR plan's order.
@@ -49,14 +51,33 @@ pub struct DrillRunOptions {
     #[arg(long, conflicts_with = "scenario")]
     pub all: bool,
     /// Print the plan (steps, the backup and store it would use, an RTO estimate) and change
-    /// nothing anywhere.
-    #[serde(default)]
+    /// nothing anywhere. A tool call plans unless dry_run=false (which also needs
+    /// confirm=true); the command line runs the drill unless --dry-run.
+    #[serde(default = "crate::ops::defaults::yes")]
     #[arg(long)]
     pub dry_run: bool,
+    /// Must be true to run a drill (with dry_run=false). On the command line the command itself
+    /// is the confirmation.
+    #[serde(default)]
+    #[arg(skip = true)]
+    pub confirm: bool,
     /// The scenarios of `disaster_recovery.drills` that are due (run by a scheduler).
     #[serde(skip)]
     #[arg(long, conflicts_with_all = ["scenario", "all"])]
     pub scheduled: bool,
+}
+
+impl Default for DrillRunOptions {
+    /// A plan only: no drill runs without asking for it.
+    fn default() -> Self {
+        DrillRunOptions {
+            scenario: None,
+            all: false,
+            dry_run: true,
+            confirm: false,
+            scheduled: false,
+        }
+    }
 }
 
 /// One step of a drill as it ran.
@@ -148,6 +169,22 @@ impl Dr {
     ) -> Result<DrillRunResponse> {
         self.needs_settings("drill run")?;
         let scenarios = self.drills_asked(req).await?;
+        if !req.dry_run && !req.confirm {
+            let scenario = match scenarios.as_slice() {
+                [one] if !req.all => Some(one.id().to_string()),
+                _ => None,
+            };
+            return Err(Error::refused(
+                "a drill with dry_run=false injects faults into a sandbox and scratch \
+                 repositories, takes time and keeps a record in the history; it needs \
+                 confirm=true. Nothing was run",
+            )
+            .with_next(Advice::step(
+                Action::PlanDrill { scenario },
+                "to see the plan and show it to the user",
+            ))
+            .with_guidance("then run it again with dry_run=false and confirm=true"));
+        }
         if req.dry_run {
             let mut plans = Vec::new();
             for s in &scenarios {

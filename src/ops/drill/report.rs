@@ -16,20 +16,17 @@ use crate::settings::DrillScenario;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct DrillReportOptions {
-    /// How many of the newest drills to show (0: all).
-    #[serde(default = "default_last")]
-    #[arg(long, default_value_t = default_last())]
-    pub last: usize,
-}
-
-fn default_last() -> usize {
-    10
+    /// How many of the newest drills to show (default 10; 0: all).
+    #[serde(default = "crate::ops::defaults::history_last")]
+    #[schemars(range(min = 0))]
+    #[arg(long, default_value_t = crate::ops::defaults::HISTORY_LAST)]
+    pub last: i64,
 }
 
 impl Default for DrillReportOptions {
     fn default() -> Self {
         DrillReportOptions {
-            last: default_last(),
+            last: crate::ops::defaults::HISTORY_LAST,
         }
     }
 }
@@ -77,10 +74,10 @@ impl Dr {
             .into_iter()
             .filter(|id| id.contains("_drill_"))
             .collect();
-        let start = if req.last == 0 {
-            0
-        } else {
-            ids.len().saturating_sub(req.last)
+        // 0 (or, from a client that ignores the schema's minimum, less): all.
+        let start = match usize::try_from(req.last) {
+            Ok(last) if last > 0 => ids.len().saturating_sub(last),
+            _ => 0,
         };
         let mut drills = Vec::new();
         let mut unreadable = Vec::new();
