@@ -164,6 +164,10 @@ fn every_scenario_passes_on_a_healthy_setup_and_reads_live_data_and_repository_o
             .contains("the settings file is back"),
         "{verify:#}"
     );
+    // Data at risk: the live sources against the backup used (nothing changed since).
+    assert_eq!(ssf["data_at_risk"]["compared"], true, "{ssf:#}");
+    assert_eq!(ssf["data_at_risk"]["added"], 0, "{ssf:#}");
+    assert_eq!(ssf["data_at_risk"]["changed"], 0, "{ssf:#}");
     let dd = drill(&r, "data_deletion");
     assert!(
         dd["findings"][0]

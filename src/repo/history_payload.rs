@@ -154,6 +154,13 @@ pub struct DrillPayload {
     pub findings: Vec<String>,
     #[serde(rename = "recommendations")]
     pub recommendations: Vec<String>,
+    /// What the live sources changed since the backup used (the server-loss drill).
+    #[serde(
+        rename = "data_at_risk",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub data_at_risk: Option<DriftSummary>,
 }
 
 /// Which checks a validation ran.

@@ -16,7 +16,7 @@ use super::sandbox::{newest_backup, seconds_between, sha256_file};
 use super::scenario::{RunbookDef, RunbookStep, ScenarioDef, StepDef, StepPhase};
 use crate::error::{Error, Result};
 use crate::ops::extract::Extraction;
-use crate::repo::manifest::EntryKind;
+use crate::repo::manifest::{EntryKind, ManifestSummary};
 
 /// The share of files the drill deletes.
 const DELETE_SHARE: f64 = 0.10;
@@ -318,23 +318,31 @@ async fn recover(
 ) -> Step<(String, DateTime<Utc>)> {
     let repo = ctx.dr.open_repo().await?;
     let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
-    let host = ctx.dr.host();
-    let Some(before) = catalog
-        .backups
-        .iter()
-        .rev()
-        .find(|b| b.host == host && b.finished < incident)
-    else {
-        return Err(Failed::new(format!(
-            "no backup of host {host} finished before the incident at {incident}"
-        ))
-        .finding("every backup is newer than the incident: the deleted data is in none of them")
-        .recommend("keep backups long enough to reach back before an incident is noticed"));
-    };
+    let before = backup_before(&catalog.backups, &ctx.dr.host(), incident)?;
     let id = before.backup_id.clone();
     extract(ctx, &id, live, missing, true).await?;
     let detail = format!("{} paths restored from {id}", missing.len());
     Ok(((id, before.finished), detail))
+}
+
+/// The newest backup of `host` finished before the incident (backups oldest first): a backup
+/// taken after it may already lack what was deleted.
+fn backup_before<'a>(
+    backups: &'a [ManifestSummary],
+    host: &str,
+    incident: DateTime<Utc>,
+) -> std::result::Result<&'a ManifestSummary, Failed> {
+    backups
+        .iter()
+        .rev()
+        .find(|b| b.host == host && b.finished < incident)
+        .ok_or_else(|| {
+            Failed::new(format!(
+                "no backup of host {host} finished before the incident at {incident}"
+            ))
+            .finding("every backup is newer than the incident: the deleted data is in none of them")
+            .recommend("keep backups long enough to reach back before an incident is noticed")
+        })
 }
 
 fn verify(live: &Path, deleted: &BTreeMap<String, String>) -> Step<()> {
@@ -424,4 +432,59 @@ async fn deletion_refused(ctx: &Ctx<'_>) -> Step<Option<(String, String)>> {
         )),
         detail,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(id: &str, host: &str, finished: DateTime<Utc>) -> ManifestSummary {
+        serde_json::from_value(serde_json::json!({
+            "format_version": 3, "backup_id": id, "backup_type": "full",
+            "requested_type": "full", "parent": null, "chain_root": id, "chain_length": 1,
+            "started": finished, "finished": finished, "host": host, "tool_version": "0",
+            "compression_level": 3, "encrypted": true, "sources": [], "volumes": [],
+            "totals": {"files": 1, "dirs": 0, "symlinks": 0, "bytes": 1, "files_stored": 1,
+                       "bytes_stored_content": 1, "files_unchanged": 0, "files_deleted": 0,
+                       "stored_bytes": 1},
+            "depends_on": []
+        }))
+        .expect("a manifest summary")
+    }
+
+    #[test]
+    fn the_backup_used_is_the_newest_of_this_host_before_the_incident() {
+        let t = Utc::now();
+        let h = chrono::Duration::hours;
+        let backups = [
+            summary("a", "web", t - h(30)),
+            summary("b", "db", t - h(20)),
+            summary("c", "web", t - h(10)),
+            summary("d", "web", t + h(1)),
+        ];
+        // A backup after the incident may already lack the deleted files: the one before it.
+        assert_eq!(
+            backup_before(&backups, "web", t).ok().unwrap().backup_id,
+            "c"
+        );
+        assert_eq!(
+            backup_before(&backups, "web", t - h(15))
+                .ok()
+                .unwrap()
+                .backup_id,
+            "a"
+        );
+        assert_eq!(
+            backup_before(&backups, "db", t).ok().unwrap().backup_id,
+            "b"
+        );
+        // Every backup newer than the incident: the drill fails, and says why.
+        let f = backup_before(&backups, "web", t - h(40)).err().unwrap();
+        assert!(
+            f.finding
+                .unwrap()
+                .contains("every backup is newer than the incident")
+        );
+        assert!(f.recommendation.is_some());
+    }
 }

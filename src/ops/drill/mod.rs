@@ -118,6 +118,10 @@ pub struct DrillResult {
     pub rpo_seconds: Option<f64>,
     pub rpo_target_seconds: f64,
     pub rpo_met: Option<bool>,
+    /// What a real incident now would lose: the live sources' changes since the backup used
+    /// (the server-loss drill measures it; none for the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_at_risk: Option<crate::ops::drift::Drift>,
     /// What the drill showed, good or bad, in a sentence each.
     pub findings: Vec<String>,
     /// What to change, when something failed or a target was missed.

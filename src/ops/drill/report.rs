@@ -9,7 +9,7 @@ use super::{DrillResult, DrillStep};
 use crate::error::Result;
 use crate::ops::Dr;
 use crate::ops::record::Recorded;
-use crate::repo::history::{DrillPayload, DrillStepPayload, RecordPayload};
+use crate::repo::history::{DriftSummary, DrillPayload, DrillStepPayload, RecordPayload};
 use crate::settings::DrillScenario;
 
 /// Options of `drill report` (`drill_report`).
@@ -197,6 +197,13 @@ impl Recorded for DrillResult {
             rpo_met: self.rpo_met,
             findings: self.findings.clone(),
             recommendations: self.recommendations.clone(),
+            data_at_risk: self.data_at_risk.as_ref().map(|d| DriftSummary {
+                compared: d.compared,
+                added: d.added,
+                changed: d.changed,
+                removed: d.removed,
+                bytes_at_risk: d.bytes_at_risk,
+            }),
         })
     }
 }

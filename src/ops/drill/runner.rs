@@ -88,6 +88,7 @@ pub(super) struct StepLog {
     pub store: String,
     pub backup_id: Option<String>,
     pub rpo_seconds: Option<f64>,
+    pub data_at_risk: Option<crate::ops::drift::Drift>,
 }
 
 impl StepLog {
@@ -103,6 +104,7 @@ impl StepLog {
             store,
             backup_id: None,
             rpo_seconds: None,
+            data_at_risk: None,
         }
     }
 
@@ -347,6 +349,7 @@ async fn finish(
         rpo_seconds: log.rpo_seconds,
         rpo_target_seconds,
         rpo_met,
+        data_at_risk: log.data_at_risk.take(),
         findings: log.findings,
         recommendations: log.recommendations,
         record_id: None,

@@ -254,7 +254,11 @@ pub(super) async fn run(ctx: &Ctx<'_>, log: &mut StepLog) {
     }
     let settings_stored = stored_settings_path(ctx.dr, &manifest);
     // Data at risk: what the live sources changed since the backup (read only).
-    match ctx.dr.drift(&manifest, ctx.cancel) {
+    let drift = ctx.dr.drift(&manifest, ctx.cancel);
+    if let Ok(d) = &drift {
+        log.data_at_risk = Some(d.clone());
+    }
+    match drift {
         Ok(d) if d.added + d.changed + d.removed > 0 => log.finding(format!(
             "data at risk: the live sources changed since {}: {} added, {} changed, {} \
              removed ({}) would be lost in a real server loss",

@@ -146,6 +146,7 @@ mod tests {
                 rpo_met: None,
                 findings: Vec::new(),
                 recommendations: Vec::new(),
+                data_at_risk: None,
             }),
             None,
         );
