@@ -14,6 +14,8 @@ pub struct RetryStorage {
     inner: DynStorage,
     attempts: u32,
     base_delay: Duration,
+    /// Retries are expected here (a drill's injected partition): logged at debug, not warn.
+    expected: bool,
 }
 
 impl RetryStorage {
@@ -22,7 +24,15 @@ impl RetryStorage {
             inner,
             attempts: attempts.max(1),
             base_delay,
+            expected: false,
         }
+    }
+
+    /// The same, for a store whose failures are injected on purpose: each retry is logged at
+    /// debug level (the drill reports the counts), not as a warning.
+    pub fn expecting_failures(mut self) -> Self {
+        self.expected = true;
+        self
     }
 
     async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T>
@@ -36,7 +46,11 @@ impl RetryStorage {
         loop {
             match f().await {
                 Err(e) if e.transient && tried < self.attempts => {
-                    tracing::warn!("storage: {} (attempt {tried}, retrying)", e.message);
+                    if self.expected {
+                        tracing::debug!("storage: {} (attempt {tried}, retrying)", e.message);
+                    } else {
+                        tracing::warn!("storage: {} (attempt {tried}, retrying)", e.message);
+                    }
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(10));
                     tried += 1;

@@ -155,7 +155,10 @@ pub(super) async fn run(ctx: &Ctx<'_>, log: &mut StepLog) {
                     let f = FaultStorage::new(s);
                     *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(f.clone());
                     let timed = TimeoutStorage::new(Arc::new(f), TIMEOUT);
-                    Arc::new(RetryStorage::new(Arc::new(timed), ATTEMPTS, RETRY_DELAY))
+                    Arc::new(
+                        RetryStorage::new(Arc::new(timed), ATTEMPTS, RETRY_DELAY)
+                            .expecting_failures(),
+                    )
                 })
                 .await?;
             let r = backup(ctx, &d, BackupType::Full).await?;
