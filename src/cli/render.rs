@@ -494,6 +494,13 @@ pub fn check(r: &crate::ops::check::DrCheckResponse) -> String {
             &c.key_age.detail,
             &c.key_age.action,
         ),
+        (
+            "replicas",
+            c.replicas.level,
+            &c.replicas.detail,
+            &c.replicas.action,
+        ),
+        ("drills", c.drills.level, &c.drills.detail, &c.drills.action),
     ];
     let mut out = format!("{}\n", r.message);
     for (name, level, detail, action) in rows {
@@ -560,7 +567,13 @@ pub fn report(r: &crate::ops::report::ReportResponse) -> String {
         r.resilience.overall, r.resilience.window_days
     );
     for x in &r.resilience.scenarios {
-        let _ = writeln!(out, "  {:<22} {:>5.1}  {}", x.scenario, x.score, x.note);
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>5.1}  {}",
+            x.scenario.id(),
+            x.score,
+            x.note
+        );
     }
     let t = &r.history.trend;
     let dir = |d: crate::ops::history::Direction| {

@@ -137,6 +137,8 @@ pub struct DrChecks {
     pub key_age: ReportCheck,
     /// A replica holds the backups, no further behind than the RPO target.
     pub replicas: ReportCheck,
+    /// Every scheduled drill scenario was drilled and its newest drill passed.
+    pub drills: ReportCheck,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -187,6 +189,7 @@ impl DrCheckResponse {
             &mut c.retention_compliance,
             &mut c.key_age,
             &mut c.replicas,
+            &mut c.drills,
         ] {
             word(&mut r.action, &r.advice, face);
         }
@@ -261,6 +264,7 @@ impl Dr {
             retention_compliance: find(CheckName::RetentionCompliance)?.into(),
             key_age: find(CheckName::KeyAge)?.into(),
             replicas: find(CheckName::Replicas)?.into(),
+            drills: find(CheckName::Drills)?.into(),
         };
         let failing: Vec<&str> = [
             ("backups_available", checks.backups_available.status),
@@ -272,6 +276,7 @@ impl Dr {
             ("retention_compliance", checks.retention_compliance.status),
             ("key_age", checks.key_age.status),
             ("replicas", checks.replicas.status),
+            ("drills", checks.drills.status),
         ]
         .iter()
         .filter(|(_, s)| *s == CheckStatus::Fail)
