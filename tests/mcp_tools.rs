@@ -797,6 +797,81 @@ async fn a_cancelled_backup_commits_nothing_and_leaves_the_repository_valid() {
 }
 
 #[tokio::test]
+async fn a_cancelled_drill_tears_its_sandbox_down_and_is_kept_as_failed() {
+    let p = project_with_data();
+    write_random(&p, 16, 1 << 20);
+    let s = session(p).await;
+    ok_structured(
+        &s.tools,
+        "backup_run",
+        &call(&s.client, "backup_run", json!({"backup_type": "full"})).await,
+    );
+    s.collector.progress.lock().unwrap().clear();
+    let notified = s.collector.got_progress.notified();
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(
+        CallToolRequestParams::new("drill_run").with_arguments(obj(json!({
+            "scenario": "network_partition", "dry_run": false, "confirm": true
+        }))),
+    ));
+    let handle = s
+        .client
+        .send_cancellable_request(request, PeerRequestOptions::no_options())
+        .await
+        .expect("request sent");
+    // Cancel once the drill is under way (its first step's progress).
+    tokio::time::timeout(std::time::Duration::from_secs(60), notified)
+        .await
+        .expect("progress before the drill ended");
+    handle
+        .cancel(Some("test cancels".into()))
+        .await
+        .expect("cancel sent");
+    // The drill stops at its next step, tears down, and keeps what happened.
+    let scratch = s.project.root().join("scratch");
+    let history = s.project.repo().join("history");
+    let sandboxes = || {
+        std::fs::read_dir(&scratch).map_or(0, |rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("drill-"))
+                .count()
+        })
+    };
+    let drills = || {
+        std::fs::read_dir(&history).map_or(0, |rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains("_drill_"))
+                .count()
+        })
+    };
+    let mut waited = 0;
+    while (drills() == 0 || sandboxes() > 0) && waited < 600 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(sandboxes(), 0, "the cancelled drill left its sandbox");
+    assert_eq!(drills(), 1, "the cancelled drill was not kept");
+    let r = ok_structured(
+        &s.tools,
+        "drill_report",
+        &call(&s.client, "drill_report", json!({})).await,
+    );
+    let d = &r["drills"][0];
+    assert_eq!(d["scenario"], "network_partition", "{r:#}");
+    assert_eq!(d["passed"], false, "a cancelled drill did not pass: {r:#}");
+    let steps = d["steps"].as_array().unwrap();
+    assert_eq!(steps.last().unwrap()["name"], "remove the sandbox", "{r:#}");
+    assert_eq!(steps.last().unwrap()["outcome"], "passed", "{r:#}");
+    assert!(
+        d["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f.as_str().unwrap().contains("cancelled")),
+        "{r:#}"
+    );
+}
+
+#[tokio::test]
 async fn resources_and_prompts() {
     let p = project_with_data();
     p.add_settings("  http:\n    token: \"s3cret-token-value\"\n");
@@ -898,6 +973,7 @@ async fn resources_and_prompts() {
         "restore_run",
         "Do NOT run backup_cleanup",
         "drill_run with scenario data_deletion (dry_run first",
+        "Read the runbook dr://runbooks/data_deletion first",
     ] {
         assert!(body.contains(needle), "prompt lacks {needle}: {body}");
     }

@@ -76,17 +76,32 @@ fn scenario_advice(scenario: &str) -> &'static str {
     }
 }
 
-/// The drill_run arguments that rehearse an incident of this kind.
-fn drill_for(scenario: &str) -> String {
-    let id = match scenario {
+/// The drill scenario (and runbook) of an incident of this kind.
+fn drill_id(scenario: &str) -> Option<&'static str> {
+    Some(match scenario {
         "server_loss" => "single_server_failure",
         "region_loss" => "region_failure",
         "database_corruption" => "database_corruption",
         "network_partition" => "network_partition",
         "malicious_deletion" => "data_deletion",
-        _ => return "the matching scenario (drill_list_scenarios lists them)".into(),
-    };
-    format!("scenario {id}")
+        _ => return None,
+    })
+}
+
+/// The drill_run arguments that rehearse an incident of this kind.
+fn drill_for(scenario: &str) -> String {
+    drill_id(scenario).map_or_else(
+        || "the matching scenario (drill_list_scenarios lists them)".into(),
+        |id| format!("scenario {id}"),
+    )
+}
+
+/// Where the runbook of an incident of this kind is.
+fn runbook_for(scenario: &str) -> String {
+    drill_id(scenario).map_or_else(
+        || "the runbook of the matching scenario (dr://runbooks/{scenario})".into(),
+        |id| format!("the runbook dr://runbooks/{id}"),
+    )
 }
 
 pub fn get(name: &str, args: &Option<JsonObject>) -> Result<Option<GetPromptResult>> {
@@ -102,6 +117,8 @@ pub fn get(name: &str, args: &Option<JsonObject>) -> Result<Option<GetPromptResu
             let text = format!(
                 "An incident is under way. Scenario: {scenario}. Symptoms: {symptoms}.\n\n\
                  {advice}\n\n\
+                 Read {runbook} first: its detection, recovery commands, success criteria and \
+                 rollback, and the result of its last drill.\n\n\
                  Work through it with the mahavishnu-dr tools, telling the user what you find at \
                  each step:\n\
                  1. Scope the damage first: call backup_diff (the latest backup by default; \
@@ -133,7 +150,8 @@ pub fn get(name: &str, args: &Option<JsonObject>) -> Result<Option<GetPromptResu
                  which the user approves).\n\
                  Do not call backup_cleanup during an incident.",
                 advice = scenario_advice(&scenario),
-                drill = drill_for(&scenario)
+                drill = drill_for(&scenario),
+                runbook = runbook_for(&scenario)
             );
             Ok(Some(
                 GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
