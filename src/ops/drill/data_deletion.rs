@@ -12,10 +12,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
 use super::runner::{Ctx, Failed, Step, StepLog};
-use super::sandbox::{newest_backup, seconds_between, sha256_file};
+use super::sandbox::{newest_backup, restore_verified, seconds_between, sha256_file};
 use super::scenario::{RunbookDef, RunbookStep, ScenarioDef, StepDef, StepPhase};
-use crate::error::{Error, Result};
-use crate::ops::extract::Extraction;
+use crate::error::Error;
 use crate::repo::manifest::{EntryKind, ManifestSummary};
 
 /// The share of files the drill deletes.
@@ -215,41 +214,13 @@ async fn prepare(ctx: &Ctx<'_>, live: &Path) -> Step<Vec<String>> {
                 .finding("the newest backup holds no file to drill a deletion on"),
         );
     }
-    extract(ctx, &summary.backup_id, live, &[], false).await?;
+    restore_verified(ctx, ctx.dr, &summary.backup_id, live, &[], false).await?;
     let detail = format!(
         "{} files of {} restored into the sandbox",
         files.len(),
         summary.backup_id
     );
     Ok((files, detail))
-}
-
-async fn extract(
-    ctx: &Ctx<'_>,
-    backup_id: &str,
-    target: &Path,
-    paths: &[String],
-    overwrite: bool,
-) -> Result<()> {
-    let job = Extraction {
-        backup_id,
-        target,
-        paths,
-        overwrite,
-        keep_special_bits: false,
-        host: None,
-    };
-    let r = ctx
-        .dr
-        .extract(&job, ctx.progress.clone(), ctx.cancel, None)
-        .await?;
-    if !r.verified {
-        return Err(Error::integrity(format!(
-            "{backup_id} was restored without SHA-256 verification \
-             (backup.validation.verify_on_restore is off)"
-        )));
-    }
-    Ok(())
 }
 
 /// Delete a seeded share of the files: their SHA-256 before, by stored path.
@@ -320,7 +291,7 @@ async fn recover(
     let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
     let before = backup_before(&catalog.backups, &ctx.dr.host(), incident)?;
     let id = before.backup_id.clone();
-    extract(ctx, &id, live, missing, true).await?;
+    restore_verified(ctx, ctx.dr, &id, live, missing, true).await?;
     let detail = format!("{} paths restored from {id}", missing.len());
     Ok(((id, before.finished), detail))
 }

@@ -11,12 +11,11 @@ use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 
 use super::runner::{Ctx, Failed, Step, StepLog};
-use super::sandbox::{newest_backup, seconds_between, sha256_file};
+use super::sandbox::{newest_backup, restore_verified, seconds_between, sha256_file};
 use super::scenario::{RunbookDef, RunbookStep, ScenarioDef, StepDef, StepPhase};
 use crate::error::{Error, Result};
 use crate::ops::Dr;
 use crate::ops::backup::BackupOptions;
-use crate::ops::extract::Extraction;
 use crate::ops::sqlite::integrity_check;
 use crate::repo::BackupType;
 use crate::repo::manifest::{EntryKind, Origin};
@@ -252,7 +251,7 @@ async fn prepare(ctx: &Ctx<'_>, restored: &Path) -> Step<Prepared> {
         Source::Production => ctx.dr,
         Source::Generated(d) => d,
     };
-    extract(ctx, dr, &backup_id, restored, &paths, false).await?;
+    restore_verified(ctx, dr, &backup_id, restored, &paths, false).await?;
     let detail = format!(
         "{} database(s) restored {note}: {}",
         paths.len(),
@@ -328,35 +327,6 @@ fn make_database(path: &Path) -> Result<()> {
     tx.commit().map_err(fail)?;
     c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
         .map_err(fail)?;
-    Ok(())
-}
-
-/// Restore `paths` of `backup_id` from `dr`'s store into `target`.
-async fn extract(
-    ctx: &Ctx<'_>,
-    dr: &Dr,
-    backup_id: &str,
-    target: &Path,
-    paths: &[String],
-    overwrite: bool,
-) -> Result<()> {
-    let job = Extraction {
-        backup_id,
-        target,
-        paths,
-        overwrite,
-        keep_special_bits: false,
-        host: None,
-    };
-    let r = dr
-        .extract(&job, ctx.progress.clone(), ctx.cancel, None)
-        .await?;
-    if !r.verified {
-        return Err(Error::integrity(format!(
-            "{backup_id} was restored without SHA-256 verification \
-             (backup.validation.verify_on_restore is off)"
-        )));
-    }
     Ok(())
 }
 
@@ -477,8 +447,8 @@ async fn recover(ctx: &Ctx<'_>, dr: &Dr, root: &Path, dbs: &[Db]) -> Step<String
                 let _ = std::fs::remove_file(local(root, &format!("{p}{suffix}")));
             }
         }
-        match extract(ctx, dr, &id, root, &paths, true).await {
-            Ok(()) => {
+        match restore_verified(ctx, dr, &id, root, &paths, true).await {
+            Ok(_) => {
                 let detail = format!("{} database(s) restored from {id}", paths.len());
                 return Ok((id, detail));
             }

@@ -12,12 +12,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::runner::{Ctx, Failed, Step, StepLog};
-use super::sandbox::{seconds_between, sha256_file};
+use super::sandbox::{restore_verified, seconds_between, sha256_file};
 use super::scenario::{RunbookDef, RunbookStep, ScenarioDef, StepDef, StepPhase};
 use crate::error::Error;
 use crate::ops::Dr;
 use crate::ops::backup::BackupOptions;
-use crate::ops::extract::Extraction;
 use crate::ops::validate::ValidateOptions;
 use crate::ops::validate::ValidationLevel;
 use crate::repo::BackupType;
@@ -353,17 +352,7 @@ fn copy_sources(ctx: &Ctx<'_>, to: &Path) -> crate::error::Result<(u64, u64, u64
 /// Restore the newest backup of the scratch repository and compare it with the copy.
 async fn restore_and_compare(ctx: &Ctx<'_>, d: &Dr, copy: &Path) -> Step<()> {
     let target = ctx.sandbox.path("restored");
-    let job = Extraction {
-        backup_id: crate::ops::defaults::LATEST,
-        target: &target,
-        paths: &[],
-        overwrite: false,
-        keep_special_bits: false,
-        host: None,
-    };
-    let r = d
-        .extract(&job, ctx.progress.clone(), ctx.cancel, None)
-        .await?;
+    let r = restore_verified(ctx, d, crate::ops::defaults::LATEST, &target, &[], false).await?;
     // Stored paths are relative to the sandbox: the copy comes back as `copy/...`.
     let back = target.join(copy.file_name().unwrap_or_default());
     let want = hashes(copy)?;

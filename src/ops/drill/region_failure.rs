@@ -10,13 +10,10 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::runner::{Ctx, Failed, Step, StepLog};
-use super::sandbox::{newest_backup, seconds_between};
+use super::sandbox::{damaged_databases, newest_backup, restore_verified, seconds_between};
 use super::scenario::{RunbookDef, RunbookStep, ScenarioDef, StepDef, StepPhase};
-use crate::error::Error;
 use crate::ops::Dr;
-use crate::ops::extract::Extraction;
-use crate::ops::sqlite::integrity_check;
-use crate::repo::manifest::{EntryKind, ManifestSummary, Origin};
+use crate::repo::manifest::ManifestSummary;
 use crate::storage::{Fault, FaultStorage};
 
 pub(super) const DEF: ScenarioDef = ScenarioDef {
@@ -236,19 +233,8 @@ async fn fail_over(
                 continue;
             }
         };
-        let job = Extraction {
-            backup_id: &newest.backup_id,
-            target,
-            paths: &[],
-            overwrite: false,
-            keep_special_bits: false,
-            host: None,
-        };
-        match replica
-            .extract(&job, ctx.progress.clone(), ctx.cancel, None)
-            .await
-        {
-            Ok(r) if r.verified => {
+        match restore_verified(ctx, &replica, &newest.backup_id, target, &[], false).await {
+            Ok(r) => {
                 let lag = if newest.backup_id >= primary_newest.backup_id {
                     "holds the primary's newest backup".to_string()
                 } else {
@@ -266,9 +252,6 @@ async fn fail_over(
                 );
                 return Ok(((replica, newest), detail));
             }
-            Ok(_) => tried.push(format!(
-                "{name}: restored without SHA-256 verification (verify_on_restore is off)"
-            )),
             Err(e) if e.kind == crate::error::ErrorKind::Cancelled => return Err(e.into()),
             Err(e) => tried.push(format!("{name}: {}", e.message)),
         }
@@ -284,28 +267,7 @@ async fn fail_over(
 async fn verify(replica: &Dr, newest: &ManifestSummary, root: &Path) -> Step<()> {
     let repo = replica.open_repo().await?;
     let manifest = repo.read_manifest(&newest.backup_id).await?;
-    let dbs: Vec<String> = manifest
-        .entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::File && e.origin == Origin::Sqlite)
-        .map(|e| e.path.clone())
-        .collect();
-    let root = root.to_path_buf();
-    let checked = tokio::task::spawn_blocking(move || {
-        dbs.iter()
-            .map(|p| (p.clone(), integrity_check(&root.join(p))))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| Error::internal(format!("database check stopped: {e}")))?;
-    let bad: Vec<String> = checked
-        .iter()
-        .filter_map(|(p, r)| match r {
-            Ok(s) if s == "ok" => None,
-            Ok(s) => Some(format!("{p}: {s}")),
-            Err(e) => Some(format!("{p}: {e}")),
-        })
-        .collect();
+    let (checked, bad) = damaged_databases(root, &manifest).await?;
     if !bad.is_empty() {
         return Err(
             Failed::new(bad.join("; ")).finding("a database restored from the replica is damaged")
@@ -315,7 +277,7 @@ async fn verify(replica: &Dr, newest: &ManifestSummary, root: &Path) -> Step<()>
         (),
         format!(
             "every file's SHA-256 matched; {} SQLite database(s) answer integrity_check ok",
-            checked.len()
+            checked
         ),
     ))
 }

@@ -124,3 +124,65 @@ pub(super) fn seconds_between(
 ) -> f64 {
     (to - from).num_milliseconds() as f64 / 1000.0
 }
+
+/// Restore `paths` (everything when empty) of `backup_id` from `dr`'s store into `target`, every
+/// file's SHA-256 checked: a restore without that check is an error here (a drill proves data).
+pub(super) async fn restore_verified(
+    ctx: &super::runner::Ctx<'_>,
+    dr: &Dr,
+    backup_id: &str,
+    target: &Path,
+    paths: &[String],
+    overwrite: bool,
+) -> Result<crate::ops::extract::Extracted> {
+    let job = crate::ops::extract::Extraction {
+        backup_id,
+        target,
+        paths,
+        overwrite,
+        keep_special_bits: false,
+        host: None,
+    };
+    let r = dr
+        .extract(&job, ctx.progress.clone(), ctx.cancel, None)
+        .await?;
+    if !r.verified {
+        return Err(Error::integrity(format!(
+            "{backup_id} was restored without SHA-256 verification \
+             (backup.validation.verify_on_restore is off)"
+        ))
+        .with_guidance("turn backup.validation.verify_on_restore on: a drill proves the data"));
+    }
+    Ok(r)
+}
+
+/// `PRAGMA integrity_check` of every SQLite database `manifest` holds, as restored under `root`:
+/// how many were checked, and "path: what SQLite said" for each that is not sound.
+pub(super) async fn damaged_databases(
+    root: &Path,
+    manifest: &crate::repo::manifest::Manifest,
+) -> Result<(usize, Vec<String>)> {
+    use crate::repo::manifest::{EntryKind, Origin};
+    let dbs: Vec<String> = manifest
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::File && e.origin == Origin::Sqlite)
+        .map(|e| e.path.clone())
+        .collect();
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let bad = dbs
+            .iter()
+            .filter_map(
+                |p| match crate::ops::sqlite::integrity_check(&root.join(p)) {
+                    Ok(r) if r == "ok" => None,
+                    Ok(r) => Some(format!("{p}: {r}")),
+                    Err(e) => Some(format!("{p}: {e}")),
+                },
+            )
+            .collect();
+        (dbs.len(), bad)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("the database check stopped: {e}")))
+}

@@ -6,18 +6,17 @@
 //! verified, the backed-up settings file looked for, and the standby compared with the live
 //! sources.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 use serde_json::Value;
 
 use super::runner::{Ctx, Failed, Step, StepLog};
-use super::sandbox::{newest_backup, seconds_between};
+use super::sandbox::{damaged_databases, newest_backup, seconds_between};
 use super::scenario::{RunbookDef, RunbookStep, ScenarioDef, StepDef, StepPhase};
 use crate::error::Error;
 use crate::ops::Dr;
-use crate::ops::sqlite::integrity_check;
-use crate::repo::manifest::{EntryKind, Manifest, ManifestSummary, Origin};
+use crate::repo::manifest::{Manifest, ManifestSummary};
 use crate::settings::{NamedStore, StorageTarget};
 
 pub(super) const DEF: ScenarioDef = ScenarioDef {
@@ -449,24 +448,7 @@ async fn verify(
     manifest: &Manifest,
     settings: Option<&str>,
 ) -> Step<Option<(String, String)>> {
-    let dbs: Vec<PathBuf> = manifest
-        .entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::File && e.origin == Origin::Sqlite)
-        .map(|e| standby.join(&e.path))
-        .collect();
-    let n = dbs.len();
-    let bad = tokio::task::spawn_blocking(move || {
-        dbs.iter()
-            .filter_map(|p| match integrity_check(p) {
-                Ok(r) if r == "ok" => None,
-                Ok(r) => Some(format!("{}: {r}", p.display())),
-                Err(e) => Some(format!("{}: {e}", p.display())),
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| Error::internal(format!("database check stopped: {e}")))?;
+    let (n, bad) = damaged_databases(standby, manifest).await?;
     if !bad.is_empty() {
         return Err(Failed::new(bad.join("; ")).finding("a database of the standby is damaged"));
     }
