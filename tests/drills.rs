@@ -322,8 +322,23 @@ fn tear_down_runs_after_a_failure_in_the_middle_and_after_ctrl_c() {
             std::fs::write(&e, b"ransomware was here").unwrap();
         }
     }
+    // A sandbox a killed drill left long ago goes at the next drill (one under a day old stays:
+    // another drill may be running; see the unit test of the dating).
+    let stale = p
+        .root()
+        .join("scratch/drill-network_partition-20200101T000000-0badf00d");
+    std::fs::create_dir_all(stale.join("copy")).unwrap();
+    std::fs::write(stale.join("copy/secret.txt"), b"restored data").unwrap();
     let r = p.json(&["drill", "run", "--scenario", "region_failure"], 1);
+    assert!(!stale.exists(), "the stale sandbox was swept");
     let d = drill(&r, "region_failure");
+    assert!(
+        d["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("drill-network_partition-20200101T000000-0badf00d"),
+        "{d:#}"
+    );
     let s = steps(d);
     assert_eq!(s[4].1, "failed", "{s:?}");
     assert_eq!(s.last().unwrap().1, "passed", "tear down ran: {s:?}");

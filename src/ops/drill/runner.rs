@@ -194,7 +194,7 @@ pub(super) async fn run(
     let def = scenario::def(s);
     let targets = dr.settings().settings.disaster_recovery.drills.targets(s);
     let mut log = StepLog::new(progress.clone(), dr.store().name.clone());
-    let mut warnings = Vec::new();
+    let mut warnings = super::sandbox::sweep_stale(dr);
     let sandbox = log
         .step(StepPhase::Prepare, "create the sandbox", async {
             let sb = Sandbox::create(dr, s)?;

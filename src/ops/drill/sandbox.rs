@@ -86,6 +86,54 @@ impl Sandbox {
     }
 }
 
+/// A sandbox older than this was left by a drill that was killed (no drill runs this long).
+const STALE_HOURS: i64 = 24;
+
+/// Remove the sandboxes of drills killed before their tear down (SIGKILL, a power cut): the
+/// `drill-*` folders of the scratch folder whose name dates them more than a day ago. What was
+/// removed, or could not be, in words.
+pub(super) fn sweep_stale(dr: &Dr) -> Vec<String> {
+    let Ok(root) = dr.scratch_root() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return Vec::new();
+    };
+    let cutoff = chrono::Utc::now() - chrono::Duration::hours(STALE_HOURS);
+    let mut notes = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(made) = sandbox_time(&name) else {
+            continue;
+        };
+        if made >= cutoff || !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        match std::fs::remove_dir_all(e.path()) {
+            Ok(()) => notes.push(format!(
+                "removed the sandbox {name} left by a drill that did not finish"
+            )),
+            Err(err) => notes.push(format!(
+                "could not remove the stale sandbox {}: {err}",
+                e.path().display()
+            )),
+        }
+    }
+    notes
+}
+
+/// When a sandbox was made, from its name `drill-<scenario>-<%Y%m%dT%H%M%S>-<hex>`.
+fn sandbox_time(name: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let rest = name.strip_prefix("drill-")?;
+    let mut parts = rest.rsplitn(3, '-');
+    let _random = parts.next()?;
+    let time = parts.next()?;
+    let _scenario = parts.next()?;
+    chrono::NaiveDateTime::parse_from_str(time, "%Y%m%dT%H%M%S")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         if !self.removed {
@@ -185,4 +233,18 @@ pub(super) async fn damaged_databases(
     })
     .await
     .map_err(|e| Error::internal(format!("the database check stopped: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sandbox_time;
+
+    #[test]
+    fn a_sandbox_is_dated_by_its_name() {
+        let t = sandbox_time("drill-data_deletion-20261205T063124-b3dd184f").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-12-05T06:31:24+00:00");
+        assert!(sandbox_time("drill-x").is_none());
+        assert!(sandbox_time("restore-test-20261205T063124-b3dd184f").is_none());
+        assert!(sandbox_time("drill-x-notatime-00").is_none());
+    }
 }
