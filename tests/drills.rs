@@ -476,3 +476,64 @@ fn scheduled_runs_the_listed_scenarios_that_are_due_once() {
         "one of five scenarios drilled: {score:#}"
     );
 }
+
+#[test]
+fn schedule_shows_the_jobs_and_exports_them_for_cron_and_systemd() {
+    let p = project_with(
+        "  schedules:\n    daily_incremental: { enabled: true, time: \"02:00\", timezone: UTC }\n    \
+         weekly_full: { enabled: true, day: sunday, time: \"03:00\", timezone: UTC }\n    \
+         monthly_archival: { enabled: false, day: 1, time: \"04:00\" }\n",
+        "  drills:\n    scenarios: [data_deletion]\n",
+    );
+    let r = p.json(&["schedule", "show"], 0);
+    let jobs = r["jobs"].as_array().unwrap();
+    let get = |n: &str| jobs.iter().find(|j| j["name"] == n).unwrap();
+    assert_eq!(get("daily_incremental")["cron"], "0 2 * * *");
+    assert_eq!(get("weekly_full")["on_calendar"], "Sun *-*-* 03:00:00 UTC");
+    assert_eq!(
+        get("drills")["command"],
+        serde_json::json!(["drill", "run", "--scheduled"])
+    );
+    assert_eq!(get("monthly_archival")["enabled"], false);
+    assert!(
+        get("monthly_archival")["next_runs"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let daily = get("daily_incremental")["next_runs"].as_array().unwrap();
+    assert_eq!(daily.len(), 3);
+    assert!(
+        daily[0].as_str().unwrap().ends_with("T02:00:00Z"),
+        "{daily:?}"
+    );
+    // Soonest first, the disabled job last.
+    assert_eq!(jobs.last().unwrap()["name"], "monthly_archival");
+
+    let cron =
+        String::from_utf8(p.run(&["schedule", "export", "--format", "cron"]).stdout).unwrap();
+    assert!(cron.contains("CRON_TZ=UTC\n0 2 * * * "), "{cron}");
+    assert!(
+        cron.contains("backup run --scheduled --backup-type incremental"),
+        "{cron}"
+    );
+    assert!(cron.contains("drill run --scheduled"), "{cron}");
+    assert!(
+        !cron.contains("archival"),
+        "a disabled job is left out: {cron}"
+    );
+    let units =
+        String::from_utf8(p.run(&["schedule", "export", "--format", "systemd"]).stdout).unwrap();
+    assert!(
+        units.contains("# file: mahavishnu-dr-weekly-full.timer"),
+        "{units}"
+    );
+    assert!(
+        units.contains("OnCalendar=Sun *-*-* 03:00:00 UTC\nPersistent=true"),
+        "{units}"
+    );
+    assert!(
+        units.contains(&format!("--config {}", p.config().display())),
+        "{units}"
+    );
+}

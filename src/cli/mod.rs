@@ -101,6 +101,10 @@ pub enum Command {
     /// Restore tests: prove a backup restores, measure the RTO and RPO achieved.
     #[command(subcommand, name = "restore-test")]
     RestoreTest(RestoreTestCommand),
+    /// The scheduled jobs (backups, restore tests, drills): next runs, or crontab lines and
+    /// systemd units that run them.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Disaster drills: the DR plan's disasters injected into a sandbox, recovered, timed and
     /// kept as evidence.
     #[command(subcommand)]
@@ -270,6 +274,18 @@ pub enum RestoreTestCommand {
     MeasureRpo(MeasureRpoOptions),
     /// The kept history of restore tests, validations and measurements, with the trend.
     Report(HistoryOptions),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Every scheduled job and its next runs.
+    Show(crate::ops::schedule::ScheduleOptions),
+    /// The enabled jobs as crontab lines (`--format cron`, with CRON_TZ) or systemd service and
+    /// timer units (`--format systemd`), running this program with this settings file.
+    Export {
+        #[arg(long, value_enum, default_value = "cron")]
+        format: crate::ops::schedule::ExportFormat,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -502,6 +518,15 @@ async fn execute(
                 output.display(),
                 output.display()
             );
+            outcome(&r, text, false)
+        }
+        Command::Schedule(ScheduleCommand::Show(options)) => {
+            let r = dr.schedule_show(&options);
+            outcome(&r, render_drill::schedule(&r), false)
+        }
+        Command::Schedule(ScheduleCommand::Export { format }) => {
+            let r = dr.schedule_export(format);
+            let text = r.text.clone();
             outcome(&r, text, false)
         }
         Command::Drill(DrillCommand::List) => {

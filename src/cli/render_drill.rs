@@ -1,4 +1,5 @@
-//! The text the command line prints for `drill list`, `drill run` and `drill report`.
+//! The text the command line prints for `drill list`, `drill run`, `drill report` and
+//! `schedule show` (the jobs a scheduler runs, drills among them).
 
 use crate::ops::drill::{DrillListResponse, DrillReportResponse, DrillResult, DrillRunResponse};
 use crate::present;
@@ -164,5 +165,35 @@ pub fn report(r: &DrillReportResponse) -> String {
         out.push_str(&format!("unreadable: {u}\n"));
     }
     out.push_str(&r.message);
+    out
+}
+
+pub fn schedule(r: &crate::ops::schedule::ScheduleResponse) -> String {
+    let mut out = String::new();
+    for j in &r.jobs {
+        let next: Vec<String> = j
+            .next_runs
+            .iter()
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .collect();
+        out.push_str(&format!(
+            "{:<18} {:<44} {}
+  runs: mahavishnu-dr {}
+",
+            j.name,
+            j.cadence,
+            if j.enabled {
+                format!("next {}", next.join(", "))
+            } else {
+                "disabled".into()
+            },
+            j.command.join(" ")
+        ));
+    }
+    out.push_str(&format!(
+        "settings: {} (`schedule export --format cron|systemd` writes these for your own \
+         scheduler)",
+        r.config_file
+    ));
     out
 }

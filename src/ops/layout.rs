@@ -27,6 +27,7 @@ const VERBS: &[&str] = &[
     "restore_test",
     "rpo",
     "rto",
+    "schedule",
     "status",
     "unlock",
     "validate",

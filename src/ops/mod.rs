@@ -26,6 +26,7 @@ pub mod restore_test;
 pub mod retention_extend;
 pub mod rpo;
 pub mod rto;
+pub mod schedule;
 pub mod status;
 pub mod unlock;
 pub mod validate;
