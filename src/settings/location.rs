@@ -31,6 +31,64 @@ pub fn is_location(arg: &str) -> bool {
     arg.contains("://") || arg.contains('/') || arg == "." || arg == ".." || arg.starts_with('~')
 }
 
+/// The inverse of [`parse_location`]: the location text that names `target`, and the
+/// environment variables that carry its endpoint and credentials (what an operator exports on a
+/// new host). Secrets are in the returned pairs only: pass them to a child's environment, never
+/// print them.
+pub fn location_for(target: &StorageTarget) -> (String, Vec<(String, String)>) {
+    let mut env = Vec::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            env.push((k.to_string(), v));
+        }
+    };
+    let under = |scheme: &str, top: &str, prefix: &Option<String>| match prefix
+        .as_deref()
+        .unwrap_or("")
+        .trim_matches('/')
+    {
+        "" => format!("{scheme}://{top}"),
+        p => format!("{scheme}://{top}/{p}"),
+    };
+    let exposed = |s: &Option<Secret>| s.as_ref().map(|s| s.expose().to_string());
+    let text = match target {
+        StorageTarget::Local { path, .. } => path.to_string_lossy().into_owned(),
+        StorageTarget::S3 {
+            bucket,
+            prefix,
+            region,
+            endpoint,
+            access_key_id,
+            secret_access_key,
+            session_token,
+            ..
+        } => {
+            put("AWS_ACCESS_KEY_ID", access_key_id.clone());
+            put("AWS_SECRET_ACCESS_KEY", exposed(secret_access_key));
+            put("AWS_SESSION_TOKEN", exposed(session_token));
+            put("AWS_REGION", region.clone());
+            put("AWS_ENDPOINT_URL", endpoint.clone());
+            under("s3", bucket, prefix)
+        }
+        StorageTarget::Azblob {
+            container,
+            prefix,
+            account,
+            endpoint,
+            account_key,
+            sas_token,
+            ..
+        } => {
+            put("AZURE_STORAGE_ACCOUNT", account.clone());
+            put("AZURE_STORAGE_KEY", exposed(account_key));
+            put("AZURE_STORAGE_SAS_TOKEN", exposed(sas_token));
+            put("AZURE_STORAGE_BLOB_ENDPOINT", endpoint.clone());
+            under("azblob", container, prefix)
+        }
+    };
+    (text, env)
+}
+
 /// The store a location names. Relative folders resolve against `cwd`, `~/` against `HOME`;
 /// `env` is the process environment as pairs (the last of a name wins, empty counts as unset).
 pub fn parse_location(arg: &str, cwd: &Path, env: &[(String, String)]) -> Result<StorageTarget> {
@@ -404,6 +462,61 @@ mod tests {
     /// Message and guidance, and the Debug form: what any face could show.
     fn shown(e: &Error) -> String {
         format!("{e} {} {e:?}", e.guidance.as_deref().unwrap_or(""))
+    }
+
+    #[test]
+    fn a_store_given_by_its_location_and_environment_reads_back_the_same() {
+        let cwd = Path::new("/");
+        let s3 = parse_location(
+            "s3://bkt/prod/app",
+            cwd,
+            &[
+                ("AWS_ACCESS_KEY_ID".into(), "AKID".into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), "s3-secret".into()),
+                ("AWS_SESSION_TOKEN".into(), "sts-token".into()),
+                ("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9000".into()),
+            ],
+        )
+        .unwrap();
+        let az = parse_location(
+            "azblob://cont/x",
+            cwd,
+            &[
+                ("AZURE_STORAGE_ACCOUNT".into(), "acct".into()),
+                ("AZURE_STORAGE_KEY".into(), "az-key".into()),
+                (
+                    "AZURE_STORAGE_BLOB_ENDPOINT".into(),
+                    "http://127.0.0.1:10000/acct".into(),
+                ),
+            ],
+        )
+        .unwrap();
+        let local = parse_location("/srv/backups", cwd, &[]).unwrap();
+        for t in [s3, az, local] {
+            let (text, env) = location_for(&t);
+            let again = parse_location(&text, cwd, &env).unwrap();
+            assert_eq!(format!("{again:?}"), format!("{t:?}"), "{text}");
+            // Secrets only in the environment pairs, never in the text.
+            for secret in ["s3-secret", "sts-token", "az-key"] {
+                assert!(!text.contains(secret), "{text}");
+            }
+            let exposed = |t: &StorageTarget| match t {
+                StorageTarget::S3 {
+                    secret_access_key,
+                    session_token,
+                    ..
+                } => secret_access_key
+                    .iter()
+                    .chain(session_token)
+                    .map(|s| s.expose().to_string())
+                    .collect::<Vec<_>>(),
+                StorageTarget::Azblob { account_key, .. } => {
+                    account_key.iter().map(|s| s.expose().to_string()).collect()
+                }
+                StorageTarget::Local { .. } => Vec::new(),
+            };
+            assert_eq!(exposed(&again), exposed(&t));
+        }
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod validate;
 pub use bare::{CommandLine, RepositoryArg, load_command_line};
 pub use disaster_recovery::{DrillScenario, DrillScenarioSettings, Drills};
 pub use load::{LoadedSettings, ResolvedSource, load};
+pub use location::location_for;
 pub use schedule::{Repeat, Schedule, weekday_name};
 // What the unit tests across the crate build settings from.
 #[cfg(test)]

@@ -173,7 +173,7 @@ pub(super) async fn run(ctx: &Ctx<'_>, log: &mut StepLog) {
     let Some(location) = log
         .step(StepPhase::Inject, DEF.steps[1].name, async {
             crate::ops::private_dir::create_private_dir(&new_host)?;
-            let loc = location_of(&store)?;
+            let loc = location_of(&store);
             Ok((
                 loc,
                 format!(
@@ -313,64 +313,9 @@ async fn choose(ctx: &Ctx<'_>) -> Step<(NamedStore, ManifestSummary, Manifest)> 
 
 /// The location a new host is given for `store`, and the environment its credentials need
 /// (what an operator would export). Secrets travel only in the child's environment.
-fn location_of(store: &NamedStore) -> crate::error::Result<Location> {
-    let mut env = Vec::new();
-    let mut put = |k: &str, v: Option<String>| {
-        if let Some(v) = v {
-            env.push((k.to_string(), v));
-        }
-    };
-    let prefixed = |scheme: &str, bucket: &str, prefix: &Option<String>| {
-        let p = prefix.as_deref().unwrap_or("").trim_matches('/');
-        if p.is_empty() {
-            format!("{scheme}://{bucket}")
-        } else {
-            format!("{scheme}://{bucket}/{p}")
-        }
-    };
-    let text = match &store.target {
-        StorageTarget::Local { path, .. } => path.to_string_lossy().into_owned(),
-        StorageTarget::S3 {
-            bucket,
-            prefix,
-            region,
-            endpoint,
-            access_key_id,
-            secret_access_key,
-            ..
-        } => {
-            put("AWS_ACCESS_KEY_ID", access_key_id.clone());
-            put(
-                "AWS_SECRET_ACCESS_KEY",
-                secret_access_key.as_ref().map(|s| s.expose().to_string()),
-            );
-            put("AWS_REGION", region.clone());
-            put("AWS_ENDPOINT_URL", endpoint.clone());
-            prefixed("s3", bucket, prefix)
-        }
-        StorageTarget::Azblob {
-            container,
-            prefix,
-            account,
-            endpoint,
-            account_key,
-            sas_token,
-            ..
-        } => {
-            put("AZURE_STORAGE_ACCOUNT", account.clone());
-            put(
-                "AZURE_STORAGE_KEY",
-                account_key.as_ref().map(|s| s.expose().to_string()),
-            );
-            put(
-                "AZURE_STORAGE_SAS_TOKEN",
-                sas_token.as_ref().map(|s| s.expose().to_string()),
-            );
-            put("AZURE_STORAGE_BLOB_ENDPOINT", endpoint.clone());
-            prefixed("azblob", container, prefix)
-        }
-    };
-    Ok(Location { text, env })
+fn location_of(store: &NamedStore) -> Location {
+    let (text, env) = crate::settings::location_for(&store.target);
+    Location { text, env }
 }
 
 /// A `mahavishnu-dr` process on the new host.
