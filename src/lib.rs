@@ -12,6 +12,7 @@
 
 mod action;
 mod cli;
+mod daemon;
 mod error;
 mod mcp;
 mod ops;

@@ -77,6 +77,7 @@ impl LoadedSettings {
         }
         settings.disaster_recovery.restore_test.scratch_dir = state.join("scratch");
         settings.mcp.restore_roots = vec![state.join("restores")];
+        settings.daemon.state_dir = state.join("daemon");
         LoadedSettings {
             settings,
             project_root: cwd.to_path_buf(),

@@ -61,7 +61,7 @@ pub(crate) fn default_day(frequency: Frequency) -> Option<DaySetting> {
     }
 }
 
-fn hm(hour: u32, minute: u32) -> NaiveTime {
+pub(crate) fn hm(hour: u32, minute: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or(NaiveTime::MIN)
 }
 

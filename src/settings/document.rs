@@ -30,6 +30,59 @@ pub(crate) struct SettingsDoc {
     pub backup: BackupDoc,
     pub disaster_recovery: DisasterRecoveryDoc,
     pub mcp: McpSettings,
+    pub daemon: DaemonDoc,
+}
+
+/// `daemon`: see [`super::DaemonSettings`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct DaemonDoc {
+    pub state_dir: PathBuf,
+    pub backup_attempts: u32,
+    pub retry_backoff_seconds: u64,
+    pub shutdown_grace_seconds: u64,
+    pub cleanup_after_backup: bool,
+    pub validation: ScheduledValidationDoc,
+}
+
+impl Default for DaemonDoc {
+    fn default() -> Self {
+        let d = super::DaemonSettings::default();
+        DaemonDoc {
+            state_dir: d.state_dir,
+            backup_attempts: d.backup_attempts,
+            retry_backoff_seconds: d.retry_backoff_seconds,
+            shutdown_grace_seconds: d.shutdown_grace_seconds,
+            cleanup_after_backup: d.cleanup_after_backup,
+            validation: ScheduledValidationDoc::default(),
+        }
+    }
+}
+
+/// `daemon.validation`. Without `day`, weekly runs on Wednesday and monthly on day 1.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ScheduledValidationDoc {
+    pub enabled: bool,
+    pub schedule: Frequency,
+    pub day: Option<DaySetting>,
+    pub time: TimeOfDay,
+    pub timezone: Timezone,
+    pub level: crate::repo::kind::ValidationLevel,
+}
+
+impl Default for ScheduledValidationDoc {
+    fn default() -> Self {
+        let d = super::daemon::ScheduledValidation::default();
+        ScheduledValidationDoc {
+            enabled: d.enabled,
+            schedule: Frequency::Weekly,
+            day: None,
+            time: TimeOfDay(d.schedule.time),
+            timezone: Timezone::default(),
+            level: d.level,
+        }
+    }
 }
 
 /// `backup`: see [`BackupSettings`] for each key.

@@ -16,6 +16,7 @@
 //!   that has no settings file ([`load_command_line`]).
 
 mod bare;
+mod daemon;
 mod disaster_recovery;
 mod document;
 mod env;
@@ -33,6 +34,8 @@ pub(crate) mod test_support;
 mod validate;
 
 pub use bare::{CommandLine, RepositoryArg, load_command_line};
+#[allow(unused_imports)]
+pub use daemon::{DaemonSettings, ScheduledValidation};
 pub use disaster_recovery::{DrillScenario, DrillScenarioSettings, Drills};
 pub use load::{LoadedSettings, ResolvedSource, load};
 pub use location::location_for;

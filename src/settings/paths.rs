@@ -103,6 +103,7 @@ pub(super) fn resolve_paths(s: &mut SettingsDoc, r: &Resolver<'_>) -> Result<()>
     for (i, root) in s.mcp.restore_roots.iter_mut().enumerate() {
         *root = r.resolve(root, &index_key(&["mcp", "restore_roots"], i))?;
     }
+    s.daemon.state_dir = r.resolve(&s.daemon.state_dir, &keys(&["daemon", "state_dir"]))?;
     if let Some(token_file) = &mut s.mcp.http.token_file {
         *token_file = r.resolve(token_file, &keys(&["mcp", "http", "token_file"]))?;
     }

@@ -26,6 +26,7 @@ pub struct Settings {
     pub backup: BackupSettings,
     pub disaster_recovery: DisasterRecoverySettings,
     pub mcp: McpSettings,
+    pub daemon: super::DaemonSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -32,7 +32,8 @@ pub(super) fn resolve(dr: &DisasterRecoveryDoc, p: &mut Problems<'_>) -> Disaste
         enabled: at.enabled,
         schedule: schedule_of(
             When {
-                section: "automated_tests",
+                path: &["disaster_recovery", "automated_tests"],
+                default_day,
                 frequency_key: "schedule",
                 frequency: at.schedule,
                 day: at.day,
@@ -82,7 +83,8 @@ pub(super) fn resolve(dr: &DisasterRecoveryDoc, p: &mut Problems<'_>) -> Disaste
         enabled: d.enabled,
         schedule: schedule_of(
             When {
-                section: "drills",
+                path: &["disaster_recovery", "drills"],
+                default_day,
                 frequency_key: "frequency",
                 frequency: d.frequency,
                 day: d.day,
@@ -103,20 +105,22 @@ pub(super) fn resolve(dr: &DisasterRecoveryDoc, p: &mut Problems<'_>) -> Disaste
 }
 
 /// The keys of one test or drill schedule, as the file gives them.
-struct When {
-    /// `automated_tests` or `drills`, under `disaster_recovery`.
-    section: &'static str,
+pub(super) struct When {
+    /// The section's key path (`disaster_recovery.drills`, `daemon.validation`).
+    pub path: &'static [&'static str],
+    /// The day a weekly or monthly schedule runs on without `day`.
+    pub default_day: fn(Frequency) -> Option<DaySetting>,
     /// The key of the frequency: `schedule` or `frequency`.
-    frequency_key: &'static str,
-    frequency: Frequency,
-    day: Option<DaySetting>,
-    time: TimeOfDay,
-    timezone: Timezone,
+    pub frequency_key: &'static str,
+    pub frequency: Frequency,
+    pub day: Option<DaySetting>,
+    pub time: TimeOfDay,
+    pub timezone: Timezone,
 }
 
 /// The schedule `w` gives. A day that does not fit the frequency is a problem (reported at
 /// `day`); the frequency's default day then stands in, and the load fails anyway.
-fn schedule_of(w: When, p: &mut Problems<'_>) -> Schedule {
+pub(super) fn schedule_of(w: When, p: &mut Problems<'_>) -> Schedule {
     let fk = w.frequency_key;
     let mismatch = match (w.frequency, w.day) {
         (Frequency::Daily, Some(day)) => Some(format!(
@@ -136,10 +140,12 @@ fn schedule_of(w: When, p: &mut Problems<'_>) -> Schedule {
     };
     let day = match mismatch {
         Some(msg) => {
-            p.add(&keys(&["disaster_recovery", w.section, "day"]), msg, None);
-            default_day(w.frequency)
+            let mut key = keys(w.path);
+            key.push(Seg::Key("day".to_string()));
+            p.add(&key, msg, None);
+            (w.default_day)(w.frequency)
         }
-        None => w.day.or_else(|| default_day(w.frequency)),
+        None => w.day.or_else(|| (w.default_day)(w.frequency)),
     };
     let repeat = match (w.frequency, day) {
         (Frequency::Daily, _) => Repeat::Daily,

@@ -4,6 +4,7 @@
 //! together.
 
 mod backup;
+mod daemon;
 mod disaster_recovery;
 mod mcp;
 mod schedules;
@@ -27,16 +28,19 @@ pub(super) fn validate(doc: SettingsDoc, root: &Path, layers: &[Layer]) -> Resul
         backup: mut backup_doc,
         disaster_recovery,
         mcp,
+        daemon: daemon_doc,
     } = doc;
     backup::check(&mut backup_doc, &mut p);
     storage::check_targets(&backup_doc.storage, &mut p);
     let schedules = schedules::resolve(&backup_doc.schedules, &mut p);
     let disaster_recovery = disaster_recovery::resolve(&disaster_recovery, &mut p);
     mcp::check(&mcp, &mut p);
+    let daemon = daemon::resolve(daemon_doc, &mut p);
     let settings = Settings {
         backup: typed_backup(backup_doc, schedules),
         disaster_recovery,
         mcp,
+        daemon,
     };
     storage::check_overlaps(&settings, root, &mut p);
     p.into_result()?;

@@ -1,0 +1,211 @@
+//! The daemon's state file (machinery: the daemon writes it; health, metrics and
+//! `schedule_status` read it): per job, the slot it last ran for, how that run ended, and
+//! counters; written atomically after every change, so a restart knows what it missed and
+//! `/health`, `/metrics` and `schedule_status` can say what ran.
+//!
+//! The file is `state.json` in `daemon.state_dir` (private to the host: 0700 folder, 0600 file).
+//! It is versioned; a file of an unknown version, or one that does not parse, is set aside as
+//! `state.json.unreadable` and the daemon starts afresh (it then catches up each job once).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The version of `state.json` this build writes and reads.
+pub const STATE_VERSION: u32 = 1;
+
+/// The file name in `daemon.state_dir`.
+pub const STATE_FILE: &str = "state.json";
+
+/// The whole state file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DaemonState {
+    pub version: u32,
+    /// When the daemon that wrote this started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the file was last written.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Per job, by job name (a backup schedule's name, `validation`, `automated_tests`,
+    /// `drills`).
+    pub jobs: BTreeMap<String, JobState>,
+}
+
+/// How one run of a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobResult {
+    /// It ran and passed (a validation without problems, a restore test or drill that passed).
+    Succeeded,
+    /// It ran to its end and found a problem (a validation with problems, a failed restore
+    /// test or drill), or could not run (after every attempt, for a backup).
+    Failed,
+    /// The daemon was stopped while it ran; nothing partial was committed.
+    Cancelled,
+    /// Disabled in the settings when it came due (e.g. `backup.enabled: false`).
+    Skipped,
+}
+
+/// What the daemon remembers of one job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct JobState {
+    /// The scheduled instant the last run was for (a caught-up run is for the newest missed
+    /// slot; the slots before it are counted in `missed_total`, not run).
+    pub last_slot: Option<DateTime<Utc>>,
+    pub last_started: Option<DateTime<Utc>>,
+    pub last_finished: Option<DateTime<Utc>>,
+    pub last_result: Option<JobResult>,
+    /// What the last run said: the backup id made, or why it failed.
+    pub last_detail: Option<String>,
+    pub last_duration_seconds: Option<f64>,
+    /// Attempts the last run took (backups retry with backoff).
+    pub last_attempts: u32,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_failure: Option<DateTime<Utc>>,
+    pub successes_total: u64,
+    pub failures_total: u64,
+    /// Slots that passed while the daemon was down or busy and were folded into one catch-up.
+    pub missed_total: u64,
+}
+
+impl DaemonState {
+    pub fn new() -> DaemonState {
+        DaemonState {
+            version: STATE_VERSION,
+            ..Default::default()
+        }
+    }
+
+    pub fn path(state_dir: &Path) -> PathBuf {
+        state_dir.join(STATE_FILE)
+    }
+
+    /// Read the state file; a missing file is a fresh state. An unreadable one is moved aside
+    /// (returned as a warning) and a fresh state returned: the daemon must start regardless.
+    pub fn load(state_dir: &Path) -> (DaemonState, Option<String>) {
+        let path = Self::path(state_dir);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Self::new(), None),
+            Err(e) => {
+                return (
+                    Self::new(),
+                    Some(format!(
+                        "cannot read the daemon state {}: {e}; starting afresh",
+                        path.display()
+                    )),
+                );
+            }
+        };
+        match serde_json::from_slice::<DaemonState>(&bytes) {
+            Ok(s) if s.version == STATE_VERSION => (s, None),
+            parsed => {
+                let why = match parsed {
+                    Ok(s) => format!(
+                        "it is version {}, this build reads {STATE_VERSION}",
+                        s.version
+                    ),
+                    Err(e) => format!("it does not parse: {e}"),
+                };
+                let aside = state_dir.join(format!("{STATE_FILE}.unreadable"));
+                let _ = std::fs::rename(&path, &aside);
+                (
+                    Self::new(),
+                    Some(format!(
+                        "the daemon state {} was set aside as {} ({why}); each job is caught up once",
+                        path.display(),
+                        aside.display()
+                    )),
+                )
+            }
+        }
+    }
+
+    /// Write the state atomically (a temporary file in the same folder, synced, renamed).
+    pub fn save(&mut self, state_dir: &Path, now: DateTime<Utc>) -> Result<()> {
+        self.version = STATE_VERSION;
+        self.updated_at = Some(now);
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::io(format!("cannot encode the daemon state: {e}")))?;
+        write_atomically(&Self::path(state_dir), &bytes)
+    }
+
+    pub fn job(&self, name: &str) -> Option<&JobState> {
+        self.jobs.get(name)
+    }
+
+    pub fn job_mut(&mut self, name: &str) -> &mut JobState {
+        self.jobs.entry(name.to_string()).or_default()
+    }
+}
+
+/// Create the state folder (0700) when missing.
+pub fn ensure_state_dir(state_dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(state_dir)
+        .map_err(|e| {
+            Error::from_io("create the daemon state folder", state_dir, e)
+                .with_guidance("set daemon.state_dir to a folder this user can write")
+        })
+}
+
+/// Write `bytes` to `path` so that a reader sees the old file or the new one, never a part
+/// (0600: state and alert records are the host's own).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{:08x}.tmp", rand::random::<u32>()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::from_io("write", path, e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_round_trips_and_a_bad_one_is_set_aside() {
+        let d = tempfile::tempdir().unwrap();
+        let (s, w) = DaemonState::load(d.path());
+        assert!(w.is_none());
+        assert_eq!(s, DaemonState::new());
+        let mut s = s;
+        let j = s.job_mut("daily_incremental");
+        j.successes_total = 2;
+        j.last_result = Some(JobResult::Succeeded);
+        s.save(d.path(), Utc::now()).unwrap();
+        let (back, w) = DaemonState::load(d.path());
+        assert!(w.is_none());
+        assert_eq!(back.job("daily_incremental").unwrap().successes_total, 2);
+        std::fs::write(DaemonState::path(d.path()), b"{not json").unwrap();
+        let (fresh, w) = DaemonState::load(d.path());
+        assert!(fresh.jobs.is_empty());
+        assert!(
+            w.unwrap().contains("set aside"),
+            "warning names what happened"
+        );
+        assert!(d.path().join("state.json.unreadable").exists());
+    }
+}
