@@ -29,8 +29,9 @@ impl Clock {
             None => (text, "1"),
         };
         let bad = |why: String| {
-            Error::usage(format!("--clock {text:?}: {why}"))
-                .with_guidance("write --clock 2026-03-29T00:59:00Z or --clock 2026-03-29T00:59:00Z@60")
+            Error::usage(format!("--clock {text:?}: {why}")).with_guidance(
+                "write --clock 2026-03-29T00:59:00Z or --clock 2026-03-29T00:59:00Z@60",
+            )
         };
         let start = DateTime::parse_from_rfc3339(start.trim())
             .map_err(|e| bad(format!("the start is not an RFC 3339 instant ({e})")))?
@@ -94,7 +95,11 @@ mod tests {
         assert!(c.real(Duration::from_secs(60)) <= Duration::from_millis(100));
         let soon = c.real_until(t0 + TimeDelta::minutes(10));
         assert!(soon <= Duration::from_secs(1), "{soon:?}");
-        for bad in ["yesterday", "2026-03-29T00:59:00Z@0", "2026-03-29T00:59:00Z@fast"] {
+        for bad in [
+            "yesterday",
+            "2026-03-29T00:59:00Z@0",
+            "2026-03-29T00:59:00Z@fast",
+        ] {
             let e = Clock::parse(bad).unwrap_err();
             assert!(e.to_string().contains("--clock"), "{e}");
         }

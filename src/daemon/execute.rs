@@ -48,7 +48,10 @@ pub async fn execute(
     let progress: Arc<dyn Progress> = Arc::new(NoProgress);
     let failed = |e: crate::error::Error| {
         if e.kind == ErrorKind::Cancelled || cancel.is_cancelled() {
-            Ran::once(JobResult::Cancelled, "stopped by the daemon's shutdown; nothing partial was committed")
+            Ran::once(
+                JobResult::Cancelled,
+                "stopped by the daemon's shutdown; nothing partial was committed",
+            )
         } else {
             Ran::once(JobResult::Failed, one_line(&e))
         }

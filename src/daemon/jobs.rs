@@ -105,7 +105,12 @@ pub struct Due {
 /// A job is due when its newest slot at or before `now` is later than the slot it last ran for.
 /// A job the state has never seen is not due for slots before `since` (the first start of a
 /// daemon runs nothing it was never there to miss); it records `since` as its baseline instead.
-pub fn due(jobs: &[Job], state: &DaemonState, now: DateTime<Utc>, since: DateTime<Utc>) -> Vec<Due> {
+pub fn due(
+    jobs: &[Job],
+    state: &DaemonState,
+    now: DateTime<Utc>,
+    since: DateTime<Utc>,
+) -> Vec<Due> {
     let mut due: Vec<Due> = jobs
         .iter()
         .filter_map(|job| {
@@ -117,7 +122,10 @@ pub fn due(jobs: &[Job], state: &DaemonState, now: DateTime<Utc>, since: DateTim
             (slot > last).then(|| Due {
                 job: job.clone(),
                 slot,
-                missed: job.schedule.runs_between(last, slot, 10_000).saturating_sub(1),
+                missed: job
+                    .schedule
+                    .runs_between(last, slot, 10_000)
+                    .saturating_sub(1),
             })
         })
         .collect();
@@ -246,10 +254,15 @@ mod tests {
             at("monthly", JobKind::Backup(BackupType::Archival)),
         ];
         let since = utc("2026-03-01T00:00:00Z");
-        let names: Vec<String> = due(&jobs, &DaemonState::new(), utc("2026-03-08T03:00:00Z"), since)
-            .into_iter()
-            .map(|d| d.job.name)
-            .collect();
+        let names: Vec<String> = due(
+            &jobs,
+            &DaemonState::new(),
+            utc("2026-03-08T03:00:00Z"),
+            since,
+        )
+        .into_iter()
+        .map(|d| d.job.name)
+        .collect();
         assert_eq!(
             names,
             [
@@ -265,7 +278,14 @@ mod tests {
         let mut st = DaemonState::new();
         ran(&mut st, "drills", "2026-03-01T03:00:00Z");
         let early = job("drills", JobKind::Drills, 1, 0, Repeat::Daily, UTC);
-        let late = job("full", JobKind::Backup(BackupType::Full), 2, 0, Repeat::Daily, UTC);
+        let late = job(
+            "full",
+            JobKind::Backup(BackupType::Full),
+            2,
+            0,
+            Repeat::Daily,
+            UTC,
+        );
         let d = due(&[late, early], &st, utc("2026-03-02T02:30:00Z"), since);
         assert_eq!(d[0].job.name, "drills");
     }

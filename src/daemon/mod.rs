@@ -79,7 +79,11 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
     }
     for job in &jobs {
         if let Some(next) = job.schedule.next_after(since) {
-            log(format!("{}: {}; next run {next}", job.name, job.schedule.cadence()));
+            log(format!(
+                "{}: {}; next run {next}",
+                job.name,
+                job.schedule.cadence()
+            ));
         }
     }
 
@@ -93,7 +97,10 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
             http_opts.passwd_file = f;
         }
         let listener = crate::mcp::http::bind(&http_opts).await?;
-        log(format!("serving MCP, /health and /metrics on http://{}", http_opts.listen));
+        log(format!(
+            "serving MCP, /health and /metrics on http://{}",
+            http_opts.listen
+        ));
         let token = cancel.child_token();
         Some(tokio::spawn(crate::mcp::http::serve_on(
             listener, server, http_opts, token,
@@ -105,14 +112,17 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
         let now = clock.now();
         let due = jobs::due(&jobs, &state, now, since);
         let Some(first) = due.into_iter().next() else {
-            let nap = jobs::next_wakeup(&jobs, now)
-                .map_or(MAX_NAP, |t| clock.real_until(t).min(MAX_NAP));
+            let nap =
+                jobs::next_wakeup(&jobs, now).map_or(MAX_NAP, |t| clock.real_until(t).min(MAX_NAP));
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = tokio::time::sleep(nap.max(Duration::from_millis(20))) => continue,
             }
         };
-        run_one(&dr, first, &mut state, &jobs, &state_dir, &clock, &cancel, grace, &log).await;
+        run_one(
+            &dr, first, &mut state, &jobs, &state_dir, &clock, &cancel, grace, &log,
+        )
+        .await;
     }
     state.stopped_at = Some(clock.now());
     save(&mut state, &jobs, &state_dir, clock.now(), &log);
@@ -218,7 +228,10 @@ async fn run_one(
             }
             _ => {}
         }
-        log(format!("cleanup after {name}: {}: {detail}", result.as_str()));
+        log(format!(
+            "cleanup after {name}: {}: {detail}",
+            result.as_str()
+        ));
     }
     state.running = None;
     save(state, jobs, state_dir, clock.now(), log);

@@ -290,13 +290,17 @@ pub async fn serve(server: DrServer, opts: HttpOptions, shutdown: CancellationTo
 
 /// Listen on the address of `opts` (so a caller can fail at start-up, then serve).
 pub async fn bind(opts: &HttpOptions) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(opts.listen).await.map_err(|e| {
-        Error::new(
-            ErrorKind::Io,
-            format!("cannot listen on {}: {e}", opts.listen),
-        )
-        .with_guidance("pick another address (`--http ADDR`, `daemon --listen ADDR`) or mcp.http.listen")
-    })
+    tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot listen on {}: {e}", opts.listen),
+            )
+            .with_guidance(
+                "pick another address (`--http ADDR`, `daemon --listen ADDR`) or mcp.http.listen",
+            )
+        })
 }
 
 /// Serve on a bound listener until `shutdown` is cancelled. Prints where it listens on stderr.

@@ -23,12 +23,12 @@ use crate::ops::drill::{
 };
 use crate::ops::replicate::{ReplicateOptions, ReplicateResponse};
 use crate::ops::report::ReportResponse;
-use crate::ops::schedule::ScheduleResponse;
 use crate::ops::restore::{Placement, RestoreOptions, RestoreResponse};
 use crate::ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
 use crate::ops::retention_extend::{ExtendOptions, ExtendResponse};
 use crate::ops::rpo::{MeasureRpoOptions, MeasureRpoResponse};
 use crate::ops::rto::{MeasureRtoOptions, MeasureRtoResponse};
+use crate::ops::schedule::ScheduleResponse;
 use crate::ops::status::{ListOptions, ListResponse, StatusOptions, StatusResponse};
 use crate::ops::validate::{ValidateOptions, ValidateResponse};
 use crate::ops::{Cancel, Dr, Notes, Progress};

@@ -24,8 +24,10 @@ pub const STATE_VERSION: u32 = 1;
 /// The file name in `daemon.state_dir`.
 pub const STATE_FILE: &str = "state.json";
 
-/// The whole state file.
+/// The whole state file. Missing keys read as their defaults (a later version's file that only
+/// adds keys still reads).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct DaemonState {
     pub version: u32,
     /// When the daemon that wrote this started.
@@ -79,6 +81,7 @@ impl JobResult {
 
 /// What the daemon remembers of one job.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct JobState {
     /// The scheduled instant the last run was for (a caught-up run is for the newest missed
     /// slot; the slots before it are counted in `missed_total`, not run).

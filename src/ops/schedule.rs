@@ -258,13 +258,17 @@ impl Dr {
             .flatten();
         if let Some(state) = &daemon {
             for j in &mut jobs {
-                j.last_run = state.job(&j.name).filter(|js| js.last_started.is_some()).map(LastRun::from);
+                j.last_run = state
+                    .job(&j.name)
+                    .filter(|js| js.last_started.is_some())
+                    .map(LastRun::from);
             }
         }
         ScheduleResponse {
             jobs,
             config_file: self.settings.config_file.display().to_string(),
-            daemon: daemon.map(|st| summary(&st, DaemonState::path(state_dir).display().to_string())),
+            daemon: daemon
+                .map(|st| summary(&st, DaemonState::path(state_dir).display().to_string())),
         }
     }
 

@@ -143,4 +143,3 @@ pub(super) async fn due(dr: &Dr) -> Vec<DrillScenario> {
         })
         .collect()
 }
-
