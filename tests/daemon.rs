@@ -192,6 +192,30 @@ fn a_missed_run_is_caught_up_once_and_a_restart_remembers() {
     assert_eq!(code(&out), 0, "{}", shown(&out));
     assert_eq!(backups(&p).len(), 1, "{}", shown(&out));
     assert_eq!(job(&state(&p), "daily_incremental")["successes_total"], 5);
+
+    // Stopped since (the rehearsal was in March): the report's Schedules section and
+    // `schedule show` say the daily run was missed, and what to do.
+    let (r, _) = json_run(&p, &["report"], 0);
+    let daily = r["schedules"]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "daily_incremental")
+        .unwrap()
+        .clone();
+    assert_eq!(daily["missed"], true, "{daily}");
+    assert_eq!(daily["last_run"]["missed_total"], 2, "{daily}");
+    let recs = r["recommendations"].to_string();
+    assert!(recs.contains("daily_incremental missed its run"), "{recs}");
+    let md = stdout(&p.run(&["report", "--format", "markdown"]));
+    let section = md
+        .split("## Schedules")
+        .nth(1)
+        .expect("a Schedules section");
+    let section = section.split("\n## ").next().unwrap();
+    assert!(section.contains("The daemon is not running"), "{section}");
+    assert!(section.contains("| daily_incremental |"), "{section}");
+    assert!(section.contains("missed its run at"), "{section}");
 }
 
 #[test]

@@ -42,6 +42,7 @@ mod extract;
 pub mod hosts;
 pub mod immutability;
 mod integrity;
+pub mod job_table;
 mod key_file;
 mod measure;
 mod new_repository;
