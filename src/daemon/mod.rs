@@ -5,12 +5,17 @@
 //! - `jobs`: the jobs the settings schedule, when each is due, the catch-up rule, the order;
 //! - `clock`: the system clock, or a rehearsal clock (`--clock START[@SPEED]`);
 //! - `execute`: one job through the operations layer (a backup's retries, cleanup after it);
+//! - `watch`: the sources' change events gathered into debounced change sets (continuous
+//!   protection's input);
 //! - this file: the loop. One job at a time (the daemon's jobs never overlap on its
 //!   repository), the state file written before and after each, a clean stop on SIGTERM/SIGINT.
 
 pub mod clock;
 mod execute;
 pub mod jobs;
+// Continuous protection builds on it; until then only its tests use it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub mod watch;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
