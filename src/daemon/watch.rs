@@ -119,7 +119,7 @@ async fn debounce(
             events: 0,
             first_seen,
         };
-        let mut add = |set: &mut ChangeSet, ev: notify::Event| {
+        let add = |set: &mut ChangeSet, ev: notify::Event| {
             set.events += 1;
             set.paths.extend(ev.paths);
         };
