@@ -154,6 +154,12 @@ fn the_textfile_parses_with_prometheus_client_and_holds_what_a_user_checks() {
     assert_eq!(inc["backup_type"], "incremental", "{inc}");
     let test = p.json(&["restore-test", "run"], 0);
     assert_eq!(test["passed"], true, "{test}");
+    p.json(&["backup", "validate"], 0);
+    // A drill: its result, whatever it is, is what the metrics say.
+    let out = p.run(&["drill", "run", "--scenario", "data_deletion", "--json"]);
+    let drill: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let drill_passed = drill["passed"].as_bool().expect("passed");
     write_daemon_state(&p);
     let host = p.json(&["backup", "status"], 0)["this_host"]
         .as_str()
@@ -278,6 +284,25 @@ fn the_textfile_parses_with_prometheus_client_and_holds_what_a_user_checks() {
         ) > 0.0
     );
     assert!(value(&m, "mahavishnu_dr_rto_seconds", &[]) > 0.0);
+    assert_eq!(value(&m, "mahavishnu_dr_validation_last_passed", &[]), 1.0);
+    let scenario = [("scenario", "data_deletion")];
+    assert_eq!(
+        value(&m, "mahavishnu_dr_drill_last_passed", &scenario),
+        if drill_passed { 1.0 } else { 0.0 }
+    );
+    let drilled = value(&m, "mahavishnu_dr_drill_last_timestamp_seconds", &scenario);
+    assert!((chrono::Utc::now().timestamp() as f64 - drilled).abs() < 300.0);
+    assert_eq!(
+        value(&m, "mahavishnu_dr_drill_rto_target_seconds", &scenario),
+        1800.0
+    );
+    assert!(
+        !m["mahavishnu_dr_drill_last_passed"]
+            .samples
+            .iter()
+            .any(|s| s.1["scenario"] == "region_failure"),
+        "a scenario never drilled has no result"
+    );
     // The replica lacks one backup, the newest; it is seconds behind.
     assert_eq!(
         value(
@@ -575,10 +600,8 @@ fn a_real_prometheus_server_scrapes_metrics() {
     }
     let up = loop {
         let r = prom_query(web, "up{job=\"mahavishnu\"}");
-        if let Some(v) = r.first().and_then(|s| s["value"][1].as_str()) {
-            if v == "1" {
-                break r;
-            }
+        if r.first().and_then(|s| s["value"][1].as_str()) == Some("1") {
+            break r;
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),

@@ -393,7 +393,7 @@ fn backup_metrics(f: &mut Families, now: DateTime<Utc>, catalog: &Catalog, this_
 }
 
 /// Ids of `kind`, oldest first.
-fn ids_of<'a>(ids: &'a [String], kind: RecordKind) -> Vec<&'a str> {
+fn ids_of(ids: &[String], kind: RecordKind) -> Vec<&str> {
     let tag = format!("_{}_", kind.slug());
     ids.iter()
         .filter(|id| id.contains(&tag))
