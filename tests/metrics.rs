@@ -425,7 +425,10 @@ fn an_unreachable_repository_still_gives_metrics() {
 fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n");
+    let mut req = format!("GET {path} HTTP/1.0\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -479,6 +482,13 @@ fn serve_http_answers_get_metrics_behind_the_token() {
     let (status, _, _) = get(port, "/metrics", &[("Authorization", "Bearer wrong")]);
     assert_eq!(status, 401);
     let auth = format!("Bearer {TOKEN}");
+    // The DNS-rebinding guard too, token or not.
+    let (status, _, _) = get(
+        port,
+        "/metrics",
+        &[("Authorization", &auth), ("Host", "evil.example")],
+    );
+    assert_eq!(status, 403);
     let (status, head, body) = get(port, "/metrics", &[("Authorization", &auth)]);
     assert_eq!(status, 200, "{body}");
     assert!(

@@ -685,10 +685,11 @@ fn daemon_metrics(
              folded into one catch-up run.",
         )
         .sample(&l, j.missed_total as f64);
-        if let Some(t) = j.last_finished.or(j.last_started) {
+        // A run under way began after the previous one ended: the later of the two.
+        if let Some(t) = j.last_finished.max(j.last_started) {
             f.gauge(
                 "mahavishnu_dr_job_last_run_timestamp_seconds",
-                "When the job's last run ended (or began, while it runs) (Unix time).",
+                "When the job's last run ended, or began when one is under way (Unix time).",
             )
             .sample(&l, ts(t));
         }
