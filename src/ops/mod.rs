@@ -35,7 +35,6 @@ pub mod validate;
 // Machinery the verbs (and drills) share. It never imports a verb, and forms no cycle.
 mod assemble;
 mod blocks;
-#[allow(dead_code)] // until the daemon face lands (this session)
 pub mod daemon_state;
 pub mod defaults;
 mod drift;

@@ -1,12 +1,15 @@
-//! `schedule show` and `schedule export`: every job the settings schedule (backups by type,
-//! automated restore tests, drills) with its next runs, and the same jobs as crontab lines or
-//! systemd service and timer units, for those who run them from their own scheduler.
+//! `schedule show` (the MCP `schedule_status`) and `schedule export`: every job the settings
+//! schedule (backups by type, the validation, automated restore tests, drills) with its next
+//! runs and, from the daemon's state file, its last run and whether the daemon is running; and
+//! the same jobs as crontab lines or systemd service and timer units, for those who run them
+//! from their own scheduler.
 
 use chrono::{DateTime, Timelike, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
+use super::daemon_state::{DaemonState, JobResult, JobState, RunningJob};
 use crate::settings::{Repeat, Schedule};
 
 /// Options of `schedule show`.
@@ -48,6 +51,62 @@ pub struct ScheduledJob {
     /// The systemd timer's `OnCalendar=` value.
     pub on_calendar: String,
     pub timezone: String,
+    /// The daemon's last run of this job (from its state file; None when it never ran it).
+    pub last_run: Option<LastRun>,
+}
+
+/// How the daemon's last run of a job went.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct LastRun {
+    /// The scheduled instant it ran for.
+    pub slot: Option<DateTime<Utc>>,
+    pub started: Option<DateTime<Utc>>,
+    pub finished: Option<DateTime<Utc>>,
+    pub result: Option<JobResult>,
+    /// The backup made, or why it failed.
+    pub detail: Option<String>,
+    pub attempts: u32,
+    pub last_success: Option<DateTime<Utc>>,
+    pub successes_total: u64,
+    pub failures_total: u64,
+    /// Scheduled runs that were missed (the daemon was down or busy) and folded into a
+    /// catch-up run.
+    pub missed_total: u64,
+}
+
+impl From<&JobState> for LastRun {
+    fn from(j: &JobState) -> Self {
+        LastRun {
+            slot: j.last_slot,
+            started: j.last_started,
+            finished: j.last_finished,
+            result: j.last_result,
+            detail: j.last_detail.clone(),
+            attempts: j.last_attempts,
+            last_success: j.last_success,
+            successes_total: j.successes_total,
+            failures_total: j.failures_total,
+            missed_total: j.missed_total,
+        }
+    }
+}
+
+/// The daemon, as its state file tells.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DaemonSummary {
+    /// A daemon is running now (its process is alive and has not stopped).
+    pub running: bool,
+    pub pid: Option<u32>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    /// When it last wrote its state.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The job it is running now.
+    pub running_job: Option<RunningJob>,
+    /// The cleanup after the last scheduled backup.
+    pub last_cleanup: Option<LastRun>,
+    /// Where the state file is.
+    pub state_file: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -56,6 +115,8 @@ pub struct ScheduleResponse {
     pub jobs: Vec<ScheduledJob>,
     /// The settings file the commands name.
     pub config_file: String,
+    /// The daemon's state; None when no daemon has run with these settings.
+    pub daemon: Option<DaemonSummary>,
 }
 
 /// `schedule export --format`.
@@ -123,6 +184,21 @@ fn job(name: &str, command: &[&str], enabled: bool, s: &Schedule, count: usize) 
         cron: cron_fields(s),
         on_calendar: on_calendar(s),
         timezone: s.timezone.name().to_string(),
+        last_run: None,
+    }
+}
+
+fn summary(state: &DaemonState, state_file: String) -> DaemonSummary {
+    let running = state.daemon_running();
+    DaemonSummary {
+        running,
+        pid: state.pid,
+        started_at: state.started_at,
+        stopped_at: state.stopped_at,
+        updated_at: state.updated_at,
+        running_job: state.running.clone().filter(|_| running),
+        last_cleanup: state.job("cleanup").map(LastRun::from),
+        state_file,
     }
 }
 
@@ -145,6 +221,14 @@ impl Dr {
                 )
             })
             .collect();
+        let v = &s.daemon.validation;
+        jobs.push(job(
+            "validation",
+            &["backup", "validate", "--level", v.level.as_str()],
+            v.enabled,
+            &v.schedule,
+            req.count,
+        ));
         let at = &s.disaster_recovery.automated_tests;
         jobs.push(job(
             "automated_tests",
@@ -167,9 +251,24 @@ impl Dr {
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => a.name.cmp(&b.name),
         });
+        let state_dir = &s.daemon.state_dir;
+        let daemon = DaemonState::path(state_dir)
+            .exists()
+            .then(|| DaemonState::load_readonly(state_dir))
+            .flatten();
+        if let Some(state) = &daemon {
+            for j in &mut jobs {
+                j.last_run = state
+                    .job(&j.name)
+                    .filter(|js| js.last_started.is_some())
+                    .map(LastRun::from);
+            }
+        }
         ScheduleResponse {
             jobs,
             config_file: self.settings.config_file.display().to_string(),
+            daemon: daemon
+                .map(|st| summary(&st, DaemonState::path(state_dir).display().to_string())),
         }
     }
 
