@@ -118,19 +118,24 @@ fn value(m: &BTreeMap<String, Family>, family: &str, labels: &[(&str, &str)]) ->
         .unwrap_or_else(|| panic!("{family} has no sample {labels:?}: {:?}", f.samples))
 }
 
-/// A daemon state file as the daemon writes it (src/ops/daemon_state.rs, version 1).
+/// A daemon state file as the daemon writes it (src/ops/daemon_state.rs, version 1), of a
+/// daemon whose process is alive (this test's) and that runs `daily_incremental` now.
 fn write_daemon_state(p: &Project) {
     let dir = p.root().join("state/daemon");
     std::fs::create_dir_all(&dir).unwrap();
+    let pid = std::process::id();
     std::fs::write(
         dir.join("state.json"),
         r#"{"version": 1, "started_at": "2026-12-01T00:00:00Z", "updated_at": "2026-12-01T02:00:05Z",
-            "jobs": {"daily_incremental": {"last_slot": "2026-12-01T02:00:00Z",
+            "pid": PID, "running": {"job": "daily_incremental", "slot": "2026-12-02T02:00:00Z",
+              "started": "2026-12-02T02:00:00Z"},
+            "jobs": {"daily_incremental": {"last_slot": "2026-12-01T02:00:00Z", "next_run": "2026-12-03T02:00:00Z",
               "last_started": "2026-12-01T02:00:00Z", "last_finished": "2026-12-01T02:00:04Z",
               "last_result": "failed", "last_detail": "disk full", "last_duration_seconds": 4.5,
               "last_attempts": 3, "last_success": "2026-11-30T02:00:03Z",
               "last_failure": "2026-12-01T02:00:04Z", "successes_total": 9, "failures_total": 1,
-              "missed_total": 2}}}"#,
+              "missed_total": 2}}}"#
+            .replace("PID", &pid.to_string()),
     )
     .unwrap();
 }
@@ -339,6 +344,18 @@ fn the_textfile_parses_with_prometheus_client_and_holds_what_a_user_checks() {
         1.0
     );
     assert_eq!(value(&m, "mahavishnu_dr_backup_success_ratio", &[]), 0.9);
+    assert_eq!(
+        value(&m, "mahavishnu_dr_daemon_up", &[]),
+        1.0,
+        "its pid is alive"
+    );
+    assert_eq!(value(&m, "mahavishnu_dr_job_running", &job), 1.0);
+    assert_eq!(
+        value(&m, "mahavishnu_dr_job_next_run_timestamp_seconds", &job),
+        chrono::DateTime::parse_from_rfc3339("2026-12-03T02:00:00Z")
+            .unwrap()
+            .timestamp() as f64
+    );
 
     // No backup id, no key, and no label that Prometheus's own `job`/`instance` would clash with.
     for id in [full["backup_id"].as_str().unwrap(), inc_id] {
@@ -637,4 +654,76 @@ fn a_real_prometheus_server_scrapes_metrics() {
         "mahavishnu_dr_repository_backups{backup_type=\"full\"}",
     );
     assert_eq!(full[0]["value"][1], "1", "{full:?}");
+}
+
+/// SIGTERM to a child of this test, then wait for it.
+fn stop(child: &mut Child) {
+    // SAFETY: a signal to our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let _ = child.wait();
+}
+
+#[test]
+fn the_daemon_serves_metrics_of_the_jobs_it_ran() {
+    let p = Project::new("  schedules:\n    daily_incremental: { time: \"02:00\" }\n");
+    p.add_settings(
+        "  automated_tests: { enabled: false }\n  drills: { enabled: false }\n\
+         daemon:\n  validation: { enabled: false }\n",
+    );
+    p.write("a.txt", "alpha");
+    p.init();
+    let port = free_port();
+    // A rehearsal clock two seconds before the daily backup (tests/daemon.rs).
+    let mut daemon = Running(
+        p.cmd(&[
+            "daemon",
+            "--clock",
+            "2026-03-08T01:59:58Z@1",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the daemon"),
+    );
+    wait_port(port);
+    let start = Instant::now();
+    let m = loop {
+        let (status, _, body) = get(port, "/metrics", &[]);
+        assert_eq!(status, 200, "{body}");
+        let m = parse(&body);
+        let done = m
+            .get("mahavishnu_dr_job_successes")
+            .is_some_and(|f| f.samples.iter().any(|s| s.2 >= 1.0));
+        if done {
+            break m;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the daemon's backup did not show in /metrics within 60 s:\n{body}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let job = [("schedule", "daily_incremental")];
+    assert_eq!(value(&m, "mahavishnu_dr_daemon_up", &[]), 1.0);
+    assert_eq!(value(&m, "mahavishnu_dr_job_successes", &job), 1.0);
+    assert_eq!(value(&m, "mahavishnu_dr_job_failures", &job), 0.0);
+    assert_eq!(
+        value(
+            &m,
+            "mahavishnu_dr_job_last_result",
+            &[("schedule", "daily_incremental"), ("result", "succeeded")]
+        ),
+        1.0
+    );
+    assert_eq!(value(&m, "mahavishnu_dr_backup_success_ratio", &[]), 1.0);
+    // The backup it made is in the repository (the first incremental is made as a full).
+    let made: f64 = m["mahavishnu_dr_repository_backups"]
+        .samples
+        .iter()
+        .map(|s| s.2)
+        .sum();
+    assert_eq!(made, 1.0);
+    stop(&mut daemon.0);
 }

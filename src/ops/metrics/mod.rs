@@ -609,31 +609,29 @@ async fn history_metrics(
     }
 }
 
-/// Read the daemon's state file without changing it: unlike [`DaemonState::load`], which the
-/// daemon uses and which sets an unreadable file aside, a scrape leaves the file alone.
+/// The daemon's state, read without changing it ([`DaemonState::load_readonly`]; the daemon's
+/// own `load` sets an unreadable file aside, a scrape leaves it be): none without a file, a
+/// warning when it cannot be read.
 fn read_daemon_state(state_dir: &Path) -> std::result::Result<Option<DaemonState>, String> {
     let path = DaemonState::path(state_dir);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    match serde_json::from_slice::<DaemonState>(&bytes) {
-        Ok(s) if s.version == STATE_VERSION => Ok(Some(s)),
-        Ok(s) => Err(format!(
-            "{} is version {}, this build reads {STATE_VERSION}",
-            path.display(),
-            s.version
-        )),
-        Err(e) => Err(format!("{} does not parse: {e}", path.display())),
+    if !path.exists() {
+        return Ok(None);
     }
+    DaemonState::load_readonly(state_dir)
+        .map(Some)
+        .ok_or_else(|| {
+            format!(
+                "{} cannot be read (it does not parse, or is not version {STATE_VERSION})",
+                path.display()
+            )
+        })
 }
 
-const RESULTS: [(JobResult, &str); 4] = [
-    (JobResult::Succeeded, "succeeded"),
-    (JobResult::Failed, "failed"),
-    (JobResult::Cancelled, "cancelled"),
-    (JobResult::Skipped, "skipped"),
+const RESULTS: [JobResult; 4] = [
+    JobResult::Succeeded,
+    JobResult::Failed,
+    JobResult::Cancelled,
+    JobResult::Skipped,
 ];
 
 /// The daemon's per-job counters and last runs (label `schedule`: the job's name; not `job`,
@@ -666,9 +664,30 @@ fn daemon_metrics(
         )
         .sample(&[], ts(t));
     }
+    f.gauge(
+        "mahavishnu_dr_daemon_up",
+        "1 when the daemon that wrote the state file runs now (it has not stopped and its \
+         process is alive), else 0.",
+    )
+    .sample(&[], flag(state.daemon_running()));
     let (mut backup_ok, mut backup_failed) = (0u64, 0u64);
     for (name, j) in &state.jobs {
         let l = [("schedule", name.as_str())];
+        f.gauge(
+            "mahavishnu_dr_job_running",
+            "1 when the daemon is running the job now, else 0.",
+        )
+        .sample(
+            &l,
+            flag(state.running.as_ref().is_some_and(|r| r.job == *name)),
+        );
+        if let Some(t) = j.next_run {
+            f.gauge(
+                "mahavishnu_dr_job_next_run_timestamp_seconds",
+                "When the job runs next, as of the daemon's last write (Unix time).",
+            )
+            .sample(&l, ts(t));
+        }
         f.counter(
             "mahavishnu_dr_job_successes_total",
             "Runs of the daemon's job that succeeded.",
@@ -722,14 +741,14 @@ fn daemon_metrics(
             .sample(&l, j.last_attempts as f64);
         }
         if let Some(result) = j.last_result {
-            for (r, text) in RESULTS {
+            for r in RESULTS {
                 f.gauge(
                     "mahavishnu_dr_job_last_result",
                     "How the job's last run ended: 1 on the label of its result (succeeded, \
                      failed, cancelled, skipped), 0 on the others.",
                 )
                 .sample(
-                    &[("schedule", name.as_str()), ("result", text)],
+                    &[("schedule", name.as_str()), ("result", r.as_str())],
                     flag(r == result),
                 );
             }
@@ -835,7 +854,7 @@ mod tests {
         let mut f = Families::default();
         daemon_metrics(&mut f, d.path(), &jobs, &mut warnings);
         assert!(f.finish().is_empty());
-        assert!(warnings[0].contains("version 99"), "{warnings:?}");
+        assert!(warnings[0].contains("cannot be read"), "{warnings:?}");
         assert!(
             DaemonState::path(d.path()).exists(),
             "the scrape moved nothing"
