@@ -43,6 +43,7 @@ pub use ops::events::{
 pub use ops::health::Health;
 pub use ops::history::{Direction, HistoryItem, HistoryOptions, HistoryResponse, Trend};
 pub use ops::init::{InitOptions, InitResponse};
+pub use ops::metrics::{MetricFamily, MetricType, MetricsOptions, MetricsResponse, Sample};
 pub use ops::replicate::{ReplicateOptions, ReplicateResponse};
 pub use ops::report::{
     CheckName, Posture, PostureCheck, ReportOptions, ReportResponse, ResilienceScore, ScenarioScore,

@@ -258,6 +258,7 @@ fn commands_that_need_settings_refuse_on_a_bare_host_and_say_how_to_go_on() {
         &["unlock"],
         &["restore-test", "run"],
         &["check"],
+        &["metrics"],
         &["serve"],
     ] {
         let e = fails(

@@ -27,6 +27,7 @@ mod mcp_python_sdk;
 mod mcp_stdio;
 mod mcp_tools;
 mod mcp_tools_export;
+mod metrics;
 mod observer;
 mod options;
 mod policy;

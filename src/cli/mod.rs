@@ -1,5 +1,6 @@
 //! The command line: clap definitions, dispatch to `ops`, rendering (text or `--json`).
 
+mod metrics;
 mod progress_bar;
 mod render;
 mod render_drill;
@@ -124,6 +125,16 @@ pub enum Command {
     /// The disaster-recovery check: the report's checks, pass/fail (exit 1 when not healthy).
     #[command(alias = "run-dr-check")]
     Check,
+    /// The DR posture as Prometheus metrics (text format 0.0.4) on stdout, or with --textfile
+    /// written atomically for node_exporter's textfile collector (docs/METRICS.md).
+    Metrics {
+        #[command(flatten)]
+        options: crate::ops::metrics::MetricsOptions,
+        /// Write the metrics to PATH (a `.prom` file in node_exporter's textfile folder)
+        /// through a temporary file beside it, mode 0644.
+        #[arg(long, value_name = "PATH")]
+        textfile: Option<PathBuf>,
+    },
     /// Serve MCP (Model Context Protocol) to AI agents: stdio by default, or streamable HTTP.
     Serve {
         /// Serve streamable HTTP at /mcp (and GET /health) on ADDR instead of stdio
@@ -203,6 +214,7 @@ pub enum SchemaName {
     DrillRunbook,
     Report,
     Unlock,
+    Metrics,
     Error,
 }
 
@@ -248,6 +260,7 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
         }
         SchemaName::Report => schemars::schema_for!(crate::ops::report::ReportResponse),
         SchemaName::Unlock => schemars::schema_for!(crate::ops::unlock::UnlockResponse),
+        SchemaName::Metrics => schemars::schema_for!(crate::ops::metrics::MetricsResponse),
         SchemaName::Error => schemars::schema_for!(crate::error::Error),
     };
     serde_json::to_value(s).unwrap_or_default()
@@ -646,6 +659,9 @@ async fn execute(
                 progress.notice(&format!("warning: {w}"));
             }
             outcome(&r, render::unlock(&r), false)
+        }
+        Command::Metrics { options, textfile } => {
+            metrics::run(&dr, &options, textfile.as_deref()).await
         }
         Command::Check => {
             let r = dr.dr_check().await?;

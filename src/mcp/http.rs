@@ -1,6 +1,7 @@
-//! The streamable HTTP transport: `/mcp` (MCP), `/health` (JSON), a Host check against DNS
-//! rebinding, and a bearer token that is required whenever the server listens off loopback (and
-//! recommended on loopback when other users share the host: start-up warns then).
+//! The streamable HTTP transport: `/mcp` (MCP), `/health` (JSON), `/metrics` (Prometheus), a
+//! Host check against DNS rebinding, and a bearer token that is required whenever the server
+//! listens off loopback (and recommended on loopback when other users share the host: start-up
+//! warns then).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -157,6 +158,20 @@ async fn health(State(server): State<DrServer>) -> Response {
     axum::Json(server.dr().health().await).into_response()
 }
 
+/// `GET /metrics`: the operations layer's metrics in the Prometheus text format. A scrape
+/// never fails on what it reads (an unreachable repository is `mahavishnu_dr_repository_up 0`).
+async fn metrics(State(server): State<DrServer>) -> Response {
+    let options = crate::ops::metrics::MetricsOptions::default();
+    match server.dr().metrics(&options).await {
+        Ok(r) => (
+            [(header::CONTENT_TYPE, crate::ops::metrics::CONTENT_TYPE)],
+            r.to_text(),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 /// Equal in constant time: both sides are hashed first, so neither where the first difference
 /// lies nor the token's length shows in the time taken.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
@@ -260,7 +275,7 @@ async fn guard(State(g): State<Guard>, request: Request, next: Next) -> Response
     next.run(request).await
 }
 
-/// The router: `/mcp` and `/health` behind the Host and token guard.
+/// The router: `/mcp`, `/health` and `/metrics` behind the Host and token guard.
 pub fn router(server: DrServer, opts: &HttpOptions, shutdown: CancellationToken) -> Router {
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(opts.allowed_hosts.clone())
@@ -277,6 +292,7 @@ pub fn router(server: DrServer, opts: &HttpOptions, shutdown: CancellationToken)
     };
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .with_state(server)
         .route_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(g, guard))
@@ -324,7 +340,8 @@ pub async fn serve_on(
         eprintln!("{w}");
     }
     eprintln!(
-        "mahavishnu-dr MCP server on http://{local}/mcp (health: http://{local}/health; {ip_note})"
+        "mahavishnu-dr MCP server on http://{local}/mcp (health: http://{local}/health, \
+         metrics: http://{local}/metrics; {ip_note})"
     );
     let app = router(server, &opts, shutdown.clone());
     axum::serve(listener, app)

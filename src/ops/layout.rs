@@ -22,6 +22,7 @@ const VERBS: &[&str] = &[
     "health",
     "history",
     "init",
+    "metrics",
     "report",
     "restore",
     "restore_test",

@@ -19,6 +19,7 @@ pub mod drill;
 pub mod health;
 pub mod history;
 pub mod init;
+pub mod metrics;
 pub mod replicate;
 pub mod report;
 pub mod restore;

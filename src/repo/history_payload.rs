@@ -33,7 +33,8 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    pub(super) fn slug(self) -> &'static str {
+    /// The tag a record id carries (`<time>_<slug>_<suffix>`): how a reader picks one kind's ids.
+    pub fn slug(self) -> &'static str {
         match self {
             RecordKind::Validation => "validation",
             RecordKind::RestoreTest => "restore-test",
