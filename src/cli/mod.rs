@@ -1,5 +1,6 @@
 //! The command line: clap definitions, dispatch to `ops`, rendering (text or `--json`).
 
+mod alerts;
 mod progress_bar;
 mod render;
 mod render_drill;
@@ -138,6 +139,9 @@ pub enum Command {
     /// The MCP tool definitions.
     #[command(subcommand)]
     Tools(ToolsCommand),
+    /// Alert channels: send a test message to each.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
     /// Remove stale locks: of crashed processes, not refreshed for 120 s, or dated more than
     /// 10 minutes in the future. Live locks stay unless --all.
     Unlock(UnlockOptions),
@@ -616,6 +620,7 @@ async fn execute(
             let r = dr.restore(&options, progress.clone(), &cancel).await?;
             outcome(&r, render::restore(&r), false)
         }
+        Command::Alerts(command) => alerts::run(&dr, command).await,
         Command::Diff { options, exit_code } => {
             let r = dr.diff(&options, &cancel).await?;
             outcome(&r, render::diff(&r), exit_code && r.differences)
