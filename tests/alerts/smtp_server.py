@@ -2,21 +2,26 @@
 
 usage: smtp_server.py PORT OUTDIR USERNAME PASSWORD
 
-Listens on 127.0.0.1:PORT, accepts AUTH PLAIN/LOGIN for USERNAME/PASSWORD only (over the
-plain connection: loopback), and writes each message it receives to OUTDIR/<n>.json as
-{"mail_from", "rcpt_tos", "auth_login", "data"}. Prints READY once it listens; stops when its
-standard input closes (the test ends) or on SIGTERM.
+Listens on 127.0.0.1:PORT, requires AUTH (PLAIN or LOGIN, over the plain connection: loopback)
+and accepts USERNAME/PASSWORD only, and writes each message it receives to OUTDIR/<n>.json as
+{"mail_from", "rcpt_tos", "authenticated", "auth_login", "data"}. Prints READY once it
+listens; stops when its standard input closes (the test ends) or on SIGTERM.
 """
 
 import json
+import logging
 import os
 import sys
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def main():
+    # Loopback only: the warning about AUTH without TLS, and the per-session log, are noise here.
+    warnings.simplefilter("ignore")
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     port, outdir, username, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     os.makedirs(outdir, exist_ok=True)
     count = [0]
@@ -27,8 +32,9 @@ def main():
             record = {
                 "mail_from": envelope.mail_from,
                 "rcpt_tos": envelope.rcpt_tos,
-                "auth_login": (session.login_data.decode() if isinstance(session.login_data, bytes)
-                               else session.login_data),
+                "authenticated": session.authenticated,
+                "auth_login": (session.auth_data.decode() if isinstance(session.auth_data, bytes)
+                               else None),
                 "data": envelope.content.decode("utf-8", "replace"),
             }
             tmp = os.path.join(outdir, f".{count[0]}.tmp")
@@ -44,7 +50,8 @@ def main():
         return AuthResult(success=ok, handled=False, auth_data=auth_data.login if ok else None)
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port,
-                            authenticator=authenticator, auth_require_tls=False)
+                            authenticator=authenticator, auth_required=True,
+                            auth_require_tls=False)
     controller.start()
     print("READY", flush=True)
     try:
