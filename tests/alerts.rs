@@ -427,7 +427,6 @@ fn settings_resource(p: &Project) -> String {
         json!({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"dr://settings"}}),
     );
     let res = wait_for(2);
-    drop(send);
     let _ = child.kill();
     let _ = child.wait();
     res["result"]["contents"][0]["text"]
