@@ -377,6 +377,55 @@ mod tests {
         assert!(cs[0].active && cs[0].detail.contains("no such bucket"));
     }
 
+    /// The glue to the ops layer: a real repository on disk, read through `Dr::status`.
+    #[tokio::test]
+    async fn evaluate_reads_the_repository_through_status() {
+        use crate::ops::{Cancel, NoProgress};
+        let (_d, root) = crate::settings::test_support::project(
+            "backup:\n  directory: ./repo\n  sources: [./data]\n  encryption: {key_path: ./key}\n  schedules:\n    daily_incremental: {time: \"02:00\"}\n  storage:\n    replicas: [{name: copy, type: local, path: ./replica}]\ndisaster_recovery:\n  rpo_target_minutes: 60\n",
+        );
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::fs::write(root.join("data/a.txt"), "a").unwrap();
+        let loaded = crate::settings::test_support::load_in(&root, &[]).unwrap();
+        let dr = Dr::new(loaded).unwrap();
+        let state = DaemonState::new();
+        let now = Utc::now();
+        // No repository yet: only that is said of it.
+        let cs = evaluate(&dr, &state, now).await;
+        assert!(find(&cs, REPOSITORY_UNREACHABLE).active, "{cs:?}");
+        assert!(cs.iter().all(|c| c.key != NEWEST_BACKUP_OVER_RPO), "{cs:?}");
+        dr.init(&crate::ops::init::InitOptions { generate_key: true })
+            .await
+            .unwrap();
+        let cs = evaluate(&dr, &state, now).await;
+        assert!(!find(&cs, REPOSITORY_UNREACHABLE).active);
+        assert!(
+            find(&cs, NEWEST_BACKUP_OVER_RPO).active,
+            "no backup: {cs:?}"
+        );
+        assert!(find(&cs, NEWEST_BACKUP_OVERDUE).active, "no backup: {cs:?}");
+        dr.backup(
+            &crate::ops::backup::BackupOptions::default(),
+            std::sync::Arc::new(NoProgress),
+            &Cancel::new(),
+        )
+        .await
+        .unwrap();
+        let now = Utc::now();
+        let cs = evaluate(&dr, &state, now).await;
+        assert!(!find(&cs, NEWEST_BACKUP_OVER_RPO).active, "{cs:?}");
+        assert!(!find(&cs, NEWEST_BACKUP_OVERDUE).active, "{cs:?}");
+        assert!(
+            !find(&cs, "replica_lag:copy").active,
+            "copied after the backup: {cs:?}"
+        );
+        let later = evaluate(&dr, &state, now + chrono::Duration::hours(2)).await;
+        assert!(find(&later, NEWEST_BACKUP_OVER_RPO).active);
+        assert!(!find(&later, NEWEST_BACKUP_OVERDUE).active);
+        let later = evaluate(&dr, &state, now + chrono::Duration::days(3)).await;
+        assert!(find(&later, NEWEST_BACKUP_OVERDUE).active);
+    }
+
     #[test]
     fn failed_jobs_are_active_and_succeeded_ones_clear() {
         let mut state = DaemonState::new();
