@@ -224,6 +224,11 @@ fn alerts_test_reaches_email_webhooks_and_healthchecks() {
         "alert channel \"slack\" is only a name: write {type: webhook, url: https://hooks.slack.com/services/..., format: slack}"
     );
     assert!(r["silenced"].is_null());
+    // The output matches what `schema alerts-test` says.
+    let schema: Value = serde_json::from_slice(&p.run(&["schema", "alerts-test"]).stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let errors: Vec<String> = validator.iter_errors(&r).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}\n{r:#}");
 
     // The e-mail arrived: envelope, login, headers and body.
     let msgs = smtp.messages(1);

@@ -189,6 +189,7 @@ pub enum SchemaName {
     DrillRunbook,
     Report,
     Unlock,
+    AlertsTest,
     Error,
 }
 
@@ -234,6 +235,9 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
         }
         SchemaName::Report => schemars::schema_for!(crate::ops::report::ReportResponse),
         SchemaName::Unlock => schemars::schema_for!(crate::ops::unlock::UnlockResponse),
+        SchemaName::AlertsTest => {
+            schemars::schema_for!(crate::daemon::alerts::AlertTestResponse)
+        }
         SchemaName::Error => schemars::schema_for!(crate::error::Error),
     };
     serde_json::to_value(s).unwrap_or_default()
