@@ -252,6 +252,27 @@ mod tests {
             }
             assert!(!e.message.contains("sEcReT"), "{entry}: {e}");
         }
+        // From the environment (a YAML flow list), e.g. to keep the URL out of the files; a bad
+        // one names the variable, not the secret.
+        let (_d, root) = project("");
+        let var = "MAHAVISHNU_BACKUP__MONITORING__ALERT_CHANNELS";
+        let l = load_in(
+            &root,
+            &[(var, &format!("[{{type: webhook, url: \"{HOOK}\"}}]"))],
+        )
+        .expect("a channel from the environment");
+        let AlertChannel::Webhook(w) = &l.settings.backup.monitoring.alert_channels[0] else {
+            panic!("{l:?}")
+        };
+        assert_eq!(w.url.expose(), HOOK);
+        for bad in [
+            "[{type: webhook, url: \"http://u:sEcReT@example.com/x\"}]".to_string(),
+            "[{type: webhok, url: \"https://example.com/sEcReT\"}]".to_string(),
+        ] {
+            let e = err_in(&root, &[(var, &bad)]);
+            assert!(e.message.contains(var), "{bad}: {e}");
+            assert!(!e.message.contains("sEcReT"), "{bad}: {e}");
+        }
         // A loopback relay may take a login without STARTTLS.
         let (_d, root) = project(
             "backup:\n  monitoring:\n    alert_channels:\n      - {type: email, smtp_host: 127.0.0.1, smtp_port: 2525, from: a@example.com, to: b@example.com, username: u, password_file: p, starttls: false}\n",
