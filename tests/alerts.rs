@@ -308,6 +308,16 @@ fn alerts_test_reaches_email_webhooks_and_healthchecks() {
         smtp.messages(2)
     );
 
+    // starttls (the default) against a server that does not offer it: refused, no mail in clear.
+    let tls = Project::new(&format!(
+        "  monitoring:\n    alert_channels:\n      - {{type: email, smtp_host: 127.0.0.1, smtp_port: {}, from: dr@example.com, to: ops@example.com}}\n",
+        smtp.port
+    ));
+    let r = tls.json(&["alerts", "test"], 1);
+    let why = r["channels"][0]["error"].as_str().unwrap();
+    assert!(why.to_lowercase().contains("starttls"), "{why}");
+    assert_eq!(smtp.messages(0).len(), 2, "nothing sent without TLS");
+
     // The settings as shown (the MCP dr://settings resource) keep the secrets out.
     let shown = settings_resource(&p);
     assert!(
