@@ -52,6 +52,10 @@ pub use ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
 pub use ops::retention_extend::{ExtendOptions, ExtendResponse};
 pub use ops::rpo::{MeasureRpoOptions, MeasureRpoResponse};
 pub use ops::rto::{MeasureRtoOptions, MeasureRtoResponse};
+pub use ops::schedule::{
+    DaemonSummary, ExportFormat, LastRun, ScheduleExport, ScheduleOptions, ScheduleResponse,
+    ScheduledJob,
+};
 pub use ops::status::{ListOptions, ListResponse, StatusOptions, StatusResponse, TypeFilter};
 pub use ops::unlock::{UnlockOptions, UnlockResponse};
 pub use ops::validate::{ValidateOptions, ValidateResponse, ValidationLevel};

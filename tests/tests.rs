@@ -11,6 +11,7 @@ mod bare_host;
 mod blocks;
 mod cleanup;
 mod crash;
+mod daemon;
 mod decrypt;
 mod diff;
 mod dr_check;

@@ -136,6 +136,24 @@ pub enum Command {
         #[arg(long, value_name = "FILE", hide = true)]
         passwd_file: Option<PathBuf>,
     },
+    /// Run every enabled schedule (backups with cleanup after each, the validation, restore
+    /// tests, drills) and serve MCP over HTTP with /health and /metrics, until SIGTERM or
+    /// Ctrl-C. See docs/DAEMON.md for a systemd unit.
+    Daemon {
+        /// The HTTP face's address (default: mcp.http.listen, 127.0.0.1:8684).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Run the schedules only, without the HTTP face.
+        #[arg(long, conflicts_with = "listen")]
+        no_http: bool,
+        /// Rehearse: run against a clock that starts at START (RFC 3339) and runs SPEED times
+        /// faster than real time, e.g. 2026-03-29T00:59:00Z@60. For trying out schedules and
+        /// for tests.
+        #[arg(long, value_name = "START[@SPEED]", hide = true)]
+        clock: Option<String>,
+        #[arg(long, value_name = "FILE", hide = true)]
+        passwd_file: Option<PathBuf>,
+    },
     /// The MCP tool definitions.
     #[command(subcommand)]
     Tools(ToolsCommand),
@@ -442,6 +460,31 @@ async fn execute(
         dr.needs_settings("serve")?;
         return serve(dr, http, passwd_file, cancel).await;
     }
+    if let Command::Daemon {
+        listen,
+        no_http,
+        clock,
+        passwd_file,
+    } = cli.command
+    {
+        dr.needs_settings("daemon")?;
+        let clock = match clock {
+            Some(c) => crate::daemon::clock::Clock::parse(&c)?,
+            None => crate::daemon::clock::Clock::System,
+        };
+        let opts = crate::daemon::DaemonOptions {
+            listen,
+            no_http,
+            passwd_file,
+            clock,
+        };
+        crate::daemon::run(dr, opts, cancel).await?;
+        return Ok(Outcome {
+            json: serde_json::Value::Null,
+            text: String::new(),
+            problem: false,
+        });
+    }
     let show_bar = !cli.json && !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let progress: Arc<dyn Progress> = if show_bar {
         Arc::new(progress_bar::Bar::new())
@@ -617,8 +660,11 @@ async fn execute(
             let problem = r.results.status != crate::ops::check::Verdict::Healthy;
             outcome(&r, render::check(&r), problem)
         }
-        Command::Schema { .. } | Command::Tools(_) | Command::Serve { .. } => Err(Error::internal(
-            "schema, tools and serve are handled before this point",
+        Command::Schema { .. }
+        | Command::Tools(_)
+        | Command::Serve { .. }
+        | Command::Daemon { .. } => Err(Error::internal(
+            "schema, tools, serve and daemon are handled before this point",
         )),
         Command::Restore(options) => {
             let r = dr.restore(&options, progress.clone(), &cancel).await?;

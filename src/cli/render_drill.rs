@@ -189,6 +189,46 @@ pub fn schedule(r: &crate::ops::schedule::ScheduleResponse) -> String {
             },
             j.command.join(" ")
         ));
+        if let Some(l) = &j.last_run {
+            out.push_str(&format!(
+                "  last: {} {}{}{}\n",
+                l.result.map_or("started", |r| r.as_str()),
+                l.finished
+                    .or(l.started)
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default(),
+                l.detail
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default(),
+                if l.missed_total > 0 {
+                    format!(" ({} run(s) missed in all, caught up once)", l.missed_total)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+    match &r.daemon {
+        Some(d) if d.running => out.push_str(&format!(
+            "daemon: running (pid {}, since {}){}\n",
+            d.pid.unwrap_or_default(),
+            d.started_at
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default(),
+            d.running_job
+                .as_ref()
+                .map(|j| format!(", running {}", j.job))
+                .unwrap_or_default()
+        )),
+        Some(d) => out.push_str(&format!(
+            "daemon: not running (last stopped {}; state {})\n",
+            d.stopped_at
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| "without a clean stop".into()),
+            d.state_file
+        )),
+        None => out.push_str("daemon: has not run with these settings (`mahavishnu-dr daemon`)\n"),
     }
     out.push_str(&format!(
         "settings: {} (`schedule export --format cron|systemd` writes these for your own \

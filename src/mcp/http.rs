@@ -284,15 +284,32 @@ pub fn router(server: DrServer, opts: &HttpOptions, shutdown: CancellationToken)
 
 /// Serve until `shutdown` is cancelled. Prints where it listens on stderr.
 pub async fn serve(server: DrServer, opts: HttpOptions, shutdown: CancellationToken) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(opts.listen)
+    let listener = bind(&opts).await?;
+    serve_on(listener, server, opts, shutdown).await
+}
+
+/// Listen on the address of `opts` (so a caller can fail at start-up, then serve).
+pub async fn bind(opts: &HttpOptions) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| {
             Error::new(
                 ErrorKind::Io,
                 format!("cannot listen on {}: {e}", opts.listen),
             )
-            .with_guidance("pick another address with `serve --http ADDR` or mcp.http.listen")
-        })?;
+            .with_guidance(
+                "pick another address (`--http ADDR`, `daemon --listen ADDR`) or mcp.http.listen",
+            )
+        })
+}
+
+/// Serve on a bound listener until `shutdown` is cancelled. Prints where it listens on stderr.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    server: DrServer,
+    opts: HttpOptions,
+    shutdown: CancellationToken,
+) -> Result<()> {
     let local = listener
         .local_addr()
         .map_err(|e| Error::io(format!("cannot read the listening address: {e}")))?;

@@ -28,6 +28,7 @@ use crate::ops::restore_test::{RestoreTestOptions, RestoreTestResponse};
 use crate::ops::retention_extend::{ExtendOptions, ExtendResponse};
 use crate::ops::rpo::{MeasureRpoOptions, MeasureRpoResponse};
 use crate::ops::rto::{MeasureRtoOptions, MeasureRtoResponse};
+use crate::ops::schedule::ScheduleResponse;
 use crate::ops::status::{ListOptions, ListResponse, StatusOptions, StatusResponse};
 use crate::ops::validate::{ValidateOptions, ValidateResponse};
 use crate::ops::{Cancel, Dr, Notes, Progress};
@@ -222,6 +223,14 @@ pub fn specs() -> Vec<ToolSpec> {
              each step's outcome and time, RTO and RPO achieved against the targets, findings \
              and recommendations. Use as DR evidence or to see whether a recovery path was \
              proven recently. Cheap: reads the history."),
+        spec!("schedule_status", "Schedules and what ran", ReadOnly, idempotent: true, long: false,
+            NoArgs => ScheduleResponse,
+            "Every scheduled job (backups by type, the validation, automated restore tests, \
+             drills): its cadence and time zone, its next runs, and the daemon's last run of it \
+             (when, the result, the backup made or why it failed, attempts, runs missed while \
+             the daemon was down and caught up once), plus whether the daemon is running and \
+             the job it runs now. Use to see what ran and what was missed, or when the next \
+             backup is. Cheap: reads the settings and the daemon's state file."),
         spec!("report", "DR posture report", ReadOnly, idempotent: true, long: false,
             ReportArgs => ReportResponse,
             "The disaster-recovery posture in one page: a verdict (healthy, needs_attention, \
@@ -375,6 +384,10 @@ async fn dispatch(dr: &Dr, name: &str, args: &JsonObject, cx: CallCx) -> Option<
         "drill_run" => drill_run(dr, args, &cx).await,
         "drill_report" => match parse::<DrillReportOptions>(name, args) {
             Ok(o) => dr.drill_report(&o).await.and_then(|r| done(&r)),
+            Err(e) => Err(e),
+        },
+        "schedule_status" => match parse::<NoArgs>(name, args) {
+            Ok(_) => done(&dr.schedule_show(&Default::default())),
             Err(e) => Err(e),
         },
         "report" => return Some(report(dr, args).await),

@@ -24,17 +24,33 @@ pub const STATE_VERSION: u32 = 1;
 /// The file name in `daemon.state_dir`.
 pub const STATE_FILE: &str = "state.json";
 
-/// The whole state file.
+/// The whole state file. Missing keys read as their defaults (a later version's file that only
+/// adds keys still reads).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct DaemonState {
     pub version: u32,
     /// When the daemon that wrote this started.
     pub started_at: Option<DateTime<Utc>>,
     /// When the file was last written.
     pub updated_at: Option<DateTime<Utc>>,
+    /// The process id of the daemon that wrote it.
+    pub pid: Option<u32>,
+    /// When that daemon stopped (cleanly); None while it runs, or after a crash.
+    pub stopped_at: Option<DateTime<Utc>>,
+    /// The job running now, if any.
+    pub running: Option<RunningJob>,
     /// Per job, by job name (a backup schedule's name, `validation`, `automated_tests`,
     /// `drills`).
     pub jobs: BTreeMap<String, JobState>,
+}
+
+/// The job a daemon is running.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunningJob {
+    pub job: String,
+    pub slot: DateTime<Utc>,
+    pub started: DateTime<Utc>,
 }
 
 /// How one run of a job ended.
@@ -52,8 +68,20 @@ pub enum JobResult {
     Skipped,
 }
 
+impl JobResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobResult::Succeeded => "succeeded",
+            JobResult::Failed => "failed",
+            JobResult::Cancelled => "cancelled",
+            JobResult::Skipped => "skipped",
+        }
+    }
+}
+
 /// What the daemon remembers of one job.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct JobState {
     /// The scheduled instant the last run was for (a caught-up run is for the newest missed
     /// slot; the slots before it are counted in `missed_total`, not run).
@@ -72,6 +100,8 @@ pub struct JobState {
     pub failures_total: u64,
     /// Slots that passed while the daemon was down or busy and were folded into one catch-up.
     pub missed_total: u64,
+    /// The job's next scheduled run, as of the last write.
+    pub next_run: Option<DateTime<Utc>>,
 }
 
 impl DaemonState {
@@ -127,6 +157,15 @@ impl DaemonState {
         }
     }
 
+    /// Read the state file without changing anything (for readers other than the daemon);
+    /// None when it is missing or unreadable.
+    pub fn load_readonly(state_dir: &Path) -> Option<DaemonState> {
+        let bytes = std::fs::read(Self::path(state_dir)).ok()?;
+        serde_json::from_slice::<DaemonState>(&bytes)
+            .ok()
+            .filter(|s| s.version == STATE_VERSION)
+    }
+
     /// Write the state atomically (a temporary file in the same folder, synced, renamed).
     pub fn save(&mut self, state_dir: &Path, now: DateTime<Utc>) -> Result<()> {
         self.version = STATE_VERSION;
@@ -134,6 +173,17 @@ impl DaemonState {
         let bytes = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::io(format!("cannot encode the daemon state: {e}")))?;
         write_atomically(&Self::path(state_dir), &bytes)
+    }
+
+    /// The daemon that wrote this is running: it has not stopped, and its process is alive.
+    pub fn daemon_running(&self) -> bool {
+        self.stopped_at.is_none()
+            && self.pid.is_some_and(|p| {
+                libc::pid_t::try_from(p).is_ok_and(|p| {
+                    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+                    unsafe { libc::kill(p, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+                })
+            })
     }
 
     pub fn job(&self, name: &str) -> Option<&JobState> {

@@ -34,7 +34,6 @@ pub mod validate;
 // Machinery the verbs (and drills) share. It never imports a verb, and forms no cycle.
 mod assemble;
 mod blocks;
-#[allow(dead_code)] // until the daemon face lands (this session)
 pub mod daemon_state;
 pub mod defaults;
 mod drift;
@@ -43,6 +42,7 @@ mod extract;
 pub mod hosts;
 pub mod immutability;
 mod integrity;
+pub mod job_table;
 mod key_file;
 mod measure;
 mod new_repository;

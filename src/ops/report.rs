@@ -109,9 +109,20 @@ pub struct ReportResponse {
     pub history: HistoryResponse,
     /// The RPO now, the worst gap and what the schedules allow (none without backups).
     pub rpo: Option<RpoAnalysis>,
+    /// The scheduled jobs: what ran, what failed, what was missed, what runs next.
+    pub schedules: Schedules,
     /// What to do, most urgent first.
     pub recommendations: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+/// The report's Schedules section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Schedules {
+    /// Soonest first; disabled jobs last.
+    pub jobs: Vec<super::job_table::ScheduledJob>,
+    /// The daemon's state (None: no daemon has run with these settings).
+    pub daemon: Option<super::job_table::DaemonSummary>,
 }
 
 fn trend_points(items: &[HistoryItem], rto: bool) -> Vec<TrendPoint> {
@@ -280,6 +291,29 @@ impl Dr {
             }
         }
 
+        let (jobs, daemon) = super::job_table::job_table(&self.settings.settings, 1, now);
+        for j in &jobs {
+            if j.missed {
+                recommendations.push(format!(
+                    "{} missed its run at {}: the daemon is not running; start it \
+                     (`mahavishnu-dr daemon`, or its systemd unit) and it catches up once",
+                    j.name,
+                    j.latest_slot.map(present::timestamp).unwrap_or_default()
+                ));
+            } else if let Some(l) = &j.last_run
+                && l.result == Some(super::daemon_state::JobResult::Failed)
+            {
+                recommendations.push(format!(
+                    "the last scheduled {} failed{}: {}",
+                    j.name,
+                    l.finished
+                        .map(|t| format!(" at {}", present::timestamp(t)))
+                        .unwrap_or_default(),
+                    l.detail.as_deref().unwrap_or("no detail recorded")
+                ));
+            }
+        }
+        let schedules = Schedules { jobs, daemon };
         let needing: Vec<&str> = checks
             .iter()
             .filter(|c| c.status != Level::Pass)
@@ -311,6 +345,7 @@ impl Dr {
             history,
             rpo,
             checks,
+            schedules,
             recommendations,
             warnings,
         })

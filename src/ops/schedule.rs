@@ -1,13 +1,16 @@
-//! `schedule show` and `schedule export`: every job the settings schedule (backups by type,
-//! automated restore tests, drills) with its next runs, and the same jobs as crontab lines or
-//! systemd service and timer units, for those who run them from their own scheduler.
+//! `schedule show` (the MCP `schedule_status`) and `schedule export`: every job the settings
+//! schedule (backups by type, the validation, automated restore tests, drills) with its next
+//! runs and, from the daemon's state file, its last run and whether the daemon is running; and
+//! the same jobs as crontab lines or systemd service and timer units, for those who run them
+//! from their own scheduler.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Dr;
-use crate::settings::{Repeat, Schedule};
+use super::job_table::job_table;
+pub use super::job_table::{DaemonSummary, LastRun, ScheduledJob};
 
 /// Options of `schedule show`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, clap::Args)]
@@ -31,31 +34,14 @@ impl Default for ScheduleOptions {
     }
 }
 
-/// One scheduled job.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct ScheduledJob {
-    /// The backup schedule's name, `automated_tests` or `drills`.
-    pub name: String,
-    /// What it runs, as arguments after `mahavishnu-dr --config FILE`.
-    pub command: Vec<String>,
-    pub enabled: bool,
-    /// "daily at 02:00 UTC" and the like.
-    pub cadence: String,
-    /// The next runs, soonest first (none when disabled).
-    pub next_runs: Vec<DateTime<Utc>>,
-    /// The crontab time fields (minute hour day-of-month month day-of-week), in `timezone`.
-    pub cron: String,
-    /// The systemd timer's `OnCalendar=` value.
-    pub on_calendar: String,
-    pub timezone: String,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ScheduleResponse {
     /// Soonest first; disabled jobs last.
     pub jobs: Vec<ScheduledJob>,
     /// The settings file the commands name.
     pub config_file: String,
+    /// The daemon's state; None when no daemon has run with these settings.
+    pub daemon: Option<DaemonSummary>,
 }
 
 /// `schedule export --format`.
@@ -79,97 +65,14 @@ pub struct ScheduleExport {
     pub skipped: Vec<String>,
 }
 
-/// Crontab time fields of a schedule (in its own time zone). A monthly day past 28 is written
-/// as is: cron skips the months without it, where this tool runs on the last day.
-fn cron_fields(s: &Schedule) -> String {
-    let (m, h) = (s.time.minute(), s.time.hour());
-    match s.repeat {
-        Repeat::Daily => format!("{m} {h} * * *"),
-        Repeat::Weekly(w) => format!("{m} {h} * * {}", w.num_days_from_sunday()),
-        Repeat::Monthly(d) => format!("{m} {h} {d} * *"),
-    }
-}
-
-/// A systemd calendar expression; a monthly day past 28 is the month's last day (`~01`), as
-/// this tool runs it.
-fn on_calendar(s: &Schedule) -> String {
-    let at = format!("{} {}", s.time.format("%H:%M:00"), s.timezone.name());
-    match s.repeat {
-        Repeat::Daily => format!("*-*-* {at}"),
-        Repeat::Weekly(w) => format!("{w} *-*-* {at}"),
-        Repeat::Monthly(d) if d > 28 => format!("*-*~01 {at}"),
-        Repeat::Monthly(d) => format!("*-*-{d:02} {at}"),
-    }
-}
-
-fn job(name: &str, command: &[&str], enabled: bool, s: &Schedule, count: usize) -> ScheduledJob {
-    let mut next_runs = Vec::new();
-    let mut t = Utc::now();
-    while enabled && next_runs.len() < count {
-        match s.next_after(t) {
-            Some(n) => {
-                next_runs.push(n);
-                t = n;
-            }
-            None => break,
-        }
-    }
-    ScheduledJob {
-        name: name.to_string(),
-        command: command.iter().map(|c| c.to_string()).collect(),
-        enabled,
-        cadence: s.cadence(),
-        next_runs,
-        cron: cron_fields(s),
-        on_calendar: on_calendar(s),
-        timezone: s.timezone.name().to_string(),
-    }
-}
-
 impl Dr {
     /// Every scheduled job with its next runs.
     pub fn schedule_show(&self, req: &ScheduleOptions) -> ScheduleResponse {
-        let s = &self.settings.settings;
-        let mut jobs: Vec<ScheduledJob> = s
-            .backup
-            .schedules
-            .iter()
-            .map(|(name, b)| {
-                let t = crate::repo::BackupType::from(b.backup_type);
-                job(
-                    name,
-                    &["backup", "run", "--scheduled", "--backup-type", t.as_str()],
-                    s.backup.enabled && b.enabled,
-                    &b.schedule,
-                    req.count,
-                )
-            })
-            .collect();
-        let at = &s.disaster_recovery.automated_tests;
-        jobs.push(job(
-            "automated_tests",
-            &["restore-test", "run"],
-            at.enabled,
-            &at.schedule,
-            req.count,
-        ));
-        let d = &s.disaster_recovery.drills;
-        jobs.push(job(
-            "drills",
-            &["drill", "run", "--scheduled"],
-            d.enabled && !d.scenarios.is_empty(),
-            &d.schedule,
-            req.count,
-        ));
-        jobs.sort_by(|a, b| match (a.next_runs.first(), b.next_runs.first()) {
-            (Some(x), Some(y)) => x.cmp(y).then_with(|| a.name.cmp(&b.name)),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => a.name.cmp(&b.name),
-        });
+        let (jobs, daemon) = job_table(&self.settings.settings, req.count, Utc::now());
         ScheduleResponse {
             jobs,
             config_file: self.settings.config_file.display().to_string(),
+            daemon,
         }
     }
 
@@ -217,40 +120,5 @@ impl Dr {
             text,
             skipped,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{NaiveTime, Weekday};
-
-    fn at(h: u32, m: u32, repeat: Repeat, tz: chrono_tz::Tz) -> Schedule {
-        Schedule {
-            time: NaiveTime::from_hms_opt(h, m, 0).unwrap(),
-            timezone: tz,
-            repeat,
-        }
-    }
-
-    #[test]
-    fn cron_and_calendar_say_the_same_times() {
-        let utc = chrono_tz::Tz::UTC;
-        let daily = at(2, 0, Repeat::Daily, utc);
-        assert_eq!(cron_fields(&daily), "0 2 * * *");
-        assert_eq!(on_calendar(&daily), "*-*-* 02:00:00 UTC");
-        let weekly = at(
-            3,
-            30,
-            Repeat::Weekly(Weekday::Sun),
-            chrono_tz::Europe::Berlin,
-        );
-        assert_eq!(cron_fields(&weekly), "30 3 * * 0");
-        assert_eq!(on_calendar(&weekly), "Sun *-*-* 03:30:00 Europe/Berlin");
-        let monthly = at(4, 0, Repeat::Monthly(1), utc);
-        assert_eq!(cron_fields(&monthly), "0 4 1 * *");
-        assert_eq!(on_calendar(&monthly), "*-*-01 04:00:00 UTC");
-        let last = at(4, 0, Repeat::Monthly(31), utc);
-        assert_eq!(on_calendar(&last), "*-*~01 04:00:00 UTC");
     }
 }

@@ -70,3 +70,13 @@ pub enum ValidationLevel {
     /// Decrypt and decompress every volume and check every file's SHA-256.
     Full,
 }
+
+impl ValidationLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValidationLevel::Quick => "quick",
+            ValidationLevel::Checksum => "checksum",
+            ValidationLevel::Full => "full",
+        }
+    }
+}

@@ -90,6 +90,7 @@ pub fn render(r: &ReportResponse) -> String {
     backups(&mut h, r);
     rto(&mut h, r);
     rpo(&mut h, r);
+    schedules(&mut h, r);
     history(&mut h, r);
     warnings(&mut h, r);
     let _ = writeln!(
@@ -476,6 +477,28 @@ fn rpo(h: &mut String, r: &ReportResponse) {
             );
         }
         h.push_str("</ul>\n");
+    }
+    h.push_str("</section>\n");
+}
+
+fn schedules(h: &mut String, r: &ReportResponse) {
+    h.push_str("<section class=\"schedules\">\n<h2>Schedules</h2>\n");
+    let (intro, rows) = super::schedule_rows(r);
+    let _ = writeln!(h, "<p class=\"muted\">{}</p>", escape(&intro));
+    if !rows.is_empty() {
+        h.push_str("<div class=\"table-wrap\"><table>\n<thead><tr><th>Job</th><th>Cadence</th><th>Next run</th><th>Last run</th><th>Note</th></tr></thead>\n<tbody>\n");
+        for [job, cadence, next, last, note] in rows {
+            let _ = writeln!(
+                h,
+                "<tr class=\"job\"><td>{}</td><td>{}</td><td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td><td>{}</td></tr>",
+                escape(&job),
+                escape(&cadence),
+                escape(&next),
+                escape(&last),
+                escape(&note)
+            );
+        }
+        h.push_str("</tbody>\n</table></div>\n");
     }
     h.push_str("</section>\n");
 }

@@ -27,6 +27,7 @@ pub fn render(r: &ReportResponse) -> String {
     backups(&mut md, r);
     rto(&mut md, r);
     rpo(&mut md, r);
+    schedules(&mut md, r);
     history(&mut md, r);
     warnings(&mut md, r);
     md
@@ -385,6 +386,28 @@ fn rpo(md: &mut String, r: &ReportResponse) {
     trend_table(md, &r.rpo_trend);
 }
 
+fn schedules(md: &mut String, r: &ReportResponse) {
+    md.push_str("## Schedules\n\n");
+    let (intro, rows) = super::schedule_rows(r);
+    let _ = writeln!(md, "{}\n", inline(&intro));
+    if rows.is_empty() {
+        return;
+    }
+    md.push_str("| Job | Cadence | Next run | Last run | Note |\n|---|---|---|---|---|\n");
+    for [job, cadence, next, last, note] in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            cell(&job),
+            cell(&cadence),
+            cell(&next),
+            cell(&last),
+            cell(&note)
+        );
+    }
+    md.push('\n');
+}
+
 fn history(md: &mut String, r: &ReportResponse) {
     let h = &r.history;
     md.push_str("## History\n\n");
@@ -579,6 +602,7 @@ pub(crate) mod tests {
                 unreadable: Vec::new(),
             },
             rpo: None,
+            schedules: Default::default(),
             recommendations: vec![
                 "Last restore test vs RTO target: make restores faster".into(),
                 "Last validation: run `mahavishnu-dr backup validate --level full`".into(),

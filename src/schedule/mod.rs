@@ -134,6 +134,36 @@ impl Schedule {
         }
     }
 
+    /// The latest run at or before `now` (None only beyond the dates chrono can represent).
+    pub fn last_at_or_before(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut t = now - TimeDelta::seconds(self.interval_seconds() + 2 * DAY_SECONDS);
+        let mut last = None;
+        while let Some(next) = self.next_after(t) {
+            if next > now {
+                break;
+            }
+            last = Some(next);
+            t = next;
+        }
+        last
+    }
+
+    /// How many runs fall in `(after, until]` (stops counting at `cap`).
+    pub fn runs_between(&self, after: DateTime<Utc>, until: DateTime<Utc>, cap: u64) -> u64 {
+        let mut n = 0;
+        let mut t = after;
+        while n < cap {
+            match self.next_after(t) {
+                Some(next) if next <= until => {
+                    n += 1;
+                    t = next;
+                }
+                _ => break,
+            }
+        }
+        n
+    }
+
     /// The first run strictly after `after`; None only beyond the dates chrono can represent.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local_day = after.with_timezone(&self.timezone).date_naive();

@@ -114,7 +114,7 @@ pub(super) async fn due(dr: &Dr) -> Vec<DrillScenario> {
         return Vec::new();
     }
     let now = Utc::now();
-    let slot = last_slot(&drills.schedule, now);
+    let slot = drills.schedule.last_at_or_before(now);
     let records = match dr.open_repo().await {
         Ok(repo) => repo
             .recent_history(0)
@@ -142,18 +142,4 @@ pub(super) async fn due(dr: &Dr) -> Vec<DrillScenario> {
             }
         })
         .collect()
-}
-
-/// The latest scheduled time at or before `now`.
-fn last_slot(s: &crate::settings::Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let mut t = now - chrono::Duration::seconds(s.interval_seconds() + 2 * 86_400);
-    let mut last = None;
-    while let Some(next) = s.next_after(t) {
-        if next > now {
-            break;
-        }
-        last = Some(next);
-        t = next;
-    }
-    last
 }
