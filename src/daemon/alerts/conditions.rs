@@ -75,6 +75,11 @@ fn job_words(job: &str, backup_jobs: &[String]) -> (String, &'static str) {
                 "drill".to_string(),
                 "run `mahavishnu-dr drill report` for the findings",
             ),
+            "cleanup" => (
+                "cleanup after a backup".to_string(),
+                "run `mahavishnu-dr backup cleanup --dry-run` to see what it would do, and fix \
+                 what it reports",
+            ),
             other => (format!("job {other}"), "see the daemon's log"),
         }
     }
@@ -436,6 +441,7 @@ mod tests {
         state.job_mut("automated_tests").last_result = Some(JobResult::Succeeded);
         state.job_mut("drills").last_result = Some(JobResult::Cancelled);
         state.job_mut("validation").last_result = Some(JobResult::Failed);
+        state.job_mut("cleanup").last_result = Some(JobResult::Failed);
         let cs = job_conditions(&state, &["daily_incremental".to_string()]);
         let b = find(&cs, "job_failed:daily_incremental");
         assert!(b.active);
@@ -451,5 +457,7 @@ mod tests {
             cs.iter().all(|c| c.key != "job_failed:drills"),
             "cancelled says nothing"
         );
+        let c = find(&cs, "job_failed:cleanup");
+        assert_eq!(c.summary, "cleanup after a backup failed");
     }
 }
