@@ -6,6 +6,7 @@ mod common;
 mod dr_util;
 mod tree_support;
 
+mod alerts;
 mod bare_host;
 mod blocks;
 mod cleanup;

@@ -1,5 +1,6 @@
 //! The command line: clap definitions, dispatch to `ops`, rendering (text or `--json`).
 
+mod alerts;
 mod metrics;
 mod progress_bar;
 mod render;
@@ -167,6 +168,9 @@ pub enum Command {
     /// The MCP tool definitions.
     #[command(subcommand)]
     Tools(ToolsCommand),
+    /// Alert channels: send a test message to each.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
     /// Remove stale locks: of crashed processes, not refreshed for 120 s, or dated more than
     /// 10 minutes in the future. Live locks stay unless --all.
     Unlock(UnlockOptions),
@@ -215,6 +219,7 @@ pub enum SchemaName {
     Report,
     Unlock,
     Metrics,
+    AlertsTest,
     Error,
 }
 
@@ -261,6 +266,9 @@ pub fn output_schema(name: SchemaName) -> serde_json::Value {
         SchemaName::Report => schemars::schema_for!(crate::ops::report::ReportResponse),
         SchemaName::Unlock => schemars::schema_for!(crate::ops::unlock::UnlockResponse),
         SchemaName::Metrics => schemars::schema_for!(crate::ops::metrics::MetricsResponse),
+        SchemaName::AlertsTest => {
+            schemars::schema_for!(crate::daemon::alerts::AlertTestResponse)
+        }
         SchemaName::Error => schemars::schema_for!(crate::error::Error),
     };
     serde_json::to_value(s).unwrap_or_default()
@@ -678,6 +686,7 @@ async fn execute(
             let r = dr.restore(&options, progress.clone(), &cancel).await?;
             outcome(&r, render::restore(&r), false)
         }
+        Command::Alerts(command) => alerts::run(&dr, command).await,
         Command::Diff { options, exit_code } => {
             let r = dr.diff(&options, &cancel).await?;
             outcome(&r, render::diff(&r), exit_code && r.differences)

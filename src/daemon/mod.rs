@@ -7,9 +7,12 @@
 //! - `execute`: one job through the operations layer (a backup's retries, cleanup after it);
 //! - `watch`: the sources' change events gathered into debounced change sets (continuous
 //!   protection's input);
+//! - `alerts`: incidents from conditions, one alert and one "resolved" message each, to
+//!   webhooks, e-mail and healthchecks (docs/ALERTS.md);
 //! - this file: the loop. One job at a time (the daemon's jobs never overlap on its
 //!   repository), the state file written before and after each, a clean stop on SIGTERM/SIGINT.
 
+pub mod alerts;
 pub mod clock;
 mod execute;
 pub mod jobs;
@@ -41,6 +44,11 @@ pub struct DaemonOptions {
 
 /// The longest the loop sleeps before looking again (a suspended machine, a clock change).
 const MAX_NAP: Duration = Duration::from_secs(30);
+
+/// How often (on the daemon's clock) the alert conditions are evaluated between jobs: the age
+/// of the newest backup and replica lag change without any job running. Each evaluation reads
+/// the repository's status (the catalog, each replica's listing).
+const ALERT_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// Run until `cancel` (SIGTERM, SIGINT): the schedules, and the HTTP face.
 pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
@@ -92,6 +100,25 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
         }
     }
 
+    let (mut alerter, warning) = alerts::Alerter::new(&dr);
+    if let Some(w) = warning {
+        log(format!("warning: {w}"));
+    }
+    if let Some(why) = alerter.silenced() {
+        log(format!("alerts are off: {why}"));
+    }
+    for n in alerter.not_configured() {
+        log(format!("warning: {}", n.message));
+    }
+    let open: Vec<String> = alerter.incidents().into_iter().map(|i| i.key).collect();
+    if !open.is_empty() {
+        log(format!(
+            "{} alert(s) still open from before: {} (a resolved message follows when each clears)",
+            open.len(),
+            open.join(", ")
+        ));
+    }
+
     let http = if opts.no_http {
         None
     } else {
@@ -113,21 +140,39 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
     };
 
     let grace = Duration::from_secs(settings.daemon.shutdown_grace_seconds);
+    let mut next_alert_check = since;
     while !cancel.is_cancelled() {
         let now = clock.now();
+        if now >= next_alert_check {
+            check_alerts(&dr, &mut alerter, &state, now, &log).await;
+            next_alert_check = clock.now() + ALERT_EVERY;
+            continue;
+        }
         let due = jobs::due(&jobs, &state, now, since);
         let Some(first) = due.into_iter().next() else {
-            let nap =
-                jobs::next_wakeup(&jobs, now).map_or(MAX_NAP, |t| clock.real_until(t).min(MAX_NAP));
+            let wake =
+                jobs::next_wakeup(&jobs, now).map_or(next_alert_check, |t| t.min(next_alert_check));
+            let nap = clock.real_until(wake).min(MAX_NAP);
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = tokio::time::sleep(nap.max(Duration::from_millis(20))) => continue,
             }
         };
-        run_one(
+        let name = first.job.name.clone();
+        let result = run_one(
             &dr, first, &mut state, &jobs, &state_dir, &clock, &cancel, grace, &log,
         )
         .await;
+        if matches!(result, JobResult::Succeeded | JobResult::Failed) {
+            for d in alerter
+                .job_finished(&name, result == JobResult::Succeeded)
+                .await
+            {
+                log_delivery(&d, &log);
+            }
+            check_alerts(&dr, &mut alerter, &state, clock.now(), &log).await;
+            next_alert_check = clock.now() + ALERT_EVERY;
+        }
     }
     state.stopped_at = Some(clock.now());
     save(&mut state, &jobs, &state_dir, clock.now(), &log);
@@ -143,7 +188,46 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
     Ok(())
 }
 
-/// Run one due job and keep what happened in the state.
+/// Evaluate the alert conditions and send what they owe; log what was sent and what failed.
+async fn check_alerts(
+    dr: &Dr,
+    alerter: &mut alerts::Alerter,
+    state: &DaemonState,
+    now: DateTime<Utc>,
+    log: &(dyn Fn(String) + Sync),
+) {
+    if alerter.silenced().is_some() {
+        return;
+    }
+    let conditions = alerts::conditions::evaluate(dr, state, now).await;
+    let ev = alerter.evaluate(&conditions, now).await;
+    for key in &ev.opened {
+        log(format!("alert: {key} opened"));
+    }
+    for key in &ev.cleared {
+        log(format!("alert: {key} resolved"));
+    }
+    for d in &ev.deliveries {
+        log_delivery(d, log);
+    }
+    for w in ev.warnings {
+        log(format!("warning: {w}"));
+    }
+}
+
+fn log_delivery(d: &alerts::Delivery, log: &(dyn Fn(String) + Sync)) {
+    if !d.delivered {
+        log(format!(
+            "alert: {} ({}) to {} not delivered: {}; tried again at the next evaluation",
+            d.key,
+            d.status.as_str(),
+            d.channel,
+            d.error.as_deref().unwrap_or("no reason given")
+        ));
+    }
+}
+
+/// Run one due job and keep what happened in the state; returns how it ended.
 #[allow(clippy::too_many_arguments)]
 async fn run_one(
     dr: &Dr,
@@ -155,7 +239,7 @@ async fn run_one(
     cancel: &Cancel,
     grace: Duration,
     log: &(dyn Fn(String) + Sync),
-) {
+) -> JobResult {
     let name = due.job.name.clone();
     let started = clock.now();
     let real_start = std::time::Instant::now();
@@ -240,6 +324,7 @@ async fn run_one(
     }
     state.running = None;
     save(state, jobs, state_dir, clock.now(), log);
+    ran.result
 }
 
 /// Write the state with every job's next run; a write that fails is logged, never fatal (the

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 const ENV_PREFIX: &str = "MAHAVISHNU_";
 /// Top-level sections; a `MAHAVISHNU_` variable whose first segment is not one of these is not
 /// a settings override (e.g. `MAHAVISHNU_LOG`).
-const SECTIONS: [&str; 3] = ["backup", "disaster_recovery", "mcp"];
+const SECTIONS: [&str; 4] = ["backup", "disaster_recovery", "mcp", "daemon"];
 
 pub(super) struct EnvOverride {
     pub(super) name: String,

@@ -257,7 +257,13 @@ mod tests {
         assert_eq!(s.backup.validation.checksum_algorithm, "sha256");
         assert!(s.backup.validation.verify_on_create);
         assert!(s.backup.validation.verify_on_restore);
-        assert_eq!(s.backup.monitoring.alert_channels, vec!["email", "slack"]);
+        assert_eq!(
+            s.backup.monitoring.alert_channels,
+            vec![
+                crate::settings::AlertChannel::Name("email".into()),
+                crate::settings::AlertChannel::Name("slack".into())
+            ]
+        );
 
         let dr = &s.disaster_recovery;
         assert_eq!(dr.rto_target_minutes, 15);

@@ -9,7 +9,8 @@
 //! - `schedule`: the one day/time/zone parser and the one [`Schedule`] type;
 //! - `paths`: the project root and path resolution;
 //! - `validate`: checks per section, and resolution into the typed model;
-//! - `schema`, `disaster_recovery`: the typed model; `secret`: credentials no output shows;
+//! - `schema`, `disaster_recovery`, `monitoring`: the typed model; `secret`: credentials no
+//!   output shows;
 //! - `load`: the pipeline ([`load()`]);
 //! - `location`: `--repository LOCATION` (a folder, `s3://`, `azblob://`) as a store target;
 //! - `bare`: the settings of a command line (`--repository`, `--key-file`), and of a bare host
@@ -24,6 +25,7 @@ mod keys;
 mod lenient;
 mod load;
 mod location;
+mod monitoring;
 mod paths;
 mod schedule;
 mod schema;
@@ -39,6 +41,10 @@ pub use daemon::{DaemonSettings, ScheduledValidation};
 pub use disaster_recovery::{DrillScenario, DrillScenarioSettings, Drills};
 pub use load::{LoadedSettings, ResolvedSource, load};
 pub use location::location_for;
+pub use monitoring::{
+    AlertChannel, EmailChannel, HealthchecksChannel, NotConfigured, SecretUrl, WebhookChannel,
+    WebhookFormat,
+};
 pub use schedule::{Repeat, Schedule, weekday_name};
 // What the unit tests across the crate build settings from.
 #[cfg(test)]

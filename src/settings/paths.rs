@@ -5,6 +5,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::document::SettingsDoc;
 use super::keys::{KeyPath, Layer, index_key, keys, origin_of, show_key};
+use super::monitoring::{AlertChannel, EmailChannel};
 use super::schema::{Settings, SourceSpec, StorageTarget};
 use crate::error::{Error, Result};
 
@@ -104,6 +105,17 @@ pub(super) fn resolve_paths(s: &mut SettingsDoc, r: &Resolver<'_>) -> Result<()>
         *root = r.resolve(root, &index_key(&["mcp", "restore_roots"], i))?;
     }
     s.daemon.state_dir = r.resolve(&s.daemon.state_dir, &keys(&["daemon", "state_dir"]))?;
+    for (i, channel) in b.monitoring.alert_channels.iter_mut().enumerate() {
+        if let AlertChannel::Email(EmailChannel {
+            password_file: Some(file),
+            ..
+        }) = channel
+        {
+            let mut key = index_key(&["backup", "monitoring", "alert_channels"], i);
+            key.push(super::keys::Seg::Key("password_file".to_string()));
+            *file = r.resolve(file, &key)?;
+        }
+    }
     if let Some(token_file) = &mut s.mcp.http.token_file {
         *token_file = r.resolve(token_file, &keys(&["mcp", "http", "token_file"]))?;
     }

@@ -3,7 +3,8 @@
 //! scenario one of [`DrillScenario`]'s ids, every path absolute.
 //!
 //! The sections that read the same in a file and in the model (sources, compression, encryption,
-//! validation, monitoring, storage, mcp) are defined here once and deserialized directly; the
+//! validation, storage, mcp; monitoring in [`super::monitoring`]) are defined here once and
+//! deserialized directly; the
 //! file form of the others (`backup`, its schedules, `disaster_recovery`) is in
 //! [`super::document`]. Serializing the model gives a settings file again (`settings show`, the
 //! MCP `dr://settings` resource), with every default and derived value written out.
@@ -17,6 +18,7 @@ use serde::de::{self, MapAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::disaster_recovery::DisasterRecoverySettings;
+pub use super::monitoring::MonitoringSettings;
 use super::schedule::{Schedule, TimeOfDay, Timezone};
 use super::secret::Secret;
 
@@ -348,25 +350,6 @@ impl Default for ValidationSettings {
             checksum_algorithm: "sha256".to_string(),
             verify_on_create: true,
             verify_on_restore: true,
-        }
-    }
-}
-
-/// Accepted for compatibility with the seed; alerting is not implemented yet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct MonitoringSettings {
-    pub enabled: bool,
-    pub alert_on_failure: bool,
-    pub alert_channels: Vec<String>,
-}
-
-impl Default for MonitoringSettings {
-    fn default() -> Self {
-        MonitoringSettings {
-            enabled: true,
-            alert_on_failure: true,
-            alert_channels: Vec::new(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod backup;
 mod daemon;
 mod disaster_recovery;
 mod mcp;
+mod monitoring;
 mod schedules;
 mod storage;
 
@@ -32,6 +33,7 @@ pub(super) fn validate(doc: SettingsDoc, root: &Path, layers: &[Layer]) -> Resul
     } = doc;
     backup::check(&mut backup_doc, &mut p);
     storage::check_targets(&backup_doc.storage, &mut p);
+    monitoring::check(&backup_doc.monitoring, &mut p);
     let schedules = schedules::resolve(&backup_doc.schedules, &mut p);
     let disaster_recovery = disaster_recovery::resolve(&disaster_recovery, &mut p);
     mcp::check(&mcp, &mut p);
