@@ -11,6 +11,7 @@
 //! trait and its wrappers, and [`Error`]. Everything else is private to the crate.
 
 mod action;
+mod atomic_file;
 mod cli;
 mod daemon;
 mod error;

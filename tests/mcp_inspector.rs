@@ -83,7 +83,7 @@ fn the_inspector_finds_no_portability_problem_in_any_tool_schema() {
         assert!(!stderr.contains(needle), "{needle} on stderr:\n{stderr}");
     }
     let tools = v["result"]["tools"].as_array().expect("result.tools");
-    assert_eq!(tools.len(), 20, "{v:#}");
+    assert_eq!(tools.len(), 21, "{v:#}");
     for t in tools {
         assert_eq!(t["outputSchema"]["type"], "object", "{}", t["name"]);
     }

@@ -73,7 +73,7 @@ fn the_binary_serves_mcp_on_stdio_with_only_protocol_on_stdout() {
     send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
     send(json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}));
     let tools = wait_for(2, &mut lines);
-    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 20);
+    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 21);
     send(
         json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{
         "name":"backup_run","arguments":{"backup_type":"full"},"_meta":{"progressToken":"tok-7"}}}),

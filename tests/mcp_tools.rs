@@ -17,7 +17,7 @@ use rmcp::model::{
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 20] = [
+const TOOLS: [&str; 21] = [
     "backup_run",
     "backup_status",
     "backup_list",
@@ -36,6 +36,7 @@ const TOOLS: [&str; 20] = [
     "drill_list_scenarios",
     "drill_run",
     "drill_report",
+    "schedule_status",
     "report",
     "run_disaster_recovery_check",
 ];
@@ -125,6 +126,7 @@ async fn tools_are_listed_with_flat_inputs_output_schemas_and_annotations() {
                 | "list_backups"
                 | "drill_list_scenarios"
                 | "drill_report"
+                | "schedule_status"
                 | "report"
                 | "run_disaster_recovery_check"
         );
@@ -1168,4 +1170,54 @@ async fn drills_plan_by_default_run_only_when_confirmed_and_are_kept() {
         kept[0]["started_by"].as_str().unwrap().starts_with("mcp:"),
         "{report:#}"
     );
+}
+
+/// `schedule_status` lists every scheduled job with its next runs, and the daemon's state once
+/// a daemon has written one: the last run of each job and whether the daemon runs.
+#[tokio::test]
+async fn schedule_status_shows_next_runs_and_the_daemons_last_runs() {
+    let p = Project::new(common::DAILY_SCHEDULE);
+    let s = session(p).await;
+    let r = ok_structured(
+        &s.tools,
+        "schedule_status",
+        &call(&s.client, "schedule_status", json!({})).await,
+    );
+    let daily = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "daily_incremental")
+        .cloned()
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(daily["cadence"], "daily at 02:00 UTC", "{r:#}");
+    assert_eq!(daily["next_runs"].as_array().unwrap().len(), 3, "{r:#}");
+    assert!(r["daemon"].is_null(), "no daemon has run: {r:#}");
+    // A daemon's state: the daily backup failed last, after 3 attempts; the daemon stopped.
+    let dir = s.project.root().join("state/daemon");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("state.json"),
+        r#"{"version":1,"pid":1,"stopped_at":"2026-03-09T00:00:00Z","jobs":{"daily_incremental":{"last_slot":"2026-03-08T02:00:00Z","last_started":"2026-03-08T02:00:01Z","last_finished":"2026-03-08T02:07:01Z","last_result":"failed","last_detail":"after 3 attempt(s): the store is unreachable","last_attempts":3,"failures_total":1}}}"#,
+    )
+    .unwrap();
+    let r = ok_structured(
+        &s.tools,
+        "schedule_status",
+        &call(&s.client, "schedule_status", json!({})).await,
+    );
+    let daily = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "daily_incremental")
+        .cloned()
+        .unwrap();
+    assert_eq!(daily["last_run"]["result"], "failed", "{r:#}");
+    assert_eq!(daily["last_run"]["attempts"], 3, "{r:#}");
+    assert_eq!(
+        daily["missed"], true,
+        "the daemon is stopped and later runs passed: {r:#}"
+    );
+    assert_eq!(r["daemon"]["running"], false, "{r:#}");
 }

@@ -57,5 +57,5 @@ fn checked_in_tools_match_what_the_server_registers() {
         }
         assert_eq!(format!("{}.json", v["name"].as_str().unwrap()), *name);
     }
-    assert_eq!(exported.len(), 20);
+    assert_eq!(exported.len(), 21);
 }

@@ -651,7 +651,7 @@ async fn execute(
             match output {
                 None => outcome(&r, rendered, false),
                 Some(path) => {
-                    write_atomically(&path, rendered.as_bytes())?;
+                    crate::atomic_file::write(&path, rendered.as_bytes(), None)?;
                     let text = format!("wrote the DR report ({}) to {}", r.verdict, path.display());
                     outcome(
                         &serde_json::json!({ "output": path, "verdict": r.verdict, "summary": r.summary }),
@@ -692,32 +692,6 @@ async fn execute(
             outcome(&r, render::diff(&r), exit_code && r.differences)
         }
     }
-}
-
-/// Write `bytes` to `path` through a temporary file beside it, so a reader never sees half a
-/// report and a failure leaves the old file in place.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::usage(format!("{} names no file", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{:08x}",
-        name.to_string_lossy(),
-        rand::random::<u32>()
-    ));
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::from_io("write", path, e));
-    }
-    Ok(())
 }
 
 /// `serve`: MCP on stdio, or streamable HTTP until Ctrl-C.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
-use super::{Outcome, outcome, write_atomically};
+use super::{Outcome, outcome};
 use crate::error::{Error, Result};
 use crate::ops::Dr;
 use crate::ops::drill::checked_in_runbooks;
@@ -45,7 +45,7 @@ pub(super) fn write_all(dir: &Path) -> Result<Outcome> {
     let mut files = Vec::new();
     for (name, text) in checked_in_runbooks() {
         let path = dir.join(&name);
-        write_atomically(&path, text.as_bytes())?;
+        crate::atomic_file::write(&path, text.as_bytes(), None)?;
         files.push(name);
     }
     let text = format!("wrote {} runbooks to {}", files.len(), dir.display());
@@ -76,7 +76,7 @@ pub(super) async fn one(dr: &Dr, args: &RunbookArgs, cli_json: bool) -> Result<O
     match &args.output {
         None => outcome(&r, rendered, false),
         Some(path) => {
-            write_atomically(path, rendered.as_bytes())?;
+            crate::atomic_file::write(path, rendered.as_bytes(), None)?;
             let text = format!(
                 "wrote the runbook of {} to {}",
                 r.scenario.id(),

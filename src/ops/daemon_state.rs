@@ -8,8 +8,6 @@
 //! `state.json.unreadable` and the daemon starts afresh (it then catches up each job once).
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -172,7 +170,7 @@ impl DaemonState {
         self.updated_at = Some(now);
         let bytes = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::io(format!("cannot encode the daemon state: {e}")))?;
-        write_atomically(&Self::path(state_dir), &bytes)
+        crate::atomic_file::write(&Self::path(state_dir), &bytes, Some(0o600))
     }
 
     /// The daemon that wrote this is running: it has not stopped, and its process is alive.
@@ -206,29 +204,6 @@ pub fn ensure_state_dir(state_dir: &Path) -> Result<()> {
             Error::from_io("create the daemon state folder", state_dir, e)
                 .with_guidance("set daemon.state_dir to a folder this user can write")
         })
-}
-
-/// Write `bytes` to `path` so that a reader sees the old file or the new one, never a part
-/// (0600: state and alert records are the host's own).
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{:08x}.tmp", rand::random::<u32>()));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::from_io("write", path, e));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

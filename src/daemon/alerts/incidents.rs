@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AlertStatus, Condition};
 use crate::error::{Error, Result};
-use crate::ops::daemon_state::{ensure_state_dir, write_atomically};
+use crate::ops::daemon_state::ensure_state_dir;
 
 /// The file name in `daemon.state_dir`.
 pub const ALERTS_FILE: &str = "alerts.json";
@@ -99,7 +99,7 @@ impl IncidentFile {
         ensure_state_dir(state_dir)?;
         let bytes = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::internal(format!("cannot encode the alert state: {e}")))?;
-        write_atomically(&Self::path(state_dir), &bytes)
+        crate::atomic_file::write(&Self::path(state_dir), &bytes, Some(0o600))
     }
 
     /// Open, keep or clear incidents by this evaluation's conditions; returns the keys opened
