@@ -159,6 +159,9 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
             }
         };
         let name = first.job.name.clone();
+        for d in alerter.job_started(&name).await {
+            log_delivery(&d, &log);
+        }
         let result = run_one(
             &dr, first, &mut state, &jobs, &state_dir, &clock, &cancel, grace, &log,
         )

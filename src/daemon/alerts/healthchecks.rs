@@ -1,5 +1,6 @@
-//! The healthchecks channel, as healthchecks.io (and borgmatic's hook) define it: after a job,
-//! a POST to the check's URL when it succeeded, to `URL/fail` when it failed, the body a line of
+//! The healthchecks channel, as healthchecks.io (and borgmatic's hook) define it: `URL/start`
+//! when a job starts (so the service measures its duration and notices one that never ends),
+//! and after it a POST to the check's URL when it succeeded, to `URL/fail` when it failed, the body a line of
 //! what ran (kept in the check's log). `alerts test` posts to `URL/log`, which records the
 //! message without changing the check's state.
 
@@ -9,6 +10,8 @@ use crate::settings::HealthchecksChannel;
 /// Which endpoint of the check a ping goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Ping {
+    /// `URL/start`: the job started.
+    Start,
     /// `URL`: the job succeeded.
     Success,
     /// `URL/fail`: the job failed.
@@ -21,6 +24,7 @@ pub(super) enum Ping {
 pub(super) fn ping_url(base: &str, ping: Ping) -> String {
     let base = base.trim_end_matches('/');
     match ping {
+        Ping::Start => format!("{base}/start"),
         Ping::Success => base.to_string(),
         Ping::Fail => format!("{base}/fail"),
         Ping::Log => format!("{base}/log"),
@@ -48,6 +52,10 @@ mod tests {
     fn pings_go_to_the_check_url_and_its_fail_and_log_endpoints() {
         let base = "https://hc-ping.com/5bf0-uuid";
         assert_eq!(ping_url(base, Ping::Success), base);
+        assert_eq!(
+            ping_url(base, Ping::Start),
+            "https://hc-ping.com/5bf0-uuid/start"
+        );
         assert_eq!(
             ping_url(base, Ping::Fail),
             "https://hc-ping.com/5bf0-uuid/fail"

@@ -182,7 +182,7 @@ impl IncidentFile {
                 AlertStatus::Resolved => {
                     i.resolved_delivered.insert(channel.to_string());
                 }
-                AlertStatus::Test => {}
+                AlertStatus::Test | AlertStatus::Started => {}
             }
         }
     }

@@ -89,6 +89,8 @@ pub enum AlertStatus {
     Firing,
     Resolved,
     Test,
+    /// A job started (healthchecks `/start` pings only; never an incident's status).
+    Started,
 }
 
 impl AlertStatus {
@@ -97,6 +99,7 @@ impl AlertStatus {
             AlertStatus::Firing => "firing",
             AlertStatus::Resolved => "resolved",
             AlertStatus::Test => "test",
+            AlertStatus::Started => "started",
         }
     }
 }
@@ -314,9 +317,37 @@ impl Alerter {
         ev
     }
 
+    /// When a job starts: ping each healthchecks channel's `url/start`.
+    pub async fn job_started(&self, job: &str) -> Vec<Delivery> {
+        let body = format!("{job} started on {}", self.host);
+        self.ping_all(job, healthchecks::Ping::Start, &body, AlertStatus::Started)
+            .await
+    }
+
     /// After a job ended (`ok`: it succeeded): ping each healthchecks channel, `url` on success
     /// and `url/fail` on failure. Nothing when `monitoring.enabled` is false.
     pub async fn job_finished(&self, job: &str, ok: bool) -> Vec<Delivery> {
+        let (ping, status, word) = if ok {
+            (
+                healthchecks::Ping::Success,
+                AlertStatus::Resolved,
+                "succeeded",
+            )
+        } else {
+            (healthchecks::Ping::Fail, AlertStatus::Firing, "failed")
+        };
+        let body = format!("{job} {word} on {}", self.host);
+        self.ping_all(job, ping, &body, status).await
+    }
+
+    /// Ping every healthchecks channel that follows `job`.
+    async fn ping_all(
+        &self,
+        job: &str,
+        ping: healthchecks::Ping,
+        body: &str,
+        status: AlertStatus,
+    ) -> Vec<Delivery> {
         let mut out = Vec::new();
         if !self.monitoring.enabled {
             return out;
@@ -328,17 +359,7 @@ impl Alerter {
             if !h.jobs.is_empty() && !h.jobs.iter().any(|j| j == job) {
                 continue;
             }
-            let ping = if ok {
-                healthchecks::Ping::Success
-            } else {
-                healthchecks::Ping::Fail
-            };
-            let body = format!(
-                "{job} {} on {}",
-                if ok { "succeeded" } else { "failed" },
-                self.host
-            );
-            let result = healthchecks::ping(h, ping, &body).await;
+            let result = healthchecks::ping(h, ping, body).await;
             if let Err(e) = &result {
                 tracing::warn!(channel = %id, job, "healthchecks ping not delivered: {e}");
             }
@@ -346,11 +367,7 @@ impl Alerter {
                 channel: id,
                 channel_type: "healthchecks".into(),
                 key: job.to_string(),
-                status: if ok {
-                    AlertStatus::Resolved
-                } else {
-                    AlertStatus::Firing
-                },
+                status,
                 delivered: result.is_ok(),
                 error: result.err(),
             });
