@@ -53,3 +53,50 @@ pub(super) fn resolve(d: DaemonDoc, p: &mut Problems<'_>) -> DaemonSettings {
         validation,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::repo::kind::ValidationLevel;
+    use crate::settings::Repeat;
+    use crate::settings::test_support::{err_in, load_in, project, seed_settings};
+    use chrono::Weekday;
+
+    #[test]
+    fn the_seed_gets_the_defaults_and_the_environment_overrides_them() {
+        let s = seed_settings();
+        assert_eq!(s.daemon.backup_attempts, 3);
+        assert_eq!(s.daemon.validation.level, ValidationLevel::Full);
+        assert_eq!(
+            s.daemon.validation.schedule.repeat,
+            Repeat::Weekly(Weekday::Wed)
+        );
+        let (_d, root) = project("daemon:\n  validation: {schedule: monthly, level: quick}\n");
+        let l = load_in(
+            &root,
+            &[
+                ("MAHAVISHNU_DAEMON__BACKUP_ATTEMPTS", "5"),
+                ("MAHAVISHNU_DAEMON__STATE_DIR", "var/daemon"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(l.settings.daemon.backup_attempts, 5);
+        assert_eq!(l.settings.daemon.state_dir, root.join("var/daemon"));
+        assert_eq!(
+            l.settings.daemon.validation.schedule.repeat,
+            Repeat::Monthly(1)
+        );
+        assert_eq!(l.settings.daemon.validation.level, ValidationLevel::Quick);
+    }
+
+    #[test]
+    fn bad_daemon_settings_name_the_key() {
+        let (_d, root) =
+            project("daemon:\n  backup_attempts: 0\n  validation: {schedule: weekly, day: 15}\n");
+        let e = err_in(&root, &[]).to_string();
+        assert!(e.contains("daemon.backup_attempts"), "{e}");
+        assert!(e.contains("daemon.validation.day"), "{e}");
+        let (_d, root) = project("daemon:\n  validation: {level: thorough}\n");
+        let e = err_in(&root, &[]).to_string();
+        assert!(e.contains("daemon.validation.level"), "{e}");
+    }
+}
