@@ -38,8 +38,8 @@ pub use ops::drill::{
     DrillRunOptions, DrillRunResponse, DrillStep, KeptDrill, ScenarioInfo, StepPhase,
 };
 pub use ops::events::{
-    BackupFinished, CleanupFinished, Observer, OperationEvent, OperationFailure,
-    RestoreTestFinished, ValidationFinished,
+    BackupFinished, CleanupFinished, DrillFinished, DrillOutcome, Observer, OperationEvent,
+    OperationFailure, RestoreTestFinished, ValidationFinished,
 };
 pub use ops::health::Health;
 pub use ops::history::{Direction, HistoryItem, HistoryOptions, HistoryResponse, Trend};

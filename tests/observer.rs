@@ -1,6 +1,6 @@
 //! Operation events: a `Dr` with a recording observer sees exactly one typed event per
 //! operation, with the operation's own response (or the error's kind) as payload: a backup, a
-//! failed (cancelled) backup, a validation, a restore test and a cleanup.
+//! failed (cancelled) backup, a validation, a restore test, a cleanup and a drill run.
 
 use crate::common;
 
@@ -149,6 +149,40 @@ async fn each_operation_emits_exactly_one_typed_event() {
         panic!("not ValidationFailed")
     };
     assert_eq!(f.kind, err.kind);
+
+    // A drill: one event for the run, none for the scratch repositories' own backups.
+    let drill = mahavishnu_dr::DrillRunOptions {
+        scenario: Some("database_corruption".into()),
+        dry_run: false,
+        confirm: true,
+        ..Default::default()
+    };
+    let r = dr
+        .drill_run(&drill, "test", Arc::new(NoProgress), &Cancel::new())
+        .await
+        .unwrap();
+    let OperationEvent::DrillFinished(e) = recorder.take_one() else {
+        panic!("not DrillFinished")
+    };
+    assert!(!e.dry_run);
+    assert_eq!(e.passed, r.passed);
+    assert_eq!(e.drills.len(), 1);
+    assert_eq!(e.drills[0].scenario, "database_corruption");
+    assert_eq!(e.drills[0].rto_seconds, r.drills[0].rto_seconds);
+    // Without confirmation it is refused: a DrillFailed event with that kind.
+    let refused = mahavishnu_dr::DrillRunOptions {
+        confirm: false,
+        ..drill
+    };
+    let err = dr
+        .drill_run(&refused, "test", Arc::new(NoProgress), &Cancel::new())
+        .await
+        .unwrap_err();
+    let OperationEvent::DrillFailed(f) = recorder.take_one() else {
+        panic!("not DrillFailed")
+    };
+    assert_eq!(f.kind, err.kind);
+    assert_eq!(f.kind, ErrorKind::Refused);
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! [`Progress`](super::Progress) (a daemon's metrics and alerts) that must never parse text.
 //!
 //! A [`Dr`] holds at most one [`Observer`] (none by default; [`Dr::with_observer`]). Each
-//! observed operation emits exactly one event when it ends: `...Finished` with its response, or
+//! observed operation (backup, validation, restore test, cleanup, drill run) emits exactly one
+//! event when it ends: `...Finished` with its response, or
 //! `...Failed` with the error's kind and message. A failed check (a validation with problems, a
 //! restore test that did not pass) is a `...Finished` event whose payload says so; `...Failed`
 //! means the operation could not run to its end (settings, key, lock, storage, cancellation).
@@ -42,6 +43,28 @@ pub enum OperationEvent {
     /// A cleanup ran to its end (a dry run too: `dry_run` says which).
     CleanupFinished(CleanupFinished),
     CleanupFailed(OperationFailure),
+    /// Drills ran to their end (or were planned: `dry_run`); `passed` and each drill's result.
+    DrillFinished(DrillFinished),
+    DrillFailed(OperationFailure),
+}
+
+/// Drills that ran to their end (a drill that failed is a result, `passed: false`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrillFinished {
+    pub dry_run: bool,
+    /// Every drill passed (a scheduled run with none due passes).
+    pub passed: bool,
+    /// The drills run (none for a dry run).
+    pub drills: Vec<DrillOutcome>,
+}
+
+/// One drill's result, for metrics and alerts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrillOutcome {
+    pub scenario: String,
+    pub passed: bool,
+    pub rto_seconds: Option<f64>,
+    pub rpo_seconds: Option<f64>,
 }
 
 /// A backup that ended: made, or skipped because backups are disabled.

@@ -31,6 +31,7 @@ pub(crate) use runbook::runbook_commands;
 pub use runbook::{DrillRunbookResponse, checked_in_runbooks};
 pub use scenario::{ScenarioInfo, StepPhase};
 
+use super::events::{DrillFinished, DrillOutcome, OperationEvent};
 use super::{Cancel, Dr, Progress};
 use crate::action::{Action, Advice};
 use crate::error::{Error, Result};
@@ -163,8 +164,41 @@ impl Dr {
 
     /// Run drills (or plan them, for a dry run). A drill that fails is a result with `passed:
     /// false`, findings and recommendations, not an error; errors are for what stops drills
-    /// from running at all (an unknown scenario, the settings).
+    /// from running at all (an unknown scenario, the settings). Emits `DrillFinished` or
+    /// `DrillFailed` to the observer (the scratch repositories' own operations emit nothing).
     pub async fn drill_run(
+        &self,
+        req: &DrillRunOptions,
+        started_by: &str,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<DrillRunResponse> {
+        let r = self
+            .drill_run_unobserved(req, started_by, progress, cancel)
+            .await;
+        self.observed(
+            r,
+            |r| {
+                OperationEvent::DrillFinished(DrillFinished {
+                    dry_run: r.dry_run,
+                    passed: r.passed,
+                    drills: r
+                        .drills
+                        .iter()
+                        .map(|d| DrillOutcome {
+                            scenario: d.scenario.id().to_string(),
+                            passed: d.passed,
+                            rto_seconds: d.rto_seconds,
+                            rpo_seconds: d.rpo_seconds,
+                        })
+                        .collect(),
+                })
+            },
+            OperationEvent::DrillFailed,
+        )
+    }
+
+    async fn drill_run_unobserved(
         &self,
         req: &DrillRunOptions,
         started_by: &str,
