@@ -274,28 +274,7 @@ fn sigterm_during_a_backup_stops_it_and_leaves_a_valid_repository() {
         p.write(&format!("blob-{i:02}.bin"), patterned(i + 7, 4 << 20));
     }
     let child = start(&p, "2026-03-08T01:59:59Z@1", &[]);
-    wait_for(
-        Duration::from_secs(60),
-        "the scheduled backup to start writing",
-        || {
-            let s = state(&p);
-            let running = s["running"]["job"] == "weekly_full";
-            let backups = p.repo().join("backups");
-            let writing = std::fs::read_dir(&backups).ok()?.flatten().any(|e| {
-                std::fs::read_dir(e.path())
-                    .map(|rd| {
-                        let names: Vec<String> = rd
-                            .flatten()
-                            .map(|f| f.file_name().to_string_lossy().into_owned())
-                            .collect();
-                        names.iter().any(|n| n.starts_with("vol-"))
-                            && !names.iter().any(|n| n == "manifest")
-                    })
-                    .unwrap_or(false)
-            });
-            (running && writing).then_some(())
-        },
-    );
+    wait_writing(&p);
     let out = stop(child, Duration::from_secs(25));
     assert_eq!(code(&out), 0, "{}", shown(&out));
     let s = state(&p);
@@ -314,6 +293,92 @@ fn sigterm_during_a_backup_stops_it_and_leaves_a_valid_repository() {
     );
     let (v, _) = json_run(&p, &["backup", "validate", "--level", "full"], 0);
     assert_eq!(v["ok"], true, "{v}");
+
+    // The cancelled run is still owed: the next start runs it once.
+    let child = start(&p, "2026-03-08T02:30:00Z@1", &[]);
+    let s = wait_for(Duration::from_secs(120), "the owed backup", || {
+        let s = state(&p);
+        (job(&s, "weekly_full")["last_result"] == "succeeded").then_some(s)
+    });
+    let out = stop(child, Duration::from_secs(25));
+    assert_eq!(code(&out), 0, "{}", shown(&out));
+    assert_eq!(
+        job(&s, "weekly_full")["last_slot"],
+        "2026-03-08T02:00:00Z",
+        "{s}"
+    );
+    assert_eq!(job(&s, "weekly_full")["missed_total"], 0, "{s}");
+    assert_eq!(backups(&p).len(), 2);
+}
+
+/// A daemon killed (SIGKILL, a power cut) mid-backup: the next start says so, counts the run
+/// as cancelled, runs it again, and the cleanup after it removes what the killed backup left.
+#[test]
+fn a_daemon_killed_mid_backup_runs_it_again_at_the_next_start() {
+    let p = Project::new("");
+    settings(
+        &p,
+        "  volume_size_mb: 8\n  schedules:\n    weekly_full: { day: sunday, time: \"02:00\" }\n",
+        "  automated_tests: { enabled: false }\ndaemon:\n  validation: { enabled: false }\n",
+    );
+    for i in 0..50u64 {
+        p.write(&format!("blob-{i:02}.bin"), patterned(i + 9, 4 << 20));
+    }
+    p.init();
+    let mut child = start(&p, "2026-03-08T01:59:59Z@1", &[]);
+    wait_writing(&p);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(state(&p)["running"]["job"], "weekly_full");
+
+    let child = start(&p, "2026-03-08T02:30:00Z@1", &[]);
+    let s = wait_for(Duration::from_secs(120), "the backup run again", || {
+        let s = state(&p);
+        (job(&s, "weekly_full")["last_result"] == "succeeded").then_some(s)
+    });
+    let out = stop(child, Duration::from_secs(25));
+    assert_eq!(code(&out), 0, "{}", shown(&out));
+    let log = stderr(&out);
+    assert!(
+        log.contains("the previous daemon stopped while weekly_full ran"),
+        "{log}"
+    );
+    assert_eq!(job(&s, "cleanup")["last_result"], "succeeded", "{s}");
+    let (st, _) = json_run(&p, &["backup", "status"], 0);
+    assert_eq!(st["backup_count"], 1, "{st}");
+    assert_eq!(
+        st["unfinished"],
+        serde_json::json!([]),
+        "the cleanup after the backup removes the killed one's leftovers: {st}"
+    );
+    let (v, _) = json_run(&p, &["backup", "validate", "--level", "full"], 0);
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+/// Wait until the daemon runs its backup and has written volumes but no manifest.
+fn wait_writing(p: &Project) {
+    wait_for(
+        Duration::from_secs(60),
+        "the scheduled backup to start writing",
+        || {
+            let s = state(p);
+            let running = s["running"]["job"] == "weekly_full";
+            let backups = p.repo().join("backups");
+            let writing = std::fs::read_dir(&backups).ok()?.flatten().any(|e| {
+                std::fs::read_dir(e.path())
+                    .map(|rd| {
+                        let names: Vec<String> = rd
+                            .flatten()
+                            .map(|f| f.file_name().to_string_lossy().into_owned())
+                            .collect();
+                        names.iter().any(|n| n.starts_with("vol-"))
+                            && !names.iter().any(|n| n == "manifest")
+                    })
+                    .unwrap_or(false)
+            });
+            (running && writing).then_some(())
+        },
+    );
 }
 
 #[test]

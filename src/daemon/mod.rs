@@ -66,13 +66,15 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
     let since = clock.now();
     if let Some(r) = state.running.clone() {
         log(format!(
-            "the previous daemon stopped while {} ran (started {}); it counts as cancelled",
+            "the previous daemon stopped while {} ran (started {}); it counts as cancelled \
+             and runs again now",
             r.job, r.started
         ));
         let j = state.job_mut(&r.job);
         if j.last_finished.is_none_or(|f| f < r.started) {
             j.last_result = Some(JobResult::Cancelled);
             j.last_finished = Some(since);
+            j.last_slot = Some(unrun(r.slot));
         }
         state.running = None;
     }
@@ -288,6 +290,10 @@ async fn run_one(
     let j = state.job_mut(&name);
     j.last_finished = Some(finished);
     j.last_result = Some(ran.result);
+    if ran.result == JobResult::Cancelled {
+        // Stopped before it ended: the slot is still owed, and the next start runs it.
+        j.last_slot = Some(unrun(due.slot));
+    }
     j.last_detail = Some(ran.detail.clone());
     j.last_attempts = ran.attempts;
     j.last_duration_seconds = Some(secs(real_start.elapsed()));
@@ -328,6 +334,12 @@ async fn run_one(
     state.running = None;
     save(state, jobs, state_dir, clock.now(), log);
     ran.result
+}
+
+/// The `last_slot` that leaves `slot` due again (a run that was cancelled or cut short by a
+/// crash): an instant just before it.
+fn unrun(slot: DateTime<Utc>) -> DateTime<Utc> {
+    slot - chrono::TimeDelta::milliseconds(1)
 }
 
 /// Write the state with every job's next run; a write that fails is logged, never fatal (the
