@@ -117,42 +117,14 @@ impl DaemonState {
     /// Read the state file; a missing file is a fresh state. An unreadable one is moved aside
     /// (returned as a warning) and a fresh state returned: the daemon must start regardless.
     pub fn load(state_dir: &Path) -> (DaemonState, Option<String>) {
-        let path = Self::path(state_dir);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Self::new(), None),
-            Err(e) => {
-                return (
-                    Self::new(),
-                    Some(format!(
-                        "cannot read the daemon state {}: {e}; starting afresh",
-                        path.display()
-                    )),
-                );
-            }
-        };
-        match serde_json::from_slice::<DaemonState>(&bytes) {
-            Ok(s) if s.version == STATE_VERSION => (s, None),
-            parsed => {
-                let why = match parsed {
-                    Ok(s) => format!(
-                        "it is version {}, this build reads {STATE_VERSION}",
-                        s.version
-                    ),
-                    Err(e) => format!("it does not parse: {e}"),
-                };
-                let aside = state_dir.join(format!("{STATE_FILE}.unreadable"));
-                let _ = std::fs::rename(&path, &aside);
-                (
-                    Self::new(),
-                    Some(format!(
-                        "the daemon state {} was set aside as {} ({why}); each job is caught up once",
-                        path.display(),
-                        aside.display()
-                    )),
-                )
-            }
-        }
+        let (state, warning) = load_versioned(
+            &Self::path(state_dir),
+            STATE_VERSION,
+            |s: &DaemonState| s.version,
+            "the daemon state",
+            "each job is caught up once",
+        );
+        (state.unwrap_or_else(Self::new), warning)
     }
 
     /// Read the state file without changing anything (for readers other than the daemon);
@@ -191,6 +163,51 @@ impl DaemonState {
     pub fn job_mut(&mut self, name: &str) -> &mut JobState {
         self.jobs.entry(name.to_string()).or_default()
     }
+}
+
+/// Read a versioned JSON file of the state folder (`what` names it in the warning). Missing:
+/// None, silently. Unreadable, unparsable or of another version: None, the file moved aside
+/// as `NAME.unreadable`, and a warning that says so and what follows (`then`).
+pub fn load_versioned<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    version: u32,
+    version_of: impl Fn(&T) -> u32,
+    what: &str,
+    then: &str,
+) -> (Option<T>, Option<String>) {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (None, None),
+        Err(e) => {
+            return (
+                None,
+                Some(format!(
+                    "cannot read {what} {}: {e}; {then}",
+                    path.display()
+                )),
+            );
+        }
+    };
+    let why = match serde_json::from_slice::<T>(&bytes) {
+        Ok(v) if version_of(&v) == version => return (Some(v), None),
+        Ok(v) => format!(
+            "it is version {}, this build reads {version}",
+            version_of(&v)
+        ),
+        Err(e) => format!("it does not parse: {e}"),
+    };
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".unreadable");
+    let aside = PathBuf::from(aside);
+    let _ = std::fs::rename(path, &aside);
+    (
+        None,
+        Some(format!(
+            "{what} {} was set aside as {} ({why}); {then}",
+            path.display(),
+            aside.display()
+        )),
+    )
 }
 
 /// Create the state folder (0700) when missing.

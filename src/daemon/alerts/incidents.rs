@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AlertStatus, Condition};
 use crate::error::{Error, Result};
-use crate::ops::daemon_state::ensure_state_dir;
+use crate::ops::daemon_state::{ensure_state_dir, load_versioned};
 
 /// The file name in `daemon.state_dir`.
 pub const ALERTS_FILE: &str = "alerts.json";
@@ -52,46 +52,18 @@ impl IncidentFile {
 
     /// Read the file; missing is empty, unreadable is set aside (the warning says so).
     pub fn load(state_dir: &Path) -> (IncidentFile, Option<String>) {
-        let path = Self::path(state_dir);
-        let fresh = IncidentFile {
+        let (file, warning) = load_versioned(
+            &Self::path(state_dir),
+            ALERTS_VERSION,
+            |f: &IncidentFile| f.version,
+            "the alert state",
+            "open incidents alert again",
+        );
+        let fresh = || IncidentFile {
             version: ALERTS_VERSION,
             incidents: BTreeMap::new(),
         };
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (fresh, None),
-            Err(e) => {
-                return (
-                    fresh,
-                    Some(format!(
-                        "cannot read the alert state {}: {e}; open incidents may alert again",
-                        path.display()
-                    )),
-                );
-            }
-        };
-        match serde_json::from_slice::<IncidentFile>(&bytes) {
-            Ok(f) if f.version == ALERTS_VERSION => (f, None),
-            parsed => {
-                let why = match parsed {
-                    Ok(f) => format!(
-                        "it is version {}, this build reads {ALERTS_VERSION}",
-                        f.version
-                    ),
-                    Err(e) => format!("it does not parse: {e}"),
-                };
-                let aside = state_dir.join(format!("{ALERTS_FILE}.unreadable"));
-                let _ = std::fs::rename(&path, &aside);
-                (
-                    fresh,
-                    Some(format!(
-                        "the alert state {} was set aside as {} ({why}); open incidents alert again",
-                        path.display(),
-                        aside.display()
-                    )),
-                )
-            }
-        }
+        (file.unwrap_or_else(fresh), warning)
     }
 
     pub fn save(&mut self, state_dir: &Path) -> Result<()> {
