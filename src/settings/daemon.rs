@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
 
 use super::disaster_recovery::hm;
-use super::schedule::{DaySetting, Frequency, Repeat, Schedule, TimeOfDay, Timezone};
+use super::schedule::{Repeat, Schedule, WrittenSchedule};
 use crate::repo::kind::ValidationLevel;
 
 /// `daemon`.
@@ -70,18 +70,13 @@ impl Serialize for ScheduledValidation {
         #[derive(Serialize)]
         struct AsWritten {
             enabled: bool,
-            schedule: Frequency,
-            day: Option<DaySetting>,
-            time: TimeOfDay,
-            timezone: Timezone,
+            #[serde(flatten)]
+            when: WrittenSchedule,
             level: ValidationLevel,
         }
         AsWritten {
             enabled: self.enabled,
-            schedule: self.schedule.repeat.frequency(),
-            day: self.schedule.repeat.day(),
-            time: TimeOfDay(self.schedule.time),
-            timezone: Timezone(self.schedule.timezone),
+            when: (&self.schedule).into(),
             level: self.level,
         }
         .serialize(s)

@@ -16,7 +16,9 @@ use schemars::JsonSchema;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::schedule::{DaySetting, Frequency, Repeat, Schedule, TimeOfDay, Timezone};
+use super::schedule::{
+    DaySetting, Frequency, Repeat, Schedule, TimeOfDay, Timezone, WrittenSchedule,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DisasterRecoverySettings {
@@ -99,17 +101,12 @@ impl Serialize for AutomatedTests {
         #[derive(Serialize)]
         struct AsWritten {
             enabled: bool,
-            schedule: Frequency,
-            day: Option<DaySetting>,
-            time: TimeOfDay,
-            timezone: Timezone,
+            #[serde(flatten)]
+            when: WrittenSchedule,
         }
         AsWritten {
             enabled: self.enabled,
-            schedule: self.schedule.repeat.frequency(),
-            day: self.schedule.repeat.day(),
-            time: TimeOfDay(self.schedule.time),
-            timezone: Timezone(self.schedule.timezone),
+            when: (&self.schedule).into(),
         }
         .serialize(s)
     }

@@ -482,3 +482,24 @@ mod tests {
         assert_eq!(Repeat::Monthly(3).frequency(), Frequency::Monthly);
     }
 }
+
+/// A test, drill or validation schedule as the file writes it (`schedule`, `day`, `time`,
+/// `timezone`), flattened into its section's serialized form.
+#[derive(Serialize)]
+pub(crate) struct WrittenSchedule {
+    schedule: Frequency,
+    day: Option<DaySetting>,
+    time: TimeOfDay,
+    timezone: Timezone,
+}
+
+impl From<&Schedule> for WrittenSchedule {
+    fn from(s: &Schedule) -> Self {
+        WrittenSchedule {
+            schedule: s.repeat.frequency(),
+            day: s.repeat.day(),
+            time: TimeOfDay(s.time),
+            timezone: Timezone(s.timezone),
+        }
+    }
+}
