@@ -59,6 +59,19 @@ fn settings(p: &Project, backup_extra: &str, rest: &str) {
     std::fs::write(p.config(), yaml).unwrap();
 }
 
+/// A project with one file and one job: the daily incremental at 02:00 UTC.
+fn daily_backup_only() -> Project {
+    let p = Project::new("");
+    p.write("a.txt", "alpha");
+    settings(
+        &p,
+        "  schedules:\n    daily_incremental: { time: \"02:00\" }\n",
+        "  automated_tests: { enabled: false }\ndaemon:\n  validation: { enabled: false }\n",
+    );
+    p.init();
+    p
+}
+
 fn backups(p: &Project) -> Vec<Value> {
     let (l, _) = json_run(p, &["backup", "list"], 0);
     l["backups"].as_array().cloned().unwrap_or_default()
@@ -149,14 +162,7 @@ fn jobs_fire_at_their_instants_in_order_and_never_overlap() {
 
 #[test]
 fn a_missed_run_is_caught_up_once_and_a_restart_remembers() {
-    let p = Project::new("");
-    p.write("a.txt", "alpha");
-    settings(
-        &p,
-        "  schedules:\n    daily_incremental: { time: \"02:00\" }\n",
-        "  automated_tests: { enabled: false }\ndaemon:\n  validation: { enabled: false }\n",
-    );
-    p.init();
+    let p = daily_backup_only();
     // The state of a daemon that last ran the 5th's backup, then was down until the 8th noon:
     // the 6th, 7th and 8th slots passed.
     let dir = p.root().join("state/daemon");
@@ -448,14 +454,7 @@ fn unchunk(body: &str) -> String {
 
 #[test]
 fn the_http_face_reports_health_with_the_daemons_jobs() {
-    let p = Project::new("");
-    p.write("a.txt", "alpha");
-    settings(
-        &p,
-        "  schedules:\n    daily_incremental: { time: \"02:00\" }\n",
-        "  automated_tests: { enabled: false }\ndaemon:\n  validation: { enabled: false }\n",
-    );
-    p.init();
+    let p = daily_backup_only();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let child = start(&p, "2026-03-08T01:59:58Z@1", &["--listen", &listen]);
