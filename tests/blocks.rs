@@ -666,6 +666,7 @@ async fn a_path_restore_reads_only_that_files_blocks() {
                 backup_id: "latest".into(),
                 target_dir: target.clone(),
                 host: None,
+                at: None,
                 paths: vec!["data/a.bin".into()],
                 overwrite: false,
                 keep_special_bits: false,

@@ -155,6 +155,7 @@ async fn old_backup(
             depends_on: parent.iter().map(|s| s.to_string()).collect(),
             warnings: Vec::new(),
             block_map: None,
+            base: None,
         },
         entries: Vec::new(),
         deleted: Vec::new(),

@@ -361,6 +361,7 @@ async fn old_full(p: &Project, host: &str, age_days: i64) -> String {
             depends_on: Vec::new(),
             warnings: Vec::new(),
             block_map: None,
+            base: None,
         },
         entries: Vec::new(),
         deleted: Vec::new(),

@@ -177,6 +177,7 @@ async fn craft(p: &Project, members: Option<&[Member]>, entries: Vec<Entry>) -> 
             depends_on: Vec::new(),
             warnings: Vec::new(),
             block_map: None,
+            base: None,
         },
         entries,
         deleted: Vec::new(),

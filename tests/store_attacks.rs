@@ -123,6 +123,7 @@ fn manifest(id: &str, entries: Vec<Entry>, volumes: Vec<VolumeRecord>) -> Manife
             depends_on: Vec::new(),
             warnings: Vec::new(),
             block_map: None,
+            base: None,
         },
         entries,
         deleted: Vec::new(),

@@ -10,6 +10,7 @@ mod alerts;
 mod bare_host;
 mod blocks;
 mod cleanup;
+mod continuous;
 mod crash;
 mod daemon;
 mod decrypt;

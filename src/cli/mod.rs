@@ -290,6 +290,9 @@ pub enum BackupCommand {
     /// Apply retention and remove orphans of unfinished backups.
     #[command(alias = "cleanup-old")]
     Cleanup(CleanupOptions),
+    /// Record a continuous point now: what changed in the continuously protected path sources
+    /// since the last point (the daemon does this itself with backup.continuous enabled).
+    Point(crate::ops::backup::PointOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -533,6 +536,13 @@ async fn execute(
         Command::Replicate(options) => {
             let r = dr.replicate(&options, progress.clone(), &cancel).await?;
             outcome(&r, render::replicate(&r), !r.ok)
+        }
+        Command::Backup(BackupCommand::Point(options)) => {
+            let r = dr.record_point(&options, progress.clone(), &cancel).await?;
+            for w in &r.warnings {
+                progress.notice(&format!("warning: {w}"));
+            }
+            outcome(&r, r.message.clone(), false)
         }
         Command::Backup(BackupCommand::Validate(options)) => {
             let r = dr.validate(&options, progress.clone(), &cancel).await?;

@@ -460,6 +460,7 @@ async fn restore_backup(dr: &Dr, args: &JsonObject, cx: &CallCx) -> Result<Value
         backup_id,
         target_dir: Default::default(),
         host: None,
+        at: None,
         paths: Vec::new(),
         overwrite: false,
         keep_special_bits: false,

@@ -15,6 +15,7 @@ use super::blocks::{BlockFile, BlockStore};
 use super::events::BackupFinished;
 use super::immutability::LockReport;
 use super::new_repository::{InitResponse, UNENCRYPTED_WARNING};
+use super::points::{self, PointBasis};
 use super::replication::ReplicaCopy;
 use super::scan::{self, ScanContext};
 use super::sqlite::{FileStamp, WalBase, is_sqlite};
@@ -61,6 +62,16 @@ pub struct BackupOptions {
     #[serde(default)]
     #[arg(long)]
     pub require_replicas: bool,
+}
+
+/// Options of a continuous point (`backup point`; the daemon makes them as sources change).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct PointOptions {
+    /// The point this process made last: spares listing the points to find it.
+    #[serde(skip)]
+    #[arg(skip)]
+    pub previous: Option<String>,
 }
 
 impl Default for BackupOptions {
@@ -113,6 +124,31 @@ pub struct BackupResponse {
 }
 
 impl BackupResponse {
+    /// A response that made nothing (the caller sets the status and message).
+    fn empty(requested_type: BackupType, repository: String) -> BackupResponse {
+        BackupResponse {
+            status: BackupStatus::Skipped,
+            message: String::new(),
+            backup_id: None,
+            backup_type: None,
+            requested_type,
+            type_reason: None,
+            parent: None,
+            chain_length: 0,
+            started: None,
+            finished: None,
+            duration_seconds: 0.0,
+            totals: Totals::default(),
+            volumes: 0,
+            verified: false,
+            repository,
+            initialized: None,
+            replication: Vec::new(),
+            object_lock: None,
+            warnings: Vec::new(),
+        }
+    }
+
     /// Every replica holds every backup (true without replicas).
     pub fn replicas_ok(&self) -> bool {
         self.replication.iter().all(|r| r.ok)
@@ -302,23 +338,7 @@ impl Dr {
             return Ok(BackupResponse {
                 status: BackupStatus::Skipped,
                 message,
-                backup_id: None,
-                backup_type: None,
-                requested_type: req.backup_type,
-                type_reason: None,
-                parent: None,
-                chain_length: 0,
-                started: None,
-                finished: None,
-                duration_seconds: 0.0,
-                totals: Totals::default(),
-                volumes: 0,
-                verified: false,
-                repository: self.storage.describe(),
-                initialized: None,
-                replication: Vec::new(),
-                object_lock: None,
-                warnings: Vec::new(),
+                ..BackupResponse::empty(req.backup_type, self.storage.describe())
             });
         }
         let mut initialized = None;
@@ -434,7 +454,7 @@ impl Dr {
         let t0 = Instant::now();
         let id = new_backup_id(started);
         let r = self
-            .build_backup(repo, req, &id, started, progress, cancel)
+            .build_backup(repo, req, &id, started, None, progress, cancel)
             .await;
         match r {
             Ok(mut resp) => {
@@ -449,31 +469,53 @@ impl Dr {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn build_backup(
         &self,
         repo: &Repository,
         req: &BackupOptions,
         id: &str,
         started: DateTime<Utc>,
+        point: Option<(&PointBasis, Catalog)>,
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<BackupResponse> {
         let s = &self.settings.settings;
         let b = &s.backup;
-        let catalog = Catalog::load(repo).await?;
         let host = self.host();
-        let sources = self.settings.sources();
+        let mut sources = self.settings.sources();
         let default_sources = b.sources.is_empty();
-        let plan = choose_type(
-            &catalog,
-            req.backup_type,
-            b.max_chain_length.max(1),
-            &host,
-            &configured_sources(&sources, &self.settings.project_root, default_sources),
-        );
-        let parent_manifest = match &plan.parent {
-            Some(p) => Some(repo.read_manifest(&p.backup_id).await?),
-            None => None,
+        let (catalog, plan, parent_manifest, point) = match point {
+            None => {
+                let catalog = Catalog::load(repo).await?;
+                let plan = choose_type(
+                    &catalog,
+                    req.backup_type,
+                    b.max_chain_length.max(1),
+                    &host,
+                    &configured_sources(&sources, &self.settings.project_root, default_sources),
+                );
+                let parent_manifest = match &plan.parent {
+                    Some(p) => Some(repo.read_manifest(&p.backup_id).await?),
+                    None => None,
+                };
+                (catalog, plan, parent_manifest, None)
+            }
+            Some((basis, catalog)) => {
+                // A point reads only the path sources it covers; command sources never run.
+                let root = &self.settings.project_root;
+                sources.retain(|s| match s {
+                    ResolvedSource::Path { path, .. } => stored_path_for(root, path)
+                        .is_ok_and(|stored| basis.covered.contains(&stored)),
+                    ResolvedSource::Command { .. } => false,
+                });
+                let plan = Plan {
+                    backup_type: BackupType::Incremental,
+                    reason: None,
+                    parent: Some(basis.parent.summary.clone()),
+                };
+                (catalog, plan, Some(basis.parent.clone()), Some(basis))
+            }
         };
 
         // Scan the sources.
@@ -540,6 +582,21 @@ impl Dr {
                 store,
                 dropped: false,
             });
+        }
+        // A point keeps the parent's entries of what it does not read.
+        if let (Some(basis), Some(pm)) = (point, &parent_manifest) {
+            planned.extend(
+                pm.entries
+                    .iter()
+                    .filter(|e| !basis.covers(&e.path))
+                    .map(|e| Planned {
+                        entry: e.clone(),
+                        read_from: None,
+                        store: false,
+                        dropped: false,
+                    }),
+            );
+            planned.sort_by(|a, b| a.entry.path.cmp(&b.entry.path));
         }
         // A SQLite database's -wal/-shm/-journal files are inside its snapshot; never store them.
         let dbs: BTreeSet<String> = planned
@@ -818,7 +875,12 @@ impl Dr {
         }
         vol_records.extend(blocks.volumes.iter().cloned());
         vol_records.sort_by_key(|v| v.index);
-        let block_map = if blocks.maps.files.is_empty() {
+        let mut blocks = blocks;
+        let mut map_bases = BTreeSet::new();
+        if let Some(basis) = point {
+            map_bases = points::delta_maps(repo, &catalog, &basis.base, &mut blocks.maps).await?;
+        }
+        let block_map = if blocks.maps.files.is_empty() && blocks.maps.deltas.is_empty() {
             None
         } else {
             Some(repo.write_block_map(id, &blocks.maps).await?)
@@ -890,12 +952,23 @@ impl Dr {
             + block_map.as_ref().map_or(0, |m| m.size);
 
         let (parent, chain_root, chain_length) = match &plan.parent {
+            // A point does not lengthen its base's chain.
+            Some(p) if point.is_some() => (
+                Some(p.backup_id.clone()),
+                p.chain_root.clone(),
+                p.chain_length,
+            ),
             Some(p) => (
                 Some(p.backup_id.clone()),
                 p.chain_root.clone(),
                 p.chain_length + 1,
             ),
             None => (None, id.to_string(), 1),
+        };
+        depends.extend(map_bases);
+        let sources_recorded = match point {
+            Some(basis) => basis.base.summary.sources.clone(),
+            None => scanned.sources,
         };
         let manifest = Manifest {
             summary: ManifestSummary {
@@ -912,12 +985,13 @@ impl Dr {
                 tool_version: env!("CARGO_PKG_VERSION").to_string(),
                 compression_level: level,
                 encrypted: repo.encrypted(),
-                sources: scanned.sources,
+                sources: sources_recorded,
                 volumes: vol_records,
                 totals: totals.clone(),
                 depends_on: depends.into_iter().collect(),
                 warnings: warnings.clone(),
                 block_map,
+                base: point.map(|b| b.base.summary.backup_id.clone()),
             },
             entries: planned.into_iter().map(|p| p.entry).collect(),
             deleted,
@@ -943,6 +1017,26 @@ impl Dr {
         if cancel.is_cancelled() {
             return Err(super::cancelled());
         }
+        if let Some(basis) = point
+            && manifest.entries == basis.parent.entries
+        {
+            repo.discard_failed_backup(id).await;
+            progress.finish();
+            return Ok(BackupResponse {
+                status: BackupStatus::Skipped,
+                message: format!(
+                    "nothing changed since {}: no point was made",
+                    basis.parent.summary.backup_id
+                ),
+                backup_id: None,
+                parent,
+                ..BackupResponse::empty(req.backup_type, self.storage.describe())
+            });
+        }
+        let manifest = match point {
+            Some(basis) => points::record_of(&basis.base, manifest),
+            None => manifest,
+        };
         repo.commit_manifest(&manifest).await?;
         if verify {
             let back = repo.read_manifest(id).await?;
@@ -955,8 +1049,11 @@ impl Dr {
         progress.finish();
         let summary = &manifest.summary;
         let message = format!(
-            "{} backup {id}: {} files ({} stored, {} unchanged, {} deleted), {} stored{}",
-            summary.backup_type,
+            "{} {id}: {} files ({} stored, {} unchanged, {} deleted), {} stored{}",
+            match &summary.base {
+                Some(base) => format!("continuous point on {base}:"),
+                None => format!("{} backup", summary.backup_type),
+            },
             totals.files,
             totals.files_stored,
             totals.files_unchanged,
@@ -985,6 +1082,105 @@ impl Dr {
             object_lock: None,
             warnings,
         })
+    }
+
+    /// Record a continuous point: what changed in the covered path sources since the previous
+    /// point (or the newest backup of this host and source set, its base), as a record of what
+    /// differs from the base. Skipped when nothing changed. Emits no operation event (the
+    /// daemon counts points in its state).
+    pub async fn record_point(
+        &self,
+        req: &PointOptions,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<BackupResponse> {
+        self.needs_settings("backup point")?;
+        let covered: Vec<String> = self
+            .settings
+            .continuous_sources()?
+            .into_iter()
+            .map(|(_, stored)| stored)
+            .collect();
+        let repo = self.open_repo().await?;
+        let guard = self
+            .lock(LockMode::Backup, "backup point", &*progress, cancel)
+            .await?;
+        with_lock(
+            guard,
+            self.point_locked(&repo, req, covered, progress, cancel),
+        )
+        .await
+    }
+
+    async fn point_locked(
+        &self,
+        repo: &Repository,
+        req: &PointOptions,
+        covered: Vec<String>,
+        progress: Arc<dyn Progress>,
+        cancel: &Cancel,
+    ) -> Result<BackupResponse> {
+        let started = Utc::now();
+        let t0 = Instant::now();
+        let b = &self.settings.settings.backup;
+        let mut catalog = Catalog::load(repo).await?;
+        let host = self.host();
+        let configured = configured_sources(
+            &self.settings.sources(),
+            &self.settings.project_root,
+            b.sources.is_empty(),
+        );
+        let plan = choose_type(
+            &catalog,
+            BackupType::Incremental,
+            u32::MAX,
+            &host,
+            &configured,
+        );
+        let Some(base) = plan.parent else {
+            return Err(Error::not_found(format!(
+                "there is no readable backup of host {host} with these sources for a continuous                  point to build on{}",
+                plan.reason.map(|r| format!(" ({r})")).unwrap_or_default()
+            ))
+            .with_guidance("run `mahavishnu-dr backup run` first (the daemon makes one by itself)"));
+        };
+        let base_manifest = repo.read_manifest(&base.backup_id).await?;
+        let parent = match points::previous_point(repo, &base, req.previous.as_deref()).await? {
+            Some(p) => points::state_at(&base_manifest, p)?,
+            None => base_manifest.clone(),
+        };
+        points::add_point_summaries(repo, &mut catalog, &parent).await?;
+        let basis = PointBasis {
+            base: base_manifest,
+            parent,
+            covered,
+        };
+        let id = crate::repo::new_point_id(started);
+        let options = BackupOptions {
+            scheduled: true,
+            ..BackupOptions::default()
+        };
+        let r = self
+            .build_backup(
+                repo,
+                &options,
+                &id,
+                started,
+                Some((&basis, catalog)),
+                progress,
+                cancel,
+            )
+            .await;
+        match r {
+            Ok(mut resp) => {
+                resp.duration_seconds = secs(t0.elapsed());
+                Ok(resp)
+            }
+            Err(e) => {
+                repo.discard_failed_backup(&id).await;
+                Err(e)
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

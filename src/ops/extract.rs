@@ -23,17 +23,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use chrono::{DateTime, Utc};
+
 use crate::repo::hash::Sha256;
 use crate::repo::timing::{Stage, StageTimes};
 use futures::StreamExt;
 
 use super::assemble::fetch_files;
+use super::points;
 use super::private_dir::{create_private_dir, create_private_dirs, current_uid};
 use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::action::{Action, Advice};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::catalog::Catalog;
-use crate::repo::keys::{volume_key, volume_name};
+use crate::repo::keys::{is_point_id, volume_key, volume_name};
 use crate::repo::locks::LockMode;
 use crate::repo::manifest::{Entry, EntryKind, Manifest};
 use crate::repo::paths::{check_stored_path, is_under, target_path};
@@ -54,6 +57,9 @@ pub(crate) struct Extraction<'a> {
     pub keep_special_bits: bool,
     /// Whose newest backup "latest" is: this host's when `None`.
     pub host: Option<&'a str>,
+    /// The state at this instant instead: the newest backup or continuous point (of `host`)
+    /// started at or before it.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// What an extraction wrote.
@@ -615,12 +621,23 @@ impl Dr {
         times: Option<Arc<StageTimes>>,
     ) -> Result<Extracted> {
         let t0 = Instant::now();
-        let catalog = Catalog::load(repo).await?;
-        let summary = self
-            .resolve_backup(&catalog, req.backup_id, req.host)?
-            .clone();
+        let mut catalog = Catalog::load(repo).await?;
+        let summary = if req.at.is_some() || is_point_id(req.backup_id) {
+            // Points are read only by what asks for them.
+            catalog.load_points(repo).await?;
+            match req.at {
+                Some(at) => {
+                    let host = req.host.map_or_else(|| self.host(), str::to_string);
+                    points::holding_at(&catalog, &host, at)?.clone()
+                }
+                None => catalog.resolve(req.backup_id)?.clone(),
+            }
+        } else {
+            self.resolve_backup(&catalog, req.backup_id, req.host)?
+                .clone()
+        };
         let id = summary.backup_id.clone();
-        let manifest = Arc::new(repo.read_manifest(&id).await?);
+        let manifest = Arc::new(points::snapshot_of(repo, &summary).await?);
         // Check every path before writing anything.
         for e in &manifest.entries {
             check_stored_path(&e.path)

@@ -52,6 +52,12 @@ pub struct RestoreOptions {
     #[schemars(with = "String")]
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
+    /// Restore the state at this instant instead of a backup id: the newest backup or
+    /// continuous point (of `host`) started at or before it. RFC 3339
+    /// (2026-12-05T10:15:00Z) or "2026-12-05 10:15:00" (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
     /// Only these stored paths (files or folders, as listed in the backup); empty restores all.
     #[serde(default)]
     #[arg(
@@ -93,6 +99,7 @@ impl RestoreOptions {
             backup_id: backup_id.to_string(),
             target_dir,
             host: None,
+            at: None,
             paths: Vec::new(),
             overwrite: false,
             keep_special_bits: false,
@@ -128,8 +135,20 @@ impl Dr {
         progress: Arc<dyn Progress>,
         cancel: &Cancel,
     ) -> Result<RestoreResponse> {
+        let at = match &req.at {
+            Some(t) if req.backup_id != super::defaults::LATEST => {
+                return Err(Error::usage(format!(
+                    "both a backup id ({}) and a time ({t}) were given",
+                    req.backup_id
+                ))
+                .with_guidance("give one: --at picks the backup or point holding that instant"));
+            }
+            Some(t) => Some(super::points::parse_instant(t)?),
+            None => None,
+        };
         let target = self.restore_target(req)?;
         let job = Extraction {
+            at,
             backup_id: &req.backup_id,
             target: &target,
             paths: &req.paths,

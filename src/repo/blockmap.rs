@@ -9,10 +9,17 @@
 //! ```
 //! Integers are little-endian. `backup` indexes the object's backup table; `offset` and `length`
 //! are the block's zstd frame inside that backup's volume plaintext (see [`super::blockvol`]).
+//!
+//! A continuous point's object (magic `MHDRBMP2`) may also hold **delta maps**: after the files,
+//! `u32 deltas | deltas × delta`, each `u16 len | path | u64 size | u32 block_size | u64 blocks |
+//! u16 base | u32 changed | changed × (u64 index | record)`: the file's map is the map of the
+//! same path in backup `base` (a full map) with the changed records put in place.
 
 use crate::error::{Error, Result};
 
 pub const MAP_MAGIC: &[u8; 8] = b"MHDRBMP1";
+/// The magic of a map object that holds delta maps (continuous points).
+pub const DELTA_MAP_MAGIC: &[u8; 8] = b"MHDRBMP2";
 /// The object name of a backup's block maps inside its folder.
 pub const BLOCKMAP_NAME: &str = "blockmap";
 /// Bytes of one block record.
@@ -76,11 +83,27 @@ pub struct FileMap {
     pub blocks: Vec<BlockRecord>,
 }
 
+/// A file's map as the changes to another backup's map of the same path (a continuous point
+/// records only the blocks that differ from its base backup's map).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaMap {
+    pub path: String,
+    pub size: u64,
+    pub block_size: u32,
+    /// Index into [`BlockMaps::backups`] of the backup holding the full map this one changes.
+    pub base: u16,
+    /// (block index, record), by ascending index: every block that differs from the base's,
+    /// and every block past the base's end.
+    pub changed: Vec<(u64, BlockRecord)>,
+}
+
 /// Every map a backup wrote, with the table of backups their records point into.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BlockMaps {
     pub backups: Vec<String>,
     pub files: Vec<FileMap>,
+    /// Delta maps (continuous points only); a path is in `files` or here, never both.
+    pub deltas: Vec<DeltaMap>,
 }
 
 impl BlockMaps {
@@ -113,7 +136,11 @@ impl BlockMaps {
     pub fn encode(&self) -> Vec<u8> {
         let blocks: usize = self.files.iter().map(|f| f.blocks.len()).sum();
         let mut out = Vec::with_capacity(64 + blocks * RECORD_LEN);
-        out.extend_from_slice(MAP_MAGIC);
+        out.extend_from_slice(if self.deltas.is_empty() {
+            MAP_MAGIC
+        } else {
+            DELTA_MAP_MAGIC
+        });
         out.extend_from_slice(&(self.backups.len() as u16).to_le_bytes());
         for b in &self.backups {
             out.extend_from_slice(&(b.len() as u16).to_le_bytes());
@@ -129,14 +156,95 @@ impl BlockMaps {
             out.extend_from_slice(&f.block_size.to_le_bytes());
             out.extend_from_slice(&(f.blocks.len() as u64).to_le_bytes());
             for r in &f.blocks {
-                out.extend_from_slice(&r.sha256);
-                out.extend_from_slice(&r.backup.to_le_bytes());
-                out.extend_from_slice(&r.volume.to_le_bytes());
-                out.extend_from_slice(&r.offset.to_le_bytes());
-                out.extend_from_slice(&r.length.to_le_bytes());
+                put_record(&mut out, r);
+            }
+        }
+        if !self.deltas.is_empty() {
+            let mut deltas: Vec<&DeltaMap> = self.deltas.iter().collect();
+            deltas.sort_by(|a, b| a.path.cmp(&b.path));
+            out.extend_from_slice(&(deltas.len() as u32).to_le_bytes());
+            for d in deltas {
+                out.extend_from_slice(&(d.path.len() as u16).to_le_bytes());
+                out.extend_from_slice(d.path.as_bytes());
+                out.extend_from_slice(&d.size.to_le_bytes());
+                out.extend_from_slice(&d.block_size.to_le_bytes());
+                out.extend_from_slice(&block_count(d.size, d.block_size).to_le_bytes());
+                out.extend_from_slice(&d.base.to_le_bytes());
+                out.extend_from_slice(&(d.changed.len() as u32).to_le_bytes());
+                for (i, r) in &d.changed {
+                    out.extend_from_slice(&i.to_le_bytes());
+                    put_record(&mut out, r);
+                }
             }
         }
         out
+    }
+
+    /// Put `delta` in place over `base` (the full map of the same path in the backup the delta
+    /// names), with `base`'s records re-pointed into this object's table. Refuses a delta whose
+    /// size or block size disagree with the base, or that leaves a block without a record.
+    pub fn resolve_delta(
+        &mut self,
+        delta: &DeltaMap,
+        base: &FileMap,
+        base_table: &[String],
+        what: &str,
+    ) -> Result<FileMap> {
+        let bad = |why: String| {
+            Error::integrity(format!("{what}: the delta map of {} {why}", delta.path))
+        };
+        if base.block_size != delta.block_size {
+            return Err(bad(format!(
+                "has {}-byte blocks, its base {}-byte ones",
+                delta.block_size, base.block_size
+            )));
+        }
+        let count = block_count(delta.size, delta.block_size) as usize;
+        let mut blocks: Vec<Option<BlockRecord>> = Vec::with_capacity(count);
+        for r in base.blocks.iter().take(count) {
+            let id = base_table
+                .get(r.backup as usize)
+                .ok_or_else(|| bad("has a base record outside its table".to_string()))?;
+            let mut r = *r;
+            r.backup = self.intern(id)?;
+            blocks.push(Some(r));
+        }
+        blocks.resize(count, None);
+        for (i, r) in &delta.changed {
+            let slot = blocks
+                .get_mut(*i as usize)
+                .ok_or_else(|| bad(format!("changes block {i} of {count}")))?;
+            *slot = Some(*r);
+        }
+        // A block kept from the base must have the same length in both files (only the base's
+        // last block and the new last block can differ): otherwise it must be changed.
+        let base_count = block_count(base.size, base.block_size);
+        for i in [
+            base_count.saturating_sub(1),
+            (count as u64).saturating_sub(1),
+        ] {
+            if i < base_count
+                && (i as usize) < count
+                && block_len(base.size, base.block_size, i)
+                    != block_len(delta.size, delta.block_size, i)
+                && !delta.changed.iter().any(|(c, _)| *c == i)
+            {
+                return Err(bad(format!(
+                    "keeps the partial block {i} of a file of another size"
+                )));
+            }
+        }
+        let blocks = blocks
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| r.ok_or_else(|| bad(format!("leaves block {i} without a record"))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FileMap {
+            path: delta.path.clone(),
+            size: delta.size,
+            block_size: delta.block_size,
+            blocks,
+        })
     }
 
     /// Parse and check the binary form: every count against the bytes left, every block size,
@@ -144,7 +252,9 @@ impl BlockMaps {
     pub fn decode(data: &[u8], what: &str) -> Result<BlockMaps> {
         let bad = |why: &str| Error::integrity(format!("{what} is not a valid block map: {why}"));
         let mut c = Cursor { data, pos: 0 };
-        if c.take(8).ok_or_else(|| bad("too short"))? != MAP_MAGIC {
+        let magic = c.take(8).ok_or_else(|| bad("too short"))?;
+        let with_deltas = magic == DELTA_MAP_MAGIC;
+        if magic != MAP_MAGIC && !with_deltas {
             return Err(bad("wrong magic"));
         }
         let nb = c.u16().ok_or_else(|| bad("truncated"))?;
@@ -181,22 +291,7 @@ impl BlockMaps {
             }
             let mut blocks = Vec::with_capacity(n as usize);
             for _ in 0..n {
-                let mut sha256 = [0u8; 32];
-                sha256.copy_from_slice(c.take(32).ok_or_else(|| bad("truncated"))?);
-                let backup = c.u16().ok_or_else(|| bad("truncated"))?;
-                if backup as usize >= backups.len() {
-                    return Err(bad(&format!("{path}: a block names backup #{backup}")));
-                }
-                let volume = c.u32().ok_or_else(|| bad("truncated"))?;
-                let offset = c.u64().ok_or_else(|| bad("truncated"))?;
-                let length = c.u32().ok_or_else(|| bad("truncated"))?;
-                blocks.push(BlockRecord {
-                    sha256,
-                    backup,
-                    volume,
-                    offset,
-                    length,
-                });
+                blocks.push(c.record(backups.len(), &path).map_err(|w| bad(&w))?);
             }
             if files.last().is_some_and(|l| l.path >= path) {
                 return Err(bad("files out of order or repeated"));
@@ -208,11 +303,74 @@ impl BlockMaps {
                 blocks,
             });
         }
+        let mut deltas: Vec<DeltaMap> = Vec::new();
+        if with_deltas {
+            let nd = c.u32().ok_or_else(|| bad("truncated"))?;
+            for _ in 0..nd {
+                let len = c.u16().ok_or_else(|| bad("truncated"))?;
+                let path = c.take(len as usize).ok_or_else(|| bad("truncated"))?;
+                let path = std::str::from_utf8(path)
+                    .map_err(|_| bad("a path is not UTF-8"))?
+                    .to_string();
+                super::paths::check_stored_path(&path)?;
+                let size = c.u64().ok_or_else(|| bad("truncated"))?;
+                let block_size = c.u32().ok_or_else(|| bad("truncated"))?;
+                if !block_size.is_power_of_two() || !(MIN_BLOCK..=MAX_BLOCK).contains(&block_size) {
+                    return Err(bad(&format!("{path}: block size {block_size}")));
+                }
+                let n = c.u64().ok_or_else(|| bad("truncated"))?;
+                if n != block_count(size, block_size) {
+                    return Err(bad(&format!(
+                        "{path}: {n} blocks for {size} bytes of {block_size}-byte blocks"
+                    )));
+                }
+                let base = c.u16().ok_or_else(|| bad("truncated"))?;
+                if base as usize >= backups.len() {
+                    return Err(bad(&format!("{path}: its base is backup #{base}")));
+                }
+                let k = c.u32().ok_or_else(|| bad("truncated"))? as u64;
+                if k > n || k > ((c.data.len() - c.pos) / (RECORD_LEN + 8)) as u64 {
+                    return Err(bad("truncated"));
+                }
+                let mut changed: Vec<(u64, BlockRecord)> = Vec::with_capacity(k as usize);
+                for _ in 0..k {
+                    let i = c.u64().ok_or_else(|| bad("truncated"))?;
+                    if i >= n || changed.last().is_some_and(|(l, _)| *l >= i) {
+                        return Err(bad(&format!("{path}: block indexes out of order")));
+                    }
+                    changed.push((i, c.record(backups.len(), &path).map_err(|w| bad(&w))?));
+                }
+                if deltas.last().is_some_and(|l| l.path >= path)
+                    || files.binary_search_by(|f| f.path.cmp(&path)).is_ok()
+                {
+                    return Err(bad("files out of order or repeated"));
+                }
+                deltas.push(DeltaMap {
+                    path,
+                    size,
+                    block_size,
+                    base,
+                    changed,
+                });
+            }
+        }
         if c.pos != data.len() {
             return Err(bad("bytes after the last file"));
         }
-        Ok(BlockMaps { backups, files })
+        Ok(BlockMaps {
+            backups,
+            files,
+            deltas,
+        })
     }
+}
+
+fn put_record(out: &mut Vec<u8>, r: &BlockRecord) {
+    out.extend_from_slice(&r.sha256);
+    out.extend_from_slice(&r.backup.to_le_bytes());
+    out.extend_from_slice(&r.volume.to_le_bytes());
+    out.extend_from_slice(&r.offset.to_le_bytes());
+    out.extend_from_slice(&r.length.to_le_bytes());
 }
 
 struct Cursor<'a> {
@@ -233,6 +391,23 @@ impl<'a> Cursor<'a> {
     fn u32(&mut self) -> Option<u32> {
         self.take(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    /// One 50-byte record whose backup index must be below `table`.
+    fn record(&mut self, table: usize, path: &str) -> std::result::Result<BlockRecord, String> {
+        let truncated = || "truncated".to_string();
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(self.take(32).ok_or_else(truncated)?);
+        let backup = self.u16().ok_or_else(truncated)?;
+        if backup as usize >= table {
+            return Err(format!("{path}: a block names backup #{backup}"));
+        }
+        Ok(BlockRecord {
+            sha256,
+            backup,
+            volume: self.u32().ok_or_else(truncated)?,
+            offset: self.u64().ok_or_else(truncated)?,
+            length: self.u32().ok_or_else(truncated)?,
+        })
     }
     fn u64(&mut self) -> Option<u64> {
         self.take(8).map(|b| {
@@ -341,5 +516,61 @@ mod tests {
         bad_ref[first_record + 32] = 9;
         let e = BlockMaps::decode(&bad_ref, "t").unwrap_err();
         assert!(e.message.contains("names backup"), "{e}");
+    }
+
+    /// A point's delta map round-trips, and resolving it over its base gives the base with the
+    /// changed blocks (and a grown tail) in place, re-pointed into the point's table.
+    #[test]
+    fn delta_maps_round_trip_and_resolve_over_their_base() {
+        let base = sample();
+        let mut point = BlockMaps::default();
+        let me = point.intern("point_20260101T000000.000Z_00000001").unwrap();
+        let b = point.intern(&id(1)).unwrap();
+        let rec = |k: u8| BlockRecord {
+            sha256: [k; 32],
+            backup: me,
+            volume: 0,
+            offset: 10 * k as u64,
+            length: 9,
+        };
+        // Grown from 40,000 to 50,000 bytes: block 2 (was partial) and the new block 3 change.
+        point.deltas.push(DeltaMap {
+            path: "data/app.db".into(),
+            size: 50_000,
+            block_size: 16384,
+            base: b,
+            changed: vec![(2, rec(7)), (3, rec(8))],
+        });
+        let bytes = point.encode();
+        assert_eq!(&bytes[..8], DELTA_MAP_MAGIC);
+        let mut back = BlockMaps::decode(&bytes, "t").unwrap();
+        assert_eq!(back, point);
+        let d = back.deltas[0].clone();
+        let f = back
+            .resolve_delta(&d, &base.files[0], &base.backups, "t")
+            .unwrap();
+        assert_eq!(f.blocks.len(), 4);
+        assert_eq!(f.blocks[0].sha256, [1; 32]);
+        assert_eq!(back.backup_of(&f.blocks[0]), id(1));
+        assert_eq!(back.backup_of(&f.blocks[1]), id(2));
+        assert_eq!(f.blocks[3].sha256, [8; 32]);
+        // A grown file whose old partial last block is kept is refused.
+        let mut d2 = d.clone();
+        d2.changed.remove(0);
+        let e = back
+            .resolve_delta(&d2, &base.files[0], &base.backups, "t")
+            .unwrap_err();
+        assert!(e.message.contains("partial block"), "{e}");
+        // A delta that leaves a new block without a record is refused.
+        let mut d3 = d.clone();
+        d3.changed.truncate(1);
+        assert!(
+            back.resolve_delta(&d3, &base.files[0], &base.backups, "t")
+                .is_err()
+        );
+        // Out-of-order indexes are refused.
+        let mut swapped = point.clone();
+        swapped.deltas[0].changed.reverse();
+        assert!(BlockMaps::decode(&swapped.encode(), "t").is_err());
     }
 }

@@ -1,11 +1,14 @@
-//! The catalog: which backups exist (those with a manifest), their chains, and unfinished leftovers.
+//! The catalog: which backups exist (those with a manifest), their chains, and unfinished
+//! leftovers; and, for the operations that need them, the continuous points.
 
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
 
 use super::Repository;
-use super::keys::{BACKUPS_PREFIX, MANIFEST_NAME, split_backup_key};
+use super::keys::{
+    BACKUPS_PREFIX, MANIFEST_NAME, POINTS_PREFIX, is_point_id, split_backup_key, split_point_key,
+};
 use super::manifest::ManifestSummary;
 use crate::action::{Action, Advice};
 use crate::error::{Error, Result};
@@ -31,55 +34,95 @@ pub struct Catalog {
     pub backups: Vec<ManifestSummary>,
     pub unfinished: Vec<Unfinished>,
     pub unreadable: Vec<Unreadable>,
+    /// The continuous points, oldest first: empty unless [`Catalog::load_points`] ran.
+    pub points: Vec<ManifestSummary>,
+    /// Point folders without a manifest (being written, or left by a crash).
+    pub unfinished_points: Vec<Unfinished>,
+    /// Points whose manifest exists but cannot be read.
+    pub unreadable_points: Vec<Unreadable>,
+}
+
+/// Folders under `prefix` (split by `split`) as (complete ids, unfinished leftovers).
+async fn folders(
+    repo: &Repository,
+    prefix: &str,
+    split: fn(&str) -> Option<(&str, &str)>,
+) -> Result<(Vec<String>, Vec<Unfinished>)> {
+    let mut folders: BTreeMap<String, Vec<ObjectInfo>> = BTreeMap::new();
+    for obj in repo.storage().list(prefix).await? {
+        if let Some((id, _)) = split(&obj.key) {
+            folders.entry(id.to_string()).or_default().push(obj.clone());
+        }
+    }
+    let mut complete = Vec::new();
+    let mut unfinished = Vec::new();
+    for (id, objects) in folders {
+        if objects
+            .iter()
+            .any(|o| o.key.ends_with(&format!("/{MANIFEST_NAME}")))
+        {
+            complete.push(id);
+        } else {
+            unfinished.push(Unfinished {
+                backup_id: id,
+                objects,
+            });
+        }
+    }
+    Ok((complete, unfinished))
+}
+
+/// The summaries of `ids` (read 8 at a time), split into readable and unreadable.
+async fn summaries(repo: &Repository, ids: Vec<String>) -> (Vec<ManifestSummary>, Vec<Unreadable>) {
+    let results: Vec<(String, Result<ManifestSummary>)> = futures::stream::iter(ids)
+        .map(|id| async move {
+            let r = repo.read_summary(&id).await;
+            (id, r)
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    let mut ok = Vec::new();
+    let mut unreadable = Vec::new();
+    for (id, r) in results {
+        match r {
+            Ok(s) => ok.push(s),
+            Err(error) => unreadable.push(Unreadable {
+                backup_id: id,
+                error,
+            }),
+        }
+    }
+    (ok, unreadable)
 }
 
 impl Catalog {
     pub async fn load(repo: &Repository) -> Result<Catalog> {
-        let mut folders: BTreeMap<String, Vec<ObjectInfo>> = BTreeMap::new();
-        for obj in repo.storage().list(BACKUPS_PREFIX).await? {
-            if let Some((id, _)) = split_backup_key(&obj.key) {
-                folders.entry(id.to_string()).or_default().push(obj.clone());
-            }
-        }
-        let mut complete = Vec::new();
-        let mut unfinished = Vec::new();
-        for (id, objects) in folders {
-            if objects
-                .iter()
-                .any(|o| o.key.ends_with(&format!("/{MANIFEST_NAME}")))
-            {
-                complete.push(id);
-            } else {
-                unfinished.push(Unfinished {
-                    backup_id: id,
-                    objects,
-                });
-            }
-        }
-        let results: Vec<(String, Result<ManifestSummary>)> = futures::stream::iter(complete)
-            .map(|id| async move {
-                let r = repo.read_summary(&id).await;
-                (id, r)
-            })
-            .buffered(8)
-            .collect()
-            .await;
-        let mut backups = Vec::new();
-        let mut unreadable = Vec::new();
-        for (id, r) in results {
-            match r {
-                Ok(s) => backups.push(s),
-                Err(error) => unreadable.push(Unreadable {
-                    backup_id: id,
-                    error,
-                }),
-            }
-        }
+        let (complete, unfinished) = folders(repo, BACKUPS_PREFIX, split_backup_key).await?;
+        let (backups, unreadable) = summaries(repo, complete).await;
         Ok(Catalog {
             backups,
             unfinished,
             unreadable,
+            ..Catalog::default()
         })
+    }
+
+    /// Also read the continuous points' summaries (`points/`), so `get` finds them.
+    pub async fn load_points(&mut self, repo: &Repository) -> Result<()> {
+        let (complete, unfinished) = folders(repo, POINTS_PREFIX, split_point_key).await?;
+        let (points, unreadable) = summaries(repo, complete).await;
+        self.points = points;
+        self.unfinished_points = unfinished;
+        self.unreadable_points = unreadable;
+        Ok(())
+    }
+
+    /// The readable points built on `base`, oldest first.
+    pub fn points_of<'a>(&'a self, base: &'a str) -> impl Iterator<Item = &'a ManifestSummary> {
+        self.points
+            .iter()
+            .filter(move |p| p.base.as_deref() == Some(base))
     }
 
     /// The newest readable backup. (`resolve("latest")` refuses when a newer one is unreadable.)
@@ -145,7 +188,11 @@ impl Catalog {
         })
     }
 
+    /// A backup, or (once loaded) a continuous point, by id.
     pub fn get(&self, id: &str) -> Option<&ManifestSummary> {
+        if is_point_id(id) {
+            return self.points.iter().find(|b| b.backup_id == id);
+        }
         self.backups.iter().find(|b| b.backup_id == id)
     }
 

@@ -30,6 +30,17 @@ pub fn new_backup_id(at: DateTime<Utc>) -> String {
     format!("backup_{}_{suffix:08x}", at.format("%Y%m%dT%H%M%S%.3fZ"))
 }
 
+/// A new continuous point id: `point_YYYYMMDDTHHMMSS.mmmZ_<8 hex>` (the instant its snapshot
+/// was taken). Point ids sort by that time.
+pub fn new_point_id(at: DateTime<Utc>) -> String {
+    let suffix: u32 = rand::random();
+    format!(
+        "{}{}_{suffix:08x}",
+        super::keys::POINT_ID_PREFIX,
+        at.format("%Y%m%dT%H%M%S%.3fZ")
+    )
+}
+
 /// An id safe to use as one object-key component: 1 to 128 of `[A-Za-z0-9._-]`.
 pub(crate) fn is_key_safe(id: &str) -> bool {
     !id.is_empty()
@@ -39,14 +50,17 @@ pub(crate) fn is_key_safe(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
-/// A backup id is safe to use as an object-key component: `backup_` then `[A-Za-z0-9._-]`.
+/// A backup id (`backup_…`) or continuous point id (`point_…`) is safe to use as an
+/// object-key component: the prefix then `[A-Za-z0-9._-]`.
 pub fn check_backup_id(id: &str) -> Result<()> {
-    if id.starts_with("backup_") && is_key_safe(id) {
+    if (id.starts_with(super::keys::BACKUP_ID_PREFIX) || super::keys::is_point_id(id))
+        && is_key_safe(id)
+    {
         Ok(())
     } else {
         Err(Error::usage(format!("{id:?} is not a backup id"))
             .with_next(Advice::step(Action::ListBackups, "to see them"))
-            .with_guidance("backup ids start with backup_"))
+            .with_guidance("backup ids start with backup_ (continuous points with point_)"))
     }
 }
 

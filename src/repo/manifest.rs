@@ -226,6 +226,11 @@ pub struct ManifestSummary {
     /// The block map object (`blockmap`), when this backup stored blocks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_map: Option<ChecksumItem>,
+    /// Continuous points only: the backup this point's record is relative to. A point's
+    /// `entries` are those that differ from that backup's, and its `deleted` the paths of that
+    /// backup gone since (see `docs/FORMAT.md`, "Continuous points").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
 }
 
 /// The full manifest.

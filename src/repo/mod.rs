@@ -40,7 +40,7 @@ use crypto::{Credential, KeySlot, SecretKey, SlotVersion};
 use envelope::{DEFAULT_FRAME_SIZE, ObjectContext, ObjectKind};
 use manifest::{ChecksumItem, ChecksumList, Manifest, ManifestSummary};
 
-pub use ids::{check_backup_id, new_backup_id};
+pub use ids::{check_backup_id, new_backup_id, new_point_id};
 pub use kind::BackupType;
 
 pub use keys::{
@@ -435,9 +435,59 @@ impl Repository {
         Ok(item)
     }
 
-    /// Read a backup's block maps, checked against the manifest's record of them (size and
-    /// SHA-256), opened, bounded and parsed.
+    /// Read a backup's (or continuous point's) block maps, checked against the manifest's
+    /// record of them (size and SHA-256), opened, bounded and parsed. A point's delta maps come
+    /// back resolved: each put in place over its base backup's map, read and checked the same
+    /// way, so callers only ever see whole maps.
     pub async fn read_block_map(
+        &self,
+        backup_id: &str,
+        expected: &ChecksumItem,
+    ) -> Result<blockmap::BlockMaps> {
+        let mut maps = self.read_block_map_object(backup_id, expected).await?;
+        if maps.deltas.is_empty() {
+            return Ok(maps);
+        }
+        let what = format!("the block map of {backup_id}");
+        let mut bases: std::collections::HashMap<String, blockmap::BlockMaps> =
+            std::collections::HashMap::new();
+        for d in std::mem::take(&mut maps.deltas) {
+            let base_id = maps.backups[d.base as usize].clone();
+            if keys::is_point_id(&base_id) {
+                return Err(Error::integrity(format!(
+                    "{what}: the delta map of {} is based on another point ({base_id})",
+                    d.path
+                )));
+            }
+            if !bases.contains_key(&base_id) {
+                let summary = self.read_summary(&base_id).await.map_err(|e| {
+                    e.context(format!("reading the base of the delta map of {}", d.path))
+                })?;
+                let item = summary.block_map.ok_or_else(|| {
+                    Error::integrity(format!(
+                        "{what}: the delta map of {} is based on {base_id}, which has no block map",
+                        d.path
+                    ))
+                })?;
+                let base = self.read_block_map_object(&base_id, &item).await?;
+                bases.insert(base_id.clone(), base);
+            }
+            let base = &bases[&base_id];
+            let file = base.file(&d.path).ok_or_else(|| {
+                Error::integrity(format!(
+                    "{what}: the delta map of {} is based on {base_id}, which holds no map of it",
+                    d.path
+                ))
+            })?;
+            let resolved = maps.resolve_delta(&d, file, &base.backups, &what)?;
+            maps.files.push(resolved);
+        }
+        maps.files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(maps)
+    }
+
+    /// One block map object as it is stored (a point's delta maps not resolved).
+    async fn read_block_map_object(
         &self,
         backup_id: &str,
         expected: &ChecksumItem,

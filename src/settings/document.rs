@@ -103,6 +103,7 @@ pub(crate) struct BackupDoc {
     pub storage: StorageSettings,
     pub lock_wait_seconds: u64,
     pub block_incremental: super::schema::BlockIncrementalSettings,
+    pub continuous: super::schema::ContinuousSettings,
     pub host: Option<String>,
 }
 
@@ -124,6 +125,7 @@ impl Default for BackupDoc {
             storage: d.storage,
             lock_wait_seconds: d.lock_wait_seconds,
             block_incremental: d.block_incremental,
+            continuous: d.continuous,
             host: d.host,
         }
     }

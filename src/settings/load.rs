@@ -82,6 +82,43 @@ impl LoadedSettings {
         dirs
     }
 
+    /// The path sources continuous protection covers (`backup.continuous.paths`, or every path
+    /// source), each with its stored name. A listed path that is not a path source is refused,
+    /// naming the path sources.
+    pub fn continuous_sources(&self) -> crate::error::Result<Vec<(PathBuf, String)>> {
+        let paths: Vec<PathBuf> = self
+            .sources()
+            .into_iter()
+            .filter_map(|s| match s {
+                ResolvedSource::Path { path, .. } => Some(path),
+                ResolvedSource::Command { .. } => None,
+            })
+            .collect();
+        let wanted = &self.settings.backup.continuous.paths;
+        if let Some(p) = wanted.iter().find(|p| !paths.contains(p)) {
+            return Err(crate::error::Error::usage(format!(
+                "backup.continuous.paths names {}, which is not one of the path sources ({})",
+                p.display(),
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .with_guidance(
+                "list path sources of backup.sources there, or leave it empty for all",
+            ));
+        }
+        Ok(paths
+            .into_iter()
+            .filter(|p| wanted.is_empty() || wanted.contains(p))
+            .filter_map(|p| {
+                let stored = crate::repo::paths::stored_path_for(&self.project_root, &p).ok()?;
+                Some((p, stored))
+            })
+            .collect())
+    }
+
     /// The sources to back up; `[project_root/settings, project_root/data]` when
     /// `backup.sources` is empty. Paths absolute.
     pub fn sources(&self) -> Vec<ResolvedSource> {

@@ -79,6 +79,9 @@ pub(super) fn resolve_paths(s: &mut SettingsDoc, r: &Resolver<'_>) -> Result<()>
         &b.encryption.key_path,
         &keys(&["backup", "encryption", "key_path"]),
     )?;
+    for (i, path) in b.continuous.paths.iter_mut().enumerate() {
+        *path = r.resolve(path, &index_key(&["backup", "continuous", "paths"], i))?;
+    }
     for (i, source) in b.sources.iter_mut().enumerate() {
         let key = index_key(&["backup", "sources"], i);
         match source {

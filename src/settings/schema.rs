@@ -55,6 +55,7 @@ pub struct BackupSettings {
     /// How long a backup or cleanup waits for a conflicting lock before giving up (seconds).
     pub lock_wait_seconds: u64,
     pub block_incremental: BlockIncrementalSettings,
+    pub continuous: ContinuousSettings,
     /// The host name this machine's backups, locks and history records carry (chains and
     /// retention are per host). None: the system's host name.
     pub host: Option<String>,
@@ -103,6 +104,37 @@ impl Default for BlockIncrementalSettings {
     }
 }
 
+/// `backup.continuous`: continuous protection. The daemon watches the path sources and records
+/// what changed as small continuous points between scheduled backups (`docs/DAEMON.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContinuousSettings {
+    pub enabled: bool,
+    /// A point is made once the sources have been quiet this long after a change (seconds).
+    pub debounce_seconds: u64,
+    /// ... or at the latest this long after the first change not yet in a point, however
+    /// busy the sources are (seconds): the bound on the recovery point.
+    pub max_delay_seconds: u64,
+    /// The path sources to protect continuously (as `backup.sources` writes them). Empty:
+    /// every path source. Command sources are only run by scheduled backups.
+    pub paths: Vec<PathBuf>,
+    /// Every point is kept at least this long (hours); then cleanup folds the points into the
+    /// scheduled backups (removes them once a newer backup holds their state).
+    pub keep_hours: u64,
+}
+
+impl Default for ContinuousSettings {
+    fn default() -> Self {
+        ContinuousSettings {
+            enabled: false,
+            debounce_seconds: 2,
+            max_delay_seconds: 15,
+            paths: Vec::new(),
+            keep_hours: 24,
+        }
+    }
+}
+
 impl Default for BackupSettings {
     fn default() -> Self {
         BackupSettings {
@@ -120,6 +152,7 @@ impl Default for BackupSettings {
             storage: StorageSettings::default(),
             lock_wait_seconds: 600,
             block_incremental: BlockIncrementalSettings::default(),
+            continuous: ContinuousSettings::default(),
             host: None,
         }
     }

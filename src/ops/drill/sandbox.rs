@@ -190,6 +190,7 @@ pub(super) async fn restore_verified(
         overwrite,
         keep_special_bits: false,
         host: None,
+        at: None,
     };
     let r = dr
         .extract(&job, ctx.progress.clone(), ctx.cancel, None)

@@ -53,6 +53,7 @@ impl Dr {
             overwrite: false,
             keep_special_bits: false,
             host: None,
+            at: None,
         };
         let restored = self
             .extract(&job, progress, cancel, Some(times.clone()))

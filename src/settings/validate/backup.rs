@@ -51,6 +51,24 @@ pub(super) fn check(b: &mut BackupDoc, p: &mut Problems<'_>) {
             None,
         );
     }
+    let c = &b.continuous;
+    if c.max_delay_seconds < 1 || c.max_delay_seconds < c.debounce_seconds {
+        p.add(
+            &keys(&["backup", "continuous", "max_delay_seconds"]),
+            format!(
+                "must be at least 1 and at least debounce_seconds ({})",
+                c.debounce_seconds
+            ),
+            Some("max_delay_seconds bounds how old the newest change not in a point may get"),
+        );
+    }
+    if c.keep_hours < 1 {
+        p.add(
+            &keys(&["backup", "continuous", "keep_hours"]),
+            "must be at least 1 (hour)",
+            None,
+        );
+    }
     if b.max_chain_length < 1 {
         p.add(
             &keys(&["backup", "max_chain_length"]),

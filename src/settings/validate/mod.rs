@@ -68,6 +68,7 @@ fn typed_backup(
         storage: b.storage,
         lock_wait_seconds: b.lock_wait_seconds,
         block_incremental: b.block_incremental,
+        continuous: b.continuous,
         host: b.host,
     }
 }

@@ -1,0 +1,414 @@
+//! Continuous points: the record a point keeps (what differs from its base backup), the state
+//! at a point rebuilt from its base and that record, delta block maps, and which backup or
+//! point holds the state at an instant (`docs/FORMAT.md`, "Continuous points").
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+use crate::repo::Repository;
+use crate::repo::blockmap::{BlockMaps, DeltaMap, RECORD_LEN, block_count, block_len};
+use crate::repo::catalog::Catalog;
+use crate::repo::keys::{MANIFEST_NAME, POINTS_PREFIX, is_point_id, split_point_key};
+use crate::repo::manifest::{Entry, Manifest, ManifestSummary};
+
+/// What a continuous point builds on: its base backup and the state it compares with (the
+/// previous point of that base, rebuilt, or the base itself).
+pub(crate) struct PointBasis {
+    pub base: Manifest,
+    pub parent: Manifest,
+    /// The stored names of the path sources the point reads (the others keep the parent's
+    /// entries: command sources are never run for a point).
+    pub covered: Vec<String>,
+}
+
+impl PointBasis {
+    /// Whether `path` belongs to one of the sources a point reads.
+    pub fn covers(&self, path: &str) -> bool {
+        self.covered.iter().any(|c| {
+            path == c
+                || path
+                    .strip_prefix(c.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+        })
+    }
+}
+
+/// The newest point of `base` made by `host`, read from the store without loading every
+/// point: `hint` (the point this process made last) when it is still that, else the point
+/// folders newest first until one of `base` (or one older than `base`: there is none).
+pub(crate) async fn previous_point(
+    repo: &Repository,
+    base: &ManifestSummary,
+    hint: Option<&str>,
+) -> Result<Option<Manifest>> {
+    let mine = |s: &ManifestSummary| {
+        s.base.as_deref() == Some(base.backup_id.as_str()) && s.host == base.host
+    };
+    let mut ids: Vec<String> = repo
+        .storage()
+        .list(POINTS_PREFIX)
+        .await?
+        .iter()
+        .filter_map(|o| split_point_key(&o.key))
+        .filter(|(_, name)| *name == MANIFEST_NAME)
+        .map(|(id, _)| id.to_string())
+        .collect();
+    ids.sort();
+    if let Some(h) = hint
+        && ids.last().map(String::as_str) == Some(h)
+    {
+        let m = repo.read_manifest(h).await?;
+        if mine(&m.summary) {
+            return Ok(Some(m));
+        }
+    }
+    for id in ids.iter().rev() {
+        let s = match repo.read_summary(id).await {
+            Ok(s) => s,
+            // Another host's damaged point is not ours to judge here; validation reports it.
+            Err(_) => continue,
+        };
+        if mine(&s) {
+            return Ok(Some(repo.read_manifest(id).await?));
+        }
+        if s.started < base.started {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// Put into `catalog` the summaries of the points whose block maps `state`'s entries read (a
+/// point's writer does not load every point).
+pub(crate) async fn add_point_summaries(
+    repo: &Repository,
+    catalog: &mut Catalog,
+    state: &Manifest,
+) -> Result<()> {
+    let ids: BTreeSet<&str> = state
+        .entries
+        .iter()
+        .filter_map(|e| e.blocks.as_ref())
+        .map(|b| b.map_in.as_str())
+        .filter(|id| is_point_id(id))
+        .collect();
+    for id in ids {
+        if catalog.get(id).is_none() {
+            catalog.points.push(repo.read_summary(id).await?);
+        }
+    }
+    catalog.points.sort_by(|a, b| a.backup_id.cmp(&b.backup_id));
+    Ok(())
+}
+
+/// The state at a point: its base's entries, with the point's entries put in place and the
+/// paths it lists as deleted taken out. Refuses a point whose record does not belong to `base`.
+pub(crate) fn state_at(base: &Manifest, point: Manifest) -> Result<Manifest> {
+    let id = &point.summary.backup_id;
+    if point.summary.base.as_deref() != Some(base.summary.backup_id.as_str())
+        || point.summary.host != base.summary.host
+    {
+        return Err(Error::integrity(format!(
+            "point {id} does not build on {} of host {:?} as its place says",
+            base.summary.backup_id, base.summary.host
+        )));
+    }
+    let gone: BTreeSet<&str> = point.deleted.iter().map(String::as_str).collect();
+    let mut entries: BTreeMap<String, Entry> = base
+        .entries
+        .iter()
+        .filter(|e| !gone.contains(e.path.as_str()))
+        .map(|e| (e.path.clone(), e.clone()))
+        .collect();
+    for e in point.entries {
+        entries.insert(e.path.clone(), e);
+    }
+    Ok(Manifest {
+        summary: point.summary,
+        entries: entries.into_values().collect(),
+        deleted: point.deleted,
+    })
+}
+
+/// Cut a point's full snapshot down to its record: the entries that differ from the base's,
+/// and the base's paths that are gone.
+pub(crate) fn record_of(base: &Manifest, mut full: Manifest) -> Manifest {
+    let before: HashMap<&str, &Entry> = base.entries.iter().map(|e| (e.path.as_str(), e)).collect();
+    let now: BTreeSet<&str> = full.entries.iter().map(|e| e.path.as_str()).collect();
+    let deleted: Vec<String> = base
+        .entries
+        .iter()
+        .filter(|e| !now.contains(e.path.as_str()))
+        .map(|e| e.path.clone())
+        .collect();
+    full.entries
+        .retain(|e| before.get(e.path.as_str()).is_none_or(|b| *b != e));
+    full.deleted = deleted;
+    full
+}
+
+/// Replace, in a point's maps, every file map that the base backup's entry also maps (same
+/// block size) by the records that differ from that map, when that is smaller. `base_maps`
+/// reads the full maps a base entry's `blocks.map_in` holds. Returns the backups the deltas
+/// are based on (the point depends on them).
+pub(crate) async fn delta_maps(
+    repo: &Repository,
+    catalog: &Catalog,
+    base: &Manifest,
+    maps: &mut BlockMaps,
+) -> Result<BTreeSet<String>> {
+    let base_entries = base.entry_map();
+    let mut loaded: HashMap<String, BlockMaps> = HashMap::new();
+    let mut based_on = BTreeSet::new();
+    let mut keep = Vec::new();
+    for f in std::mem::take(&mut maps.files) {
+        let Some(bl) = base_entries
+            .get(f.path.as_str())
+            .and_then(|e| e.blocks.as_ref())
+            .filter(|bl| bl.block_size == f.block_size)
+        else {
+            keep.push(f);
+            continue;
+        };
+        if !loaded.contains_key(&bl.map_in) {
+            let item = catalog
+                .get(&bl.map_in)
+                .and_then(|s| s.block_map.clone())
+                .ok_or_else(|| {
+                    Error::integrity(format!(
+                        "{}: its base's block map is in {}, which has none",
+                        f.path, bl.map_in
+                    ))
+                })?;
+            loaded.insert(
+                bl.map_in.clone(),
+                repo.read_block_map(&bl.map_in, &item).await?,
+            );
+        }
+        let holder = &loaded[&bl.map_in];
+        let Some(old) = holder.file(&f.path) else {
+            keep.push(f);
+            continue;
+        };
+        let old_count = block_count(old.size, old.block_size);
+        let mut changed = Vec::new();
+        for (i, r) in f.blocks.iter().enumerate() {
+            let i = i as u64;
+            let same = i < old_count
+                && old.blocks.get(i as usize).is_some_and(|o| {
+                    o.sha256 == r.sha256
+                        && o.volume == r.volume
+                        && o.offset == r.offset
+                        && o.length == r.length
+                        && holder.backup_of(o) == maps.backup_of(r)
+                })
+                && block_len(old.size, old.block_size, i) == block_len(f.size, f.block_size, i);
+            if !same {
+                changed.push((i, *r));
+            }
+        }
+        if changed.len() * (RECORD_LEN + 8) >= f.blocks.len() * RECORD_LEN {
+            keep.push(f);
+            continue;
+        }
+        let base_index = maps.intern(&bl.map_in)?;
+        based_on.insert(bl.map_in.clone());
+        maps.deltas.push(DeltaMap {
+            path: f.path,
+            size: f.size,
+            block_size: f.block_size,
+            base: base_index,
+            changed,
+        });
+    }
+    maps.files = keep;
+    Ok(based_on)
+}
+
+/// The snapshot of a backup (its manifest) or of a point (its base's, with the point's record
+/// put in place).
+pub(crate) async fn snapshot_of(repo: &Repository, s: &ManifestSummary) -> Result<Manifest> {
+    let m = repo.read_manifest(&s.backup_id).await?;
+    match &m.summary.base {
+        None if is_point_id(&s.backup_id) => Err(Error::integrity(format!(
+            "point {} names no base backup",
+            s.backup_id
+        ))),
+        None => Ok(m),
+        Some(base) => {
+            let base = repo
+                .read_manifest(base)
+                .await
+                .map_err(|e| e.context(format!("reading the base of point {}", s.backup_id)))?;
+            state_at(&base, m)
+        }
+    }
+}
+
+/// Of `host`'s backups and continuous points (the catalog's points loaded), the one holding
+/// the state at `at`: the newest started at or before it. Refuses when none is, and when an
+/// unreadable point or backup would be newer than the one chosen (never an older state in
+/// silence).
+pub(crate) fn holding_at<'a>(
+    catalog: &'a Catalog,
+    host: &str,
+    at: DateTime<Utc>,
+) -> Result<&'a ManifestSummary> {
+    let chosen = catalog
+        .backups
+        .iter()
+        .chain(catalog.points.iter())
+        .filter(|s| s.host == host && s.started <= at)
+        .filter(|s| s.base.as_deref().is_none_or(|b| catalog.get(b).is_some()))
+        .max_by(|a, b| {
+            a.started
+                .cmp(&b.started)
+                .then(a.backup_id.cmp(&b.backup_id))
+        });
+    let floor = chosen.map_or(String::new(), |c| c.started.format(ID_TIME).to_string());
+    let limit = at.format(ID_TIME).to_string();
+    if let Some(u) = catalog
+        .unreadable
+        .iter()
+        .chain(catalog.unreadable_points.iter())
+        .find(|u| {
+            let t = id_time(&u.backup_id);
+            t > floor.as_str() && t <= limit.as_str()
+        })
+    {
+        return Err(Error::integrity(format!(
+            "{} is unreadable ({}) and may hold the state at {at}; an older state is not \
+             restored in silence",
+            u.backup_id, u.error.message
+        ))
+        .with_guidance(
+            "name an earlier time or a backup id, and validate to see what is damaged",
+        ));
+    }
+    chosen.ok_or_else(|| {
+        Error::not_found(format!(
+            "no backup or continuous point of host {host} was started at or before {at}"
+        ))
+        .with_guidance("`backup list` shows the backups and the windows the points cover")
+    })
+}
+
+/// How ids write their time (`backup_<time>_…`, `point_<time>_…`).
+const ID_TIME: &str = "%Y%m%dT%H%M%S%.3fZ";
+
+/// The time part of a backup or point id (sorts as the time does).
+fn id_time(id: &str) -> &str {
+    id.split_once('_')
+        .and_then(|(_, rest)| rest.rsplit_once('_'))
+        .map_or("", |(t, _)| t)
+}
+
+/// An instant as a user writes it: RFC 3339 (`2026-12-05T10:15:00Z`, any offset), or a date
+/// and time taken as UTC (`2026-12-05 10:15[:30]`, `T` or a space between).
+pub fn parse_instant(s: &str) -> Result<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Ok(t.and_utc());
+        }
+    }
+    Err(Error::usage(format!("{s:?} is not a time")).with_guidance(
+        "write it as RFC 3339 (2026-12-05T10:15:00Z, or with an offset) or as \
+         2026-12-05 10:15:00 (UTC)",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::manifest::EntryKind;
+
+    fn entry(path: &str, stamp: &str) -> Entry {
+        serde_json::from_value(serde_json::json!({
+            "path": path, "kind": "file", "mode": 420, "mtime_ns": 0, "size": 1,
+            "sha256": "00", "origin": "file", "ctime_ns": 0, "inode": 0, "dev": 0,
+            "stamp": stamp,
+            "location": {"backup_id": "backup_1", "volume": 0}
+        }))
+        .expect("an entry")
+    }
+
+    fn manifest(id: &str, base: Option<&str>, entries: Vec<Entry>, deleted: &[&str]) -> Manifest {
+        let mut m: Manifest = serde_json::from_value(serde_json::json!({
+            "format_version": 4, "backup_id": id, "backup_type": "incremental",
+            "requested_type": "incremental", "parent": null, "chain_root": "backup_1",
+            "chain_length": 1, "started": "2026-01-01T00:00:00Z",
+            "finished": "2026-01-01T00:00:00Z", "host": "h", "tool_version": "0",
+            "compression_level": 3, "encrypted": true, "sources": [], "volumes": [],
+            "totals": {"files": 0, "dirs": 0, "symlinks": 0, "bytes": 0, "files_stored": 0,
+                       "bytes_stored_content": 0, "files_unchanged": 0, "files_deleted": 0,
+                       "stored_bytes": 0},
+            "depends_on": [], "entries": [], "deleted": []
+        }))
+        .expect("a manifest");
+        m.summary.base = base.map(str::to_string);
+        m.entries = entries;
+        m.deleted = deleted.iter().map(|d| d.to_string()).collect();
+        m
+    }
+
+    /// A point's record holds only what differs from its base, and rebuilding the state from
+    /// the base and the record gives the snapshot back.
+    #[test]
+    fn a_record_holds_only_the_difference_and_rebuilds_the_snapshot() {
+        let base = manifest(
+            "backup_1",
+            None,
+            vec![entry("a", "1"), entry("b", "1"), entry("c", "1")],
+            &[],
+        );
+        let full = manifest(
+            "point_1",
+            Some("backup_1"),
+            vec![entry("a", "1"), entry("c", "2"), entry("d", "1")],
+            &[],
+        );
+        let record = record_of(&base, full.clone());
+        let paths: Vec<&str> = record.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["c", "d"]);
+        assert_eq!(record.deleted, ["b"]);
+        let back = state_at(&base, record).unwrap();
+        assert_eq!(back.entries, full.entries);
+        assert!(back.entries.iter().all(|e| e.kind == EntryKind::File));
+    }
+
+    #[test]
+    fn instants_parse_as_written_and_ids_give_their_time() {
+        let t = parse_instant("2026-12-05T10:15:00+01:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-12-05T09:15:00+00:00");
+        assert_eq!(parse_instant("2026-12-05 09:15").unwrap(), t);
+        assert!(parse_instant("yesterday").is_err());
+        assert_eq!(
+            id_time("point_20261205T091500.000Z_0a1b2c3d"),
+            "20261205T091500.000Z"
+        );
+        assert_eq!(
+            t.format(ID_TIME).to_string().as_str(),
+            id_time("backup_20261205T091500.000Z_0a1b2c3d")
+        );
+    }
+
+    /// A point is refused over a base it does not name (a point moved between chains).
+    #[test]
+    fn a_point_of_another_base_is_refused() {
+        let base = manifest("backup_1", None, vec![], &[]);
+        let other = manifest("point_1", Some("backup_2"), vec![], &[]);
+        let e = state_at(&base, other).unwrap_err();
+        assert!(e.message.contains("does not build on"), "{e}");
+    }
+}
