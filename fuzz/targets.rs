@@ -1151,6 +1151,7 @@ fn seed_manifest() -> Manifest {
             depends_on: vec![PARENT_ID.into()],
             warnings: vec!["data/app.db changed while it was read".into()],
             block_map: None,
+            base: None,
         },
         entries,
         deleted: vec!["data/sub/f3.txt".into()],

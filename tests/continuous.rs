@@ -225,3 +225,190 @@ fn a_moved_point_or_one_without_its_base_is_refused() {
     assert_ne!(dr_util::code(&r), 0, "{}", dr_util::shown(&r));
     assert!(!target.join("data").exists(), "nothing restored");
 }
+
+/// A daemon with continuous protection only (no scheduled job), debounce 1 s, max delay 3 s.
+fn continuous_daemon(p: &Project) -> std::process::Child {
+    let yaml = "backup:\n  directory: \"./repo\"\n  sources: [\"./data\"]\n  encryption: { key_path: \"./key\" }\n  continuous: { enabled: true, debounce_seconds: 1, max_delay_seconds: 3 }\ndisaster_recovery:\n  restore_test: { scratch_dir: \"./scratch\" }\n  drills: { enabled: false }\n  automated_tests: { enabled: false }\ndaemon:\n  validation: { enabled: false }\n";
+    std::fs::write(p.config(), yaml).unwrap();
+    p.cmd(&["daemon", "--no-http"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the daemon")
+}
+
+fn stop(child: std::process::Child) -> std::process::Output {
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    child.wait_with_output().unwrap()
+}
+
+/// The points `backup list --points` shows, oldest first.
+fn listed_points(p: &Project) -> Vec<Value> {
+    let l = p.json(&["backup", "list", "--points"], 0);
+    l["points"].as_array().cloned().unwrap_or_default()
+}
+
+fn instant(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+/// Under the daemon: the first start makes the base backup by itself; a file written is in a
+/// point (restorable with `restore --at`) within the debounce plus one point's time; a burst
+/// of 10,000 changes makes a few points, not thousands, and the newest holds every file; the
+/// covered window is listed.
+#[test]
+fn the_daemon_makes_points_soon_after_changes_and_few_for_a_burst() {
+    let p = Project::new("");
+    p.write("a.txt", "alpha");
+    p.init();
+    let child = continuous_daemon(&p);
+    let base = dr_util::wait_for(
+        std::time::Duration::from_secs(60),
+        "the base backup",
+        || {
+            let l = p.json(&["backup", "list"], 0);
+            l["backups"].as_array().and_then(|b| b.first().cloned())
+        },
+    );
+    assert_eq!(base["backup_type"], "full", "{base}");
+
+    // One file written: a point holding it within debounce (1 s) + a point's time.
+    let t0 = chrono::Utc::now();
+    let clock = std::time::Instant::now();
+    p.write("b.txt", "bravo");
+    let first = dr_util::wait_for(
+        std::time::Duration::from_secs(30),
+        "a point after the write",
+        || {
+            listed_points(&p)
+                .into_iter()
+                .find(|pt| instant(&pt["started"]) > t0)
+        },
+    );
+    let waited = clock.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "the point came {waited:?} after the write"
+    );
+    let target = p.root().join("at-first");
+    let at = first["finished"].as_str().unwrap();
+    p.json(
+        &["restore", "--at", at, "--target", target.to_str().unwrap()],
+        0,
+    );
+    assert_eq!(std::fs::read(target.join("data/b.txt")).unwrap(), b"bravo");
+
+    // A burst of 10,000 small files.
+    let before = listed_points(&p).len();
+    let burst = std::time::Instant::now();
+    for i in 0..10_000 {
+        p.write(&format!("burst/f{i:05}.txt"), i.to_string());
+    }
+    let burst_secs = burst.elapsed().as_secs();
+    // Quiet, then the last point.
+    let done = chrono::Utc::now();
+    let newest = dr_util::wait_for(
+        std::time::Duration::from_secs(60),
+        "a point after the burst",
+        || {
+            listed_points(&p)
+                .into_iter()
+                .rev()
+                .find(|pt| instant(&pt["started"]) > done)
+        },
+    );
+    let made = listed_points(&p).len() - before;
+    // One point per max_delay (3 s) while the burst lasts, and one after it, at most.
+    let bound = burst_secs / 3 + 4;
+    assert!(
+        made as u64 <= bound,
+        "{made} points for one burst of {burst_secs} s (bound {bound})"
+    );
+    let out = stop(child);
+    assert_eq!(dr_util::code(&out), 0, "{}", dr_util::shown(&out));
+    let target = p.root().join("at-burst");
+    let at = newest["finished"].as_str().unwrap();
+    p.json(
+        &["restore", "--at", at, "--target", target.to_str().unwrap()],
+        0,
+    );
+    let got = dr_util::files_under(&target.join("data/burst"));
+    assert_eq!(got.len(), 10_000);
+    assert_eq!(got["f09999.txt"], b"9999");
+
+    let l = p.json(&["backup", "list"], 0);
+    let w = &l["covered"][0];
+    assert_eq!(w["base"], base["backup_id"], "{l}");
+    assert_eq!(
+        w["points"].as_u64().unwrap() as usize,
+        listed_points(&p).len()
+    );
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(p.root().join("state/daemon/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        state["jobs"]["continuous"]["last_result"], "succeeded",
+        "{state}"
+    );
+}
+
+/// A point killed while it writes leaves nothing half visible: no point is listed, `restore
+/// --at` still gives the previous state, and cleanup removes the leftovers as an orphan.
+#[test]
+fn a_point_killed_mid_write_leaves_nothing_half_visible() {
+    let p = Project::new("  block_incremental: { min_file_mb: 1 }\n");
+    p.write("big.bin", dr_util::noise(1, 64 << 20));
+    let full = p.backup("full");
+    p.write("big.bin", dr_util::noise(2, 64 << 20));
+    let mut child = p
+        .cmd(&["backup", "point"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once the point's folder has objects (it is writing them).
+    let points = p.repo().join("points");
+    dr_util::wait_for(
+        std::time::Duration::from_secs(60),
+        "the point to start writing",
+        || {
+            std::fs::read_dir(&points)
+                .ok()?
+                .flatten()
+                .any(|d| std::fs::read_dir(d.path()).is_ok_and(|mut r| r.next().is_some()))
+                .then_some(())
+        },
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(listed_points(&p).is_empty(), "a killed point is not listed");
+    let target = p.root().join("after-kill");
+    let r = p.json(
+        &[
+            "restore",
+            "--at",
+            &chrono::Utc::now().to_rfc3339(),
+            "--target",
+            target.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert_eq!(r["backup_id"], full["backup_id"], "{r}");
+    assert_eq!(
+        std::fs::read(target.join("data/big.bin")).unwrap(),
+        dr_util::noise(1, 64 << 20)
+    );
+    let c = p.json(&["backup", "cleanup"], 0);
+    let orphans = c["orphans"].as_array().unwrap();
+    assert!(
+        orphans
+            .iter()
+            .any(|o| o["backup_id"].as_str().unwrap().starts_with("point_")),
+        "{c}"
+    );
+    assert_eq!(std::fs::read_dir(&points).unwrap().count(), 0, "{c}");
+}

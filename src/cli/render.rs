@@ -205,6 +205,31 @@ pub fn list(r: &ListResponse) -> String {
         }
         let _ = writeln!(s, "{} backup(s)", r.total_count);
     }
+    if !r.covered.is_empty() {
+        s.push_str("\ncontinuous protection (restore --at any instant in a window):\n");
+        for w in &r.covered {
+            let _ = writeln!(
+                s,
+                "  {} .. {}  host {}  {} point(s) on {}, {} stored",
+                w.from.format("%Y-%m-%d %H:%M:%S"),
+                w.to.format("%Y-%m-%d %H:%M:%S"),
+                w.host,
+                w.points,
+                w.base,
+                present::bytes(w.stored_bytes)
+            );
+        }
+    }
+    for p in &r.points {
+        let _ = writeln!(
+            s,
+            "  {}  {}  {} file(s) stored, {}",
+            p.point_id,
+            p.started.format("%Y-%m-%d %H:%M:%S%.3f"),
+            p.files_stored,
+            present::bytes(p.stored_bytes)
+        );
+    }
     unreadable_lines(&mut s, &r.unreadable);
     s.trim_end().to_string()
 }
@@ -338,6 +363,18 @@ pub fn cleanup(r: &CleanupResponse) -> String {
             k.backup_type.as_str(),
             crate::ops::hosts::shown(&k.host),
             k.reason
+        );
+    }
+    for g in &r.points {
+        let _ = writeln!(
+            s,
+            "  {} {} continuous point(s) on {} (host {}, {}): {}",
+            if g.remove { "remove" } else { "keep  " },
+            g.points,
+            g.base,
+            crate::ops::hosts::shown(&g.host),
+            present::bytes(g.stored_bytes),
+            g.reason
         );
     }
     for o in &r.orphans {

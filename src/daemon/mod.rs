@@ -7,6 +7,7 @@
 //! - `execute`: one job through the operations layer (a backup's retries, cleanup after it);
 //! - `watch`: the sources' change events gathered into debounced change sets (continuous
 //!   protection's input);
+//! - `continuous`: continuous points, made between the scheduled jobs when the sources change;
 //! - `alerts`: incidents from conditions, one alert and one "resolved" message each, to
 //!   webhooks, e-mail and healthchecks (docs/ALERTS.md);
 //! - this file: the loop. One job at a time (the daemon's jobs never overlap on its
@@ -14,10 +15,9 @@
 
 pub mod alerts;
 pub mod clock;
+mod continuous;
 mod execute;
 pub mod jobs;
-// Continuous protection builds on it; until then only its tests use it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub mod watch;
 
 use std::fs::File;
@@ -141,6 +141,14 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
         )))
     };
 
+    let mut points = continuous::Continuous::start(&dr)?;
+    if points.is_some() {
+        let c = &settings.backup.continuous;
+        log(format!(
+            "continuous protection: a point {} s after the sources go quiet, at most {} s after a change",
+            c.debounce_seconds, c.max_delay_seconds
+        ));
+    }
     let grace = Duration::from_secs(settings.daemon.shutdown_grace_seconds);
     let mut next_alert_check = since;
     while !cancel.is_cancelled() {
@@ -152,12 +160,34 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
         }
         let due = jobs::due(&jobs, &state, now, since);
         let Some(first) = due.into_iter().next() else {
+            // Between scheduled jobs: the owed continuous point.
+            if let Some(c) = points.as_mut().filter(|c| c.due()) {
+                c.run_point(&dr, &mut state, &clock, &cancel, grace, &log)
+                    .await;
+                save(&mut state, &jobs, &state_dir, clock.now(), &log);
+                continue;
+            }
             let wake =
                 jobs::next_wakeup(&jobs, now).map_or(next_alert_check, |t| t.min(next_alert_check));
             let nap = clock.real_until(wake).min(MAX_NAP);
+            let change = async {
+                match points.as_mut() {
+                    Some(c) => Some(c.changed().await),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = tokio::time::sleep(nap.max(Duration::from_millis(20))) => continue,
+                set = change => {
+                    if let (Some(c), Some(set)) = (points.as_mut(), set) {
+                        if set.rescan {
+                            log(format!("{}: change events were lost; the next point rescans every covered source", continuous::JOB));
+                        }
+                        c.owed = true;
+                    }
+                    continue;
+                }
             }
         };
         let name = first.job.name.clone();

@@ -65,6 +65,10 @@ pub struct CleanupResponse {
     /// Every backup, kept or removed, with the reason.
     pub plan: RetentionPlan,
     pub orphans: Vec<OrphanItem>,
+    /// The continuous points, per base backup: removed (folded into the backups) or kept,
+    /// with the reason.
+    #[serde(default)]
+    pub points: Vec<super::points::PointGroupDecision>,
     /// Stored bytes removed (or that would be, in a dry run).
     pub bytes_freed: u64,
     pub message: String,
@@ -135,9 +139,21 @@ impl Dr {
         repo: &Repository,
         req: &CleanupOptions,
     ) -> Result<CleanupResponse> {
-        let catalog = Catalog::load(repo).await?;
+        let mut catalog = Catalog::load(repo).await?;
+        catalog.load_points(repo).await?;
         let host = (!req.all_hosts).then(|| self.host());
-        let plan = self.retention_plan(&catalog, Utc::now(), host.as_deref())?;
+        let now = Utc::now();
+        let plan = self.retention_plan(&catalog, now, host.as_deref())?;
+        let removed: std::collections::BTreeSet<&str> =
+            plan.remove.iter().map(|p| p.backup_id.as_str()).collect();
+        let keep_hours = self.settings.settings.backup.continuous.keep_hours;
+        let points = super::points::fold_plan(
+            &catalog,
+            &removed,
+            now,
+            chrono::TimeDelta::hours(keep_hours.min(1 << 20) as i64),
+            host.as_deref(),
+        );
         let mut warnings = Vec::new();
         for u in &catalog.unreadable {
             warnings.push(format!(
@@ -157,6 +173,16 @@ impl Dr {
                     .into(),
             })
             .collect();
+        orphans.extend(catalog.unfinished_points.iter().map(|u| {
+            OrphanItem {
+                backup_id: u.backup_id.clone(),
+                objects: u.objects.len() as u64,
+                bytes: u.objects.iter().map(|o| o.size).sum(),
+                reason:
+                    "unfinished continuous point (crashed, killed or cancelled): it has no manifest"
+                        .into(),
+            }
+        }));
         let tmp = repo.storage().list(crate::storage::TMP_PREFIX).await?;
         if !tmp.is_empty() {
             orphans.push(OrphanItem {
@@ -172,12 +198,24 @@ impl Dr {
             .filter_map(|p| catalog.get(&p.backup_id))
             .map(|b| b.totals.stored_bytes)
             .sum();
-        let bytes_freed = removed_bytes + orphans.iter().map(|o| o.bytes).sum::<u64>();
+        let point_bytes: u64 = points
+            .iter()
+            .filter(|g| g.remove)
+            .map(|g| g.stored_bytes)
+            .sum();
+        let bytes_freed =
+            removed_bytes + point_bytes + orphans.iter().map(|o| o.bytes).sum::<u64>();
         if !req.dry_run {
+            // Points first, newest first: a point reads its base's and earlier points' blocks.
+            for g in points.iter().filter(|g| g.remove) {
+                for id in g.ids.iter().rev() {
+                    repo.remove_backup(id).await?;
+                }
+            }
             for item in &plan.remove {
                 repo.remove_backup(&item.backup_id).await?;
             }
-            for u in &catalog.unfinished {
+            for u in catalog.unfinished.iter().chain(&catalog.unfinished_points) {
                 repo.discard_unfinished(u).await?;
             }
             for o in &tmp {
@@ -189,8 +227,9 @@ impl Dr {
         } else {
             "removed"
         };
+        let points_removed: u64 = points.iter().filter(|g| g.remove).map(|g| g.points).sum();
         let message = format!(
-            "{verb} {} backup(s) and {} orphan group(s), {} freed; {} backup(s) kept ({})",
+            "{verb} {} backup(s), {points_removed} continuous point(s) and {} orphan group(s), {} freed; {} backup(s) kept ({})",
             plan.remove.len(),
             orphans.len(),
             crate::present::bytes(bytes_freed),
@@ -206,6 +245,7 @@ impl Dr {
             policy: RetentionPolicy::from_settings(&self.settings.settings.backup),
             plan,
             orphans,
+            points,
             bytes_freed,
             message,
             warnings,

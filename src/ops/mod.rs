@@ -48,7 +48,7 @@ mod key_file;
 mod measure;
 mod new_repository;
 pub mod notes;
-mod points;
+pub mod points;
 pub(crate) mod posture;
 mod private_dir;
 pub mod progress;

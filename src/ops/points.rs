@@ -328,6 +328,153 @@ pub fn parse_instant(s: &str) -> Result<DateTime<Utc>> {
     ))
 }
 
+/// A stretch of time whose every instant `restore --at` can bring back to within one point:
+/// from a backup's start to the newest point built on it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct CoveredWindow {
+    pub host: String,
+    /// The backup the points build on.
+    pub base: String,
+    pub from: DateTime<Utc>,
+    /// The newest point's instant.
+    pub to: DateTime<Utc>,
+    pub points: u64,
+    /// What the points stored (volumes, maps and records).
+    pub stored_bytes: u64,
+}
+
+/// One continuous point, as `backup list --points` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct PointItem {
+    pub point_id: String,
+    pub base: String,
+    pub host: String,
+    /// The instant of its snapshot.
+    pub started: DateTime<Utc>,
+    /// When it was complete (visible).
+    pub finished: DateTime<Utc>,
+    pub files_stored: u64,
+    pub stored_bytes: u64,
+}
+
+impl From<&ManifestSummary> for PointItem {
+    fn from(s: &ManifestSummary) -> Self {
+        PointItem {
+            point_id: s.backup_id.clone(),
+            base: s.base.clone().unwrap_or_default(),
+            host: s.host.clone(),
+            started: s.started,
+            finished: s.finished,
+            files_stored: s.totals.files_stored,
+            stored_bytes: s.totals.stored_bytes,
+        }
+    }
+}
+
+/// The windows the catalog's points cover, oldest first: one per base backup that has points
+/// (a point whose base is gone covers nothing).
+pub(crate) fn covered_windows(catalog: &Catalog) -> Vec<CoveredWindow> {
+    let mut out: BTreeMap<&str, CoveredWindow> = BTreeMap::new();
+    for p in &catalog.points {
+        let Some(base) = p.base.as_deref().and_then(|b| catalog.get(b)) else {
+            continue;
+        };
+        let w = out
+            .entry(base.backup_id.as_str())
+            .or_insert_with(|| CoveredWindow {
+                host: base.host.clone(),
+                base: base.backup_id.clone(),
+                from: base.started,
+                to: p.started,
+                points: 0,
+                stored_bytes: 0,
+            });
+        w.to = w.to.max(p.started);
+        w.points += 1;
+        w.stored_bytes += p.totals.stored_bytes;
+    }
+    let mut v: Vec<CoveredWindow> = out.into_values().collect();
+    v.sort_by_key(|w| w.from);
+    v
+}
+
+/// What cleanup does with the points built on one backup: they go together (a point reads
+/// the earlier points' blocks), or stay together.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct PointGroupDecision {
+    /// The backup the points build on.
+    pub base: String,
+    pub host: String,
+    pub points: u64,
+    pub newest: DateTime<Utc>,
+    pub stored_bytes: u64,
+    pub remove: bool,
+    pub reason: String,
+    /// The point ids (oldest first).
+    #[serde(skip)]
+    pub ids: Vec<String>,
+}
+
+/// Fold points into backups: per base backup, remove its points when the base itself goes
+/// (`removed`), when the base is gone, or when every point is older than `keep` and a newer
+/// backup of the host holds a later state; keep them otherwise, saying why. Only `host`'s
+/// points are considered when one is given.
+pub(crate) fn fold_plan(
+    catalog: &Catalog,
+    removed: &BTreeSet<&str>,
+    now: DateTime<Utc>,
+    keep: chrono::TimeDelta,
+    host: Option<&str>,
+) -> Vec<PointGroupDecision> {
+    let mut groups: BTreeMap<String, Vec<&ManifestSummary>> = BTreeMap::new();
+    for p in catalog
+        .points
+        .iter()
+        .filter(|p| host.is_none_or(|h| h == p.host))
+    {
+        groups
+            .entry(p.base.clone().unwrap_or_default())
+            .or_default()
+            .push(p);
+    }
+    let hours = keep.num_hours();
+    groups
+        .into_iter()
+        .map(|(base, pts)| {
+            let newest = pts.iter().map(|p| p.started).max().unwrap_or(now);
+            let host_name = pts[0].host.clone();
+            let later = catalog
+                .backups
+                .iter()
+                .filter(|b| b.host == host_name && b.started > newest && !removed.contains(b.backup_id.as_str()))
+                .max_by(|a, b| a.started.cmp(&b.started));
+            let (remove, reason) = if removed.contains(base.as_str()) {
+                (true, format!("its base backup {base} is removed by retention"))
+            } else if catalog.get(&base).is_none()
+                && !catalog.unreadable.iter().any(|u| u.backup_id == base)
+            {
+                (true, format!("its base backup {base} is gone: these points cannot be restored"))
+            } else if now - newest < keep {
+                (false, format!("within backup.continuous.keep_hours ({hours} h): the newest point is {} old", crate::present::age((now - newest).num_seconds())))
+            } else if let Some(b) = later {
+                (true, format!("folded into {}: every point is older than keep_hours ({hours} h) and that backup holds a later state", b.backup_id))
+            } else {
+                (false, "the newest state of the host: no backup holds it yet".to_string())
+            };
+            PointGroupDecision {
+                base,
+                host: host_name,
+                points: pts.len() as u64,
+                newest,
+                stored_bytes: pts.iter().map(|p| p.totals.stored_bytes).sum(),
+                remove,
+                reason,
+                ids: pts.iter().map(|p| p.backup_id.clone()).collect(),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,10 @@ pub struct ListOptions {
     #[schemars(with = "String")]
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
+    /// Also list every continuous point (the covered windows are always listed).
+    #[serde(default)]
+    #[arg(long)]
+    pub points: bool,
 }
 
 /// Options of `backup status` / `backup_status`.
@@ -137,6 +141,12 @@ pub struct ListResponse {
     pub total_count: u64,
     /// Backups whose manifest exists but cannot be read, newest first, with the reason.
     pub unreadable: Vec<UnreadableBackup>,
+    /// The windows continuous points cover (`restore --at` any instant in one), oldest first.
+    #[serde(default)]
+    pub covered: Vec<super::points::CoveredWindow>,
+    /// Every continuous point, oldest first (with `points`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<super::points::PointItem>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -213,7 +223,8 @@ impl Dr {
         let only = req.backup_type.backup_type();
         check_host_arg(req.host.as_deref())?;
         let repo = self.open_repo().await?;
-        let catalog = Catalog::load(&repo).await?;
+        let mut catalog = Catalog::load(&repo).await?;
+        catalog.load_points(&repo).await?;
         let mut items: Vec<BackupItem> = catalog
             .backups
             .iter()
@@ -226,10 +237,25 @@ impl Dr {
         if req.limit > 0 {
             items.truncate(req.limit as usize);
         }
+        let mine = |h: &str| req.host.as_ref().is_none_or(|w| w == h);
         Ok(ListResponse {
             backups: items,
             total_count,
             unreadable: unreadable(&catalog),
+            covered: super::points::covered_windows(&catalog)
+                .into_iter()
+                .filter(|w| mine(&w.host))
+                .collect(),
+            points: if req.points {
+                catalog
+                    .points
+                    .iter()
+                    .filter(|p| mine(&p.host))
+                    .map(super::points::PointItem::from)
+                    .collect()
+            } else {
+                Vec::new()
+            },
         })
     }
 
