@@ -20,7 +20,8 @@ use crate::repo::Repository;
 use crate::repo::blockmap::BLOCKMAP_NAME;
 use crate::repo::catalog::Catalog;
 use crate::repo::keys::{
-    BACKUPS_PREFIX, MANIFEST_NAME, backup_folder, backup_key, split_backup_key,
+    BACKUPS_PREFIX, MANIFEST_NAME, POINTS_PREFIX, backup_folder, backup_key, is_point_id,
+    split_backup_key, split_point_key,
 };
 use crate::repo::locks::LockMode;
 use crate::repo::manifest::{ChecksumItem, Manifest, VolumeContent};
@@ -176,7 +177,12 @@ impl Dr {
                 .await?;
             merge(&mut per, &mut totals, c);
         } else {
-            let catalog = Catalog::load(repo).await?;
+            let mut catalog = Catalog::load(repo).await?;
+            // Continuous points are checked like backups (every one, or the one named).
+            if only.is_none_or(is_point_id) {
+                catalog.load_points(repo).await?;
+                catalog.unreadable.append(&mut catalog.unreadable_points);
+            }
             let ids: Vec<String> = match only {
                 Some(id) => {
                     let b = self.resolve_backup(&catalog, id, None)?;
@@ -191,6 +197,7 @@ impl Dr {
                     let mut v: Vec<String> = catalog
                         .backups
                         .iter()
+                        .chain(&catalog.points)
                         .map(|b| b.backup_id.clone())
                         .collect();
                     v.extend(catalog.unreadable.iter().map(|u| u.backup_id.clone()));
@@ -365,6 +372,19 @@ impl Dr {
             {
                 ids.insert(id.to_string());
             }
+        }
+        let mut points = BTreeSet::new();
+        for o in repo.storage().list(POINTS_PREFIX).await? {
+            if let Some((id, name)) = split_point_key(&o.key)
+                && name == MANIFEST_NAME
+            {
+                points.insert(id.to_string());
+            }
+        }
+        if only.is_some_and(is_point_id) {
+            ids = points;
+        } else if only.is_none() {
+            ids.extend(points);
         }
         match only {
             Some("latest") => Ok(ids.into_iter().next_back().into_iter().collect()),
