@@ -436,3 +436,46 @@ fn validation_covers_points_and_names_a_damaged_one() {
         "the damaged point is named: {v}"
     );
 }
+
+/// With continuous protection on, the newest state is a point: the restore test restores and
+/// checks that point, measure-rpo measures from it, schedule show says what is covered, and
+/// cleanup keeps the points (within keep_hours) saying why.
+#[test]
+fn restore_tests_rpo_schedules_and_cleanup_see_the_points() {
+    let p = Project::new("  continuous: { enabled: true }\n");
+    p.write("f.txt", "one");
+    let db = open_db(&p, 50);
+    p.backup("full");
+    add_rows(&db, 10, "later");
+    p.write("f.txt", "two");
+    let pt = point(&p);
+    let id = pt["backup_id"].as_str().unwrap();
+
+    let t = p.json(&["restore-test", "run"], 0);
+    assert_eq!(t["backup_id"], id, "the newest state is tested: {t}");
+    assert_eq!(t["passed"], true, "{t}");
+
+    let r = p.json(&["restore-test", "measure-rpo"], 0);
+    assert_eq!(
+        r["current"]["newest_backup"], pt["finished"],
+        "the point is the newest recovery point: {r}"
+    );
+    assert!(
+        r["schedule"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("continuous protection"),
+        "{r}"
+    );
+
+    let s = p.json(&["schedule", "show"], 0);
+    assert_eq!(s["continuous"]["enabled"], true, "{s}");
+    assert_eq!(s["continuous"]["covered"][0], "data", "{s}");
+
+    let c = p.json(&["backup", "cleanup", "--dry-run"], 0);
+    let g = &c["points"][0];
+    assert_eq!(g["remove"], false, "{c}");
+    assert_eq!(g["points"], 1, "{c}");
+    assert!(g["reason"].as_str().unwrap().contains("keep_hours"), "{c}");
+    drop(db);
+}

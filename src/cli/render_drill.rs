@@ -209,6 +209,37 @@ pub fn schedule(r: &crate::ops::schedule::ScheduleResponse) -> String {
             ));
         }
     }
+    let c = &r.continuous;
+    if c.enabled {
+        out.push_str(&format!(
+            "continuous protection: on for {} (a point {} s after the sources go quiet, at most {} s after a change; kept {} h)\n",
+            if c.covered.is_empty() {
+                c.problem.clone().unwrap_or_else(|| "no path source".into())
+            } else {
+                c.covered.join(", ")
+            },
+            c.debounce_seconds,
+            c.max_delay_seconds,
+            c.keep_hours
+        ));
+        if let Some(l) = &c.last_point {
+            out.push_str(&format!(
+                "  last point: {} {}{} ({} made, {} failed)\n",
+                l.result.map_or("started", |r| r.as_str()),
+                l.finished
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default(),
+                l.detail
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default(),
+                l.successes_total,
+                l.failures_total
+            ));
+        }
+    } else {
+        out.push_str("continuous protection: off (backup.continuous.enabled)\n");
+    }
     match &r.daemon {
         Some(d) if d.running => out.push_str(&format!(
             "daemon: running (pid {}, since {}){}\n",

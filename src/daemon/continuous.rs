@@ -3,6 +3,8 @@
 //! scheduled jobs, one at a time like them.
 
 use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +15,7 @@ use crate::ops::backup::{BackupOptions, BackupStatus, PointOptions};
 use crate::ops::daemon_state::{DaemonState, JobResult};
 use crate::ops::{Cancel, Dr, NoProgress, secs};
 
-/// The name continuous protection has in the daemon's state (beside the scheduled jobs).
-pub const JOB: &str = "continuous";
+pub use crate::ops::daemon_state::CONTINUOUS_JOB as JOB;
 
 /// Raw events queued before the debouncer; more make the next point a rescan.
 const QUEUE: usize = 65_536;
@@ -32,6 +33,8 @@ pub struct Continuous {
     last_point: Option<String>,
     /// After a failed point, the next try waits until then.
     retry_after: Option<std::time::Instant>,
+    /// Every change up to this instant is in a point or a backup (None before the first).
+    recorded: Option<DateTime<Utc>>,
 }
 
 impl Continuous {
@@ -70,7 +73,17 @@ impl Continuous {
             owed: true,
             last_point: None,
             retry_after: None,
+            recorded: None,
         }))
+    }
+
+    /// The instant up to which every change is recorded: `now` when no point is owed (the
+    /// watch saw nothing since the last point), else the last point's (or None).
+    pub fn recorded_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.recorded {
+            Some(_) if !self.owed => Some(now),
+            r => r,
+        }
     }
 
     /// Whether a point should be made now.
@@ -147,6 +160,7 @@ impl Continuous {
             ),
             Some(Ok(resp)) if resp.status == BackupStatus::Completed => {
                 self.retry_after = None;
+                self.recorded = resp.started;
                 if let Some(id) = resp
                     .backup_id
                     .as_ref()
@@ -156,7 +170,12 @@ impl Continuous {
                 }
                 (JobResult::Succeeded, resp.message)
             }
-            Some(Ok(resp)) => (JobResult::Skipped, resp.message),
+            Some(Ok(resp)) => {
+                // Nothing changed since the last point or backup: everything up to now is held.
+                self.retry_after = None;
+                self.recorded = Some(started);
+                (JobResult::Skipped, resp.message)
+            }
             Some(Err(e)) if e.kind == ErrorKind::Cancelled => {
                 (JobResult::Cancelled, e.message.clone())
             }

@@ -154,7 +154,8 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
     while !cancel.is_cancelled() {
         let now = clock.now();
         if now >= next_alert_check {
-            check_alerts(&dr, &mut alerter, &state, now, &log).await;
+            let until = points.as_ref().and_then(|c| c.recorded_until(now));
+            check_alerts(&dr, &mut alerter, &state, now, until, &log).await;
             next_alert_check = clock.now() + ALERT_EVERY;
             continue;
         }
@@ -205,7 +206,8 @@ pub async fn run(dr: Dr, opts: DaemonOptions, cancel: Cancel) -> Result<()> {
             {
                 log_delivery(&d, &log);
             }
-            check_alerts(&dr, &mut alerter, &state, clock.now(), &log).await;
+            let until = points.as_ref().and_then(|c| c.recorded_until(clock.now()));
+            check_alerts(&dr, &mut alerter, &state, clock.now(), until, &log).await;
             next_alert_check = clock.now() + ALERT_EVERY;
         }
     }
@@ -229,12 +231,13 @@ async fn check_alerts(
     alerter: &mut alerts::Alerter,
     state: &DaemonState,
     now: DateTime<Utc>,
+    recorded_until: Option<DateTime<Utc>>,
     log: &(dyn Fn(String) + Sync),
 ) {
     if alerter.silenced().is_some() {
         return;
     }
-    let conditions = alerts::conditions::evaluate(dr, state, now).await;
+    let conditions = alerts::conditions::evaluate(dr, state, now, recorded_until).await;
     let ev = alerter.evaluate(&conditions, now).await;
     for key in &ev.opened {
         log(format!("alert: {key} opened"));

@@ -21,6 +21,8 @@ pub const STATE_VERSION: u32 = 1;
 
 /// The file name in `daemon.state_dir`.
 pub const STATE_FILE: &str = "state.json";
+/// The name continuous protection's points have in the state, beside the scheduled jobs.
+pub const CONTINUOUS_JOB: &str = "continuous";
 
 /// The whole state file. Missing keys read as their defaults (a later version's file that only
 /// adds keys still reads).

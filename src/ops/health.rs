@@ -28,7 +28,11 @@ pub struct Health {
     pub error: Option<String>,
     /// `disaster_recovery.rpo_target_minutes` in seconds.
     pub rpo_target_seconds: i64,
-    /// The newest backup is no older than the RPO target (false when there is none).
+    /// Seconds since the daemon's last continuous point (None without one).
+    #[serde(default)]
+    pub newest_point_age_seconds: Option<i64>,
+    /// The newest backup, or the daemon's last continuous point, is no older than the RPO
+    /// target (false when there is neither).
     pub rpo_met: bool,
     /// The daemon's jobs as its state file tells (None when no daemon has run here).
     pub daemon: Option<DaemonHealth>,
@@ -94,7 +98,13 @@ impl Dr {
         let version = env!("CARGO_PKG_VERSION").to_string();
         let s = &self.settings.settings;
         let rpo_target_seconds = (s.disaster_recovery.rpo_target_minutes as i64).saturating_mul(60);
-        let daemon = DaemonState::load_readonly(&s.daemon.state_dir).map(daemon_health);
+        let state = DaemonState::load_readonly(&s.daemon.state_dir);
+        let point_age = state
+            .as_ref()
+            .and_then(|st| st.job(super::daemon_state::CONTINUOUS_JOB))
+            .and_then(|j| j.last_success)
+            .map(|t| (now - t).num_seconds());
+        let daemon = state.map(daemon_health);
         match listing {
             Ok(catalog) => {
                 let newest = catalog.latest();
@@ -108,7 +118,12 @@ impl Dr {
                     newest_backup_age_seconds: age,
                     error: None,
                     rpo_target_seconds,
-                    rpo_met: age.is_some_and(|a| a <= rpo_target_seconds),
+                    newest_point_age_seconds: point_age,
+                    rpo_met: age
+                        .into_iter()
+                        .chain(point_age)
+                        .min()
+                        .is_some_and(|a| a <= rpo_target_seconds),
                     daemon,
                 }
             }
@@ -121,6 +136,7 @@ impl Dr {
                 newest_backup_age_seconds: None,
                 error: Some(e.message),
                 rpo_target_seconds,
+                newest_point_age_seconds: point_age,
                 rpo_met: false,
                 daemon,
             },

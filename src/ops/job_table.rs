@@ -73,6 +73,57 @@ impl From<&JobState> for LastRun {
     }
 }
 
+/// Continuous protection: its settings, and the daemon's last point.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ContinuousStatus {
+    /// `backup.continuous.enabled` (and backups are).
+    pub enabled: bool,
+    pub debounce_seconds: u64,
+    pub max_delay_seconds: u64,
+    pub keep_hours: u64,
+    /// The path sources it covers, by stored name (empty when disabled or misconfigured).
+    pub covered: Vec<String>,
+    /// Why the covered sources could not be worked out (a path that is not a source).
+    pub problem: Option<String>,
+    /// The daemon's last point: its result and what it made or why it failed; the counters
+    /// count points made and failed.
+    pub last_point: Option<LastRun>,
+}
+
+/// Continuous protection as the settings and the daemon's state tell.
+pub fn continuous_status(s: &crate::settings::LoadedSettings) -> ContinuousStatus {
+    let b = &s.settings.backup;
+    let c = &b.continuous;
+    let enabled = c.enabled && b.enabled;
+    let (covered, problem) = if enabled {
+        match s.continuous_sources() {
+            Ok(v) => (v.into_iter().map(|(_, stored)| stored).collect(), None),
+            Err(e) => (Vec::new(), Some(e.message)),
+        }
+    } else {
+        (Vec::new(), None)
+    };
+    let state_dir = &s.settings.daemon.state_dir;
+    let last_point = DaemonState::path(state_dir)
+        .exists()
+        .then(|| DaemonState::load_readonly(state_dir))
+        .flatten()
+        .and_then(|st| {
+            st.job(super::daemon_state::CONTINUOUS_JOB)
+                .filter(|j| j.last_started.is_some())
+                .map(LastRun::from)
+        });
+    ContinuousStatus {
+        enabled,
+        debounce_seconds: c.debounce_seconds,
+        max_delay_seconds: c.max_delay_seconds,
+        keep_hours: c.keep_hours,
+        covered,
+        problem,
+        last_point,
+    }
+}
+
 /// The daemon, as its state file tells.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct DaemonSummary {

@@ -247,6 +247,29 @@ pub(crate) async fn snapshot_of(repo: &Repository, s: &ManifestSummary) -> Resul
     }
 }
 
+/// The newest state of `host` in the repository, with its snapshot: its newest continuous
+/// point when one is newer than its newest backup (and built on a backup still there), else
+/// its newest backup (refused as `latest` is when a newer backup is unreadable). Loads the
+/// catalog's points.
+pub(crate) async fn newest_state(
+    repo: &Repository,
+    catalog: &mut Catalog,
+    host: &str,
+) -> Result<(ManifestSummary, Manifest)> {
+    let backup = catalog.resolve_latest_of(host)?.clone();
+    catalog.load_points(repo).await?;
+    let point = catalog
+        .points
+        .iter()
+        .filter(|p| p.host == host && p.started > backup.started)
+        .filter(|p| p.base.as_deref().is_some_and(|b| catalog.get(b).is_some()))
+        .max_by(|a, b| a.started.cmp(&b.started))
+        .cloned();
+    let chosen = point.unwrap_or(backup);
+    let snapshot = snapshot_of(repo, &chosen).await?;
+    Ok((chosen, snapshot))
+}
+
 /// Of `host`'s backups and continuous points (the catalog's points loaded), the one holding
 /// the state at `at`: the newest started at or before it. Refuses when none is, and when an
 /// unreadable point or backup would be newer than the one chosen (never an older state in
@@ -548,6 +571,67 @@ mod tests {
             t.format(ID_TIME).to_string().as_str(),
             id_time("backup_20261205T091500.000Z_0a1b2c3d")
         );
+    }
+
+    fn summary(id: &str, base: Option<&str>, host: &str, hours_ago: i64) -> ManifestSummary {
+        let mut m = manifest(id, base, vec![], &[]).summary;
+        m.host = host.to_string();
+        m.started = chrono::Utc::now() - chrono::TimeDelta::hours(hours_ago);
+        m.finished = m.started;
+        m.totals.stored_bytes = 10;
+        m
+    }
+
+    /// Cleanup folds the points of a base together: removed once all are older than
+    /// keep_hours and a newer backup holds a later state, or with their base; kept while
+    /// within keep_hours or while no backup holds a later state; another host's only with
+    /// every host.
+    #[test]
+    fn points_fold_into_backups_by_group_with_reasons() {
+        let now = chrono::Utc::now();
+        let keep = chrono::TimeDelta::hours(24);
+        let catalog = Catalog {
+            backups: vec![
+                summary("backup_a", None, "h", 80),
+                summary("backup_b", None, "h", 40),
+                summary("backup_c", None, "h", 2),
+                summary("backup_x", None, "other", 50),
+            ],
+            points: vec![
+                summary("point_a1", Some("backup_a"), "h", 79),
+                summary("point_a2", Some("backup_a"), "h", 78),
+                summary("point_b1", Some("backup_b"), "h", 39),
+                summary("point_b2", Some("backup_b"), "h", 3),
+                summary("point_c1", Some("backup_c"), "h", 30),
+                summary("point_c2", Some("backup_c"), "h", 1),
+                summary("point_g1", Some("backup_gone"), "h", 1),
+                summary("point_x1", Some("backup_x"), "other", 49),
+            ],
+            ..Catalog::default()
+        };
+        let removed: BTreeSet<&str> = ["backup_a"].into_iter().collect();
+        let plan = fold_plan(&catalog, &removed, now, keep, Some("h"));
+        let by = |b: &str| plan.iter().find(|g| g.base == b).unwrap();
+        assert!(by("backup_a").remove && by("backup_a").reason.contains("removed by retention"));
+        assert_eq!(by("backup_a").points, 2);
+        assert_eq!(by("backup_a").ids, ["point_a1", "point_a2"]);
+        // One point of b is 3 h old: the group stays.
+        assert!(!by("backup_b").remove, "{:?}", by("backup_b"));
+        assert!(by("backup_b").reason.contains("keep_hours"));
+        assert!(!by("backup_c").remove);
+        assert!(by("backup_gone").remove && by("backup_gone").reason.contains("gone"));
+        assert!(
+            plan.iter().all(|g| g.host == "h"),
+            "another host's points are not planned"
+        );
+        // A day later b's points are all past keep_hours and backup_c holds a later state;
+        // c's newest is still the host's newest state only if no backup is newer.
+        let later = now + chrono::TimeDelta::hours(30);
+        let plan = fold_plan(&catalog, &BTreeSet::new(), later, keep, None);
+        let by = |b: &str| plan.iter().find(|g| g.base == b).unwrap();
+        assert!(by("backup_b").remove && by("backup_b").reason.contains("folded into backup_c"));
+        assert!(!by("backup_c").remove && by("backup_c").reason.contains("no backup holds it yet"));
+        assert!(by("backup_x").reason.contains("no backup holds it yet"));
     }
 
     /// A point is refused over a base it does not name (a point moved between chains).

@@ -56,6 +56,7 @@ pub struct RestoreOptions {
     /// continuous point (of `host`) started at or before it. RFC 3339
     /// (2026-12-05T10:15:00Z) or "2026-12-05 10:15:00" (UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
     /// Only these stored paths (files or folders, as listed in the backup); empty restores all.

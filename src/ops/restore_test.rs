@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::present;
 use crate::repo::BackupType;
 use crate::repo::history::{DriftSummary, RecordPayload, RestoreTestPayload};
+use crate::repo::keys::is_point_id;
 use crate::repo::manifest::{EntryKind, Manifest};
 use crate::repo::timing::StageSeconds;
 
@@ -180,11 +181,28 @@ impl Dr {
         let rto_target_seconds = dr_settings.rto_target_minutes as f64 * 60.0;
         let rpo_target_seconds = dr_settings.rpo_target_minutes as f64 * 60.0;
         let repo = self.open_repo().await?;
-        let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
+        let mut catalog = crate::repo::catalog::Catalog::load(&repo).await?;
         super::hosts::check_host_arg(req.host.as_deref())?;
-        let summary = self
-            .resolve_backup(&catalog, &req.backup_id, req.host.as_deref())?
-            .clone();
+        // `latest` is the newest state: a continuous point newer than the newest backup is
+        // what a recovery now would use, so that is what is tested.
+        let (summary, manifest) = if req.backup_id == super::defaults::LATEST
+            && self.settings().settings.backup.continuous.enabled
+        {
+            let host = self
+                .resolve_backup(&catalog, &req.backup_id, req.host.as_deref())?
+                .host
+                .clone();
+            super::points::newest_state(&repo, &mut catalog, &host).await?
+        } else {
+            if is_point_id(&req.backup_id) {
+                catalog.load_points(&repo).await?;
+            }
+            let s = self
+                .resolve_backup(&catalog, &req.backup_id, req.host.as_deref())?
+                .clone();
+            let m = super::points::snapshot_of(&repo, &s).await?;
+            (s, m)
+        };
         let id = summary.backup_id.clone();
         let mut warnings = Vec::new();
         let ScratchRestore {
@@ -203,7 +221,6 @@ impl Dr {
 
         // Databases, then the RTO clock stops: the service could start on this data now.
         let t_check = Instant::now();
-        let manifest = repo.read_manifest(&id).await?;
         let databases = if restored.is_some() {
             progress.phase("checking databases", None);
             let root = scratch.clone();

@@ -53,8 +53,15 @@ impl Dr {
         self.needs_settings("restore-test measure-rpo")?;
         let window_days = opts.days;
         let repo = self.open_repo().await?;
-        let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
-        let points: Vec<BackupPoint> = catalog.backups.iter().map(BackupPoint::from).collect();
+        let mut catalog = crate::repo::catalog::Catalog::load(&repo).await?;
+        // Continuous points are recovery points too: the state at each can be restored.
+        catalog.load_points(&repo).await?;
+        let points: Vec<BackupPoint> = catalog
+            .backups
+            .iter()
+            .chain(&catalog.points)
+            .map(BackupPoint::from)
+            .collect();
         let s = &self.settings().settings;
         let analysis = analyze_rpo(
             Utc::now(),

@@ -42,6 +42,8 @@ pub struct ScheduleResponse {
     pub config_file: String,
     /// The daemon's state; None when no daemon has run with these settings.
     pub daemon: Option<DaemonSummary>,
+    /// Continuous protection: on or off, what it covers, the daemon's last point.
+    pub continuous: super::job_table::ContinuousStatus,
 }
 
 /// `schedule export --format`.
@@ -73,6 +75,7 @@ impl Dr {
             jobs,
             config_file: self.settings.config_file.display().to_string(),
             daemon,
+            continuous: super::job_table::continuous_status(&self.settings),
         }
     }
 

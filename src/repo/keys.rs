@@ -57,11 +57,12 @@ pub fn checksums_key(backup_id: &str) -> String {
 }
 
 /// A key under `backups/` split into (backup id, object name); `None` for anything else,
-/// including a folder there whose name is not a backup id.
+/// including a folder there named like a point (a point is only ever read from `points/`).
+/// Other odd names are kept: the catalog reports them as unreadable or unfinished.
 pub fn split_backup_key(key: &str) -> Option<(&str, &str)> {
     key.strip_prefix(BACKUPS_PREFIX)?
         .split_once('/')
-        .filter(|(id, _)| id.starts_with(BACKUP_ID_PREFIX))
+        .filter(|(id, _)| !is_point_id(id))
 }
 
 /// A key under `points/` split into (point id, object name); `None` for anything else.

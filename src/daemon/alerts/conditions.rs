@@ -35,16 +35,24 @@ pub fn replica_key(name: &str) -> String {
 /// Every condition now: the jobs' from `state`, the repository's from `dr.status`. When the
 /// repository cannot be read, only that is said of it (the age and lag conditions are left out,
 /// so their incidents stay as they are).
-pub async fn evaluate(dr: &Dr, state: &DaemonState, now: DateTime<Utc>) -> Vec<Condition> {
+///
+/// `recorded_until`: the instant up to which continuous protection has recorded every change
+/// (now, when no point is owed; else its last point's), which bounds the loss as a backup does.
+pub async fn evaluate(
+    dr: &Dr,
+    state: &DaemonState,
+    now: DateTime<Utc>,
+    recorded_until: Option<DateTime<Utc>>,
+) -> Vec<Condition> {
     let settings = &dr.settings().settings;
     let backup_jobs: Vec<String> = settings.backup.schedules.keys().cloned().collect();
     let mut out = job_conditions(state, &backup_jobs);
     let status = dr.status(&StatusOptions::default()).await;
     let observed = match &status {
-        Ok(s) => Ok(Observed::from_status(
-            s,
-            settings.disaster_recovery.rpo_target_minutes,
-        )),
+        Ok(s) => Ok(Observed {
+            recorded_until,
+            ..Observed::from_status(s, settings.disaster_recovery.rpo_target_minutes)
+        }),
         Err(e) => Err(match &e.guidance {
             Some(g) => format!("{}; {g}", e.message),
             None => e.message.clone(),
@@ -142,6 +150,8 @@ pub struct Observed {
     /// The enabled backup schedule that runs most often: its name and interval (seconds).
     pub shortest_schedule: Option<(String, i64)>,
     pub replicas: Vec<ReplicaLag>,
+    /// Continuous protection has recorded every change up to this instant (None: off).
+    pub recorded_until: Option<DateTime<Utc>>,
 }
 
 impl Observed {
@@ -165,6 +175,7 @@ impl Observed {
                 .unwrap_or(i64::MAX),
             shortest_schedule,
             replicas: s.replicas.clone(),
+            recorded_until: None,
         }
     }
 }
@@ -205,8 +216,23 @@ pub fn repository_conditions(
         ),
         None => format!("{} has no backup in the repository", o.host),
     };
-    // Against the RPO target.
-    let over_rpo = o.backups_enabled && age.as_ref().is_none_or(|(_, s)| *s > o.rpo_target_seconds);
+    // Against the RPO target: what a loss now would lose, bounded by the newest backup or by
+    // what continuous protection has recorded, whichever is more recent.
+    let recorded = o.recorded_until.map(|t| (now - t).num_seconds().max(0));
+    let loss = age
+        .as_ref()
+        .map(|(_, s)| *s)
+        .into_iter()
+        .chain(recorded)
+        .min();
+    let newest_words = match recorded {
+        Some(r) => format!(
+            "{newest_words}, and continuous protection has recorded the changes up to {} ago",
+            present::age(r)
+        ),
+        None => newest_words,
+    };
+    let over_rpo = o.backups_enabled && loss.is_none_or(|s| s > o.rpo_target_seconds);
     out.push(if over_rpo {
         Condition::active(
             NEWEST_BACKUP_OVER_RPO,
@@ -299,7 +325,26 @@ mod tests {
             rpo_target_seconds: 3600,
             shortest_schedule: Some(("daily_incremental".into(), 86_400)),
             replicas: vec![],
+            recorded_until: None,
         }
+    }
+
+    /// Continuous protection that has recorded every change lately keeps an old backup from
+    /// counting as a loss past the RPO target; one that fell behind does not.
+    #[test]
+    fn continuous_protection_bounds_the_loss() {
+        let now = at("2026-03-10T12:00:00Z");
+        let mut o = observed(Some("2026-03-10T02:00:00Z"));
+        o.recorded_until = Some(at("2026-03-10T11:59:50Z"));
+        let cs = repository_conditions(&Ok(o.clone()), now);
+        assert!(!find(&cs, NEWEST_BACKUP_OVER_RPO).active);
+        o.recorded_until = Some(at("2026-03-10T10:00:00Z"));
+        let cs = repository_conditions(&Ok(o), now);
+        let c = find(&cs, NEWEST_BACKUP_OVER_RPO);
+        assert!(
+            c.active && c.summary.contains("continuous protection"),
+            "{c:?}"
+        );
     }
 
     fn find<'a>(cs: &'a [Condition], key: &str) -> &'a Condition {
@@ -396,13 +441,13 @@ mod tests {
         let state = DaemonState::new();
         let now = Utc::now();
         // No repository yet: only that is said of it.
-        let cs = evaluate(&dr, &state, now).await;
+        let cs = evaluate(&dr, &state, now, None).await;
         assert!(find(&cs, REPOSITORY_UNREACHABLE).active, "{cs:?}");
         assert!(cs.iter().all(|c| c.key != NEWEST_BACKUP_OVER_RPO), "{cs:?}");
         dr.init(&crate::ops::init::InitOptions { generate_key: true })
             .await
             .unwrap();
-        let cs = evaluate(&dr, &state, now).await;
+        let cs = evaluate(&dr, &state, now, None).await;
         assert!(!find(&cs, REPOSITORY_UNREACHABLE).active);
         assert!(
             find(&cs, NEWEST_BACKUP_OVER_RPO).active,
@@ -417,17 +462,17 @@ mod tests {
         .await
         .unwrap();
         let now = Utc::now();
-        let cs = evaluate(&dr, &state, now).await;
+        let cs = evaluate(&dr, &state, now, None).await;
         assert!(!find(&cs, NEWEST_BACKUP_OVER_RPO).active, "{cs:?}");
         assert!(!find(&cs, NEWEST_BACKUP_OVERDUE).active, "{cs:?}");
         assert!(
             !find(&cs, "replica_lag:copy").active,
             "copied after the backup: {cs:?}"
         );
-        let later = evaluate(&dr, &state, now + chrono::Duration::hours(2)).await;
+        let later = evaluate(&dr, &state, now + chrono::Duration::hours(2), None).await;
         assert!(find(&later, NEWEST_BACKUP_OVER_RPO).active);
         assert!(!find(&later, NEWEST_BACKUP_OVERDUE).active);
-        let later = evaluate(&dr, &state, now + chrono::Duration::days(3)).await;
+        let later = evaluate(&dr, &state, now + chrono::Duration::days(3), None).await;
         assert!(find(&later, NEWEST_BACKUP_OVERDUE).active);
     }
 

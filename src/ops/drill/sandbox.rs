@@ -151,7 +151,9 @@ pub(super) fn sha256_file(path: &Path) -> Result<String> {
         .map_err(|e| Error::io(format!("cannot read {}: {e}", path.display())))
 }
 
-/// The newest backup of the host this process presents, on `dr`'s store, with its manifest.
+/// The newest state of the host this process presents, on `dr`'s store, with its snapshot:
+/// its newest backup, or its newest continuous point when that is newer (drills recover from
+/// what an incident would really recover from).
 pub(super) async fn newest_backup(
     dr: &Dr,
 ) -> Result<(
@@ -159,10 +161,8 @@ pub(super) async fn newest_backup(
     crate::repo::manifest::Manifest,
 )> {
     let repo = dr.open_repo().await?;
-    let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
-    let summary = catalog.resolve_latest_of(&dr.host())?.clone();
-    let manifest = repo.read_manifest(&summary.backup_id).await?;
-    Ok((summary, manifest))
+    let mut catalog = crate::repo::catalog::Catalog::load(&repo).await?;
+    crate::ops::points::newest_state(&repo, &mut catalog, &dr.host()).await
 }
 
 /// Seconds from `from` to `to`, as the drills report them.

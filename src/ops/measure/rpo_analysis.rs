@@ -519,8 +519,23 @@ fn schedule_rpo(b: &BackupSettings, now: DateTime<Utc>, target: i64) -> Result<S
             });
         }
     }
-    let implied = longest.as_ref().map(|l| l.seconds);
+    let mut implied = longest.as_ref().map(|l| l.seconds);
+    let continuous = b.enabled && b.continuous.enabled;
+    if continuous {
+        // A point at most max_delay_seconds after a change (plus its own time).
+        let bound = b.continuous.max_delay_seconds.min(i64::MAX as u64) as i64;
+        implied = Some(implied.map_or(bound, |i| i.min(bound)));
+    }
     let detail = match &longest {
+        _ if continuous => format!(
+            "continuous protection records a point at most {} after a change (plus the \
+             point's own time; the daemon must run), between the scheduled backups{}",
+            present::age(b.continuous.max_delay_seconds as i64),
+            match &longest {
+                Some(l) => format!(" (their longest interval: {})", present::age(l.seconds)),
+                None => String::new(),
+            }
+        ),
         _ if !b.enabled => "backup.enabled is false: scheduled runs are skipped".to_string(),
         _ if enabled.is_empty() && b.schedules.is_empty() => {
             "backup.schedules is empty: no backup runs unless started by hand".to_string()
@@ -575,6 +590,15 @@ fn interval_names(l: &ScheduledInterval) -> String {
 
 fn statement(b: &BackupSettings, s: &ScheduleRpo, target: i64, target_text: &str) -> String {
     match &s.longest_interval {
+        _ if b.enabled && b.continuous.enabled => {
+            let bound = b.continuous.max_delay_seconds as i64;
+            format!(
+                "continuous protection records every change within {} (plus a point's own time) \
+                 while the daemon runs: {} the RPO target of {target_text}",
+                present::age(bound),
+                if bound <= target { "within" } else { "beyond" }
+            )
+        }
         _ if !b.enabled => format!(
             "backup.enabled is false, so scheduled backups are skipped and the schedules \
              guarantee no RPO; an RPO of at most {target_text} cannot be met until backups \
@@ -593,8 +617,8 @@ fn statement(b: &BackupSettings, s: &ScheduleRpo, target: i64, target_text: &str
         ),
         Some(l) => format!(
             "the schedules run at best every {} ({}); an RPO of at most {target_text} cannot be \
-             met: schedule backups at least every {target_text}, or use continuous protection \
-             (WAL shipping / replication) for the databases",
+             met: schedule backups at least every {target_text}, or turn on continuous protection \
+             (backup.continuous) for the databases",
             present::age(l.seconds),
             interval_names(l)
         ),
@@ -1019,8 +1043,19 @@ mod tests {
         assert_eq!(
             a.statement,
             "the schedules run at best every 1 d 0 h (daily_incremental); an RPO of at most \
-             5 min cannot be met: schedule backups at least every 5 min, or use continuous \
-             protection (WAL shipping / replication) for the databases"
+             5 min cannot be met: schedule backups at least every 5 min, or turn on continuous \
+             protection (backup.continuous) for the databases"
+        );
+        // Continuous protection bounds it by max_delay_seconds instead.
+        let mut with_points = daily();
+        with_points.continuous.enabled = true;
+        let c = analyze_rpo(now, &backups, 30, &with_points, 5).unwrap();
+        assert_eq!(c.schedule.implied_rpo_seconds, Some(15));
+        assert!(c.schedule_can_meet_target, "{}", c.statement);
+        assert!(
+            c.statement.contains("continuous protection"),
+            "{}",
+            c.statement
         );
         // The current RPO (2 min) meets the target; the schedule does not.
         assert!(a.current.passed);
