@@ -472,6 +472,18 @@ fn restore_tests_rpo_schedules_and_cleanup_see_the_points() {
     assert_eq!(s["continuous"]["enabled"], true, "{s}");
     assert_eq!(s["continuous"]["covered"][0], "data", "{s}");
 
+    let m = p.run(&["metrics"]);
+    let text = dr_util::stdout(&m);
+    assert!(
+        text.lines()
+            .any(|l| l == "mahavishnu_dr_continuous_points 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mahavishnu_dr_continuous_point_last_timestamp_seconds "),
+        "{text}"
+    );
+
     let c = p.json(&["backup", "cleanup", "--dry-run"], 0);
     let g = &c["points"][0];
     assert_eq!(g["remove"], false, "{c}");

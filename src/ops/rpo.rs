@@ -56,12 +56,7 @@ impl Dr {
         let mut catalog = crate::repo::catalog::Catalog::load(&repo).await?;
         // Continuous points are recovery points too: the state at each can be restored.
         catalog.load_points(&repo).await?;
-        let points: Vec<BackupPoint> = catalog
-            .backups
-            .iter()
-            .chain(&catalog.points)
-            .map(BackupPoint::from)
-            .collect();
+        let points = super::points::recovery_points(&catalog);
         let s = &self.settings().settings;
         let analysis = analyze_rpo(
             Utc::now(),

@@ -42,6 +42,14 @@ pub struct Catalog {
     pub unreadable_points: Vec<Unreadable>,
 }
 
+type PointCache = std::sync::Mutex<std::collections::HashMap<(String, String), ManifestSummary>>;
+
+/// Point summaries read by this process, by (repository id, point id).
+fn point_cache() -> &'static PointCache {
+    static CACHE: std::sync::OnceLock<PointCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
 /// Folders under `prefix` (split by `split`) as (complete ids, unfinished leftovers).
 async fn folders(
     repo: &Repository,
@@ -108,11 +116,41 @@ impl Catalog {
         })
     }
 
-    /// Also read the continuous points' summaries (`points/`), so `get` finds them.
+    /// Also read the continuous points' summaries (`points/`), so `get` finds them. A point's
+    /// manifest is written once and never changes, so a summary this process has already read
+    /// (and authenticated) is taken from memory: a long-running process (the daemon's
+    /// `/metrics`) reads each point once, not at every call.
     pub async fn load_points(&mut self, repo: &Repository) -> Result<()> {
         let (complete, unfinished) = folders(repo, POINTS_PREFIX, split_point_key).await?;
-        let (points, unreadable) = summaries(repo, complete).await;
-        self.points = points;
+        let cache = point_cache();
+        let mut known = Vec::new();
+        let mut unknown = Vec::new();
+        if let Ok(c) = cache.lock() {
+            for id in complete {
+                match c.get(&(repo.id().to_string(), id.clone())) {
+                    Some(s) => known.push(s.clone()),
+                    None => unknown.push(id),
+                }
+            }
+        } else {
+            unknown = complete;
+        }
+        let (read, unreadable) = summaries(repo, unknown).await;
+        if let Ok(mut c) = cache.lock() {
+            // Only what is listed now stays (removed points leave the cache).
+            let listed: std::collections::HashSet<&str> = known
+                .iter()
+                .chain(&read)
+                .map(|s| s.backup_id.as_str())
+                .collect();
+            c.retain(|(r, id), _| r != repo.id() || listed.contains(id.as_str()));
+            for s in &read {
+                c.insert((repo.id().to_string(), s.backup_id.clone()), s.clone());
+            }
+        }
+        known.extend(read);
+        known.sort_by(|a, b| a.backup_id.cmp(&b.backup_id));
+        self.points = known;
         self.unfinished_points = unfinished;
         self.unreadable_points = unreadable;
         Ok(())

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use self::exposition::Families;
 use super::Dr;
 use super::daemon_state::{DaemonState, JobResult, STATE_VERSION};
-use super::measure::rpo_analysis::{BackupPoint, DEFAULT_WINDOW_DAYS, analyze_rpo};
+use super::measure::rpo_analysis::{DEFAULT_WINDOW_DAYS, analyze_rpo};
 use super::record::{HistoryItem, trend};
 use crate::error::{Error, Result};
 use crate::repo::BackupType;
@@ -126,7 +126,14 @@ impl Dr {
         let store = self.store().name.clone();
         let reachable = match self.open_repo().await {
             Ok(repo) => match Catalog::load(&repo).await {
-                Ok(catalog) => {
+                Ok(mut catalog) => {
+                    // Continuous points count toward the RPO (read once per process).
+                    if let Err(e) = catalog.load_points(&repo).await {
+                        warnings.push(format!(
+                            "the continuous points cannot be listed: {}",
+                            e.message
+                        ));
+                    }
                     self.repository_metrics(&mut f, now, &repo, &catalog, req.last, &mut warnings)
                         .await;
                     true
@@ -247,9 +254,27 @@ impl Dr {
         )
         .sample(&store_label, catalog.unfinished.len() as f64);
         backup_metrics(f, now, catalog, &self.host());
+        let this_host = self.host();
+        let mine: Vec<_> = catalog
+            .points
+            .iter()
+            .filter(|p| p.host == this_host)
+            .collect();
+        f.gauge(
+            "mahavishnu_dr_continuous_points",
+            "Continuous points of this host kept in the repository (between scheduled backups).",
+        )
+        .sample(&[], mine.len() as f64);
+        if let Some(newest) = mine.iter().map(|p| p.finished).max() {
+            f.gauge(
+                "mahavishnu_dr_continuous_point_last_timestamp_seconds",
+                "When this host's newest continuous point was complete (Unix time).",
+            )
+            .sample(&[], newest.timestamp_millis() as f64 / 1000.0);
+        }
 
         let s = &self.settings.settings;
-        let points: Vec<BackupPoint> = catalog.backups.iter().map(BackupPoint::from).collect();
+        let points = super::points::recovery_points(catalog);
         match analyze_rpo(
             now,
             &points,
@@ -261,8 +286,8 @@ impl Dr {
                 if let Some(age) = a.current.age_seconds {
                     f.gauge(
                         "mahavishnu_dr_rpo_seconds",
-                        "The RPO now: the age of the newest backup (what an incident now would \
-                         lose).",
+                        "The RPO now: the age of the newest backup or continuous point (what an \
+                         incident now would lose).",
                     )
                     .sample(&[], age as f64);
                 }

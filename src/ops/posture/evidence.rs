@@ -127,9 +127,10 @@ impl Dr {
             Err(err) => return Err(err),
         };
         e.repo_created = Some(repo.config().created);
-        let catalog = Catalog::load(&repo).await?;
-        let points: Vec<BackupPoint> = catalog.backups.iter().map(BackupPoint::from).collect();
-        e.rpo = analyse(&points);
+        let mut catalog = Catalog::load(&repo).await?;
+        // Continuous points are recovery points too.
+        catalog.load_points(&repo).await?;
+        e.rpo = analyse(&crate::ops::points::recovery_points(&catalog));
         e.unreadable = catalog
             .unreadable
             .iter()
