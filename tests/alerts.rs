@@ -52,6 +52,11 @@ struct Smtp {
 
 impl Smtp {
     fn start(dir: &Path) -> Smtp {
+        Smtp::start_with(dir, None)
+    }
+
+    /// With `tls` (certificate and key PEM files): STARTTLS offered and required.
+    fn start_with(dir: &Path, tls: Option<(&Path, &Path)>) -> Smtp {
         let python = aiosmtpd_python();
         let port = free_port();
         let server = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alerts/smtp_server.py");
@@ -60,6 +65,7 @@ impl Smtp {
             .arg(port.to_string())
             .arg(dir)
             .args([SMTP_USER, SMTP_PASSWORD])
+            .args(tls.iter().flat_map(|(c, k)| [c.as_os_str(), k.as_os_str()]))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -329,6 +335,117 @@ fn alerts_test_reaches_email_webhooks_and_healthchecks() {
         "the password file's name is shown: {shown}"
     );
     assert_no_secret("dr://settings", &shown);
+}
+
+/// A private CA and a certificate it signed for 127.0.0.1 (openssl): (CA, certificate, key).
+fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (Debian package openssl) makes the test certificates");
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mdr test CA",
+    ]);
+    run(&ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&csr);
+    std::fs::write(
+        dir.join("srv.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "srv.ext",
+    ]);
+    (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
+}
+
+/// STARTTLS (the default) to a server that requires it, with the server's certificate from a
+/// private CA named by `ca_file`: the mail is delivered over TLS, after AUTH. Without the CA
+/// the certificate is refused and nothing is sent.
+#[test]
+fn mail_goes_over_starttls_to_a_server_whose_ca_is_given() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_ca(certs.path());
+    let mail = tempfile::tempdir().unwrap();
+    let smtp = Smtp::start_with(mail.path(), Some((&cert, &key)));
+    let channel = |ca: &str| {
+        format!(
+            "  monitoring:\n    alert_channels:\n      - {{type: email, smtp_host: 127.0.0.1, smtp_port: {}, from: dr@example.com, to: ops@example.com, username: {SMTP_USER}, password_file: ./settings/pw{ca}}}\n",
+            smtp.port
+        )
+    };
+    let p = Project::new(&channel(&format!(", ca_file: \"{}\"", ca.display())));
+    std::fs::write(p.root().join("settings/pw"), SMTP_PASSWORD).unwrap();
+    let r = p.json(&["alerts", "test"], 0);
+    assert_eq!(r["channels"][0]["delivered"], true, "{r}");
+    let msgs = smtp.messages(1);
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0]["tls"], true, "{:?}", msgs[0]);
+    assert_eq!(msgs[0]["authenticated"], true, "{:?}", msgs[0]);
+
+    // The same server without the CA: its certificate is not trusted, nothing is sent.
+    let untrusted = Project::new(&channel(""));
+    std::fs::write(untrusted.root().join("settings/pw"), SMTP_PASSWORD).unwrap();
+    let r = untrusted.json(&["alerts", "test"], 1);
+    assert_eq!(r["channels"][0]["delivered"], false, "{r}");
+    let why = r["channels"][0]["error"].as_str().unwrap().to_lowercase();
+    assert!(
+        why.contains("certificate") || why.contains("issuer"),
+        "{why}"
+    );
+    assert_eq!(
+        smtp.messages(2).len(),
+        1,
+        "nothing sent to an untrusted server"
+    );
 }
 
 #[test]

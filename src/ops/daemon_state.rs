@@ -214,20 +214,28 @@ pub fn load_versioned<T: serde::de::DeserializeOwned>(
 
 /// Create the state folder (0700) when missing.
 pub fn ensure_state_dir(state_dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(state_dir)
-        .map_err(|e| {
-            Error::from_io("create the daemon state folder", state_dir, e)
-                .with_guidance("set daemon.state_dir to a folder this user can write")
-        })
+    super::private_dir::ensure_private_dir(state_dir, super::private_dir::Role::DaemonState)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A state folder other users could write is refused (they could make the daemon skip a
+    /// run or forget an alert); a missing one is created private.
+    #[test]
+    fn a_state_folder_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let fresh = d.path().join("state/daemon");
+        ensure_state_dir(&fresh).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = ensure_state_dir(&fresh).unwrap_err();
+        assert!(e.message.contains("writable by other users"), "{e}");
+        assert!(e.to_string().contains("daemon.state_dir") || e.guidance.is_some());
+    }
 
     #[test]
     fn a_state_round_trips_and_a_bad_one_is_set_aside() {

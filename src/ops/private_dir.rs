@@ -4,8 +4,8 @@
 //! them (and every restore target it creates) is 0700.
 //!
 //! The one place that decides whether such a folder is safe: restore tests, RTO measurement,
-//! backups (their SQLite snapshots and command outputs) and the restore-root confinement of the
-//! MCP face all call [`ensure_private_dir`].
+//! backups (their SQLite snapshots and command outputs), the restore-root confinement of the
+//! MCP face and the daemon's state folder all call [`ensure_private_dir`].
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::Path;
@@ -22,6 +22,9 @@ pub enum Role {
     Scratch,
     /// One of `mcp.restore_roots`.
     RestoreRoot,
+    /// `daemon.state_dir`: what the daemon ran and owes, and its open alerts (another user who
+    /// could write there could make it skip a run or forget an alert).
+    DaemonState,
 }
 
 impl Role {
@@ -29,6 +32,7 @@ impl Role {
         match self {
             Role::Scratch => "the scratch folder",
             Role::RestoreRoot => "the restore root",
+            Role::DaemonState => "the daemon's state folder",
         }
     }
 
@@ -36,6 +40,7 @@ impl Role {
         match self {
             Role::Scratch => "disaster_recovery.restore_test.scratch_dir",
             Role::RestoreRoot => "mcp.restore_roots",
+            Role::DaemonState => "daemon.state_dir",
         }
     }
 }

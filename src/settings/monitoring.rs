@@ -115,7 +115,7 @@ pub enum WebhookFormat {
     Json,
 }
 
-/// `{type: email, smtp_host, smtp_port, from, to, starttls, username, password_file}`.
+/// `{type: email, smtp_host, smtp_port, from, to, starttls, ca_file, username, password_file}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailChannel {
@@ -136,6 +136,10 @@ pub struct EmailChannel {
     /// server's certificate is checked). false only for a relay on this host.
     #[serde(default = "yes")]
     pub starttls: bool,
+    /// A PEM file of the certificate authority that signed the server's certificate (a private
+    /// CA), trusted besides the system's roots. Relative to the project root.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// Log in (AUTH PLAIN or LOGIN) as this user, with the password in `password_file`.
     #[serde(default)]
     pub username: Option<String>,

@@ -110,13 +110,18 @@ pub(super) fn resolve_paths(s: &mut SettingsDoc, r: &Resolver<'_>) -> Result<()>
     s.daemon.state_dir = r.resolve(&s.daemon.state_dir, &keys(&["daemon", "state_dir"]))?;
     for (i, channel) in b.monitoring.alert_channels.iter_mut().enumerate() {
         if let AlertChannel::Email(EmailChannel {
-            password_file: Some(file),
+            password_file,
+            ca_file,
             ..
         }) = channel
         {
-            let mut key = index_key(&["backup", "monitoring", "alert_channels"], i);
-            key.push(super::keys::Seg::Key("password_file".to_string()));
-            *file = r.resolve(file, &key)?;
+            for (name, file) in [("password_file", password_file), ("ca_file", ca_file)] {
+                if let Some(file) = file {
+                    let mut key = index_key(&["backup", "monitoring", "alert_channels"], i);
+                    key.push(super::keys::Seg::Key(name.to_string()));
+                    *file = r.resolve(file, &key)?;
+                }
+            }
         }
     }
     if let Some(token_file) = &mut s.mcp.http.token_file {

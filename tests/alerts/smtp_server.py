@@ -1,16 +1,19 @@
 """A local SMTP server for the alert tests (aiosmtpd), on loopback.
 
-usage: smtp_server.py PORT OUTDIR USERNAME PASSWORD
+usage: smtp_server.py PORT OUTDIR USERNAME PASSWORD [CERT KEY]
 
 Listens on 127.0.0.1:PORT, requires AUTH (PLAIN or LOGIN, over the plain connection: loopback)
 and accepts USERNAME/PASSWORD only, and writes each message it receives to OUTDIR/<n>.json as
-{"mail_from", "rcpt_tos", "authenticated", "auth_login", "data"}. Prints READY once it
+{"mail_from", "rcpt_tos", "authenticated", "auth_login", "tls", "data"}. With CERT and KEY
+(PEM files) it offers STARTTLS and requires it before anything else (AUTH included), as a
+submission server does. Prints READY once it
 listens; stops when its standard input closes (the test ends) or on SIGTERM.
 """
 
 import json
 import logging
 import os
+import ssl
 import sys
 import warnings
 
@@ -23,6 +26,10 @@ def main():
     warnings.simplefilter("ignore")
     logging.getLogger("mail.log").setLevel(logging.ERROR)
     port, outdir, username, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    tls = None
+    if len(sys.argv) > 6:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(sys.argv[5], sys.argv[6])
     os.makedirs(outdir, exist_ok=True)
     count = [0]
 
@@ -35,6 +42,7 @@ def main():
                 "authenticated": session.authenticated,
                 "auth_login": (session.auth_data.decode() if isinstance(session.auth_data, bytes)
                                else None),
+                "tls": session.ssl is not None,
                 "data": envelope.content.decode("utf-8", "replace"),
             }
             tmp = os.path.join(outdir, f".{count[0]}.tmp")
@@ -49,9 +57,10 @@ def main():
               and auth_data.password.decode() == password)
         return AuthResult(success=ok, handled=False, auth_data=auth_data.login if ok else None)
 
+    extra = {"tls_context": tls, "require_starttls": True} if tls else {}
     controller = Controller(Handler(), hostname="127.0.0.1", port=port,
                             authenticator=authenticator, auth_required=True,
-                            auth_require_tls=False)
+                            auth_require_tls=tls is not None, **extra)
     controller.start()
     print("READY", flush=True)
     try:

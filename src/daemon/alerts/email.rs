@@ -10,7 +10,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncTransport, Tokio1Executor};
 use zeroize::Zeroizing;
@@ -84,7 +84,25 @@ pub(super) async fn send(
         .hello_name(hello_name());
     if e.starttls {
         super::webhook::client()?; // installs the ring provider rustls needs
-        let tls = TlsParameters::new(host.to_string())
+        let mut params = TlsParameters::builder(host.to_string());
+        if let Some(ca) = &e.ca_file {
+            let ca = if ca.is_absolute() {
+                ca.clone()
+            } else {
+                project_root.join(ca)
+            };
+            let pem = std::fs::read(&ca)
+                .map_err(|err| format!("cannot read the CA file {}: {err}", ca.display()))?;
+            let cert = Certificate::from_pem(&pem).map_err(|err| {
+                format!(
+                    "the CA file {} is not a PEM certificate: {err}",
+                    ca.display()
+                )
+            })?;
+            params = params.add_root_certificate(cert);
+        }
+        let tls = params
+            .build_rustls()
             .map_err(|err| format!("cannot set up TLS for {host}: {err}"))?;
         builder = builder.tls(Tls::Required(tls));
     } else {
@@ -145,6 +163,7 @@ mod tests {
             from: "DR <dr@example.com>".into(),
             to: vec!["ops@example.com".into(), "oncall@example.com".into()],
             starttls: true,
+            ca_file: None,
             username: None,
             password_file: None,
         };
