@@ -491,3 +491,35 @@ fn restore_tests_rpo_schedules_and_cleanup_see_the_points() {
     assert!(g["reason"].as_str().unwrap().contains("keep_hours"), "{c}");
     drop(db);
 }
+
+/// `decrypt --file` of a point gives a file the point changed and one it kept from its base,
+/// each checked against its digest.
+#[test]
+fn decrypt_file_reads_a_point_and_its_base() {
+    let p = Project::new("");
+    p.write("kept.txt", "from the base");
+    p.write("changed.txt", "old");
+    p.backup("full");
+    p.write("changed.txt", "new in the point");
+    let pt = point(&p);
+    let id = pt["backup_id"].as_str().unwrap();
+    for (file, want) in [
+        ("data/changed.txt", "new in the point"),
+        ("data/kept.txt", "from the base"),
+    ] {
+        let out = p.root().join(format!("out-{}", common::rand_suffix()));
+        p.json(
+            &[
+                "decrypt",
+                "--backup-id",
+                id,
+                "--file",
+                file,
+                "--output",
+                out.to_str().unwrap(),
+            ],
+            0,
+        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), want, "{file}");
+    }
+}

@@ -126,12 +126,16 @@ impl Dr {
             .ok_or_else(|| Error::usage("no file named: give --file PATH"))?;
         super::hosts::check_host_arg(opts.host.as_deref())?;
         let repo = self.open_repo().await?;
-        let catalog = Catalog::load(&repo).await?;
-        let id = self
+        let mut catalog = Catalog::load(&repo).await?;
+        if crate::repo::keys::is_point_id(&opts.backup_id) {
+            catalog.load_points(&repo).await?;
+        }
+        let summary = self
             .resolve_backup(&catalog, &opts.backup_id, opts.host.as_deref())?
-            .backup_id
             .clone();
-        let manifest = repo.read_manifest(&id).await?;
+        let id = summary.backup_id.clone();
+        // A point's file is in its record, or (unchanged since) in its base.
+        let manifest = super::points::snapshot_of(&repo, &summary).await?;
         let entry = manifest
             .entries
             .iter()
