@@ -351,17 +351,6 @@ pub fn parse_instant(s: &str) -> Result<DateTime<Utc>> {
     ))
 }
 
-/// Every recovery point of the catalog for the RPO analysis: its backups and (once loaded) its
-/// continuous points.
-pub(crate) fn recovery_points(catalog: &Catalog) -> Vec<super::rpo::BackupPoint> {
-    catalog
-        .backups
-        .iter()
-        .chain(&catalog.points)
-        .map(super::rpo::BackupPoint::from)
-        .collect()
-}
-
 /// A stretch of time whose every instant `restore --at` can bring back to within one point:
 /// from a backup's start to the newest point built on it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]

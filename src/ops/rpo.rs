@@ -56,7 +56,7 @@ impl Dr {
         let mut catalog = crate::repo::catalog::Catalog::load(&repo).await?;
         // Continuous points are recovery points too: the state at each can be restored.
         catalog.load_points(&repo).await?;
-        let points = super::points::recovery_points(&catalog);
+        let points: Vec<BackupPoint> = super::measure::rpo_analysis::recovery_points(&catalog);
         let s = &self.settings().settings;
         let analysis = analyze_rpo(
             Utc::now(),

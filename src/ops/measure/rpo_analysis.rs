@@ -68,6 +68,16 @@ impl From<&ManifestSummary> for BackupPoint {
     }
 }
 
+/// Every recovery point of the catalog: its backups and (once loaded) its continuous points.
+pub(crate) fn recovery_points(catalog: &crate::repo::catalog::Catalog) -> Vec<BackupPoint> {
+    catalog
+        .backups
+        .iter()
+        .chain(&catalog.points)
+        .map(BackupPoint::from)
+        .collect()
+}
+
 /// The RPO achieved and the RPO the schedules allow, against the target.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RpoAnalysis {

@@ -274,7 +274,7 @@ impl Dr {
         }
 
         let s = &self.settings.settings;
-        let points = super::points::recovery_points(catalog);
+        let points = super::measure::rpo_analysis::recovery_points(catalog);
         match analyze_rpo(
             now,
             &points,

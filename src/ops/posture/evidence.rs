@@ -130,7 +130,9 @@ impl Dr {
         let mut catalog = Catalog::load(&repo).await?;
         // Continuous points are recovery points too.
         catalog.load_points(&repo).await?;
-        e.rpo = analyse(&crate::ops::points::recovery_points(&catalog));
+        e.rpo = analyse(&crate::ops::measure::rpo_analysis::recovery_points(
+            &catalog,
+        ));
         e.unreadable = catalog
             .unreadable
             .iter()
