@@ -291,6 +291,26 @@ struct VolumeDone {
     sha256: String,
 }
 
+/// A built backup or point with its duration; or, when it failed, what it wrote removed (a
+/// crash that skips this leaves orphans for cleanup).
+async fn timed_or_discarded(
+    repo: &Repository,
+    id: &str,
+    t0: Instant,
+    r: Result<BackupResponse>,
+) -> Result<BackupResponse> {
+    match r {
+        Ok(mut resp) => {
+            resp.duration_seconds = secs(t0.elapsed());
+            Ok(resp)
+        }
+        Err(e) => {
+            repo.discard_failed_backup(id).await;
+            Err(e)
+        }
+    }
+}
+
 impl Dr {
     /// Make a backup. Creates the repository (and a key, when none exists) on first use.
     /// Emits `BackupFinished` or `BackupFailed` to the observer.
@@ -456,17 +476,7 @@ impl Dr {
         let r = self
             .build_backup(repo, req, &id, started, None, progress, cancel)
             .await;
-        match r {
-            Ok(mut resp) => {
-                resp.duration_seconds = secs(t0.elapsed());
-                Ok(resp)
-            }
-            Err(e) => {
-                // Remove what was written; a crash that skips this leaves orphans for cleanup.
-                repo.discard_failed_backup(&id).await;
-                Err(e)
-            }
-        }
+        timed_or_discarded(repo, &id, t0, r).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1171,16 +1181,7 @@ impl Dr {
                 cancel,
             )
             .await;
-        match r {
-            Ok(mut resp) => {
-                resp.duration_seconds = secs(t0.elapsed());
-                Ok(resp)
-            }
-            Err(e) => {
-                repo.discard_failed_backup(&id).await;
-                Err(e)
-            }
-        }
+        timed_or_discarded(repo, &id, t0, r).await
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -269,23 +269,7 @@ impl BlockMaps {
         let nf = c.u32().ok_or_else(|| bad("truncated"))?;
         let mut files: Vec<FileMap> = Vec::new();
         for _ in 0..nf {
-            let len = c.u16().ok_or_else(|| bad("truncated"))?;
-            let path = c.take(len as usize).ok_or_else(|| bad("truncated"))?;
-            let path = std::str::from_utf8(path)
-                .map_err(|_| bad("a path is not UTF-8"))?
-                .to_string();
-            super::paths::check_stored_path(&path)?;
-            let size = c.u64().ok_or_else(|| bad("truncated"))?;
-            let block_size = c.u32().ok_or_else(|| bad("truncated"))?;
-            if !block_size.is_power_of_two() || !(MIN_BLOCK..=MAX_BLOCK).contains(&block_size) {
-                return Err(bad(&format!("{path}: block size {block_size}")));
-            }
-            let n = c.u64().ok_or_else(|| bad("truncated"))?;
-            if n != block_count(size, block_size) {
-                return Err(bad(&format!(
-                    "{path}: {n} blocks for {size} bytes of {block_size}-byte blocks"
-                )));
-            }
+            let (path, size, block_size, n) = c.file_header(&bad)?;
             if n > ((c.data.len() - c.pos) / RECORD_LEN) as u64 {
                 return Err(bad("truncated"));
             }
@@ -307,23 +291,7 @@ impl BlockMaps {
         if with_deltas {
             let nd = c.u32().ok_or_else(|| bad("truncated"))?;
             for _ in 0..nd {
-                let len = c.u16().ok_or_else(|| bad("truncated"))?;
-                let path = c.take(len as usize).ok_or_else(|| bad("truncated"))?;
-                let path = std::str::from_utf8(path)
-                    .map_err(|_| bad("a path is not UTF-8"))?
-                    .to_string();
-                super::paths::check_stored_path(&path)?;
-                let size = c.u64().ok_or_else(|| bad("truncated"))?;
-                let block_size = c.u32().ok_or_else(|| bad("truncated"))?;
-                if !block_size.is_power_of_two() || !(MIN_BLOCK..=MAX_BLOCK).contains(&block_size) {
-                    return Err(bad(&format!("{path}: block size {block_size}")));
-                }
-                let n = c.u64().ok_or_else(|| bad("truncated"))?;
-                if n != block_count(size, block_size) {
-                    return Err(bad(&format!(
-                        "{path}: {n} blocks for {size} bytes of {block_size}-byte blocks"
-                    )));
-                }
+                let (path, size, block_size, n) = c.file_header(&bad)?;
                 let base = c.u16().ok_or_else(|| bad("truncated"))?;
                 if base as usize >= backups.len() {
                     return Err(bad(&format!("{path}: its base is backup #{base}")));
@@ -392,6 +360,29 @@ impl<'a> Cursor<'a> {
         self.take(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
+    /// A file's header: its stored path (checked), size, block size and block count, which
+    /// must agree.
+    fn file_header(&mut self, bad: &dyn Fn(&str) -> Error) -> Result<(String, u64, u32, u64)> {
+        let len = self.u16().ok_or_else(|| bad("truncated"))?;
+        let path = self.take(len as usize).ok_or_else(|| bad("truncated"))?;
+        let path = std::str::from_utf8(path)
+            .map_err(|_| bad("a path is not UTF-8"))?
+            .to_string();
+        super::paths::check_stored_path(&path)?;
+        let size = self.u64().ok_or_else(|| bad("truncated"))?;
+        let block_size = self.u32().ok_or_else(|| bad("truncated"))?;
+        if !block_size.is_power_of_two() || !(MIN_BLOCK..=MAX_BLOCK).contains(&block_size) {
+            return Err(bad(&format!("{path}: block size {block_size}")));
+        }
+        let n = self.u64().ok_or_else(|| bad("truncated"))?;
+        if n != block_count(size, block_size) {
+            return Err(bad(&format!(
+                "{path}: {n} blocks for {size} bytes of {block_size}-byte blocks"
+            )));
+        }
+        Ok((path, size, block_size, n))
+    }
+
     /// One 50-byte record whose backup index must be below `table`.
     fn record(&mut self, table: usize, path: &str) -> std::result::Result<BlockRecord, String> {
         let truncated = || "truncated".to_string();
