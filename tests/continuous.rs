@@ -523,3 +523,22 @@ fn decrypt_file_reads_a_point_and_its_base() {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), want, "{file}");
     }
 }
+
+/// A drill recovers from what an incident would: the database corruption drill restores the
+/// databases of the newest continuous point (newer than the newest backup) and passes.
+#[test]
+fn the_database_drill_recovers_from_the_newest_point() {
+    let p = Project::new("  continuous: { enabled: true }\n");
+    let db = open_db(&p, 200);
+    p.backup("full");
+    add_rows(&db, 30, "after the backup");
+    let pt = point(&p);
+    drop(db);
+    let r = p.json(&["drill", "run", "--scenario", "database_corruption"], 0);
+    let d = &r["drills"][0];
+    assert_eq!(d["passed"], true, "{d:#}");
+    assert_eq!(
+        d["backup_id"], pt["backup_id"],
+        "recovered from the point: {d:#}"
+    );
+}

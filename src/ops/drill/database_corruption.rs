@@ -429,16 +429,18 @@ fn detect(root: &Path, dbs: &[Db]) -> Step<()> {
 /// verifies (newest first, at most five tried): the backup used.
 async fn recover(ctx: &Ctx<'_>, dr: &Dr, root: &Path, dbs: &[Db]) -> Step<String> {
     let repo = dr.open_repo().await?;
-    let catalog = crate::repo::catalog::Catalog::load(&repo).await?;
+    let mut catalog = crate::repo::catalog::Catalog::load(&repo).await?;
+    // The newest states first, continuous points among them (what a recovery now would use).
+    catalog.load_points(&repo).await?;
     let host = dr.host();
-    let candidates: Vec<String> = catalog
+    let mut states: Vec<&crate::repo::manifest::ManifestSummary> = catalog
         .backups
         .iter()
-        .rev()
+        .chain(&catalog.points)
         .filter(|b| b.host == host)
-        .take(5)
-        .map(|b| b.backup_id.clone())
         .collect();
+    states.sort_by(|a, b| b.started.cmp(&a.started));
+    let candidates: Vec<String> = states.iter().take(5).map(|b| b.backup_id.clone()).collect();
     let paths: Vec<String> = dbs.iter().map(|d| d.path.clone()).collect();
     let mut tried: BTreeMap<String, String> = BTreeMap::new();
     for id in candidates {
