@@ -231,13 +231,14 @@ impl Dr {
         let store_label = [("store", store.as_str())];
         f.gauge(
             "mahavishnu_dr_repository_size_bytes",
-            "Sealed bytes of every readable backup in the repository.",
+            "Sealed bytes of every readable backup and continuous point in the repository.",
         )
         .sample(
             &store_label,
             catalog
                 .backups
                 .iter()
+                .chain(&catalog.points)
                 .map(|b| b.totals.stored_bytes as f64)
                 .sum(),
         );
