@@ -439,7 +439,7 @@ async fn recover(ctx: &Ctx<'_>, dr: &Dr, root: &Path, dbs: &[Db]) -> Step<String
         .chain(&catalog.points)
         .filter(|b| b.host == host)
         .collect();
-    states.sort_by(|a, b| b.started.cmp(&a.started));
+    states.sort_by_key(|b| std::cmp::Reverse(b.started));
     let candidates: Vec<String> = states.iter().take(5).map(|b| b.backup_id.clone()).collect();
     let paths: Vec<String> = dbs.iter().map(|d| d.path.clone()).collect();
     let mut tried: BTreeMap<String, String> = BTreeMap::new();
