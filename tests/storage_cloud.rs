@@ -742,6 +742,21 @@ fn object_locked_backups_resist_this_hosts_own_credentials() {
     assert_eq!(e["enforced"], true, "{e}");
     assert_eq!(e["locks"]["error"], serde_json::Value::Null, "{e}");
     assert!(e["locks"]["backups"].as_u64().unwrap() >= 1, "{e}");
+    // The status says the claim was verified from this host, and when.
+    let st = p.json(&["backup", "status"], 0);
+    let imm = &st["immutable_stores"][0];
+    assert_eq!(imm["verified"], true, "{st}");
+    assert!(imm["last_check"]["at"].is_string(), "{st}");
+    assert!(imm["detail"].as_str().unwrap().contains("refused"), "{st}");
+    // Another host (no record of a check) is told it is not verified, and how to verify.
+    std::fs::remove_file(p.root().join("state/daemon/enforcement.json")).unwrap();
+    let st = p.json(&["backup", "status"], 0);
+    let imm = &st["immutable_stores"][0];
+    assert_eq!(imm["verified"], false, "{st}");
+    assert!(
+        imm["detail"].as_str().unwrap().contains("not verified"),
+        "{st}"
+    );
 
     // immutable: true on a bucket without object lock: refused before anything is created,
     // saying the bucket needs object lock.

@@ -96,6 +96,11 @@ pub struct ImmutableStore {
     /// the store itself does not refuse (a local folder; Azure Blob, whose immutability
     /// policies this tool does not set or verify).
     pub enforced_by: String,
+    /// When this host last checked that the server refuses to delete a locked version (S3 with
+    /// object lock), and whether it did; None: never checked from this host.
+    pub last_check: Option<super::enforcement::Probe>,
+    /// The claim is verified: the last check from this host saw the server refuse.
+    pub verified: bool,
     pub detail: String,
 }
 
@@ -109,12 +114,35 @@ impl Dr {
             .filter(|s| s.target.immutable())
             .map(|s| {
                 let location = s.target.display_name();
+                let state_dir = &self.settings.settings.daemon.state_dir;
+                let last_check = match &s.target {
+                    crate::settings::StorageTarget::S3 { .. } => {
+                        super::enforcement::last_probe(state_dir, &location)
+                    }
+                    _ => None,
+                };
                 let (enforced_by, detail) = match &s.target {
                     crate::settings::StorageTarget::S3 { lock_mode, .. } => (
                         "s3_object_lock",
                         format!(
                             "every backup object is locked ({lock_mode:?}) until its retention \
-                             ends; `retention extend` verifies the server refuses deletes"
+                             ends; {}",
+                            match &last_check {
+                                Some(p) if p.enforced => format!(
+                                    "verified {}: the server refused to delete a locked version \
+                                     (`retention extend` checks again)",
+                                    crate::present::timestamp(p.at)
+                                ),
+                                Some(p) => format!(
+                                    "NOT ENFORCED when checked {}: the server deleted a locked \
+                                     version; nothing is immutable there",
+                                    crate::present::timestamp(p.at)
+                                ),
+                                None => "not verified from this host: run `mahavishnu-dr \
+                                         retention extend` to check that the server refuses \
+                                         deletes"
+                                    .to_string(),
+                            }
                         ),
                     ),
                     other => (
@@ -130,6 +158,8 @@ impl Dr {
                     store: s.name,
                     location,
                     enforced_by: enforced_by.into(),
+                    verified: last_check.as_ref().is_some_and(|p| p.enforced),
+                    last_check,
                     detail,
                 }
             })
@@ -200,6 +230,18 @@ impl Dr {
             let message = format!("{}; nothing was created there", e.message);
             crate::error::Error { message, ..e }
         })?;
+        // What this host saw, for `backup status` (kept on this host, never in the store).
+        let probe = super::enforcement::Probe {
+            at: Utc::now(),
+            enforced,
+        };
+        let state_dir = &self.settings.settings.daemon.state_dir;
+        if let Err(e) = super::enforcement::record(state_dir, &store.target.display_name(), probe) {
+            tracing::warn!(
+                "the object-lock check of {} was not recorded: {e}",
+                store.name
+            );
+        }
         if enforced {
             return Ok(());
         }

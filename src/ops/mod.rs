@@ -38,6 +38,7 @@ mod blocks;
 pub mod daemon_state;
 pub mod defaults;
 mod drift;
+pub mod enforcement;
 pub mod events;
 mod extract;
 pub mod hosts;

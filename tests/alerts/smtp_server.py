@@ -24,7 +24,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 def main():
     # Loopback only: the warning about AUTH without TLS, and the per-session log, are noise here.
     warnings.simplefilter("ignore")
-    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
     port, outdir, username, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     tls = None
     if len(sys.argv) > 6:
