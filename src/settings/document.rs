@@ -105,6 +105,7 @@ pub(crate) struct BackupDoc {
     pub block_incremental: super::schema::BlockIncrementalSettings,
     pub continuous: super::schema::ContinuousSettings,
     pub host: Option<String>,
+    pub retired_hosts: Vec<String>,
 }
 
 impl Default for BackupDoc {
@@ -127,6 +128,7 @@ impl Default for BackupDoc {
             block_incremental: d.block_incremental,
             continuous: d.continuous,
             host: d.host,
+            retired_hosts: d.retired_hosts,
         }
     }
 }

@@ -59,6 +59,9 @@ pub struct BackupSettings {
     /// The host name this machine's backups, locks and history records carry (chains and
     /// retention are per host). None: the system's host name.
     pub host: Option<String>,
+    /// Hosts that no longer back up into this repository: their backups stay listed and
+    /// restorable, but no check or verdict judges their age against the RPO target.
+    pub retired_hosts: Vec<String>,
 }
 
 /// The longest host name accepted (`backup.host`, `--host`): a DNS name's limit.
@@ -154,6 +157,7 @@ impl Default for BackupSettings {
             block_incremental: BlockIncrementalSettings::default(),
             continuous: ContinuousSettings::default(),
             host: None,
+            retired_hosts: Vec::new(),
         }
     }
 }

@@ -60,8 +60,36 @@ pub(crate) fn posture_checks(
         .figure(Some(backups.len() as f64), None, "backups"),
     );
 
-    // Newest backup age against the RPO target.
-    let age = newest.map(|b| (now - b.finished).num_seconds());
+    // Newest backup age against the RPO target: every host that backs up here (not retired)
+    // must meet it, so the host furthest behind is judged; a continuous point counts as its
+    // newest state.
+    let points = e.catalog.as_ref().map_or(&[][..], |c| &c.points[..]);
+    let mut per_host: std::collections::BTreeMap<&str, chrono::DateTime<chrono::Utc>> =
+        std::collections::BTreeMap::new();
+    for b in backups.iter().chain(points) {
+        if e.retired_hosts.contains(&b.host) {
+            continue;
+        }
+        let t = per_host.entry(b.host.as_str()).or_insert(b.finished);
+        *t = (*t).max(b.finished);
+    }
+    let behind = per_host.iter().min_by_key(|(_, t)| **t);
+    let age = behind.map(|(_, t)| (now - *t).num_seconds());
+    let whose = match behind {
+        Some((h, _)) if per_host.len() > 1 => format!(
+            "host {} (furthest behind of {} hosts)",
+            crate::ops::hosts::shown(h),
+            per_host.len()
+        ),
+        _ => String::new(),
+    };
+    let newest_words = |rest: String| {
+        if whose.is_empty() {
+            format!("newest backup {rest}")
+        } else {
+            format!("the newest backup of {whose} {rest}")
+        }
+    };
     let limit = (2.0 * rpo_target_seconds).max(48.0 * 3600.0);
     let age_check = match age {
         None => PostureCheck::new(
@@ -75,11 +103,11 @@ pub(crate) fn posture_checks(
             CheckName::NewestBackupAge,
             "Newest backup vs RPO target",
             Level::Pass,
-            format!(
-                "newest backup is {} old, within the RPO target of {}",
+            newest_words(format!(
+                "is {} old, within the RPO target of {}",
                 present::age(a),
                 present::age(rpo_target_seconds as i64)
-            ),
+            )),
         ),
         Some(a) => PostureCheck::new(
             CheckName::NewestBackupAge,
@@ -89,11 +117,11 @@ pub(crate) fn posture_checks(
             } else {
                 Level::Fail
             },
-            format!(
-                "newest backup is {} old, over the RPO target of {}: a recovery now would lose that much",
+            newest_words(format!(
+                "is {} old, over the RPO target of {}: a recovery now would lose that much",
                 present::age(a),
                 present::age(rpo_target_seconds as i64)
-            ),
+            )),
         )
         .advise(Advice::say(if a as f64 <= limit {
             "back up more often (see the RPO section: the schedules may not be able to meet the target)"
@@ -646,6 +674,7 @@ mod tests {
             replicas: vec![lag("offsite", None)],
             drills: Vec::new(),
             scheduled_drills: Vec::new(),
+            retired_hosts: Vec::new(),
         }
     }
 
@@ -731,6 +760,44 @@ mod tests {
             status(&evidence(48 * 3600 + 1), CheckName::NewestBackupAge),
             Level::Fail
         );
+    }
+
+    /// Every host that backs up here must meet the RPO target: the host furthest behind is
+    /// judged and named; a retired host is not judged; a continuous point is a host's newest
+    /// state.
+    #[test]
+    fn the_host_furthest_behind_is_judged_unless_retired() {
+        let mut e = evidence(60);
+        let mut old = backup(e.now, 10 * 3600);
+        old.host = "old-box".into();
+        old.backup_id = "backup_20250101T000000.000Z_00000002".into();
+        if let Some(c) = e.catalog.as_mut() {
+            c.backups.push(old.clone());
+        }
+        let check = |e: &Evidence| {
+            posture_checks(e, RTO, RPO)
+                .into_iter()
+                .find(|c| c.name == CheckName::NewestBackupAge)
+                .unwrap()
+        };
+        let c = check(&e);
+        assert_eq!(c.status, Level::Warn, "{}", c.detail);
+        assert!(
+            c.detail.contains("old-box") && c.detail.contains("2 hosts"),
+            "{}",
+            c.detail
+        );
+        e.retired_hosts = vec!["old-box".into()];
+        assert_eq!(check(&e).status, Level::Pass);
+        // Not retired, but its continuous point is recent: it meets the target.
+        e.retired_hosts.clear();
+        let mut point = backup(e.now, 30);
+        point.host = "old-box".into();
+        point.backup_id = "point_20250101T000000.000Z_00000003".into();
+        if let Some(c) = e.catalog.as_mut() {
+            c.points.push(point);
+        }
+        assert_eq!(check(&e).status, Level::Pass, "{}", check(&e).detail);
     }
 
     #[test]

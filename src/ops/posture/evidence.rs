@@ -52,6 +52,8 @@ pub(crate) struct Evidence {
     pub drills: Vec<HistoryRecord>,
     /// The scenarios the settings schedule (empty: none, or drills disabled).
     pub scheduled_drills: Vec<crate::settings::DrillScenario>,
+    /// `backup.retired_hosts`: not judged against the RPO target.
+    pub retired_hosts: Vec<String>,
 }
 
 /// At most this many kept drills are read.
@@ -84,6 +86,7 @@ impl Dr {
             store: (self.store().name.clone(), self.storage.describe()),
             replicas: Vec::new(),
             drills: Vec::new(),
+            retired_hosts: s.backup.retired_hosts.clone(),
             scheduled_drills: if s.disaster_recovery.drills.enabled {
                 s.disaster_recovery
                     .drills

@@ -70,6 +70,7 @@ fn typed_backup(
         block_incremental: b.block_incremental,
         continuous: b.continuous,
         host: b.host,
+        retired_hosts: b.retired_hosts,
     }
 }
 
