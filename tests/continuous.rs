@@ -542,3 +542,45 @@ fn the_database_drill_recovers_from_the_newest_point() {
         "recovered from the point: {d:#}"
     );
 }
+
+/// Points reach the replicas like backups, each after its base: from the replica alone
+/// (`--repository copy`, the failover path) `restore --at` gives the point's state.
+#[test]
+fn points_are_replicated_and_restore_from_the_replica() {
+    let p = Project::new(common::LOCAL_REPLICA);
+    p.write("f.txt", "base");
+    p.backup("full");
+    p.write("f.txt", "in the point");
+    let pt = point(&p);
+    assert_eq!(pt["replication"][0]["ok"], true, "{pt}");
+    assert_eq!(pt["replication"][0]["points_copied"], 1, "{pt}");
+    let id = pt["backup_id"].as_str().unwrap();
+    assert!(
+        p.root()
+            .join("replica/points")
+            .join(id)
+            .join("manifest")
+            .is_file()
+    );
+    let target = p.root().join("from-replica");
+    let r = p.json(
+        &[
+            "--repository",
+            "copy",
+            "restore",
+            "--at",
+            pt["finished"].as_str().unwrap(),
+            "--target",
+            target.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert_eq!(r["backup_id"], id, "{r}");
+    assert_eq!(
+        std::fs::read_to_string(target.join("data/f.txt")).unwrap(),
+        "in the point"
+    );
+    // Nothing left to copy: the next replicate copies no point again.
+    let again = p.json(&["replicate"], 0);
+    assert_eq!(again["replicas"][0]["points_copied"], 0, "{again}");
+}

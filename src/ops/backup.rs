@@ -1115,11 +1115,24 @@ impl Dr {
         let guard = self
             .lock(LockMode::Backup, "backup point", &*progress, cancel)
             .await?;
-        with_lock(
+        let mut resp = with_lock(
             guard,
-            self.point_locked(&repo, req, covered, progress, cancel),
+            self.point_locked(&repo, req, covered, progress.clone(), cancel),
         )
-        .await
+        .await?;
+        if resp.status == BackupStatus::Completed {
+            // The replicas get the point (and whatever else they lack) as they get backups.
+            resp.replication = self.replicate_after_backup(&*progress, cancel).await;
+            for r in resp.replication.iter().filter(|r| !r.ok) {
+                resp.warnings.push(format!(
+                    "replica {} was not brought up to date: {} (the point is good; the next one \
+                     catches up)",
+                    r.name,
+                    r.error.as_deref().unwrap_or("unknown error")
+                ));
+            }
+        }
+        Ok(resp)
     }
 
     async fn point_locked(

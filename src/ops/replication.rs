@@ -19,7 +19,9 @@ use super::{Cancel, Dr, Progress, cancelled, secs, with_lock};
 use crate::error::{Error, Result};
 use crate::repo::Repository;
 use crate::repo::catalog::Catalog;
-use crate::repo::keys::{BACKUPS_PREFIX, MANIFEST_NAME, split_backup_key};
+use crate::repo::keys::{
+    BACKUPS_PREFIX, MANIFEST_NAME, POINTS_PREFIX, split_backup_key, split_point_key,
+};
 use crate::repo::locks::{self, LockMode};
 use crate::repo::manifest::ManifestSummary;
 use crate::repo::replica::{ConfigState, CopyStats, copy_backup, copy_history, sync_config};
@@ -71,6 +73,9 @@ pub struct ReplicaCopy {
     pub ok: bool,
     /// The backups copied by this run, oldest first.
     pub copied: Vec<String>,
+    /// Continuous points copied by this run (each after its base backup is there).
+    #[serde(default)]
+    pub points_copied: u32,
     /// Objects written and verified there (volumes, block maps, checksum lists, manifests,
     /// history records), and their bytes.
     pub objects: u64,
@@ -95,6 +100,7 @@ impl ReplicaCopy {
             location: target.target.display_name(),
             ok: false,
             copied: Vec::new(),
+            points_copied: 0,
             objects: 0,
             bytes: 0,
             missing: 0,
@@ -185,7 +191,8 @@ impl Dr {
         cancel: &Cancel,
     ) -> Result<()> {
         let store = storage::open_store(target)?;
-        let catalog = Catalog::load(source).await?;
+        let mut catalog = Catalog::load(source).await?;
+        catalog.load_points(source).await?;
         copy.missing = catalog.backups.len() as u32;
         if !store_has_repository(&store).await? {
             self.check_object_lock(target).await?;
@@ -208,7 +215,7 @@ impl Dr {
         )
         .await?;
         with_lock(guard, async {
-            let held = held_backups(&store).await?;
+            let held = held_ids(&store, BACKUPS_PREFIX, split_backup_key).await?;
             let mut stats = CopyStats::default();
             let todo: Vec<&ManifestSummary> = catalog
                 .backups
@@ -229,6 +236,31 @@ impl Dr {
                 copy.missing -= 1;
                 copy.objects = stats.objects;
                 copy.bytes = stats.bytes;
+            }
+            // Continuous points, oldest first, once their base is there (a point reads its
+            // base's and the earlier points' blocks, copied before it).
+            let held_points = held_ids(&store, POINTS_PREFIX, split_point_key).await?;
+            let bases: BTreeSet<&str> = held
+                .iter()
+                .map(String::as_str)
+                .chain(copy.copied.iter().map(String::as_str))
+                .collect();
+            let points: Vec<&ManifestSummary> = catalog
+                .points
+                .iter()
+                .filter(|p| !held_points.contains(&p.backup_id))
+                .filter(|p| p.base.as_deref().is_some_and(|b| bases.contains(b)))
+                .collect();
+            for p in points {
+                if cancel.is_cancelled() {
+                    return Err(cancelled());
+                }
+                let s = copy_backup(source, p, &store)
+                    .await
+                    .map_err(|e| e.context(format!("copying point {}", p.backup_id)))?;
+                copy.points_copied += 1;
+                copy.objects += s.objects;
+                copy.bytes += s.bytes;
             }
             let h = copy_history(source, &store).await?;
             copy.objects += h.objects;
@@ -273,7 +305,7 @@ impl Dr {
                 error: None,
             };
             let held = match storage::open_store(&target) {
-                Ok(store) => held_backups(&store).await,
+                Ok(store) => held_ids(&store, BACKUPS_PREFIX, split_backup_key).await,
                 Err(e) => Err(e),
             };
             match held {
@@ -304,13 +336,18 @@ impl Dr {
     }
 }
 
-/// The ids of the backups a store holds (those whose manifest is there).
-async fn held_backups(store: &DynStorage) -> Result<BTreeSet<String>> {
+/// The ids of the backups (or points, by `prefix` and `split`) a store holds: those whose
+/// manifest is there.
+async fn held_ids(
+    store: &DynStorage,
+    prefix: &str,
+    split: fn(&str) -> Option<(&str, &str)>,
+) -> Result<BTreeSet<String>> {
     Ok(store
-        .list(BACKUPS_PREFIX)
+        .list(prefix)
         .await?
         .iter()
-        .filter_map(|o| split_backup_key(&o.key))
+        .filter_map(|o| split(&o.key))
         .filter(|(_, name)| *name == MANIFEST_NAME)
         .map(|(id, _)| id.to_string())
         .collect())
