@@ -92,20 +92,23 @@ pub(crate) async fn load_maps(
         if out.contains_key(id) {
             continue;
         }
-        let item = catalog
-            .get(id)
-            .and_then(|s| s.block_map.clone())
-            .ok_or_else(|| {
-                Error::integrity(format!(
-                    "{id} is missing or has no block map, and a file's blocks are listed there"
-                ))
-            })?;
-        out.insert(
-            id.to_string(),
-            Arc::new(repo.read_block_map(id, &item).await?),
-        );
+        out.insert(id.to_string(), Arc::new(load_map(repo, catalog, id).await?));
     }
     Ok(out)
+}
+
+/// The block map object of the backup (or point) `id`, checked against its manifest's record
+/// of it (a point's delta maps resolved over their bases).
+pub(crate) async fn load_map(repo: &Repository, catalog: &Catalog, id: &str) -> Result<BlockMaps> {
+    let item = catalog
+        .get(id)
+        .and_then(|s| s.block_map.clone())
+        .ok_or_else(|| {
+            Error::integrity(format!(
+                "{id} is missing or has no block map, and a file's blocks are listed there"
+            ))
+        })?;
+    repo.read_block_map(id, &item).await
 }
 
 /// Every block of `entry` (a block-mapped file) grouped by the (backup, volume) holding it.

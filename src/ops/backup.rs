@@ -652,16 +652,9 @@ impl Dr {
                 && let Some(bl) = &pe.blocks
             {
                 if !parent_maps.contains_key(&bl.map_in) {
-                    let item = catalog
-                        .get(&bl.map_in)
-                        .and_then(|s| s.block_map.clone())
-                        .ok_or_else(|| {
-                            Error::integrity(format!(
-                                "{}: its block map is in {}, which has none",
-                                e.path, bl.map_in
-                            ))
-                        })?;
-                    let m = repo.read_block_map(&bl.map_in, &item).await?;
+                    let m = super::assemble::load_map(repo, &catalog, &bl.map_in)
+                        .await
+                        .map_err(|err| err.context(format!("{}: reading its block map", e.path)))?;
                     parent_maps.insert(bl.map_in.clone(), Arc::new(m));
                 }
                 let maps = parent_maps[&bl.map_in].clone();

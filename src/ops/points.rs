@@ -173,19 +173,10 @@ pub(crate) async fn delta_maps(
             continue;
         };
         if !loaded.contains_key(&bl.map_in) {
-            let item = catalog
-                .get(&bl.map_in)
-                .and_then(|s| s.block_map.clone())
-                .ok_or_else(|| {
-                    Error::integrity(format!(
-                        "{}: its base's block map is in {}, which has none",
-                        f.path, bl.map_in
-                    ))
-                })?;
-            loaded.insert(
-                bl.map_in.clone(),
-                repo.read_block_map(&bl.map_in, &item).await?,
-            );
+            let m = super::assemble::load_map(repo, catalog, &bl.map_in)
+                .await
+                .map_err(|e| e.context(format!("{}: reading its base's block map", f.path)))?;
+            loaded.insert(bl.map_in.clone(), m);
         }
         let holder = &loaded[&bl.map_in];
         let Some(old) = holder.file(&f.path) else {
