@@ -14,6 +14,7 @@ use crate::error::{ErrorKind, Result};
 use crate::ops::backup::{BackupOptions, BackupStatus, PointOptions};
 use crate::ops::daemon_state::{DaemonState, JobResult};
 use crate::ops::{Cancel, Dr, NoProgress, secs};
+use crate::repo::keys::is_point_id;
 
 pub use crate::ops::daemon_state::CONTINUOUS_JOB as JOB;
 
@@ -161,11 +162,7 @@ impl Continuous {
             Some(Ok(resp)) if resp.status == BackupStatus::Completed => {
                 self.retry_after = None;
                 self.recorded = resp.started;
-                if let Some(id) = resp
-                    .backup_id
-                    .as_ref()
-                    .filter(|id| id.starts_with("point_"))
-                {
+                if let Some(id) = resp.backup_id.as_ref().filter(|id| is_point_id(id)) {
                     self.last_point = Some(id.clone());
                 }
                 (JobResult::Succeeded, resp.message)

@@ -415,15 +415,8 @@ impl Dr {
             }
             resp.object_lock = report;
         }
-        resp.replication = self.replicate_after_backup(&*progress, cancel).await;
-        for r in resp.replication.iter().filter(|r| !r.ok) {
-            resp.warnings.push(format!(
-                "replica {} was not brought up to date: {} (the backup is good; the next run \
-                 catches up)",
-                r.name,
-                r.error.as_deref().unwrap_or("unknown error")
-            ));
-        }
+        self.replicate_into(&mut resp, "backup", &*progress, cancel)
+            .await;
         if let Some(i) = &initialized {
             let mut w = i.warnings.clone();
             w.append(&mut resp.warnings);
@@ -431,6 +424,27 @@ impl Dr {
         }
         resp.initialized = initialized;
         Ok(resp)
+    }
+
+    /// After a backup or point (`what`): copy to the replicas, keep what each copy did in the
+    /// response, and warn of each replica not brought up to date (the backup or point is good
+    /// either way; the next run catches up).
+    async fn replicate_into(
+        &self,
+        resp: &mut BackupResponse,
+        what: &str,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) {
+        resp.replication = self.replicate_after_backup(progress, cancel).await;
+        for r in resp.replication.iter().filter(|r| !r.ok) {
+            resp.warnings.push(format!(
+                "replica {} was not brought up to date: {} (the {what} is good; the next run \
+                 catches up)",
+                r.name,
+                r.error.as_deref().unwrap_or("unknown error")
+            ));
+        }
     }
 
     /// Copy what the other stores lack, under a shared lock of the store in use. The
@@ -1115,15 +1129,8 @@ impl Dr {
         .await?;
         if resp.status == BackupStatus::Completed {
             // The replicas get the point (and whatever else they lack) as they get backups.
-            resp.replication = self.replicate_after_backup(&*progress, cancel).await;
-            for r in resp.replication.iter().filter(|r| !r.ok) {
-                resp.warnings.push(format!(
-                    "replica {} was not brought up to date: {} (the point is good; the next one \
-                     catches up)",
-                    r.name,
-                    r.error.as_deref().unwrap_or("unknown error")
-                ));
-            }
+            self.replicate_into(&mut resp, "point", &*progress, cancel)
+                .await;
         }
         Ok(resp)
     }

@@ -234,7 +234,11 @@ mod tests {
         std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o777)).unwrap();
         let e = ensure_state_dir(&fresh).unwrap_err();
         assert!(e.message.contains("writable by other users"), "{e}");
-        assert!(e.to_string().contains("daemon.state_dir") || e.guidance.is_some());
+        let guidance = e.guidance.unwrap_or_default();
+        assert!(
+            guidance.contains("chmod 700") && guidance.contains("daemon.state_dir"),
+            "{guidance}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::{Cancel, Dr, Progress, secs, with_lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
 use crate::repo::blockmap::BLOCKMAP_NAME;
-use crate::repo::catalog::Catalog;
+use crate::repo::catalog::{Catalog, committed_ids};
 use crate::repo::keys::{
     BACKUPS_PREFIX, MANIFEST_NAME, POINTS_PREFIX, backup_folder, backup_key, is_point_id,
     split_backup_key, split_point_key,
@@ -365,22 +365,9 @@ impl Dr {
 
     /// Backup ids that have a manifest object, without reading any manifest.
     async fn keyless_ids(&self, repo: &Repository, only: Option<&str>) -> Result<Vec<String>> {
-        let mut ids = BTreeSet::new();
-        for o in repo.storage().list(BACKUPS_PREFIX).await? {
-            if let Some((id, name)) = split_backup_key(&o.key)
-                && name == MANIFEST_NAME
-            {
-                ids.insert(id.to_string());
-            }
-        }
-        let mut points = BTreeSet::new();
-        for o in repo.storage().list(POINTS_PREFIX).await? {
-            if let Some((id, name)) = split_point_key(&o.key)
-                && name == MANIFEST_NAME
-            {
-                points.insert(id.to_string());
-            }
-        }
+        let store = repo.storage();
+        let mut ids = committed_ids(store, BACKUPS_PREFIX, split_backup_key).await?;
+        let points = committed_ids(store, POINTS_PREFIX, split_point_key).await?;
         if only.is_some_and(is_point_id) {
             ids = points;
         } else if only.is_none() {

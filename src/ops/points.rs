@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-use crate::repo::Repository;
 use crate::repo::blockmap::{BlockMaps, DeltaMap, RECORD_LEN, block_count, block_len};
-use crate::repo::catalog::Catalog;
-use crate::repo::keys::{MANIFEST_NAME, POINTS_PREFIX, is_point_id, split_point_key};
+use crate::repo::catalog::{Catalog, committed_ids};
+use crate::repo::keys::{POINTS_PREFIX, is_point_id, split_point_key};
 use crate::repo::manifest::{Entry, Manifest, ManifestSummary};
+use crate::repo::{ID_TIME_FORMAT, Repository, id_time};
 
 /// What a continuous point builds on: its base backup and the state it compares with (the
 /// previous point of that base, rebuilt, or the base itself).
@@ -46,16 +46,7 @@ pub(crate) async fn previous_point(
     let mine = |s: &ManifestSummary| {
         s.base.as_deref() == Some(base.backup_id.as_str()) && s.host == base.host
     };
-    let mut ids: Vec<String> = repo
-        .storage()
-        .list(POINTS_PREFIX)
-        .await?
-        .iter()
-        .filter_map(|o| split_point_key(&o.key))
-        .filter(|(_, name)| *name == MANIFEST_NAME)
-        .map(|(id, _)| id.to_string())
-        .collect();
-    ids.sort();
+    let ids = committed_ids(repo.storage(), POINTS_PREFIX, split_point_key).await?;
     if let Some(h) = hint
         && ids.last().map(String::as_str) == Some(h)
     {
@@ -150,9 +141,9 @@ pub(crate) fn record_of(base: &Manifest, mut full: Manifest) -> Manifest {
 }
 
 /// Replace, in a point's maps, every file map that the base backup's entry also maps (same
-/// block size) by the records that differ from that map, when that is smaller. `base_maps`
-/// reads the full maps a base entry's `blocks.map_in` holds. Returns the backups the deltas
-/// are based on (the point depends on them).
+/// block size) by the records that differ from that map (the one its `blocks.map_in` holds),
+/// when that is smaller. Returns the backups the deltas are based on (the point depends on
+/// them).
 pub(crate) async fn delta_maps(
     repo: &Repository,
     catalog: &Catalog,
@@ -247,16 +238,9 @@ pub(crate) async fn newest_state(
     catalog: &mut Catalog,
     host: &str,
 ) -> Result<(ManifestSummary, Manifest)> {
-    let backup = catalog.resolve_latest_of(host)?.clone();
+    catalog.resolve_latest_of(host)?;
     catalog.load_points(repo).await?;
-    let point = catalog
-        .points
-        .iter()
-        .filter(|p| p.host == host && p.started > backup.started)
-        .filter(|p| p.base.as_deref().is_some_and(|b| catalog.get(b).is_some()))
-        .max_by(|a, b| a.started.cmp(&b.started))
-        .cloned();
-    let chosen = point.unwrap_or(backup);
+    let chosen = holding_at(catalog, host, Utc::now())?.clone();
     let snapshot = snapshot_of(repo, &chosen).await?;
     Ok((chosen, snapshot))
 }
@@ -281,8 +265,10 @@ pub(crate) fn holding_at<'a>(
                 .cmp(&b.started)
                 .then(a.backup_id.cmp(&b.backup_id))
         });
-    let floor = chosen.map_or(String::new(), |c| c.started.format(ID_TIME).to_string());
-    let limit = at.format(ID_TIME).to_string();
+    let floor = chosen.map_or(String::new(), |c| {
+        c.started.format(ID_TIME_FORMAT).to_string()
+    });
+    let limit = at.format(ID_TIME_FORMAT).to_string();
     if let Some(u) = catalog
         .unreadable
         .iter()
@@ -307,16 +293,6 @@ pub(crate) fn holding_at<'a>(
         ))
         .with_guidance("`backup list` shows the backups and the windows the points cover")
     })
-}
-
-/// How ids write their time (`backup_<time>_…`, `point_<time>_…`).
-const ID_TIME: &str = "%Y%m%dT%H%M%S%.3fZ";
-
-/// The time part of a backup or point id (sorts as the time does).
-fn id_time(id: &str) -> &str {
-    id.split_once('_')
-        .and_then(|(_, rest)| rest.rsplit_once('_'))
-        .map_or("", |(t, _)| t)
 }
 
 /// An instant as a user writes it: RFC 3339 (`2026-12-05T10:15:00Z`, any offset), or a date
@@ -559,7 +535,7 @@ mod tests {
             "20261205T091500.000Z"
         );
         assert_eq!(
-            t.format(ID_TIME).to_string().as_str(),
+            t.format(ID_TIME_FORMAT).to_string().as_str(),
             id_time("backup_20261205T091500.000Z_0a1b2c3d")
         );
     }

@@ -18,10 +18,8 @@ use super::immutability::LockReport;
 use super::{Cancel, Dr, Progress, cancelled, secs, with_lock};
 use crate::error::{Error, Result};
 use crate::repo::Repository;
-use crate::repo::catalog::Catalog;
-use crate::repo::keys::{
-    BACKUPS_PREFIX, MANIFEST_NAME, POINTS_PREFIX, split_backup_key, split_point_key,
-};
+use crate::repo::catalog::{Catalog, committed_ids};
+use crate::repo::keys::{BACKUPS_PREFIX, POINTS_PREFIX, split_backup_key, split_point_key};
 use crate::repo::locks::{self, LockMode};
 use crate::repo::manifest::ManifestSummary;
 use crate::repo::replica::{ConfigState, CopyStats, copy_backup, copy_history, sync_config};
@@ -215,7 +213,7 @@ impl Dr {
         )
         .await?;
         with_lock(guard, async {
-            let held = held_ids(&store, BACKUPS_PREFIX, split_backup_key).await?;
+            let held = committed_ids(&store, BACKUPS_PREFIX, split_backup_key).await?;
             let mut stats = CopyStats::default();
             let todo: Vec<&ManifestSummary> = catalog
                 .backups
@@ -239,7 +237,7 @@ impl Dr {
             }
             // Continuous points, oldest first, once their base is there (a point reads its
             // base's and the earlier points' blocks, copied before it).
-            let held_points = held_ids(&store, POINTS_PREFIX, split_point_key).await?;
+            let held_points = committed_ids(&store, POINTS_PREFIX, split_point_key).await?;
             let bases: BTreeSet<&str> = held
                 .iter()
                 .map(String::as_str)
@@ -305,7 +303,7 @@ impl Dr {
                 error: None,
             };
             let held = match storage::open_store(&target) {
-                Ok(store) => held_ids(&store, BACKUPS_PREFIX, split_backup_key).await,
+                Ok(store) => committed_ids(&store, BACKUPS_PREFIX, split_backup_key).await,
                 Err(e) => Err(e),
             };
             match held {
@@ -334,23 +332,6 @@ impl Dr {
         }
         out
     }
-}
-
-/// The ids of the backups (or points, by `prefix` and `split`) a store holds: those whose
-/// manifest is there.
-async fn held_ids(
-    store: &DynStorage,
-    prefix: &str,
-    split: fn(&str) -> Option<(&str, &str)>,
-) -> Result<BTreeSet<String>> {
-    Ok(store
-        .list(prefix)
-        .await?
-        .iter()
-        .filter_map(|o| split(&o.key))
-        .filter(|(_, name)| *name == MANIFEST_NAME)
-        .map(|(id, _)| id.to_string())
-        .collect())
 }
 
 /// What a person should hear about a replica: unreadable, or behind (none when it holds every

@@ -185,9 +185,7 @@ impl Dr {
         super::hosts::check_host_arg(req.host.as_deref())?;
         // `latest` is the newest state: a continuous point newer than the newest backup is
         // what a recovery now would use, so that is what is tested.
-        let (summary, manifest) = if req.backup_id == super::defaults::LATEST
-            && self.settings().settings.backup.continuous.enabled
-        {
+        let (summary, manifest) = if req.backup_id == super::defaults::LATEST {
             let host = self
                 .resolve_backup(&catalog, &req.backup_id, req.host.as_deref())?
                 .host

@@ -150,11 +150,13 @@ impl BlockMaps {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         out.extend_from_slice(&(files.len() as u32).to_le_bytes());
         for f in files {
-            out.extend_from_slice(&(f.path.len() as u16).to_le_bytes());
-            out.extend_from_slice(f.path.as_bytes());
-            out.extend_from_slice(&f.size.to_le_bytes());
-            out.extend_from_slice(&f.block_size.to_le_bytes());
-            out.extend_from_slice(&(f.blocks.len() as u64).to_le_bytes());
+            put_header(
+                &mut out,
+                &f.path,
+                f.size,
+                f.block_size,
+                f.blocks.len() as u64,
+            );
             for r in &f.blocks {
                 put_record(&mut out, r);
             }
@@ -164,11 +166,8 @@ impl BlockMaps {
             deltas.sort_by(|a, b| a.path.cmp(&b.path));
             out.extend_from_slice(&(deltas.len() as u32).to_le_bytes());
             for d in deltas {
-                out.extend_from_slice(&(d.path.len() as u16).to_le_bytes());
-                out.extend_from_slice(d.path.as_bytes());
-                out.extend_from_slice(&d.size.to_le_bytes());
-                out.extend_from_slice(&d.block_size.to_le_bytes());
-                out.extend_from_slice(&block_count(d.size, d.block_size).to_le_bytes());
+                let count = block_count(d.size, d.block_size);
+                put_header(&mut out, &d.path, d.size, d.block_size, count);
                 out.extend_from_slice(&d.base.to_le_bytes());
                 out.extend_from_slice(&(d.changed.len() as u32).to_le_bytes());
                 for (i, r) in &d.changed {
@@ -331,6 +330,15 @@ impl BlockMaps {
             deltas,
         })
     }
+}
+
+/// A file's header, as [`Cursor::file_header`] reads it.
+fn put_header(out: &mut Vec<u8>, path: &str, size: u64, block_size: u32, count: u64) {
+    out.extend_from_slice(&(path.len() as u16).to_le_bytes());
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(&block_size.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
 }
 
 fn put_record(out: &mut Vec<u8>, r: &BlockRecord) {

@@ -50,11 +50,32 @@ fn point_cache() -> &'static PointCache {
     CACHE.get_or_init(Default::default)
 }
 
+/// A key split into (backup or point id, object name) by its folder (`backups/`, `points/`).
+pub type SplitKey = fn(&str) -> Option<(&str, &str)>;
+
+/// The backups (`BACKUPS_PREFIX`, `split_backup_key`) or points (`POINTS_PREFIX`,
+/// `split_point_key`) a store holds: the ids whose manifest object is there, from one listing,
+/// without reading any manifest.
+pub async fn committed_ids(
+    store: &crate::storage::DynStorage,
+    prefix: &str,
+    split: SplitKey,
+) -> Result<std::collections::BTreeSet<String>> {
+    Ok(store
+        .list(prefix)
+        .await?
+        .iter()
+        .filter_map(|o| split(&o.key))
+        .filter(|(_, name)| *name == MANIFEST_NAME)
+        .map(|(id, _)| id.to_string())
+        .collect())
+}
+
 /// Folders under `prefix` (split by `split`) as (complete ids, unfinished leftovers).
 async fn folders(
     repo: &Repository,
     prefix: &str,
-    split: fn(&str) -> Option<(&str, &str)>,
+    split: SplitKey,
 ) -> Result<(Vec<String>, Vec<Unfinished>)> {
     let mut folders: BTreeMap<String, Vec<ObjectInfo>> = BTreeMap::new();
     for obj in repo.storage().list(prefix).await? {
@@ -154,13 +175,6 @@ impl Catalog {
         self.unfinished_points = unfinished;
         self.unreadable_points = unreadable;
         Ok(())
-    }
-
-    /// The readable points built on `base`, oldest first.
-    pub fn points_of<'a>(&'a self, base: &'a str) -> impl Iterator<Item = &'a ManifestSummary> {
-        self.points
-            .iter()
-            .filter(move |p| p.base.as_deref() == Some(base))
     }
 
     /// The newest readable backup. (`resolve("latest")` refuses when a newer one is unreadable.)

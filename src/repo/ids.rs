@@ -24,10 +24,22 @@ impl FromStr for BackupType {
     }
 }
 
+/// How backup and point ids write their time (UTC, to the millisecond): as strings they sort
+/// as the times do.
+pub const ID_TIME_FORMAT: &str = "%Y%m%dT%H%M%S%.3fZ";
+
 /// A new backup id: `backup_YYYYMMDDTHHMMSS.mmmZ_<8 hex>`. Ids sort by creation time.
 pub fn new_backup_id(at: DateTime<Utc>) -> String {
     let suffix: u32 = rand::random();
-    format!("backup_{}_{suffix:08x}", at.format("%Y%m%dT%H%M%S%.3fZ"))
+    format!("backup_{}_{suffix:08x}", at.format(ID_TIME_FORMAT))
+}
+
+/// The time part of a backup or point id as written (`YYYYMMDDTHHMMSS.mmmZ`); empty for a
+/// string that is not shaped like an id.
+pub fn id_time(id: &str) -> &str {
+    id.split_once('_')
+        .and_then(|(_, rest)| rest.rsplit_once('_'))
+        .map_or("", |(t, _)| t)
 }
 
 /// A new continuous point id: `point_YYYYMMDDTHHMMSS.mmmZ_<8 hex>` (the instant its snapshot
@@ -37,7 +49,7 @@ pub fn new_point_id(at: DateTime<Utc>) -> String {
     format!(
         "{}{}_{suffix:08x}",
         super::keys::POINT_ID_PREFIX,
-        at.format("%Y%m%dT%H%M%S%.3fZ")
+        at.format(ID_TIME_FORMAT)
     )
 }
 

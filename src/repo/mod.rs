@@ -40,7 +40,7 @@ use crypto::{Credential, KeySlot, SecretKey, SlotVersion};
 use envelope::{DEFAULT_FRAME_SIZE, ObjectContext, ObjectKind};
 use manifest::{ChecksumItem, ChecksumList, Manifest, ManifestSummary};
 
-pub use ids::{check_backup_id, new_backup_id, new_point_id};
+pub use ids::{ID_TIME_FORMAT, check_backup_id, id_time, new_backup_id, new_point_id};
 pub use kind::BackupType;
 
 pub use keys::{
