@@ -354,6 +354,10 @@ fn the_daemon_makes_points_soon_after_changes_and_few_for_a_burst() {
         state["jobs"]["continuous"]["last_result"], "succeeded",
         "{state}"
     );
+    let shown = p.json(&["schedule", "show"], 0);
+    let last = &shown["daemon"]["last_point"];
+    assert_eq!(last["result"], "succeeded", "{shown}");
+    assert!(last["successes_total"].as_u64().unwrap() >= 2, "{shown}");
 }
 
 /// A point killed while it writes leaves nothing half visible: no point is listed, `restore

@@ -222,7 +222,7 @@ pub fn schedule(r: &crate::ops::schedule::ScheduleResponse) -> String {
             c.max_delay_seconds,
             c.keep_hours
         ));
-        if let Some(l) = &c.last_point {
+        if let Some(l) = r.daemon.as_ref().and_then(|d| d.last_point.as_ref()) {
             out.push_str(&format!(
                 "  last point: {} {}{} ({} made, {} failed)\n",
                 l.result.map_or("started", |r| r.as_str()),

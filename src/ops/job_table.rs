@@ -85,12 +85,10 @@ pub struct ContinuousStatus {
     pub covered: Vec<String>,
     /// Why the covered sources could not be worked out (a path that is not a source).
     pub problem: Option<String>,
-    /// The daemon's last point: its result and what it made or why it failed; the counters
-    /// count points made and failed.
-    pub last_point: Option<LastRun>,
 }
 
-/// Continuous protection as the settings and the daemon's state tell.
+/// Continuous protection as the settings say (its last point is the daemon's:
+/// [`DaemonSummary::last_point`]).
 pub fn continuous_status(s: &crate::settings::LoadedSettings) -> ContinuousStatus {
     let b = &s.settings.backup;
     let c = &b.continuous;
@@ -103,16 +101,6 @@ pub fn continuous_status(s: &crate::settings::LoadedSettings) -> ContinuousStatu
     } else {
         (Vec::new(), None)
     };
-    let state_dir = &s.settings.daemon.state_dir;
-    let last_point = DaemonState::path(state_dir)
-        .exists()
-        .then(|| DaemonState::load_readonly(state_dir))
-        .flatten()
-        .and_then(|st| {
-            st.job(super::daemon_state::CONTINUOUS_JOB)
-                .filter(|j| j.last_started.is_some())
-                .map(LastRun::from)
-        });
     ContinuousStatus {
         enabled,
         debounce_seconds: c.debounce_seconds,
@@ -120,7 +108,6 @@ pub fn continuous_status(s: &crate::settings::LoadedSettings) -> ContinuousStatu
         keep_hours: c.keep_hours,
         covered,
         problem,
-        last_point,
     }
 }
 
@@ -138,6 +125,9 @@ pub struct DaemonSummary {
     pub running_job: Option<RunningJob>,
     /// The cleanup after the last scheduled backup.
     pub last_cleanup: Option<LastRun>,
+    /// Continuous protection's last point: its result and what it made or why it failed; the
+    /// counters count points made and failed.
+    pub last_point: Option<LastRun>,
     /// Where the state file is.
     pub state_file: String,
 }
@@ -213,6 +203,10 @@ fn summary(state: &DaemonState, state_file: String) -> DaemonSummary {
         updated_at: state.updated_at,
         running_job: state.running.clone().filter(|_| running),
         last_cleanup: state.job("cleanup").map(LastRun::from),
+        last_point: state
+            .job(super::daemon_state::CONTINUOUS_JOB)
+            .filter(|j| j.last_started.is_some())
+            .map(LastRun::from),
         state_file,
     }
 }
