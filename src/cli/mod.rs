@@ -63,6 +63,13 @@ pub struct Cli {
         env = "MAHAVISHNU_REPOSITORY"
     )]
     pub repository: Option<String>,
+    /// Read the store as it was at TIME (RFC 3339, or `2026-12-05 10:15[:30]` in UTC): an S3
+    /// store whose bucket keeps object versions (object lock), each object at its newest
+    /// version written by then, later overwrites and deletions unseen. Read-only: for
+    /// recovery after the store was damaged (restore, backup list, validate, decrypt, or
+    /// replicate --to NAME to copy the good state to another store).
+    #[arg(long, global = true, value_name = "TIME")]
+    pub store_as_of: Option<String>,
     /// The repository's key file, instead of backup.encryption.key_path.
     #[arg(long, global = true, value_name = "PATH", env = "MAHAVISHNU_KEY_FILE")]
     pub key_file: Option<PathBuf>,
@@ -472,6 +479,17 @@ async fn execute(
         key_file: cli.key_file.as_deref(),
     })?
     .with_notes(notes);
+    let dr = match &cli.store_as_of {
+        None => dr,
+        Some(_) if matches!(cli.command, Command::Serve { .. } | Command::Daemon { .. }) => {
+            return Err(Error::usage(
+                "--store-as-of is for one command's reads; the MCP server and the daemon work \
+                 on the store as it is",
+            )
+            .with_guidance("run restore, backup list, backup validate or replicate with it"));
+        }
+        Some(at) => dr.as_of(at)?,
+    };
     if let Command::Serve { http, passwd_file } = cli.command {
         dr.needs_settings("serve")?;
         return serve(dr, http, passwd_file, cancel).await;

@@ -68,6 +68,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::repo::Repository;
 use crate::repo::crypto::Credential;
@@ -86,6 +88,8 @@ pub struct Dr {
     /// The store this `Dr` works on: the primary, or a replica (`--repository NAME`).
     store: NamedStore,
     storage: DynStorage,
+    /// Set when the store is read as it was at this instant (`--store-as-of`): read-only.
+    as_of: Option<DateTime<Utc>>,
     /// Warnings recorded while operations run (see [`Dr::with_notes`]).
     notes: Notes,
     /// Told how each operation ended (see [`Dr::with_observer`]).
@@ -116,6 +120,7 @@ impl Dr {
             settings: Arc::new(settings),
             store,
             storage,
+            as_of: None,
             notes: Notes::new(),
             observer: Default::default(),
         })
@@ -156,6 +161,7 @@ impl Dr {
             settings: Arc::new(settings),
             store,
             storage,
+            as_of: None,
             notes: Notes::new(),
             observer: Default::default(),
         })
@@ -191,9 +197,50 @@ impl Dr {
             settings: Arc::new(settings),
             store,
             storage,
+            as_of: None,
             notes: Notes::new(),
             observer: Default::default(),
         }
+    }
+
+    /// The same operations on the store as it was at `at` (`--store-as-of TIME`, a time as
+    /// [`points::parse_instant`] reads it): an S3 store read through its object versions,
+    /// read-only, for recovery after the store was overwritten or deleted from. Commands that
+    /// write refuse; reads take no lock (none can be written, and no cleanup can run here).
+    pub fn as_of(self, at: &str) -> Result<Dr> {
+        let at = points::parse_instant(at)?;
+        if at > Utc::now() {
+            return Err(Error::usage(format!(
+                "--store-as-of {} lies in the future",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ))
+            .with_guidance("give a time before the store was damaged"));
+        }
+        let storage = storage::open_store_as_of(&self.store, at)?;
+        Ok(Dr {
+            storage,
+            as_of: Some(at),
+            ..self
+        })
+    }
+
+    /// Whether the store in use keeps every object's earlier versions (an immutable S3 store:
+    /// object lock needs versioning) and is read as it is now, so that what was overwritten
+    /// or deleted there can still be read with `--store-as-of`.
+    pub(crate) fn keeps_versions(&self) -> bool {
+        self.as_of.is_none()
+            && matches!(
+                self.store.target,
+                StorageTarget::S3 {
+                    immutable: true,
+                    ..
+                }
+            )
+    }
+
+    /// When this reads the store as it was at an instant (`--store-as-of`).
+    pub fn store_as_of(&self) -> Option<DateTime<Utc>> {
+        self.as_of
     }
 
     /// The store in use, as the settings name it.
@@ -256,7 +303,11 @@ impl Dr {
         Repository::open(self.storage.clone(), cred.as_ref())
             .await
             .map_err(|e| {
-                if e.kind == ErrorKind::Key && cred.is_some() {
+                if e.kind == ErrorKind::NotFound && self.keeps_versions() {
+                    e.with_guidance(format!(
+                        "or, if the repository was there and was deleted: {AS_OF_HINT}"
+                    ))
+                } else if e.kind == ErrorKind::Key && cred.is_some() {
                     let mut e = e;
                     e.message = format!("{} (key file {})", e.message, self.key_path().display());
                     e
@@ -273,6 +324,23 @@ impl Dr {
         progress: &dyn Progress,
         cancel: &Cancel,
     ) -> Result<LockGuard> {
+        if let Some(at) = self.as_of {
+            if mode == LockMode::Shared {
+                return Ok(LockGuard::none());
+            }
+            return Err(Error::new(
+                ErrorKind::Refused,
+                format!(
+                    "`{operation}` changes the store, and --store-as-of {} reads it as it was: \
+                     nothing can be written through it",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            )
+            .with_guidance(
+                "run it without --store-as-of; to recover, restore from the view or copy it to \
+                 another store with `replicate --to NAME`",
+            ));
+        }
         let wait = Duration::from_secs(self.settings.settings.backup.lock_wait_seconds);
         let notice = |m: String| progress.notice(&m);
         locks::acquire_or_cancel(
@@ -287,6 +355,11 @@ impl Dr {
         .await
     }
 }
+
+/// What to do when an object-locked store was overwritten or deleted from.
+pub(crate) const AS_OF_HINT: &str = "this store keeps the locked versions of what was \
+     overwritten or deleted: read it as it was before with `--store-as-of TIME` (restore, \
+     backup list, backup validate; `replicate --to NAME` copies that state to another store)";
 
 /// A store name the settings do not give.
 fn unknown_store(settings: &LoadedSettings, name: &str) -> Error {

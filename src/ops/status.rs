@@ -322,6 +322,13 @@ impl Dr {
                 u.backup_id
             ));
         }
+        if !catalog.unreadable.is_empty() && self.keeps_versions() {
+            warnings.push(format!(
+                "{} backup(s) unreadable on an immutable store: if they were overwritten, {}",
+                catalog.unreadable.len(),
+                super::AS_OF_HINT
+            ));
+        }
         if !repo.encrypted() {
             warnings.push(super::new_repository::UNENCRYPTED_WARNING.to_string());
         }

@@ -213,21 +213,39 @@ fn process_alive(pid: u32) -> bool {
 /// the object to be found stale.
 #[derive(Debug)]
 pub struct LockGuard {
+    held: Option<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
     storage: DynStorage,
     info: LockInfo,
     refresher: tokio::task::JoinHandle<()>,
 }
 
 impl LockGuard {
-    pub async fn release(self) -> Result<()> {
-        self.refresher.abort();
-        self.storage.delete(&self.info.key()).await
+    /// No lock at all: reading a view nothing can write through (`--store-as-of`), where no
+    /// lock object can be written and no cleanup can run.
+    pub fn none() -> LockGuard {
+        LockGuard { held: None }
+    }
+
+    pub async fn release(mut self) -> Result<()> {
+        match self.held.take() {
+            Some(h) => {
+                h.refresher.abort();
+                h.storage.delete(&h.info.key()).await
+            }
+            None => Ok(()),
+        }
     }
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        self.refresher.abort();
+        if let Some(h) = &self.held {
+            h.refresher.abort();
+        }
     }
 }
 
@@ -337,9 +355,11 @@ pub async fn acquire_or_cancel(
                 }
             });
             return Ok(LockGuard {
-                storage: storage.clone(),
-                info,
-                refresher,
+                held: Some(Held {
+                    storage: storage.clone(),
+                    info,
+                    refresher,
+                }),
             });
         };
         // Back off: remove our lock so the holder (or a racing peer) can go on.

@@ -4,9 +4,11 @@
 //! Keys are `/`-separated relative paths (`backups/<id>/vol-00000`). Writes are atomic: a reader
 //! sees a whole object or none. The implementations: [`OpendalStorage`] (the local filesystem),
 //! [`CloudStorage`] (S3 and Azure Blob, also through OpenDAL), [`MemoryStorage`] for tests, and
-//! the wrappers [`RetryStorage`], [`TimeoutStorage`] and [`FaultStorage`]; [`probe`] checks that
-//! a store enforces create-only writes.
+//! the wrappers [`RetryStorage`], [`TimeoutStorage`] and [`FaultStorage`], and [`AsOfStorage`],
+//! the read-only view of a versioned S3 store at an instant; [`probe`] checks that a store
+//! enforces create-only writes.
 
+mod as_of;
 pub mod bridge;
 mod cloud;
 mod fault;
@@ -29,6 +31,7 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::settings::{NamedStore, StorageSettings, StorageTarget};
 
+pub use as_of::AsOfStorage;
 pub use cloud::{CloudStorage, without_credential_logs};
 pub use fault::{Fault, FaultStats, FaultStorage, Partition};
 pub use memory::MemoryStorage;
@@ -138,6 +141,34 @@ pub fn open_store(store: &NamedStore) -> Result<DynStorage> {
     };
     Ok(Arc::new(RetryStorage::new(
         opened,
+        RETRY_ATTEMPTS,
+        RETRY_BASE_DELAY,
+    )))
+}
+
+/// One named store as it was at `at` (`--store-as-of`): an S3 store read through its object
+/// versions ([`AsOfStorage`]), read-only, in the same timeout and retry layers as
+/// [`open_store`]. Other stores keep no versions: a usage error says so.
+pub fn open_store_as_of(
+    store: &NamedStore,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<DynStorage> {
+    let target = &store.target;
+    if !matches!(target, StorageTarget::S3 { .. }) {
+        return Err(crate::error::Error::usage(format!(
+            "--store-as-of reads an S3 store's object versions, and {} ({}) keeps none",
+            store.name,
+            target.display_name()
+        ))
+        .with_guidance(
+            "use it on an S3 store whose bucket keeps versions (object lock, immutable: true), \
+             with --repository NAME for a replica; read other stores as they are now",
+        ));
+    }
+    let cloud = CloudStorage::open(target).map_err(|e| e.context(store.setting.clone()))?;
+    let view: DynStorage = Arc::new(AsOfStorage::new(cloud, at));
+    Ok(Arc::new(RetryStorage::new(
+        Arc::new(TimeoutStorage::new(view, target.call_timeout())),
         RETRY_ATTEMPTS,
         RETRY_BASE_DELAY,
     )))
