@@ -498,3 +498,103 @@ fn on_a_new_host_latest_is_the_only_hosts_newest_and_says_so() {
     assert_eq!(b["backup_type"], "full", "{b}");
     assert!(b["parent"].is_null(), "{b}");
 }
+
+/// A host that no longer backs up here: `cleanup --remove-host NAME` removes every backup and
+/// continuous point of it (newest and last full too), but only once the settings retire it, never
+/// this host, never with `--all-hosts`, and a name with no backups says which hosts have some.
+/// The other host's backups are untouched and still restore.
+#[test]
+fn a_retired_hosts_backups_are_removed_wholesale_only_once_the_settings_retire_it() {
+    let p = Project::new("");
+    p.write("a.txt", "alpha");
+    p.init();
+    let a_full = id_of(&json_as(&p, A, &["backup", "run", "--type", "full"], 0));
+    let b_full = id_of(&json_as(&p, B, &["backup", "run", "--type", "full"], 0));
+    p.write("a.txt", "beta");
+    let b_inc = id_of(&json_as(
+        &p,
+        B,
+        &["backup", "run", "--type", "incremental"],
+        0,
+    ));
+    p.write("a.txt", "gamma");
+    let point = json_as(&p, B, &["backup", "point"], 0);
+    assert!(id_of(&point).starts_with("point_"), "{point}");
+
+    // Not retired in the settings: refused, nothing deleted.
+    let o = run_as(&p, A, &["backup", "cleanup", "--remove-host", B]);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    assert!(stderr(&o).contains("backup.retired_hosts"), "{}", shown(&o));
+    let retire = |hosts: &str| {
+        let s = std::fs::read_to_string(p.config()).unwrap();
+        let s = s.replacen(
+            "backup:\n",
+            &format!("backup:\n  retired_hosts: [{hosts}]\n"),
+            1,
+        );
+        std::fs::write(p.config(), s).unwrap();
+    };
+    retire(&format!("{B}, host-c, {A}"));
+    // Never this host; never with --all-hosts; a retired name without backups names the hosts.
+    let o = run_as(&p, A, &["backup", "cleanup", "--remove-host", A]);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    assert!(stderr(&o).contains("this host"), "{}", shown(&o));
+    let o = run_as(
+        &p,
+        A,
+        &["backup", "cleanup", "--remove-host", B, "--all-hosts"],
+    );
+    assert_eq!(code(&o), 2, "{}", shown(&o));
+    let o = run_as(&p, A, &["backup", "cleanup", "--remove-host", "host-c"]);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    assert!(
+        stderr(&o).contains("no backup of host host-c") && stderr(&o).contains(B),
+        "{}",
+        shown(&o)
+    );
+    assert_eq!(
+        ids(&json_as(&p, A, &["backup", "list"], 0)["backups"]).len(),
+        3
+    );
+
+    // The plan: every backup and point of b, with the reason; a's kept.
+    let dry = json_as(
+        &p,
+        A,
+        &["backup", "cleanup", "--remove-host", B, "--dry-run"],
+        0,
+    );
+    let removed: BTreeSet<String> = plan(&dry, "remove").into_iter().map(|i| i.0).collect();
+    assert_eq!(removed, [b_full.clone(), b_inc.clone()].into(), "{dry}");
+    assert!(
+        plan(&dry, "remove").iter().all(|i| i.2.contains("retired")),
+        "{dry}"
+    );
+    assert_eq!(
+        plan(&dry, "keep")
+            .into_iter()
+            .map(|i| i.0)
+            .collect::<Vec<_>>(),
+        vec![a_full.clone()],
+        "{dry}"
+    );
+    assert_eq!(dry["points"][0]["remove"], true, "{dry}");
+    assert_eq!(dry["points"][0]["host"], B, "{dry}");
+    assert_eq!(
+        ids(&json_as(&p, A, &["backup", "list"], 0)["backups"]).len(),
+        3
+    );
+
+    // Applied: only a's backup is left, b has no points, and a still restores.
+    json_as(&p, A, &["backup", "cleanup", "--remove-host", B], 0);
+    let l = json_as(&p, A, &["backup", "list", "--points"], 0);
+    assert_eq!(ids(&l["backups"]), [a_full.clone()].into(), "{l}");
+    assert_eq!(l["points"].as_array().map_or(0, Vec::len), 0, "{l}");
+    assert_eq!(l["covered"], serde_json::json!([]), "{l}");
+    let (id, dir) = restore_latest_as(&p, A, &[]);
+    assert_eq!(id, a_full);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("data/a.txt")).unwrap(),
+        "alpha"
+    );
+}

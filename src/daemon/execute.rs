@@ -196,7 +196,7 @@ async fn cleanup(dr: &Dr) -> (JobResult, String) {
     let req = CleanupOptions {
         dry_run: false,
         confirm: true,
-        all_hosts: false,
+        ..CleanupOptions::default()
     };
     match dr.cleanup(&req, Arc::new(NoProgress)).await {
         Ok(r) => (JobResult::Succeeded, r.message),

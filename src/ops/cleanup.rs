@@ -10,7 +10,7 @@ use super::events::CleanupFinished;
 use super::retention::{RetentionPlan, RetentionPolicy};
 use super::{Dr, OperationEvent, Progress, with_lock};
 use crate::action::{Action, Advice};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::repo::Repository;
 use crate::repo::catalog::Catalog;
 use crate::repo::locks::LockMode;
@@ -32,8 +32,16 @@ pub struct CleanupOptions {
     /// Apply retention to every host's backups (each host's under its own rules); without it
     /// only this host's backups are considered and every other host's are kept.
     #[serde(default)]
-    #[arg(long)]
+    #[arg(long, conflicts_with = "remove_host")]
     pub all_hosts: bool,
+    /// Remove every backup and continuous point of this host, whatever retention says: a
+    /// host that no longer backs up here. It must be listed in `backup.retired_hosts` (the
+    /// settings file, so no tool call alone can retire a host) and cannot be this host.
+    /// Only that host's backups are considered; every other host's are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    #[arg(long, value_name = "NAME")]
+    pub remove_host: Option<String>,
 }
 
 impl Default for CleanupOptions {
@@ -43,6 +51,7 @@ impl Default for CleanupOptions {
             dry_run: true,
             confirm: false,
             all_hosts: false,
+            remove_host: None,
         }
     }
 }
@@ -76,6 +85,37 @@ pub struct CleanupResponse {
 }
 
 impl Dr {
+    /// `--remove-host NAME` is allowed: a valid name, not with `--all-hosts`, not this host,
+    /// and listed in `backup.retired_hosts`.
+    fn check_removable_host(&self, host: &str, all_hosts: bool) -> Result<()> {
+        super::hosts::check_host_arg(Some(host))?;
+        if all_hosts {
+            return Err(Error::usage(
+                "--remove-host and --all-hosts do not go together: removing a host's backups \
+                 applies no retention to the others",
+            ));
+        }
+        if host == self.host() {
+            return Err(Error::refused(format!(
+                "{host} is this host (the name this process presents): its backups are not \
+                 removed wholesale; nothing was deleted"
+            ))
+            .with_guidance("retention (`backup cleanup`) removes this host's expired backups"));
+        }
+        let retired = &self.settings.settings.backup.retired_hosts;
+        if !retired.iter().any(|r| r == host) {
+            return Err(Error::refused(format!(
+                "host {host} is not in backup.retired_hosts: its backups are removed wholesale \
+                 only once the settings say it no longer backs up here; nothing was deleted"
+            ))
+            .with_guidance(format!(
+                "add {host} to backup.retired_hosts in the settings file, then run this again \
+                 (a dry run first shows what goes)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Apply retention (or plan it: `dry_run`). Emits `CleanupFinished` or `CleanupFailed` to
     /// the observer.
     pub async fn cleanup(
@@ -84,6 +124,9 @@ impl Dr {
         progress: Arc<dyn Progress>,
     ) -> Result<CleanupResponse> {
         self.needs_settings("backup cleanup")?;
+        if let Some(h) = &req.remove_host {
+            self.check_removable_host(h, req.all_hosts)?;
+        }
         if !req.dry_run && !req.confirm {
             return Err(crate::error::Error::refused(
                 "cleanup with dry_run=false deletes backups and needs confirm=true; nothing was \
@@ -141,9 +184,15 @@ impl Dr {
     ) -> Result<CleanupResponse> {
         let mut catalog = Catalog::load(repo).await?;
         catalog.load_points(repo).await?;
-        let host = (!req.all_hosts).then(|| self.host());
+        let host = match &req.remove_host {
+            Some(h) => Some(h.clone()),
+            None => (!req.all_hosts).then(|| self.host()),
+        };
         let now = Utc::now();
-        let plan = self.retention_plan(&catalog, now, host.as_deref())?;
+        let mut plan = self.retention_plan(&catalog, now, host.as_deref())?;
+        if let Some(h) = &req.remove_host {
+            retire(&mut plan, &catalog, h)?;
+        }
         let removed: std::collections::BTreeSet<&str> =
             plan.remove.iter().map(|p| p.backup_id.as_str()).collect();
         let keep_hours = self.settings.settings.backup.continuous.keep_hours;
@@ -234,9 +283,10 @@ impl Dr {
             orphans.len(),
             crate::present::bytes(bytes_freed),
             plan.keep.len(),
-            match &host {
-                Some(h) => format!("retention applied to host {h}'s backups only"),
-                None => "retention applied to every host's backups".to_string(),
+            match (&req.remove_host, &host) {
+                (Some(h), _) => format!("every backup of retired host {h}; other hosts' kept"),
+                (None, Some(h)) => format!("retention applied to host {h}'s backups only"),
+                (None, None) => "retention applied to every host's backups".to_string(),
             }
         );
         Ok(CleanupResponse {
@@ -251,4 +301,44 @@ impl Dr {
             warnings,
         })
     }
+}
+
+/// Every backup of retired `host` moves to the removed side of `plan`, with the reason; a host
+/// with no backups (or only continuous points) is fine, none at all is an error naming the
+/// hosts there are.
+fn retire(plan: &mut RetentionPlan, catalog: &Catalog, host: &str) -> Result<()> {
+    let has_points = catalog.points.iter().any(|p| p.host == host);
+    if !has_points && !catalog.backups.iter().any(|b| b.host == host) {
+        let mut hosts: Vec<&str> = catalog.backups.iter().map(|b| b.host.as_str()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        return Err(Error::not_found(format!(
+            "no backup of host {host} is in the repository; nothing was deleted"
+        ))
+        .with_guidance(format!(
+            "the hosts with backups here: {}",
+            hosts
+                .iter()
+                .map(|h| super::hosts::shown(h))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let (theirs, others): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.keep)
+        .into_iter()
+        .partition(|i| i.host == host);
+    plan.keep = others;
+    for mut item in theirs {
+        item.reason = format!(
+            "host {host} is retired (backup.retired_hosts) and --remove-host names it: every \
+             backup of it is removed"
+        );
+        plan.remove.push(item);
+    }
+    plan.remove.sort_by(|a, b| {
+        b.finished
+            .cmp(&a.finished)
+            .then_with(|| b.backup_id.cmp(&a.backup_id))
+    });
+    Ok(())
 }

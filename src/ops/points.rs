@@ -439,7 +439,7 @@ pub(crate) fn fold_plan(
                 .filter(|b| b.host == host_name && b.started > newest && !removed.contains(b.backup_id.as_str()))
                 .max_by(|a, b| a.started.cmp(&b.started));
             let (remove, reason) = if removed.contains(base.as_str()) {
-                (true, format!("its base backup {base} is removed by retention"))
+                (true, format!("its base backup {base} is removed by this cleanup"))
             } else if catalog.get(&base).is_none()
                 && !catalog.unreadable.iter().any(|u| u.backup_id == base)
             {
@@ -579,7 +579,7 @@ mod tests {
         let removed: BTreeSet<&str> = ["backup_a"].into_iter().collect();
         let plan = fold_plan(&catalog, &removed, now, keep, Some("h"));
         let by = |b: &str| plan.iter().find(|g| g.base == b).unwrap();
-        assert!(by("backup_a").remove && by("backup_a").reason.contains("removed by retention"));
+        assert!(by("backup_a").remove && by("backup_a").reason.contains("removed by this cleanup"));
         assert_eq!(by("backup_a").points, 2);
         assert_eq!(by("backup_a").ids, ["point_a1", "point_a2"]);
         // One point of b is 3 h old: the group stays.
