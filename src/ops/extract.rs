@@ -356,7 +356,10 @@ fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTar
     let dir_path = ensure_dir(root, dir, cache)?;
     let final_path = dir_path.join(name);
     let (f, tmp) = temp_file(&dir_path, name, true)?;
-    if let Err(e) = reserve(&f, entry.size) {
+    // A sparse file its blocks are written into: its space is not reserved (fallocate), since
+    // check_free_space refused a restore that cannot fit before anything was written, and
+    // reserving makes the filesystem zero every page first (on tmpfs, a tenth of a restore).
+    if let Err(e) = f.set_len(entry.size) {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::from_io("size", &tmp, e));
     }
@@ -367,28 +370,41 @@ fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTar
     })
 }
 
-/// Size a new file to `size` bytes, reserving the space when the filesystem can (a full disk
-/// fails here, before any block is fetched; the pages are allocated in one call, not one write
-/// at a time); where it cannot, the file is just extended.
-fn reserve(f: &std::fs::File, size: u64) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    if size > 0
-        && let Ok(len) = libc::off_t::try_from(size)
-    {
-        // SAFETY: a plain system call on a file descriptor this function borrows. (Linux's
-        // fallocate, not posix_fallocate: that one emulates an unsupported call by writing.)
-        if unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, len) } == 0 {
-            return Ok(());
-        }
-        let e = std::io::Error::last_os_error();
-        if !matches!(
-            e.raw_os_error(),
-            Some(libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS)
-        ) {
-            return Err(e);
-        }
+/// The bytes free for this process on the filesystem holding `dir`, when it says.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a NUL-terminated path and `st` points to writable memory of the right type;
+    // the call only writes into it, and it is read only when the call succeeded.
+    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return None;
     }
-    f.set_len(size)
+    // SAFETY: statvfs returned 0, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    // Both are 64-bit on 64-bit Linux, narrower elsewhere.
+    #[allow(clippy::unnecessary_cast)]
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// A restore of `needed` bytes into a filesystem with `free` bytes free: refused before
+/// anything is written when it cannot fit, rather than failing with a full disk halfway.
+fn check_free_space(needed: u64, free: Option<u64>, target: &Path) -> Result<()> {
+    match free {
+        Some(free) if needed > free => Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "the restore needs {} and the filesystem of {} has {} free; nothing was written",
+                crate::present::bytes(needed),
+                target.display(),
+                crate::present::bytes(free)
+            ),
+        )
+        .with_guidance(
+            "free space there, restore to another --target, or restore part of it with --path",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// After every block was written and checked: the whole file's digest (hashed as the blocks
@@ -667,6 +683,17 @@ impl Dr {
         let mut warnings = prepared.warnings;
         let root = std::fs::canonicalize(target)
             .map_err(|e| Error::from_io("resolve the target", target, e))?;
+        let needed: u64 = selected
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| e.size)
+            .sum();
+        if let Err(e) = check_free_space(needed, free_bytes(&root), target) {
+            if prepared.created {
+                let _ = std::fs::remove_dir(&root);
+            }
+            return Err(e);
+        }
         let staging = if prepared.empty {
             let s = root.join(format!(
                 "{STAGING_PREFIX}{}",
@@ -1048,5 +1075,31 @@ impl Dr {
             chain: owners.keys().cloned().collect(),
             warnings,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A restore larger than the free space is refused before anything is written, saying both
+    /// sizes; one that fits, or a filesystem that does not say, goes ahead.
+    #[test]
+    fn a_restore_that_cannot_fit_is_refused_up_front() {
+        let t = Path::new("/srv/restore");
+        let e = check_free_space(3 << 30, Some(1 << 30), t).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Io);
+        assert!(
+            e.message.contains("3.0 GiB")
+                && e.message.contains("1.0 GiB")
+                && e.message.contains("nothing was written"),
+            "{e}"
+        );
+        assert!(e.guidance.unwrap().contains("--path"));
+        assert!(check_free_space(1 << 30, Some(1 << 30), t).is_ok());
+        assert!(check_free_space(u64::MAX, None, t).is_ok());
+        // The real filesystem of a temporary folder reports some free space.
+        let dir = tempfile::tempdir().unwrap();
+        assert!(free_bytes(dir.path()).is_some_and(|b| b > 0));
     }
 }

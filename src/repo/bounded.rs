@@ -90,6 +90,34 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
+/// A streamed JSON up to this size may be parsed from memory (see [`unseal_json`]).
+const STREAM_ABOVE: u64 = 16 << 20;
+
+/// One of the few (one per core) JSON documents parsed from memory at once, which bounds what
+/// parsing many manifests' summaries in parallel holds: `cores * STREAM_ABOVE`.
+struct InMemorySlot;
+
+static IN_MEMORY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl InMemorySlot {
+    fn take() -> Option<InMemorySlot> {
+        use std::sync::atomic::Ordering;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        IN_MEMORY
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < cores).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| InMemorySlot)
+    }
+}
+
+impl Drop for InMemorySlot {
+    fn drop(&mut self) {
+        IN_MEMORY.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// Open a sealed, zstd-compressed JSON object into `T`, holding at most `max_json` bytes of
 /// JSON. `streamed`: parse while decompressing (memory independent of the JSON's size; for
 /// reading a small part, such as a manifest's summary, of a large object).
@@ -120,10 +148,26 @@ pub fn unseal_json<T: DeserializeOwned>(
         }
     };
     let value = if streamed {
-        let mut buffered = io::BufReader::with_capacity(64 << 10, &mut capped);
+        // A JSON of at most STREAM_ABOVE bytes is parsed from memory when one of the few slots
+        // for that is free (parsing from a slice is several times faster than from a reader);
+        // a larger one, or one while the slots are taken, is parsed while decompressing.
+        let slot = InMemorySlot::take();
+        let mut head = Vec::new();
+        if slot.is_some() {
+            (&mut capped)
+                .take(STREAM_ABOVE + 1)
+                .read_to_end(&mut head)
+                .map_err(wrap)?;
+            if head.len() as u64 <= STREAM_ABOVE {
+                return serde_json::from_slice(&head).map_err(invalid);
+            }
+        }
+        let mut buffered =
+            io::BufReader::with_capacity(64 << 10, io::Cursor::new(head).chain(&mut capped));
         let v = serde_json::from_reader(&mut buffered).map_err(invalid)?;
         // Read to the end, so the final frame's authentication (and completeness) is checked.
         io::copy(&mut buffered, &mut io::sink()).map_err(wrap)?;
+        drop(slot);
         v
     } else {
         let mut json = Vec::new();
@@ -187,6 +231,38 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Integrity);
         assert!(e.message.contains("rec"), "{e}");
+    }
+
+    /// A summary read (streamed) gives what a whole read gives, whether it is parsed from
+    /// memory or while decompressing (every slot taken); a sealed object cut short is refused
+    /// either way (its last frame never authenticates).
+    #[test]
+    fn a_streamed_read_parses_from_memory_or_the_stream_alike_and_refuses_a_cut() {
+        #[derive(serde::Deserialize, PartialEq, Debug)]
+        struct Summary {
+            id: String,
+        }
+        let key = SecretKey::random();
+        let entries: Vec<String> = (0..20_000).map(|i| format!("entry-{i}")).collect();
+        let json =
+            serde_json::to_vec(&serde_json::json!({"entries": entries, "id": "b1"})).unwrap();
+        let sealed = seal_all(Some(&key), &ctx(), &zstd::bulk::compress(&json, 3).unwrap());
+        let read = |streamed| {
+            unseal_json::<Summary>(Some(&key), ctx(), &sealed, 1 << 30, "m", streamed).unwrap()
+        };
+        let from_memory = read(true);
+        let held: Vec<InMemorySlot> = std::iter::from_fn(InMemorySlot::take).collect();
+        let from_stream = read(true);
+        drop(held);
+        assert_eq!(from_memory, Summary { id: "b1".into() });
+        assert_eq!(from_stream, from_memory);
+        assert_eq!(read(false), from_memory);
+        let cut = &sealed[..sealed.len() - 20];
+        for streamed in [true, false] {
+            let e =
+                unseal_json::<Summary>(Some(&key), ctx(), cut, 1 << 30, "m", streamed).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+        }
     }
 
     #[tokio::test]

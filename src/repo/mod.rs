@@ -549,20 +549,29 @@ impl Repository {
         })
     }
 
-    async fn manifest_as<T: serde::de::DeserializeOwned>(
+    async fn manifest_as<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         backup_id: &str,
         streamed: bool,
     ) -> Result<T> {
         let sealed = self.sealed_manifest(backup_id).await?;
-        unseal_json(
-            self.master()?,
-            self.context(ObjectKind::Manifest, backup_id, u32::MAX),
-            &sealed,
-            MAX_MANIFEST_JSON,
-            &format!("the manifest of {backup_id}"),
-            streamed,
-        )
+        let master = self.master()?.cloned();
+        let ctx = self.context(ObjectKind::Manifest, backup_id, u32::MAX);
+        let what = format!("the manifest of {backup_id}");
+        // Decrypting, decompressing and parsing is CPU work: on a blocking thread, so several
+        // manifests (a catalog's summaries) are opened on several cores at once.
+        tokio::task::spawn_blocking(move || {
+            unseal_json(
+                master.as_ref(),
+                ctx,
+                &sealed,
+                MAX_MANIFEST_JSON,
+                &what,
+                streamed,
+            )
+        })
+        .await
+        .map_err(|e| Error::internal(format!("opening {backup_id}'s manifest failed: {e}")))?
     }
 
     pub async fn read_manifest(&self, backup_id: &str) -> Result<Manifest> {
