@@ -831,6 +831,10 @@ fn restore_step(
             need / MIB
         )));
     }
+    if fsutil::is_memory_fs(ctx.restore_base).unwrap_or(false) {
+        fsutil::warm_memory_fs(ctx.restore_base, need)
+            .map_err(|e| io_failure("warming the restore filesystem", e))?;
+    }
     fsutil::pre_read(&tool.repo_data()).map_err(|e| io_failure("pre-reading the repository", e))?;
     measure::sync_all();
     let target = ctx.restore_base.join(format!(

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -41,6 +41,29 @@ pub fn tree_stats(root: &Path) -> io::Result<TreeStats> {
         stats.bytes += meta.len();
     })?;
     Ok(stats)
+}
+
+/// Writes `bytes` of zeros into a file in `dir` (a memory filesystem) and removes it, so the
+/// restore that follows writes into memory the machine handed out moments ago, as every tool's
+/// does. On a virtual machine whose host takes back memory left free for a while, the first
+/// tool to restore after a quiet spell otherwise pays for the host faulting those pages back
+/// in (seen as several seconds of kernel time on this kind of machine), and the tools alternate
+/// in a fixed order: the first one would pay every time.
+pub fn warm_memory_fs(dir: &Path, bytes: u64) -> io::Result<()> {
+    let path = dir.join(format!("mdr-compare-warm-{}", std::process::id()));
+    let buf = vec![0u8; 1 << 20];
+    let written = (|| {
+        let mut f = fs::File::create(&path)?;
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            f.write_all(&buf[..n])?;
+            left -= n as u64;
+        }
+        Ok(())
+    })();
+    let removed = fs::remove_file(&path);
+    written.and(removed)
 }
 
 /// Reads every file under `root` once, so a timed run starts with the same (warm) page cache
