@@ -348,57 +348,6 @@ struct BlockTarget {
     final_path: PathBuf,
 }
 
-/// The temporary files of `entries` (block-mapped), made on `threads` threads (the largest
-/// files spread first), in `entries`' order; on a failure none is left.
-fn block_targets(
-    root: &Path,
-    entries: &[Entry],
-    cache: &DirCache,
-    threads: usize,
-) -> Result<Vec<BlockTarget>> {
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(entries[i].size));
-    let threads = threads.clamp(1, entries.len().max(1));
-    let made: Vec<Vec<(usize, Result<BlockTarget>)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let mine: Vec<usize> = order.iter().copied().skip(t).step_by(threads).collect();
-                scope.spawn(move || {
-                    mine.into_iter()
-                        .map(|i| (i, block_target(root, &entries[i], cache)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
-    let mut slots: Vec<Option<BlockTarget>> = (0..entries.len()).map(|_| None).collect();
-    let mut failed = None;
-    for (i, r) in made.into_iter().flatten() {
-        match r {
-            Ok(t) => slots[i] = Some(t),
-            Err(e) => failed = failed.or(Some(e)),
-        }
-    }
-    let all: Option<Vec<BlockTarget>> = if failed.is_none() {
-        slots.iter_mut().map(Option::take).collect()
-    } else {
-        None
-    };
-    match all {
-        Some(all) => Ok(all),
-        None => {
-            for t in slots.into_iter().flatten() {
-                let _ = std::fs::remove_file(&t.tmp);
-            }
-            Err(failed.unwrap_or_else(|| Error::internal("a restore thread failed")))
-        }
-    }
-}
-
 /// Create the temporary file of a block-mapped entry (same safety as [`write_file`]: checked
 /// path, real folders, O_NOFOLLOW, create-new, 0600), sized to the entry.
 fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTarget> {
@@ -419,10 +368,9 @@ fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTar
 }
 
 /// Size a new file to `size` bytes, reserving the space when the filesystem can: the pages are
-/// allocated in one call, not one write at a time (on tmpfs, where a restore's first writes
-/// into pages freed long ago are slow, this halves a block-mapped file's kernel time); where it
-/// cannot, the file is just extended. ([`check_free_space`] already refused a restore that
-/// cannot fit.)
+/// allocated in one call, not one out-of-order write at a time (on the benchmark's tmpfs,
+/// leaving it out doubled the restores' kernel time in one run); where it cannot, the file is
+/// just extended. ([`check_free_space`] already refused a restore that cannot fit.)
 fn reserve(f: &std::fs::File, size: u64) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     if size > 0
@@ -882,25 +830,26 @@ impl Dr {
         // Files, one volume per core. Each volume is checked against the manifest of the backup
         // that wrote it; only the files this snapshot wants are written.
         let mut by_volume: BTreeMap<(String, u32), Vec<&Entry>> = BTreeMap::new();
-        // Block-mapped files: a sized temporary file each, filled block by block. Made (and
-        // their space reserved) on every core while the manifests of the volumes' backups are
-        // read below.
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let block_entries: Vec<&Entry> = selected
-            .iter()
-            .filter(|e| e.kind == EntryKind::File && e.blocks.is_some())
-            .copied()
-            .collect();
-        let targets = {
-            let (root, cache) = (root.clone(), cache.clone());
-            let entries: Vec<Entry> = block_entries.iter().map(|e| (*e).clone()).collect();
-            tokio::task::spawn_blocking(move || block_targets(&root, &entries, &cache, cores))
-        };
+        // Block-mapped files: a sized temporary file each, filled block by block.
+        let mut block_files: Vec<(BlockTarget, &Entry)> = Vec::new();
+        let made = (|| -> Result<()> {
+            for e in selected
+                .iter()
+                .filter(|e| e.kind == EntryKind::File && e.blocks.is_some())
+            {
+                block_files.push((block_target(&root, e, &cache)?, e));
+            }
+            Ok(())
+        })();
         let drop_temps = |files: &[(BlockTarget, &Entry)]| {
             for (t, _) in files {
                 let _ = std::fs::remove_file(&t.tmp);
             }
         };
+        if let Err(e) = made {
+            drop_temps(&block_files);
+            return Err(e);
+        }
         for e in selected
             .iter()
             .filter(|e| e.kind == EntryKind::File && e.blocks.is_none())
@@ -916,39 +865,23 @@ impl Dr {
                 .or_default()
                 .push(e);
         }
-        let owners = async {
-            let mut owners: BTreeMap<String, Arc<Manifest>> = BTreeMap::new();
-            for (b, _) in by_volume.keys() {
-                if !owners.contains_key(b) {
-                    let m = if *b == id {
-                        manifest.clone()
-                    } else {
-                        Arc::new(
-                            repo.read_manifest(b)
-                                .await
-                                .map_err(|e| e.context(format!("reading {b}, which {id} needs")))?,
-                        )
-                    };
-                    owners.insert(b.clone(), m);
-                }
+        let mut owners: BTreeMap<String, Arc<Manifest>> = BTreeMap::new();
+        for (b, _) in by_volume.keys() {
+            if !owners.contains_key(b) {
+                let m = if *b == id {
+                    manifest.clone()
+                } else {
+                    match repo.read_manifest(b).await {
+                        Ok(m) => Arc::new(m),
+                        Err(e) => {
+                            drop_temps(&block_files);
+                            return Err(e.context(format!("reading {b}, which {id} needs")));
+                        }
+                    }
+                };
+                owners.insert(b.clone(), m);
             }
-            Ok::<_, Error>(owners)
-        };
-        let (owners, targets) = futures::join!(owners, targets);
-        let targets = targets
-            .map_err(|e| Error::internal(format!("restore task failed: {e}")))
-            .and_then(|r| r);
-        let block_files: Vec<(BlockTarget, &Entry)> = match (&owners, targets) {
-            (Ok(_), Ok(t)) => t.into_iter().zip(block_entries.iter().copied()).collect(),
-            (_, Ok(t)) => {
-                for made in &t {
-                    let _ = std::fs::remove_file(&made.tmp);
-                }
-                Vec::new()
-            }
-            (_, Err(e)) => return Err(e),
-        };
-        let owners = owners?;
+        }
         let total: u64 = by_volume.values().flatten().map(|e| e.size).sum::<u64>()
             + block_files.iter().map(|(_, e)| e.size).sum::<u64>();
         progress.phase("restoring", Some(total));
@@ -957,6 +890,7 @@ impl Dr {
             .map(|(t, e)| (t.file.clone(), (*e).clone()))
             .collect();
         let verify = self.verify_on_restore();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let index: std::collections::HashMap<&str, usize> = manifest
             .entries
             .iter()
