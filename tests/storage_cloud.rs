@@ -803,9 +803,8 @@ fn a_damaged_locked_store_is_read_as_it_was_before_the_damage() {
     p.write("a.txt", "second\n");
     let inc = p.backup("incremental");
     let inc_id = inc["backup_id"].as_str().unwrap().to_string();
-    let good = p.data();
-    let expected = p.root().join("expected");
-    copy_tree(&good, &expected);
+    // The data stays as the incremental saw it: what a recovery must give back.
+    let expected = p.data();
 
     // Object times have a second's precision on some servers: keep the instant apart from
     // both the writes before it and the damage after it.
@@ -964,19 +963,6 @@ fn with_as_of<'a>(at: &'a str, args: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["--store-as-of", at];
     v.extend_from_slice(args);
     v
-}
-
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 fn http_method(m: &str) -> http::Method {
