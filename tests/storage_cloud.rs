@@ -836,10 +836,19 @@ fn a_damaged_locked_store_is_read_as_it_was_before_the_damage() {
         200
     );
     assert_eq!(send("PUT", &volume, b"ransom"), 200);
-    // The status names the unreadable backup and says the locked versions can be read.
+    // The status names the unreadable backup, counts the overwrites from the bucket's
+    // versions, and gives the time to read the store as it was before them.
     let st = p.json(&["backup", "status"], 0);
     assert_eq!(st["unreadable"][0]["backup_id"], full_id.as_str(), "{st}");
     assert!(st["warnings"].to_string().contains("--store-as-of"), "{st}");
+    let changes = &st["immutable_stores"][0]["changes"];
+    assert_eq!(changes["overwritten"], 2, "{st}");
+    assert_eq!(changes["deleted"], 0, "{st}");
+    let read_as_of = changes["read_as_of"].as_str().unwrap().to_string();
+    assert!(
+        read_as_of.as_str() >= before_damage.split('.').next().unwrap(),
+        "{read_as_of} is before the backups were all written ({before_damage})"
+    );
     assert_eq!(send("DELETE", "config", b""), 204);
     assert_eq!(
         send("DELETE", &format!("backups/{inc_id}/manifest"), b""),
@@ -855,7 +864,8 @@ fn a_damaged_locked_store_is_read_as_it_was_before_the_damage() {
     );
 
     // As it was: both backups, valid in full, restored byte for byte.
-    let at = before_damage.as_str();
+    // The time the status gave.
+    let at = read_as_of.as_str();
     let l = p.json(&with_as_of(at, &["backup", "list"]), 0);
     let ids: Vec<&str> = l["backups"]
         .as_array()

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +102,88 @@ pub struct ImmutableStore {
     /// The claim is verified: the last check from this host saw the server refuse.
     pub verified: bool,
     pub detail: String,
+    /// On an S3 store (whose bucket keeps versions): what was changed in its backups and
+    /// points after they were written. None: not an S3 store, or not read (see the warnings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangesAfterWrite>,
+}
+
+/// What a bucket's object versions show was changed in backups and continuous points after
+/// they were written. This tool writes each of those objects once and, on an immutable store,
+/// never deletes them: an overwrite is someone else's write. A deletion (a delete marker) is
+/// also what a bucket lifecycle rule leaves once locks end.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChangesAfterWrite {
+    /// Objects written again after their first write, and when the first such write was.
+    pub overwritten: u64,
+    pub first_overwrite: Option<DateTime<Utc>>,
+    /// Objects deleted (their versions kept), and when the first deletion was.
+    pub deleted: u64,
+    pub first_delete: Option<DateTime<Utc>>,
+    /// A second before the first change: `--store-as-of` this reads the store as it was.
+    pub read_as_of: Option<DateTime<Utc>>,
+}
+
+/// What a store's changes after write call for: a warning naming when, and the time to read
+/// the store as it was.
+fn changes_warning(store: &str, c: &ChangesAfterWrite) -> Option<String> {
+    let at = |t: Option<DateTime<Utc>>| t.map(crate::present::timestamp).unwrap_or_default();
+    let read = c
+        .read_as_of
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    if c.overwritten > 0 {
+        Some(format!(
+            "{store}: {} backup object(s) were overwritten after they were written, the first \
+             at {}: this tool writes each once, so someone else wrote there. Read the store as \
+             it was before with `--store-as-of {read}` (restore, backup validate; replicate \
+             --to NAME copies that state to another store)",
+            c.overwritten,
+            at(c.first_overwrite)
+        ))
+    } else if c.deleted > 0 {
+        Some(format!(
+            "{store}: {} backup object(s) were deleted (their locked versions remain), the \
+             first at {}: expected where a bucket lifecycle rule removes backups whose locks \
+             ended; otherwise read the store as it was with `--store-as-of {read}`",
+            c.deleted,
+            at(c.first_delete)
+        ))
+    } else {
+        None
+    }
+}
+
+/// The changes after write of `versions` (a listing of versions and delete markers).
+pub(crate) fn changes_of(versions: &[crate::storage::ObjectVersion]) -> ChangesAfterWrite {
+    let mut by_key: BTreeMap<&str, Vec<&crate::storage::ObjectVersion>> = BTreeMap::new();
+    for v in versions {
+        by_key.entry(v.key.as_str()).or_default().push(v);
+    }
+    let mut c = ChangesAfterWrite::default();
+    let earliest = |slot: &mut Option<DateTime<Utc>>, t: DateTime<Utc>| {
+        *slot = Some(slot.map_or(t, |s| s.min(t)));
+    };
+    for (_, mut vs) in by_key {
+        // Oldest first (a stable sort keeps the server's newest-first order reversed on ties).
+        vs.reverse();
+        vs.sort_by_key(|v| v.modified);
+        let mut later = vs.iter().skip_while(|v| v.deleted).skip(1);
+        if let Some(v) = later.clone().find(|v| !v.deleted) {
+            c.overwritten += 1;
+            earliest(&mut c.first_overwrite, v.modified);
+        }
+        if let Some(v) = later.find(|v| v.deleted) {
+            c.deleted += 1;
+            earliest(&mut c.first_delete, v.modified);
+        }
+    }
+    let first = [c.first_overwrite, c.first_delete]
+        .into_iter()
+        .flatten()
+        .min();
+    c.read_as_of = first.map(|t| t.with_nanosecond(0).unwrap_or(t) - Duration::seconds(1));
+    c
 }
 
 impl Dr {
@@ -161,9 +243,49 @@ impl Dr {
                     verified: last_check.as_ref().is_some_and(|p| p.enforced),
                     last_check,
                     detail,
+                    changes: None,
                 }
             })
             .collect()
+    }
+
+    /// [`Dr::immutable_stores`], with what each S3 one's object versions show was changed
+    /// after it was written, and a warning for each store changed (or not readable).
+    pub(crate) async fn immutable_stores_checked(
+        &self,
+        warnings: &mut Vec<String>,
+    ) -> Vec<ImmutableStore> {
+        let mut stores = self.immutable_stores();
+        if self.store_as_of().is_some() {
+            return stores;
+        }
+        let b = &self.settings.settings.backup;
+        for s in &mut stores {
+            let Some(named) = b.storage.store(&s.store, &b.directory) else {
+                continue;
+            };
+            if !matches!(named.target, crate::settings::StorageTarget::S3 { .. }) {
+                continue;
+            }
+            let read = async {
+                let cloud = crate::storage::CloudStorage::open(&named.target)?;
+                let mut versions = cloud.versions(crate::repo::keys::BACKUPS_PREFIX).await?;
+                versions.extend(cloud.versions(crate::repo::keys::POINTS_PREFIX).await?);
+                Ok::<_, crate::error::Error>(changes_of(&versions))
+            };
+            match read.await {
+                Ok(c) => {
+                    warnings.extend(changes_warning(&s.store, &c));
+                    s.changes = Some(c);
+                }
+                Err(e) => warnings.push(format!(
+                    "{}: its object versions could not be read, so changes after write are \
+                     not known: {}",
+                    s.store, e.message
+                )),
+            }
+        }
+        stores
     }
 
     /// The object-lock client of `store` when it is an S3 store marked `immutable`.
@@ -292,6 +414,44 @@ impl Dr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key written again is an overwrite, a delete marker after a write a deletion, a key
+    /// written once nothing; two writes in one second (listed newest first) are an overwrite;
+    /// the time to read as of is a second before the first change.
+    #[test]
+    fn changes_after_write_are_counted_from_the_versions() {
+        let v =
+            |key: &str, version: &str, secs: i64, deleted: bool| crate::storage::ObjectVersion {
+                key: key.into(),
+                version: version.into(),
+                size: 1,
+                modified: DateTime::from_timestamp(secs, 500_000_000).unwrap(),
+                deleted,
+            };
+        let listing = [
+            v("backups/a/manifest", "a2", 20, false),
+            v("backups/a/manifest", "a1", 10, false),
+            v("backups/b/manifest", "b-del", 30, true),
+            v("backups/b/manifest", "b1", 10, false),
+            v("backups/c/vol-00000", "c1", 10, false),
+            v("backups/d/vol-00000", "d2", 5, false),
+            v("backups/d/vol-00000", "d1", 5, false),
+        ];
+        let c = changes_of(&listing);
+        assert_eq!(c.overwritten, 2);
+        assert_eq!(c.first_overwrite, Some(listing[5].modified));
+        assert_eq!(c.deleted, 1);
+        assert_eq!(c.first_delete, Some(listing[2].modified));
+        assert_eq!(c.read_as_of, DateTime::from_timestamp(4, 0));
+        assert!(
+            changes_warning("vault", &c)
+                .unwrap()
+                .contains("--store-as-of 1970-01-01T00:00:04Z")
+        );
+        let untouched = changes_of(&listing[4..5]);
+        assert_eq!(untouched, ChangesAfterWrite::default());
+        assert_eq!(changes_warning("vault", &untouched), None);
+    }
     use crate::ops::retention::RetentionWindow;
     use serde_json::json;
 

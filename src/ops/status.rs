@@ -337,6 +337,7 @@ impl Dr {
                 warnings.push(w);
             }
         }
+        let immutable_stores = self.immutable_stores_checked(&mut warnings).await;
         Ok(StatusResponse {
             store: self.store().name.clone(),
             repository: self.storage.describe(),
@@ -353,7 +354,7 @@ impl Dr {
             chains: chains.into_values().rev().collect(),
             schedules,
             replicas,
-            immutable_stores: self.immutable_stores(),
+            immutable_stores,
             backups: catalog.backups.iter().rev().map(BackupItem::from).collect(),
             unfinished: catalog
                 .unfinished

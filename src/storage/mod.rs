@@ -32,7 +32,7 @@ use crate::error::Result;
 use crate::settings::{NamedStore, StorageSettings, StorageTarget};
 
 pub use as_of::AsOfStorage;
-pub use cloud::{CloudStorage, without_credential_logs};
+pub use cloud::{CloudStorage, ObjectVersion, without_credential_logs};
 pub use fault::{Fault, FaultStats, FaultStorage, Partition};
 pub use memory::MemoryStorage;
 pub use opendal_store::{OpendalStorage, TMP_PREFIX};
