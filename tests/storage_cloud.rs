@@ -617,6 +617,29 @@ fn a_local_repository_moves_to_s3_with_a_replica_in_azure() {
     }
 }
 
+/// A new bucket with object lock on the shared S3 server, as an immutable primary: its
+/// `storage:` settings, its object-lock client, and a runtime to drive that client.
+fn locked_primary(
+    name: &str,
+) -> (
+    String,
+    mahavishnu_dr::internals::S3ObjectLock,
+    tokio::runtime::Runtime,
+) {
+    let bucket = format!("{name}-{}", rand_suffix());
+    let primary =
+        shared()
+            .s3
+            .target(&bucket, "prod", S3_SECRET_KEY)
+            .replacen("{ ", "{ immutable: true, ", 1);
+    let storage = format!("  storage:\n    primary: {primary}\n");
+    let lock = cloud_support::object_lock_of(&storage);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let created = rt.block_on(lock.create_locked_bucket()).unwrap();
+    assert_eq!(created, 200, "the bucket with object lock was not created");
+    (storage, lock, rt)
+}
+
 /// An immutable S3 store with object lock: every backup object is locked (a full until the
 /// newest incremental that reads it expires), this host's own credentials cannot delete a
 /// locked version, an overwrite leaves the locked version readable and is detected, cleanup
@@ -624,15 +647,7 @@ fn a_local_repository_moves_to_s3_with_a_replica_in_azure() {
 #[test]
 fn object_locked_backups_resist_this_hosts_own_credentials() {
     let s = shared();
-    let bucket = format!("locked-{}", rand_suffix());
-    let primary =
-        s.s3.target(&bucket, "prod", S3_SECRET_KEY)
-            .replacen("{ ", "{ immutable: true, ", 1);
-    let storage = format!("  storage:\n    primary: {primary}\n");
-    let lock = cloud_support::object_lock_of(&storage);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let created = rt.block_on(lock.create_locked_bucket()).unwrap();
-    assert_eq!(created, 200, "the bucket with object lock was not created");
+    let (storage, lock, rt) = locked_primary("locked");
 
     let p = Project::new(&format!(
         "  schedules:\n    daily_incremental: {{ time: \"02:00\", retention_days: 7 }}\n    weekly_full: {{ day: sunday, time: \"03:00\", retention_weeks: 4 }}\n{storage}"
@@ -784,15 +799,7 @@ fn object_locked_backups_resist_this_hosts_own_credentials() {
 /// option.
 #[test]
 fn a_damaged_locked_store_is_read_as_it_was_before_the_damage() {
-    let s = shared();
-    let bucket = format!("asof-{}", rand_suffix());
-    let primary =
-        s.s3.target(&bucket, "prod", S3_SECRET_KEY)
-            .replacen("{ ", "{ immutable: true, ", 1);
-    let storage = format!("  storage:\n    primary: {primary}\n");
-    let lock = cloud_support::object_lock_of(&storage);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    assert_eq!(rt.block_on(lock.create_locked_bucket()).unwrap(), 200);
+    let (storage, lock, rt) = locked_primary("asof");
     let p = Project::new(&format!(
         "  schedules:\n    daily_incremental: {{ time: \"02:00\", retention_days: 7 }}\n{storage}"
     ));
