@@ -120,6 +120,20 @@ pub(super) const DEF: ScenarioDef = ScenarioDef {
                     "mahavishnu-dr retention extend",
                 ],
             },
+            RunbookStep {
+                what: "When the backups were damaged too: on an immutable S3 store, `backup \
+                       status` counts the backup objects overwritten or deleted after they were \
+                       written and gives `read_as_of`, a second before the first change. Read the \
+                       store as it was then (read-only), check it, restore from it, and copy it \
+                       to a clean store.",
+                commands: &[
+                    "mahavishnu-dr backup status",
+                    "mahavishnu-dr --store-as-of TIME backup validate --level full",
+                    "mahavishnu-dr --store-as-of TIME restore --backup-id ID --path P --target \
+                     PROJECT --overwrite",
+                    "mahavishnu-dr --store-as-of TIME replicate --to REPLICA",
+                ],
+            },
         ],
         success: &[
             "`diff --backup-id ID` lists none of the restored paths as removed.",

@@ -68,6 +68,10 @@ const PLACEHOLDERS: &[(&str, &str)] = &[
     ("ID", "a backup id from `backup list`"),
     ("OLDER-ID", "the id of a backup older than the one restored"),
     ("OTHER-ID", "the id of another backup"),
+    (
+        "TIME",
+        "the time to read the store as it was: `read_as_of` from `backup status`",
+    ),
     ("SERVICE", "the service's unit name"),
 ];
 
