@@ -409,6 +409,29 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
+/// The bytes a restore of `selected` into `root` adds to its filesystem at its peak. A
+/// block-mapped file's temporary copy exists, whole, beside the file it replaces until every
+/// block is written: its full size. A whole file replaces the one there one at a time: only
+/// what it adds to it (with `replacing`, a target that holds files; else nothing is there).
+fn space_needed(root: &Path, selected: &[&Entry], replacing: bool) -> u64 {
+    let existing = |e: &Entry| {
+        target_path(root, &e.path)
+            .ok()
+            .and_then(|p| std::fs::symlink_metadata(p).ok())
+            .filter(|m| m.is_file())
+            .map_or(0, |m| m.len())
+    };
+    selected
+        .iter()
+        .filter(|e| e.kind == EntryKind::File)
+        .map(|e| match &e.blocks {
+            Some(_) => e.size,
+            None if replacing => e.size.saturating_sub(existing(e)),
+            None => e.size,
+        })
+        .sum()
+}
+
 /// A restore of `needed` bytes into a filesystem with `free` bytes free: refused before
 /// anything is written when it cannot fit, rather than failing with a full disk halfway.
 fn check_free_space(needed: u64, free: Option<u64>, target: &Path) -> Result<()> {
@@ -705,11 +728,7 @@ impl Dr {
         let mut warnings = prepared.warnings;
         let root = std::fs::canonicalize(target)
             .map_err(|e| Error::from_io("resolve the target", target, e))?;
-        let needed: u64 = selected
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
-            .map(|e| e.size)
-            .sum();
+        let needed = space_needed(&root, &selected, !prepared.empty);
         if let Err(e) = check_free_space(needed, free_bytes(&root), target) {
             if prepared.created {
                 let _ = std::fs::remove_dir(&root);
@@ -1125,5 +1144,41 @@ mod tests {
         // The real filesystem of a temporary folder reports some free space.
         let dir = tempfile::tempdir().unwrap();
         assert!(free_bytes(dir.path()).is_some_and(|b| b > 0));
+    }
+
+    /// Restoring over files (`--overwrite`) counts only what whole files add to those they
+    /// replace, but a block-mapped file in full (its temporary copy sits beside the old one).
+    #[test]
+    fn a_restore_over_files_needs_only_what_it_adds() {
+        let entry = |path: &str, size: u64, blocks: bool| -> Entry {
+            let mut v = serde_json::json!({
+                "path": path, "kind": "file", "mode": 420, "mtime_ns": 0, "size": size,
+                "sha256": "00", "origin": "file", "ctime_ns": 0, "inode": 0, "dev": 0,
+                "location": {"backup_id": "backup_1", "volume": 0}
+            });
+            if blocks {
+                v["blocks"] = serde_json::json!({
+                    "block_size": 4096, "count": 1, "map_in": "backup_1", "backups": ["backup_1"]
+                });
+            }
+            serde_json::from_value(v).expect("an entry")
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        std::fs::write(dir.path().join("data/same.txt"), vec![0u8; 1000]).unwrap();
+        std::fs::write(dir.path().join("data/grows.txt"), vec![0u8; 1000]).unwrap();
+        std::fs::write(dir.path().join("data/app.db"), vec![0u8; 5000]).unwrap();
+        let (same, grows, new, db) = (
+            entry("data/same.txt", 1000, false),
+            entry("data/grows.txt", 1500, false),
+            entry("data/new.txt", 700, false),
+            entry("data/app.db", 5000, true),
+        );
+        let all = [&same, &grows, &new, &db];
+        assert_eq!(space_needed(dir.path(), &all, true), 500 + 700 + 5000);
+        assert_eq!(
+            space_needed(dir.path(), &all, false),
+            1000 + 1500 + 700 + 5000
+        );
     }
 }
