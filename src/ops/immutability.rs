@@ -136,10 +136,10 @@ fn changes_warning(store: &str, c: &ChangesAfterWrite) -> Option<String> {
         Some(format!(
             "{store}: {} backup object(s) were overwritten after they were written, the first \
              at {}: this tool writes each once, so someone else wrote there. Read the store as \
-             it was before with `--store-as-of {read}` (restore, backup validate; replicate \
-             --to NAME copies that state to another store)",
+             it was before with `--store-as-of {read}` ({})",
             c.overwritten,
-            at(c.first_overwrite)
+            at(c.first_overwrite),
+            super::AS_OF_USES
         ))
     } else if c.deleted > 0 {
         Some(format!(

@@ -305,7 +305,8 @@ impl Dr {
             .map_err(|e| {
                 if e.kind == ErrorKind::NotFound && self.keeps_versions() {
                     e.with_guidance(format!(
-                        "or, if the repository was there and was deleted: {AS_OF_HINT}"
+                        "or, if the repository was there and was deleted: {}",
+                        as_of_hint()
                     ))
                 } else if e.kind == ErrorKind::Key && cred.is_some() {
                     let mut e = e;
@@ -336,10 +337,9 @@ impl Dr {
                     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 ),
             )
-            .with_guidance(
-                "run it without --store-as-of; to recover, restore from the view or copy it to \
-                 another store with `replicate --to NAME`",
-            ));
+            .with_guidance(format!(
+                "run it without --store-as-of; what the view is for: {AS_OF_USES}"
+            )));
         }
         let wait = Duration::from_secs(self.settings.settings.backup.lock_wait_seconds);
         let notice = |m: String| progress.notice(&m);
@@ -356,10 +356,17 @@ impl Dr {
     }
 }
 
+/// What a store read as it was (`--store-as-of`) is for.
+pub(crate) const AS_OF_USES: &str = "restore, backup list, backup validate; `replicate --to \
+     NAME` copies that state to another store";
+
 /// What to do when an object-locked store was overwritten or deleted from.
-pub(crate) const AS_OF_HINT: &str = "this store keeps the locked versions of what was \
-     overwritten or deleted: read it as it was before with `--store-as-of TIME` (restore, \
-     backup list, backup validate; `replicate --to NAME` copies that state to another store)";
+pub(crate) fn as_of_hint() -> String {
+    format!(
+        "this store keeps the locked versions of what was overwritten or deleted: read it as \
+         it was before with `--store-as-of TIME` ({AS_OF_USES})"
+    )
+}
 
 /// A store name the settings do not give.
 fn unknown_store(settings: &LoadedSettings, name: &str) -> Error {

@@ -326,7 +326,7 @@ impl Dr {
             warnings.push(format!(
                 "{} backup(s) unreadable on an immutable store: if they were overwritten, {}",
                 catalog.unreadable.len(),
-                super::AS_OF_HINT
+                super::as_of_hint()
             ));
         }
         if !repo.encrypted() {
