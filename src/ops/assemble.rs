@@ -246,8 +246,11 @@ impl VolumeAt {
             return self
                 .read_spans_ahead(handle, wanted, cancel, on_block, &opener, read, &mut dctx);
         }
-        // (plaintext offset, plaintext) of the last frame read.
-        let mut carry: Option<(u64, Vec<u8>)> = None;
+        // The plaintext of the last span read, from `plain_start`: reused from span to span, and
+        // its last frame is often the next span's first, kept rather than read twice.
+        let mut plain: Vec<u8> = Vec::new();
+        let mut plain_at: Option<u64> = None;
+        let (fsize, fct) = opener.frame_sizes();
         let mut i = 0;
         while i < wanted.len() {
             if cancel.is_cancelled() {
@@ -255,33 +258,32 @@ impl VolumeAt {
             }
             let (j, stored) = span_from(wanted, i);
             let (sealed_range, plain_start) = opener.sealed_range(stored);
-            // The previous read's last frame is often this one's first: keep it, never read a
-            // frame twice.
-            let (fsize, fct) = opener.frame_sizes();
-            let (fetch, fetch_start, prefix) = match carry.take() {
-                Some((at, data)) if at == plain_start => (
-                    sealed_range.start + fct..sealed_range.end,
-                    plain_start + fsize,
-                    data,
-                ),
-                _ => (sealed_range, plain_start, Vec::new()),
+            let last_frame = plain_at.filter(|_| !plain.is_empty()).map(|at| {
+                let last = (plain.len().saturating_sub(1) as u64 / fsize) * fsize;
+                (at + last, last as usize)
+            });
+            let fetch = match last_frame {
+                Some((at, from)) if at == plain_start => {
+                    plain.drain(..from);
+                    sealed_range.start + fct..sealed_range.end
+                }
+                _ => {
+                    plain.clear();
+                    sealed_range
+                }
             };
+            plain_at = None;
             let opened = if fetch.start < fetch.end {
+                let fetch_start = plain_start + plain.len() as u64;
                 let sealed = handle.block_on(self.storage.get_range(&self.key, fetch))?;
                 read += sealed.len() as u64;
-                opener.open(fetch_start, &sealed)
+                opener.open_onto(fetch_start, &sealed, &mut plain)
             } else {
-                Ok(Vec::new())
+                Ok(())
             };
-            let opened = opened.map(|o| {
-                let mut plain = prefix;
-                plain.extend_from_slice(&o);
-                let last = (plain.len().saturating_sub(1) as u64 / fsize) * fsize;
-                carry = Some((plain_start + last, plain[last as usize..].to_vec()));
-                plain
-            });
             match opened {
-                Ok(plain) => {
+                Ok(()) => {
+                    plain_at = Some(plain_start);
                     for w in &wanted[i..j] {
                         on_block(w, self.frame_of(&mut dctx, w, &plain, plain_start))?;
                     }
@@ -425,20 +427,22 @@ impl VolumeAt {
 /// Bytes of consecutive blocks written at once.
 const WRITE_RUN: usize = 1 << 20;
 
-/// Consecutive blocks of one file waiting to be written.
+/// Consecutive blocks of one file waiting to be written (as they were decoded: one vectored
+/// write, no copy into a buffer of its own).
 #[derive(Default)]
 struct Run {
     file: usize,
     offset: u64,
     block_size: u32,
     path: Arc<str>,
-    data: Vec<u8>,
+    blocks: Vec<Block>,
+    len: usize,
 }
 
 impl Run {
     /// Whether a block of `file` at `offset` continues this run.
     fn extends(&self, file: usize, offset: u64) -> bool {
-        !self.data.is_empty() && self.file == file && self.offset + self.data.len() as u64 == offset
+        self.len > 0 && self.file == file && self.offset + self.len as u64 == offset
     }
 
     fn start(&mut self, file: usize, offset: u64, block_size: u32, path: &Arc<str>) {
@@ -448,25 +452,87 @@ impl Run {
         self.path = path.clone();
     }
 
+    fn push(&mut self, block: Block) {
+        self.len += block.len();
+        self.blocks.push(block);
+    }
+
     /// Write the run, then tell the file's hashing thread (if it has one) which blocks it holds.
     fn flush(
         &mut self,
         handles: &[Arc<std::fs::File>],
         marks: &[Option<Arc<Written>>],
     ) -> Result<()> {
-        if !self.data.is_empty() {
-            handles[self.file]
-                .write_all_at(&self.data, self.offset)
+        if self.len > 0 {
+            let parts: Vec<&[u8]> = self.blocks.iter().map(|b| &b[..]).collect();
+            write_all_at(&handles[self.file], &parts, self.offset)
                 .map_err(|e| Error::io(format!("writing {}: {e}", self.path)))?;
             if let Some(Some(w)) = marks.get(self.file) {
                 let bs = self.block_size.max(1) as u64;
-                let end = self.offset + self.data.len() as u64;
+                let end = self.offset + self.len as u64;
                 w.mark(self.offset / bs, end.div_ceil(bs));
             }
-            self.data.clear();
+            self.blocks.clear();
+            self.len = 0;
         }
         Ok(())
     }
+}
+
+/// Write `parts`, one after the other, at `offset` of `file`: vectored writes (`pwritev`), each
+/// continuing where a short one stopped.
+fn write_all_at(file: &std::fs::File, parts: &[&[u8]], mut offset: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // At most this many parts per call (Linux's IOV_MAX is 1024).
+    const MAX_PARTS: usize = 512;
+    let (mut first, mut skip) = (0usize, 0usize);
+    while first < parts.len() {
+        let iov: Vec<libc::iovec> = parts[first..]
+            .iter()
+            .take(MAX_PARTS)
+            .enumerate()
+            .map(|(k, p)| {
+                let p = if k == 0 { &p[skip..] } else { p };
+                libc::iovec {
+                    iov_base: p.as_ptr() as *mut libc::c_void,
+                    iov_len: p.len(),
+                }
+            })
+            .collect();
+        let at = libc::off_t::try_from(offset)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        // SAFETY: each iovec points into a slice of `parts`, alive and unchanged for the call,
+        // which only reads them; `iov.len()` is at most MAX_PARTS.
+        let n = unsafe { libc::pwritev(file.as_raw_fd(), iov.as_ptr(), iov.len() as i32, at) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let mut n = n as usize;
+        offset += n as u64;
+        while n > 0 && first < parts.len() {
+            let left = parts[first].len() - skip;
+            if n >= left {
+                n -= left;
+                first += 1;
+                skip = 0;
+            } else {
+                skip += n;
+                n = 0;
+            }
+        }
+        while first < parts.len() && parts[first].len() == skip {
+            first += 1;
+            skip = 0;
+        }
+    }
+    Ok(())
 }
 
 /// The longest zstd frame one block of `len` bytes (in its tar member) can compress to.
@@ -627,12 +693,12 @@ pub(crate) async fn fetch_files(
                     let read = at.read_blocks(&handle, &mut wanted, &cancel, &mut |w, block| {
                         let block = block?;
                         let offset = w.index * w.block_size as u64;
-                        if !run.extends(w.file, offset) || run.data.len() >= WRITE_RUN {
+                        if !run.extends(w.file, offset) || run.len >= WRITE_RUN {
                             run.flush(&handles, &marks)?;
                             run.start(w.file, offset, w.block_size, &w.path);
                         }
-                        run.data.extend_from_slice(&block);
                         progress.advance(block.len() as u64);
+                        run.push(block);
                         Ok(())
                     });
                     read.and_then(|_| run.flush(&handles, &marks))
@@ -698,4 +764,32 @@ pub(crate) fn blocks_in(maps: &BlockMaps, backup: &str, volume: u32) -> Vec<Want
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::FileExt;
+
+    #[test]
+    fn many_parts_land_in_order_at_the_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(dir.path().join("f"))
+            .unwrap();
+        // More parts than one call takes, some empty, of odd sizes.
+        let parts: Vec<Vec<u8>> = (0..1300u32)
+            .map(|i| vec![(i % 251) as u8; (i as usize * 37) % 301])
+            .collect();
+        let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+        write_all_at(&f, &refs, 4096).unwrap();
+        let want: Vec<u8> = parts.concat();
+        let mut got = vec![0u8; want.len()];
+        f.read_exact_at(&mut got, 4096).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(f.metadata().unwrap().len(), 4096 + want.len() as u64);
+    }
 }

@@ -79,21 +79,26 @@ fn seal_detached(c: &Aes256Gcm, nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>)
 }
 
 fn open_detached(c: &Aes256Gcm, nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>) -> bool {
-    if buf.len() < TAG_LEN {
-        return false;
-    }
-    let split = buf.len() - TAG_LEN;
-    let Ok(tag) = Tag::try_from(&buf[split..]) else {
+    let Some(split) = buf.len().checked_sub(TAG_LEN) else {
         return false;
     };
-    let nonce: Nonce<_> = (*nonce).into();
-    let ok = c
-        .decrypt_inout_detached(&nonce, aad, (&mut buf[..split]).into(), &tag)
-        .is_ok();
+    let (ct, tag) = buf.split_at_mut(split);
+    let ok = open_in_place(c, nonce, aad, ct, tag);
     if ok {
         buf.truncate(split);
     }
     ok
+}
+
+/// Open `ct` (ciphertext without its tag) in place against `tag`; false when it does not
+/// authenticate (then `ct` holds garbage).
+fn open_in_place(c: &Aes256Gcm, nonce: &[u8; 12], aad: &[u8], ct: &mut [u8], tag: &[u8]) -> bool {
+    let Ok(tag) = Tag::try_from(tag) else {
+        return false;
+    };
+    let nonce: Nonce<_> = (*nonce).into();
+    c.decrypt_inout_detached(&nonce, aad, ct.into(), &tag)
+        .is_ok()
 }
 
 /// The key that authenticates the repository config: HKDF-SHA256(salt = repository id,
@@ -169,6 +174,28 @@ impl FrameCipher {
             }
             None => true,
         }
+    }
+
+    /// Open sealed frame `index` (`sealed`: its ciphertext and tag) by appending its plaintext
+    /// to `out`; false (and `out` as it was) when it does not authenticate. One copy of the
+    /// bytes, no buffer of its own.
+    pub fn open_onto(&self, index: u64, last: bool, sealed: &[u8], out: &mut Vec<u8>) -> bool {
+        let Some(c) = &self.cipher else {
+            out.extend_from_slice(sealed);
+            return true;
+        };
+        let Some(split) = sealed.len().checked_sub(TAG_LEN) else {
+            return false;
+        };
+        let (ct, tag) = sealed.split_at(split);
+        let start = out.len();
+        out.extend_from_slice(ct);
+        let (nonce, aad) = self.nonce_and_aad(index, last);
+        let ok = open_in_place(c, &nonce, &aad, &mut out[start..], tag);
+        if !ok {
+            out.truncate(start);
+        }
+        ok
     }
 }
 

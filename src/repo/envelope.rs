@@ -417,28 +417,34 @@ impl RangeOpener {
     /// Open the frames of `sealed` (what [`Self::sealed_range`] named, up to the object's end),
     /// the first being frame `plain_start / frame_size`; returns their plaintext.
     pub fn open(&self, plain_start: u64, sealed: &[u8]) -> Result<Vec<u8>> {
-        let first = plain_start / self.frame_size;
         let mut out = Vec::with_capacity(sealed.len());
-        let mut frame = Vec::with_capacity(self.frame_ct as usize);
+        self.open_onto(plain_start, sealed, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::open`], appending the plaintext to `out` (a buffer reused from one read to the
+    /// next); on an error `out` keeps what it held before.
+    pub fn open_onto(&self, plain_start: u64, sealed: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let first = plain_start / self.frame_size;
+        let before = out.len();
         for (index, chunk) in (first..).zip(sealed.chunks(self.frame_ct as usize)) {
             let last = index == self.last;
-            if !last && chunk.len() as u64 != self.frame_ct {
+            let fault = if !last && chunk.len() as u64 != self.frame_ct {
+                Some("is truncated")
+            } else if !self.cipher.open_onto(index, last, chunk, out) {
+                Some("fails authentication (the object is corrupt, truncated or was tampered with)")
+            } else {
+                None
+            };
+            if let Some(why) = fault {
+                out.truncate(before);
                 return Err(Error::integrity(format!(
-                    "{}: frame {index} is truncated",
+                    "{}: frame {index} {why}",
                     self.what
                 )));
             }
-            frame.clear();
-            frame.extend_from_slice(chunk);
-            if !self.cipher.open(index, last, &mut frame) {
-                return Err(Error::integrity(format!(
-                    "{}: frame {index} fails authentication (the object is corrupt, truncated or was tampered with)",
-                    self.what
-                )));
-            }
-            out.extend_from_slice(&frame);
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -521,6 +527,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn ranges_open_onto_a_buffer_and_damage_leaves_it_as_it_was() {
+        let key = SecretKey::random();
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 13) as u8).collect();
+        let sealed = seal_with(4096, &data, Some(&key));
+        let ro = RangeOpener::new(Some(&key), &ctx(), &sealed, sealed.len() as u64, "v").unwrap();
+        // Frames 1.. appended after what the buffer already holds (frame 0, kept from before).
+        let (r0, p0) = ro.sealed_range(0..10);
+        let mut out = ro
+            .open(p0, &sealed[r0.start as usize..r0.end as usize])
+            .unwrap();
+        let (r, p) = ro.sealed_range(5000..10_000);
+        assert_eq!(p, 4096);
+        // (The range names whole frames; the store's read stops at the object's end.)
+        let r = r.start as usize..(r.end as usize).min(sealed.len());
+        ro.open_onto(p, &sealed[r.clone()], &mut out).unwrap();
+        assert_eq!(out, data);
+        // One flipped bit in the last frame: an error naming it, the buffer unchanged.
+        let mut bad = sealed.clone();
+        let end = bad.len() - 1;
+        bad[end] ^= 1;
+        let mut held = b"kept".to_vec();
+        let err = ro.open_onto(p, &bad[r], &mut held).unwrap_err();
+        assert!(
+            err.message.contains("frame 2 fails authentication"),
+            "{err}"
+        );
+        assert_eq!(held, b"kept");
     }
 
     #[test]
