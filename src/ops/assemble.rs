@@ -374,6 +374,8 @@ impl VolumeAt {
             }
         }
         let _fetcher = AbortOnDrop(fetcher);
+        // One plaintext buffer for every span.
+        let mut plain: Vec<u8> = Vec::new();
         for (i, j, _, plain_start) in spans {
             if cancel.is_cancelled() {
                 return Err(super::cancelled());
@@ -382,8 +384,9 @@ impl VolumeAt {
                 .blocking_recv()
                 .unwrap_or_else(|| Err(Error::internal("the volume reader stopped")))?;
             read += sealed.len() as u64;
-            match opener.open(plain_start, &sealed) {
-                Ok(plain) => {
+            plain.clear();
+            match opener.open_onto(plain_start, &sealed, &mut plain) {
+                Ok(()) => {
                     for w in &wanted[i..j] {
                         on_block(w, self.frame_of(dctx, w, &plain, plain_start))?;
                     }

@@ -367,16 +367,16 @@ fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTar
     })
 }
 
-/// Size a new file to `size` bytes, reserving the space when the filesystem keeps extents: its
-/// blocks are allocated in one call, not one out-of-order write at a time. Not on tmpfs, which
-/// has no extents: there `fallocate` zeroes every page of the file on one thread before the
-/// first block arrives (0.27 s per GiB here), and the writes allocate the pages anyway; nor
-/// where the filesystem cannot. Those files are just extended. ([`check_free_space`] already
-/// refused a restore that cannot fit.)
+/// Size a new file to `size` bytes, reserving the space when the filesystem can: the pages are
+/// allocated in one call, not one out-of-order write at a time; where it cannot, the file is
+/// just extended. ([`check_free_space`] already refused a restore that cannot fit.) Even on
+/// tmpfs, where this call takes 0.27 s per GiB on one thread before the first block arrives:
+/// back to back, restores without it were 0.1 s faster, but in the benchmark's alternation of
+/// tools half of them spent three to four times the kernel time allocating pages write by
+/// write (BENCHMARKS.md, seventh session).
 fn reserve(f: &std::fs::File, size: u64) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     if size > 0
-        && !on_tmpfs(f)
         && let Ok(len) = libc::off_t::try_from(size)
     {
         // SAFETY: a plain system call on a file descriptor this function borrows. (Linux's
@@ -393,23 +393,6 @@ fn reserve(f: &std::fs::File, size: u64) -> std::io::Result<()> {
         }
     }
     f.set_len(size)
-}
-
-/// Whether `f` lives on tmpfs (memory).
-fn on_tmpfs(f: &std::fs::File) -> bool {
-    use std::os::fd::AsRawFd;
-    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
-    // SAFETY: `st` points to writable memory of the right type; the call only writes into it,
-    // and it is read only when the call succeeded.
-    if unsafe { libc::fstatfs(f.as_raw_fd(), st.as_mut_ptr()) } != 0 {
-        return false;
-    }
-    // SAFETY: fstatfs returned 0, so it filled `st`.
-    let st = unsafe { st.assume_init() };
-    // f_type's and the constant's integer types differ between architectures.
-    #[allow(clippy::unnecessary_cast)]
-    let (kind, tmpfs) = (st.f_type as i64, libc::TMPFS_MAGIC as i64);
-    kind == tmpfs
 }
 
 /// The bytes free for this process on the filesystem holding `dir`, when it says.
