@@ -632,6 +632,12 @@ pub(crate) async fn fetch_files(
     for ((b, v), wanted) in by_volume {
         jobs.push((VolumeAt::of(repo, catalog, &b, v)?, wanted));
     }
+    // The volumes with the most to read first: the last ones to finish are then small, and no
+    // core waits long for another at the end.
+    jobs.sort_by_key(|(at, wanted)| {
+        let bytes: u64 = wanted.iter().map(|w| w.rec.length as u64).sum();
+        (std::cmp::Reverse(bytes), at.what.clone())
+    });
     let handles: Vec<Arc<std::fs::File>> = files.iter().map(|(f, _)| f.clone()).collect();
     let handles = Arc::new(handles);
     // A file checked by its block-list digest needs no second pass: every block was hashed,
