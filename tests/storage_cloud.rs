@@ -1039,6 +1039,55 @@ fn a_slow_server_is_timed_out_and_retried_not_waited_out() {
     );
 }
 
+/// An immutable S3 replica whose server stops answering (every request held, none answered):
+/// `backup status` still answers within seconds, with a warning that says which store did not
+/// answer in time, instead of waiting on the listing of its object versions.
+#[test]
+fn status_answers_when_an_immutable_replica_stops_answering() {
+    let s = shared();
+    let proxy = cloud_support::StallingProxy::start(s.s3.port, 1);
+    let replica = named(
+        "vault",
+        &s.s3
+            .target(S3_BUCKET, &prefix("silent-vault"), S3_SECRET_KEY)
+            .replace(
+                &s.s3.endpoint(),
+                &format!("http://127.0.0.1:{}", proxy.port),
+            )
+            .replacen("{ ", "{ immutable: true, timeout_seconds: 1, ", 1),
+    );
+    let p = Project::new(&format!(
+        "  storage:\n    primary: {{ type: local, path: ./repo }}\n    replicas:\n      - {replica}\n"
+    ));
+    p.write("a.txt", "here\n");
+    let out = p.run(&["backup", "run", "--type", "full", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = std::time::Instant::now();
+    let out = p.run(&["backup", "status", "--json"]);
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings = st["warnings"].to_string();
+    assert!(
+        warnings.contains("vault: its object versions could not be read")
+            && warnings.contains("did not finish within 1 s"),
+        "{warnings}"
+    );
+    assert!(st["immutable_stores"][0]["changes"].is_null(), "{st}");
+    assert!(
+        took < std::time::Duration::from_secs(40),
+        "status took {took:?} against a silent store"
+    );
+}
+
 /// A bare host (no settings file, an empty folder) reads a repository in S3 or Azure Blob by
 /// its location alone (`--repository s3://BUCKET/PREFIX` or `azblob://CONTAINER/PREFIX`), the
 /// endpoint and credentials taken from the standard AWS_* / AZURE_STORAGE_* variables: it

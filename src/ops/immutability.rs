@@ -267,14 +267,13 @@ impl Dr {
             if !matches!(named.target, crate::settings::StorageTarget::S3 { .. }) {
                 continue;
             }
-            let read = async {
-                let cloud = crate::storage::CloudStorage::open(&named.target)?;
-                let mut versions = cloud.versions(crate::repo::keys::BACKUPS_PREFIX).await?;
-                versions.extend(cloud.versions(crate::repo::keys::POINTS_PREFIX).await?);
-                Ok::<_, crate::error::Error>(changes_of(&versions))
-            };
-            match read.await {
-                Ok(c) => {
+            let prefixes = [
+                crate::repo::keys::BACKUPS_PREFIX,
+                crate::repo::keys::POINTS_PREFIX,
+            ];
+            match crate::storage::object_versions(&named, &prefixes).await {
+                Ok(versions) => {
+                    let c = changes_of(&versions);
                     warnings.extend(changes_warning(&s.store, &c));
                     s.changes = Some(c);
                 }

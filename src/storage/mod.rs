@@ -174,6 +174,22 @@ pub fn open_store_as_of(
     )))
 }
 
+/// Every object version and delete marker under `prefixes` of the S3 store `store` (one whose
+/// bucket keeps versions), each listing bounded by the store's call timeout: a store that does
+/// not answer is an error, not a wait.
+pub async fn object_versions(store: &NamedStore, prefixes: &[&str]) -> Result<Vec<ObjectVersion>> {
+    let cloud = CloudStorage::open(&store.target).map_err(|e| e.context(store.setting.clone()))?;
+    let limit = store.target.call_timeout();
+    let mut all = Vec::new();
+    for prefix in prefixes {
+        let listing = cloud.versions(prefix);
+        all.extend(
+            timeout::bounded(limit, &store.name, "list versions of", prefix, listing).await?,
+        );
+    }
+    Ok(all)
+}
+
 /// The behaviour every [`Storage`] must show: each implementation's tests run it (the cloud
 /// stores' tests on real servers). Public for those tests, not part of the API.
 #[doc(hidden)]

@@ -24,7 +24,7 @@ impl TimeoutStorage {
 }
 
 /// Run `call` (an `action` on `key` of `store`) for at most `limit`.
-async fn bounded<T>(
+pub(super) async fn bounded<T>(
     limit: Duration,
     store: &str,
     action: &str,
