@@ -172,6 +172,48 @@ fn a_damaged_block_is_named_by_validation_and_refused_by_restore() {
     assert!(!out.exists());
 }
 
+/// Restore reads whole-file volumes and block volumes at once: a damaged whole-file volume
+/// must still fail the restore by its own name (not as "cancelled" by the block readers it
+/// stops), and leave nothing in the empty target, the block-mapped file included.
+#[test]
+fn a_damaged_whole_file_volume_stops_a_restore_that_also_fetches_blocks() {
+    let p = block_project("");
+    p.init();
+    p.write("db/big.bin", noise(11, 6 << 20));
+    for i in 0..3u64 {
+        p.write(&format!("small/{i}.bin"), noise(20 + i, 300 << 10));
+    }
+    let id = p.backup("full")["backup_id"].as_str().unwrap().to_string();
+    // The block volumes hold 6 MiB, the whole-file volume(s) 900 KiB: the smallest is one of
+    // those.
+    let vols = volumes_of(&p, &id);
+    let small = vols.last().unwrap();
+    let name = small.file_name().unwrap().to_string_lossy().to_string();
+    let name = name.split('.').next().unwrap().to_string();
+    let len = std::fs::metadata(small).unwrap().len() as usize;
+    flip_byte(small, len / 2);
+
+    let target = p.root().join("restored");
+    let o = p.run_restore(&id, &target, &[]);
+    assert_no_panic(&o);
+    assert_eq!(code(&o), 1, "{}", shown(&o));
+    assert!(
+        stderr(&o).contains(&format!("restoring from volume {name}")),
+        "the error should name the damaged whole-file volume {name}:\n{}",
+        shown(&o)
+    );
+    assert!(
+        !stderr(&o).contains("cancelled"),
+        "the damage, not a cancellation, is the error:\n{}",
+        shown(&o)
+    );
+    assert!(
+        files_under(&target).is_empty(),
+        "a failed restore into an empty target left files: {:?}",
+        files_under(&target).keys().collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn a_block_map_swapped_between_backups_is_refused() {
     let p = block_project("");

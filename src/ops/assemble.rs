@@ -608,12 +608,34 @@ fn follow(
     Some(h.finish_hex())
 }
 
+/// Permits for the threads that read volumes: one per core, shared by everything a restore
+/// reads at once (whole-file volumes and block volumes), so neither waits for the other's last
+/// volume while a core idles, and no more readers (and their buffers) run than there are cores.
+pub(crate) type Slots = Arc<tokio::sync::Semaphore>;
+
+/// [`Slots`] for `per_core` readers per core.
+pub(crate) fn slots(per_core: usize) -> Slots {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Arc::new(tokio::sync::Semaphore::new(cores * per_core.max(1)))
+}
+
+/// Wait for a free slot; it is given back when the permit drops.
+pub(crate) async fn take_slot(slots: &Slots) -> Result<tokio::sync::OwnedSemaphorePermit> {
+    slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| Error::internal("the restore's readers were closed"))
+}
+
 /// Fetch every block of `files` (block-mapped entries with an open file each, sized already) and
-/// write each at its offset: one volume per core, the first damaged block stops everything.
+/// write each at its offset: one volume per free slot of `slots`, the first damaged block stops
+/// everything.
 pub(crate) async fn fetch_files(
     repo: &Repository,
     catalog: &Catalog,
     files: &[(Arc<std::fs::File>, Entry)],
+    slots: &Slots,
     progress: Arc<dyn Progress>,
     cancel: &Cancel,
 ) -> Result<Fetched> {
@@ -693,7 +715,9 @@ pub(crate) async fn fetch_files(
             let marks = marks.clone();
             let progress = progress.clone();
             let cancel = cancel.clone();
+            let slots = slots.clone();
             async move {
+                let _slot = take_slot(&slots).await?;
                 let handle = tokio::runtime::Handle::current();
                 tokio::task::spawn_blocking(move || {
                     // Consecutive blocks of a file are written together: one write per MiB, not

@@ -160,6 +160,7 @@ impl Dr {
                 &repo,
                 &catalog,
                 &[(out.clone(), entry.clone())],
+                &super::assemble::slots(1),
                 std::sync::Arc::new(super::NoProgress),
                 &Cancel::new(),
             )

@@ -349,22 +349,25 @@ struct BlockTarget {
 }
 
 /// Create the temporary file of a block-mapped entry (same safety as [`write_file`]: checked
-/// path, real folders, O_NOFOLLOW, create-new, 0600), sized to the entry.
+/// path, real folders, O_NOFOLLOW, create-new, 0600); [`BlockTarget::size`] sizes it.
 fn block_target(root: &Path, entry: &Entry, cache: &DirCache) -> Result<BlockTarget> {
     check_stored_path(&entry.path)?;
     let (dir, name) = parent_of(&entry.path);
     let dir_path = ensure_dir(root, dir, cache)?;
     let final_path = dir_path.join(name);
     let (f, tmp) = temp_file(&dir_path, name, true)?;
-    if let Err(e) = reserve(&f, entry.size) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::from_io("size", &tmp, e));
-    }
     Ok(BlockTarget {
         file: Arc::new(f),
         tmp,
         final_path,
     })
+}
+
+impl BlockTarget {
+    /// Size the temporary file to `size` bytes (see [`reserve`]).
+    fn size(&self, size: u64) -> Result<()> {
+        reserve(&self.file, size).map_err(|e| Error::from_io("size", &self.tmp, e))
+    }
 }
 
 /// Size a new file to `size` bytes, reserving the space when the filesystem can: the pages are
@@ -931,8 +934,17 @@ impl Dr {
             })
             .collect();
         let key = repo.master()?.cloned();
+        // Whole-file volumes and block volumes are read at once, one reader per core in all
+        // (twice that on object storage, where each request waits on a round trip and one
+        // reader's waits are another's time to work): neither kind waits for the other's last
+        // volume while a core idles. The whole-file volumes are queued first.
+        let remote = repo.storage().read_plan().waits_on_round_trips();
+        let slots = super::assemble::slots(if remote { 2 } else { 1 });
+        // A whole-file volume that fails stops the block readers too.
+        let blocks_cancel = cancel.child_token();
         let volume_results = futures::stream::iter(jobs)
             .map(|(b, v, want)| {
+                let slots = slots.clone();
                 let storage = repo.storage().clone();
                 let master = key.clone();
                 let ctx = repo.volume_context(&b, v);
@@ -944,6 +956,7 @@ impl Dr {
                 let cancel = cancel.clone();
                 let times = times.clone();
                 async move {
+                    let _slot = super::assemble::take_slot(&slots).await?;
                     let key = volume_key(&b, v);
                     let size = storage.size(&key).await?.ok_or_else(|| {
                         Error::integrity(format!("volume {} of {b} is missing", volume_name(v)))
@@ -1001,30 +1014,42 @@ impl Dr {
                 }
             })
             .buffer_unordered(cores)
+            .inspect(|r| {
+                if r.is_err() {
+                    blocks_cancel.cancel();
+                }
+            })
             .collect::<Vec<Result<(u64, u64)>>>();
         let blocks_fetch = async {
             if fetch_list.is_empty() {
-                Ok(Default::default())
-            } else {
-                fetch_files(repo, catalog, &fetch_list, progress.clone(), cancel).await
+                return Ok(Default::default());
             }
-        };
-        // On a local disk, whole-file volumes first, then blocks: each phase uses every core,
-        // and never twice as many readers (and their buffers) at once. On object storage both
-        // at once: there each request waits on a round trip, and one phase's waits are the
-        // other's time to work.
-        let remote = repo.storage().read_plan().waits_on_round_trips();
-        let (results, fetched) = if remote {
-            futures::join!(volume_results, blocks_fetch)
-        } else {
-            let results = volume_results.await;
-            let fetched = if results.iter().all(|r| r.is_ok()) {
-                blocks_fetch.await
-            } else {
-                Ok(Default::default())
+            // The block files are sized (their pages allocated, on tmpfs) by one reader's slot
+            // while the others read whole-file volumes; then their blocks are fetched.
+            let sized = {
+                let _slot = super::assemble::take_slot(&slots).await?;
+                let targets: Vec<(BlockTarget, u64)> = block_files
+                    .iter()
+                    .map(|(t, e)| (t.clone(), e.size))
+                    .collect();
+                tokio::task::spawn_blocking(move || {
+                    targets.iter().try_for_each(|(t, size)| t.size(*size))
+                })
+                .await
+                .map_err(|e| Error::internal(format!("restore task failed: {e}")))?
             };
-            (results, fetched)
+            sized?;
+            fetch_files(
+                repo,
+                catalog,
+                &fetch_list,
+                &slots,
+                progress.clone(),
+                &blocks_cancel,
+            )
+            .await
         };
+        let (results, fetched) = futures::join!(volume_results, blocks_fetch);
         let mut files = 0;
         let mut bytes = 0;
         let mut volumes_read = 0;
