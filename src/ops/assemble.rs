@@ -608,9 +608,10 @@ fn follow(
     Some(h.finish_hex())
 }
 
-/// Permits for the threads that read volumes: one per core, shared by everything a restore
-/// reads at once (whole-file volumes and block volumes), so neither waits for the other's last
-/// volume while a core idles, and no more readers (and their buffers) run than there are cores.
+/// Permits for the threads that read volumes, a fixed number per core, shared by everything a
+/// restore reads at once (whole-file volumes and block volumes): neither kind waits for the
+/// other's last volume while a core idles, and no more readers (and their buffers) run than
+/// the permits allow.
 pub(crate) type Slots = Arc<tokio::sync::Semaphore>;
 
 /// [`Slots`] for `per_core` readers per core.
